@@ -1,0 +1,5 @@
+//! Everything the Gantry client needs to know about the user's cargo setup and registries: cargo
+//! configuration discovery (`.cargo/config.toml` files, `--config`, `CARGO_*` variables), registry
+//! selection, credentials, and the registry Web API and index clients.
+//!
+//! It never packages anything and never depends on the registry server crate.
