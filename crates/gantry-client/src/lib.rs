@@ -3,3 +3,5 @@
 //! selection, credentials, and the registry Web API and index clients.
 //!
 //! It never packages anything and never depends on the registry server crate.
+
+pub mod config;

@@ -7,4 +7,12 @@
 //! see goes through a [`report::Reporter`], so the CLI decides how (human lines or JSON events).
 //! It calls the `cargo` binary only where cargo itself would call its resolver or the compiler.
 
+pub mod archive;
+pub mod cargo_cmd;
+pub mod entries;
+pub mod human;
+pub mod lockfile;
+pub mod overlay;
 pub mod report;
+pub mod unpack;
+pub mod verify;

@@ -1,0 +1,399 @@
+//! Cargo configuration as cargo 1.95 reads it: `--config` arguments, `CARGO_*` environment
+//! variables, `.cargo/config.toml` (or legacy `.cargo/config`) in the current directory and every
+//! ancestor, then `$CARGO_HOME/config.toml`. Earlier sources win for scalar values.
+//!
+//! Only lookups are provided (no merging of whole tables): every caller asks for one key, which keeps
+//! the precedence rules in one place and lets relative paths resolve against the file that set them.
+
+use std::collections::BTreeMap;
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not load Cargo configuration")]
+    Read {
+        #[source]
+        source: Box<ConfigFileError>,
+    },
+    #[error(
+        "failed to parse value from --config argument `{arg}` as a dotted key expression\n\nCaused by:\n  {message}"
+    )]
+    BadArgument { arg: String, message: String },
+    #[error(
+        "invalid configuration for key `{key}`\nexpected {expected}, but found {found} in {origin}"
+    )]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: &'static str,
+        origin: String,
+    },
+    #[error("could not determine the cargo home directory: set CARGO_HOME")]
+    NoHome,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
+pub struct ConfigFileError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Where a value came from; relative paths resolve against `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A config file; paths are relative to the directory holding its `.cargo` directory.
+    File(PathBuf),
+    /// An environment variable; paths are relative to the current directory.
+    Env(String),
+    /// A `--config` argument; paths are relative to the current directory.
+    Cli,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "`{}`", p.display()),
+            Origin::Env(v) => write!(f, "environment variable `{v}`"),
+            Origin::Cli => f.write_str("--config cli option"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    table: Table,
+    origin: Origin,
+}
+
+/// The user's cargo configuration, resolved from a working directory.
+#[derive(Debug, Clone)]
+pub struct CargoConfig {
+    cwd: PathBuf,
+    home: PathBuf,
+    /// Highest precedence first: CLI, then files nearest the cwd, then `$CARGO_HOME`.
+    layers: Vec<Layer>,
+    env: BTreeMap<String, String>,
+}
+
+impl CargoConfig {
+    /// Loads configuration the way cargo does for a command run in `cwd`.
+    pub fn load(cwd: &Path, cli_args: &[String]) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = env::vars().collect();
+        Self::load_with_env(cwd, cli_args, env)
+    }
+
+    pub fn load_with_env(
+        cwd: &Path,
+        cli_args: &[String],
+        env: BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let home = cargo_home(&env, cwd)?;
+        let mut layers = Vec::new();
+        for arg in cli_args {
+            layers.push(parse_cli_arg(arg, cwd)?);
+        }
+        let mut seen_home = false;
+        for dir in cwd.ancestors() {
+            let dot_cargo = dir.join(".cargo");
+            if dot_cargo == home {
+                seen_home = true;
+            }
+            if let Some(file) = config_file_in(&dot_cargo) {
+                layers.push(read_layer(&file)?);
+            }
+        }
+        if !seen_home {
+            if let Some(file) = config_file_in(&home) {
+                layers.push(read_layer(&file)?);
+            }
+        }
+        Ok(CargoConfig {
+            cwd: cwd.to_owned(),
+            home,
+            layers,
+            env,
+        })
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    pub fn cargo_home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.get(name).map(String::as_str)
+    }
+
+    /// A string value (env `CARGO_A_B_C` for key `a.b-c` wins over files; `--config` over both).
+    pub fn get_string(&self, key: &str) -> Result<Option<(String, Origin)>, ConfigError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::String(s), origin)) => Ok(Some((s, origin))),
+            Some((other, origin)) => Err(ConfigError::WrongType {
+                key: key.to_owned(),
+                expected: "a string",
+                found: other.type_str(),
+                origin: origin.to_string(),
+            }),
+        }
+    }
+
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::Boolean(b), _)) => Ok(Some(b)),
+            Some((other, origin)) => Err(ConfigError::WrongType {
+                key: key.to_owned(),
+                expected: "a boolean",
+                found: other.type_str(),
+                origin: origin.to_string(),
+            }),
+        }
+    }
+
+    /// A path value, made absolute against where it was defined (cargo's `ConfigRelativePath`).
+    pub fn get_path(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        Ok(self
+            .get_string(key)?
+            .map(|(value, origin)| self.resolve_path(&value, &origin)))
+    }
+
+    /// Names of the registries configured under `[registries]` in any file or `--config`.
+    pub fn registry_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .filter_map(|l| l.table.get("registries").and_then(Value::as_table))
+            .flat_map(|t| t.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The index URL configured for registry `name` (`registries.NAME.index` or
+    /// `CARGO_REGISTRIES_NAME_INDEX`), as written (with any `sparse+` prefix).
+    pub fn registry_index(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .get_string(&format!("registries.{name}.index"))?
+            .map(|(v, _)| v))
+    }
+
+    fn resolve_path(&self, value: &str, origin: &Origin) -> PathBuf {
+        let path = Path::new(value);
+        if path.is_absolute() {
+            return path.to_owned();
+        }
+        match origin {
+            // `<dir>/.cargo/config.toml` → relative to `<dir>`.
+            Origin::File(file) => file
+                .parent()
+                .and_then(Path::parent)
+                .map(|d| d.join(path))
+                .unwrap_or_else(|| self.cwd.join(path)),
+            Origin::Env(_) | Origin::Cli => self.cwd.join(path),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<(Value, Origin)>, ConfigError> {
+        let parts: Vec<&str> = key.split('.').collect();
+        // `--config` beats the environment, which beats files.
+        let mut layers = self.layers.iter();
+        for layer in layers.by_ref().take_while(|l| l.origin == Origin::Cli) {
+            if let Some(v) = lookup(&layer.table, &parts) {
+                return Ok(Some((v.clone(), layer.origin.clone())));
+            }
+        }
+        let env_name = env_key(key);
+        if let Some(v) = self.env.get(&env_name) {
+            return Ok(Some((Value::String(v.clone()), Origin::Env(env_name))));
+        }
+        for layer in self.layers.iter().filter(|l| l.origin != Origin::Cli) {
+            if let Some(v) = lookup(&layer.table, &parts) {
+                return Ok(Some((v.clone(), layer.origin.clone())));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn lookup<'a>(table: &'a Table, parts: &[&str]) -> Option<&'a Value> {
+    let (last, path) = parts.split_last()?;
+    let mut t = table;
+    for p in path {
+        t = t.get(*p)?.as_table()?;
+    }
+    t.get(*last)
+}
+
+/// `build.target-dir` → `CARGO_BUILD_TARGET_DIR`.
+pub fn env_key(key: &str) -> String {
+    let mut s = String::from("CARGO_");
+    s.extend(key.chars().map(|c| match c {
+        '.' | '-' => '_',
+        c => c.to_ascii_uppercase(),
+    }));
+    s
+}
+
+fn cargo_home(env: &BTreeMap<String, String>, cwd: &Path) -> Result<PathBuf, ConfigError> {
+    if let Some(h) = env.get("CARGO_HOME").filter(|h| !h.is_empty()) {
+        return Ok(cwd.join(h));
+    }
+    env.get("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| Path::new(h).join(".cargo"))
+        .ok_or(ConfigError::NoHome)
+}
+
+fn config_file_in(dot_cargo: &Path) -> Option<PathBuf> {
+    // Cargo prefers the legacy extension-less name when both exist.
+    let legacy = dot_cargo.join("config");
+    if legacy.is_file() {
+        return Some(legacy);
+    }
+    let toml = dot_cargo.join("config.toml");
+    toml.is_file().then_some(toml)
+}
+
+fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
+    let wrap = |message: String| ConfigError::Read {
+        source: Box::new(ConfigFileError {
+            path: path.to_owned(),
+            message,
+        }),
+    };
+    let text = fs::read_to_string(path).map_err(|e| wrap(e.to_string()))?;
+    let table: Table = toml::from_str(&text).map_err(|e| wrap(e.to_string()))?;
+    Ok(Layer {
+        table,
+        origin: Origin::File(path.to_owned()),
+    })
+}
+
+fn parse_cli_arg(arg: &str, cwd: &Path) -> Result<Layer, ConfigError> {
+    let as_path = cwd.join(arg);
+    if as_path.is_file() && (arg.ends_with(".toml") || !arg.contains('=')) {
+        return read_layer(&as_path);
+    }
+    let table: Table = toml::from_str(arg).map_err(|e| ConfigError::BadArgument {
+        arg: arg.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Layer {
+        table,
+        origin: Origin::Cli,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)], home: &Path) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        m.insert("CARGO_HOME".into(), home.display().to_string());
+        m
+    }
+
+    #[test]
+    fn precedence_cli_then_env_then_nearest_file_then_home() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let proj = tmp.path().join("a/b");
+        fs::create_dir_all(home.join("")).unwrap();
+        fs::create_dir_all(proj.join(".cargo")).unwrap();
+        fs::create_dir_all(tmp.path().join("a/.cargo")).unwrap();
+        fs::write(
+            home.join("config.toml"),
+            "[build]\ntarget-dir = 'home-t'\njobs = 3\n",
+        )
+        .unwrap();
+        fs::write(
+            tmp.path().join("a/.cargo/config.toml"),
+            "[build]\ntarget-dir = 'outer'\n",
+        )
+        .unwrap();
+        fs::write(
+            proj.join(".cargo/config.toml"),
+            "[registries.alt]\nindex = 'sparse+http://x/'\n",
+        )
+        .unwrap();
+
+        let c = CargoConfig::load_with_env(&proj, &[], env(&[], &home)).unwrap();
+        assert_eq!(
+            c.get_path("build.target-dir").unwrap(),
+            Some(tmp.path().join("a/outer"))
+        );
+        assert_eq!(
+            c.registry_index("alt").unwrap().as_deref(),
+            Some("sparse+http://x/")
+        );
+        assert_eq!(c.registry_names(), ["alt"]);
+
+        let c = CargoConfig::load_with_env(
+            &proj,
+            &[],
+            env(&[("CARGO_BUILD_TARGET_DIR", "envt")], &home),
+        )
+        .unwrap();
+        assert_eq!(
+            c.get_path("build.target-dir").unwrap(),
+            Some(proj.join("envt"))
+        );
+
+        let c = CargoConfig::load_with_env(
+            &proj,
+            &["build.target-dir='clit'".into()],
+            env(&[("CARGO_BUILD_TARGET_DIR", "envt")], &home),
+        )
+        .unwrap();
+        assert_eq!(
+            c.get_path("build.target-dir").unwrap(),
+            Some(proj.join("clit"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join(".cargo")).unwrap();
+        fs::write(
+            tmp.path().join(".cargo/config.toml"),
+            "[registry]\ndefault = 3\n",
+        )
+        .unwrap();
+        let c =
+            CargoConfig::load_with_env(tmp.path(), &[], env(&[], &tmp.path().join("h"))).unwrap();
+        let err = c.get_string("registry.default").unwrap_err().to_string();
+        assert!(
+            err.contains("registry.default") && err.contains("config.toml"),
+            "{err}"
+        );
+
+        fs::write(tmp.path().join(".cargo/config.toml"), "[registry\n").unwrap();
+        let err = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &tmp.path().join("h")))
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn env_key_mapping() {
+        assert_eq!(env_key("build.target-dir"), "CARGO_BUILD_TARGET_DIR");
+        assert_eq!(
+            env_key("registries.my-reg.index"),
+            "CARGO_REGISTRIES_MY_REG_INDEX"
+        );
+    }
+}

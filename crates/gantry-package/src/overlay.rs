@@ -1,0 +1,267 @@
+//! The local overlay of freshly packaged workspace crates (spec §9): when `a` depends on sibling `b`
+//! and both are being packaged, `a`'s lockfile and verification build must see `b` exactly as its
+//! new archive, "as if published" to the target registry.
+//!
+//! Cargo does this with an internal overlay source. The `cargo` binary offers no such source, so we
+//! give it `[patch.<registry>]` entries pointing at each unpacked archive and then rewrite the
+//! resulting lockfile so those packages carry the upstream registry source and the archive's
+//! checksum — which is precisely what cargo's overlay produces.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::unpack::{UnpackError, unpack_crate};
+
+/// The registry the overlay stands in front of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// How `[patch]` names it: `crates-io`, a registry name, or an index URL.
+    pub patch_key: String,
+    /// The lockfile `source` of packages from it, e.g.
+    /// `registry+https://github.com/rust-lang/crates.io-index` or `sparse+http://host/index/`.
+    pub lock_source: String,
+}
+
+impl Upstream {
+    pub fn crates_io() -> Self {
+        Upstream {
+            patch_key: "crates-io".into(),
+            lock_source: "registry+https://github.com/rust-lang/crates.io-index".into(),
+        }
+    }
+
+    /// An alternative registry named `name` whose index URL is `index` (as configured).
+    pub fn named(name: &str, index: &str) -> Self {
+        Upstream {
+            patch_key: name.to_owned(),
+            lock_source: lock_source_for_index(index),
+        }
+    }
+
+    /// A registry given by `--index URL`.
+    pub fn url(index: &str) -> Self {
+        Upstream {
+            patch_key: index.to_owned(),
+            lock_source: lock_source_for_index(index),
+        }
+    }
+}
+
+/// Lockfiles record sparse registries with their `sparse+` URL and git ones as `registry+URL`.
+pub fn lock_source_for_index(index: &str) -> String {
+    if index.starts_with("sparse+") || index.starts_with("registry+") {
+        index.to_owned()
+    } else {
+        format!("registry+{index}")
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OverlayCrate {
+    checksum: String,
+    dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    #[error("failed to prepare the local overlay registry at `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    upstream: Upstream,
+    root: PathBuf,
+    crates: BTreeMap<(String, String), OverlayCrate>,
+}
+
+impl Overlay {
+    /// An empty overlay whose unpacked crates live under `root` (wiped now).
+    pub fn new(upstream: Upstream, root: PathBuf) -> Result<Self, OverlayError> {
+        if root.exists() {
+            fs::remove_dir_all(&root).map_err(|source| OverlayError::Io {
+                path: root.clone(),
+                source,
+            })?;
+        }
+        fs::create_dir_all(&root).map_err(|source| OverlayError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Overlay {
+            upstream,
+            root,
+            crates: BTreeMap::new(),
+        })
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.crates.is_empty()
+    }
+
+    /// Adds a freshly written archive.
+    pub fn add(
+        &mut self,
+        name: &str,
+        version: &str,
+        crate_file: &Path,
+        checksum: &str,
+    ) -> Result<(), OverlayError> {
+        let dir = unpack_crate(crate_file, &self.root, name, version)?;
+        self.crates.insert(
+            (name.to_owned(), version.to_owned()),
+            OverlayCrate {
+                checksum: checksum.to_owned(),
+                dir,
+            },
+        );
+        Ok(())
+    }
+
+    /// `--config` arguments that make cargo resolve overlay crates from their unpacked archives.
+    pub fn config_args(&self) -> Vec<String> {
+        let key = toml_key(&self.upstream.patch_key);
+        self.crates
+            .iter()
+            .map(|((name, _), c)| {
+                let path = toml::Value::String(c.dir.to_string_lossy().into_owned());
+                format!("patch.{key}.{}.path={path}", toml_key(name))
+            })
+            .collect()
+    }
+
+    /// Rewrites a lockfile resolved with [`config_args`](Self::config_args) into what cargo's overlay
+    /// produces: overlay packages get the upstream `source` and their archive's `checksum`, and the
+    /// `[[patch.unused]]` bookkeeping (an artefact of patching) is dropped.
+    pub fn rewrite_lock(&self, lock: &str, root_name: &str) -> String {
+        let mut out = String::with_capacity(lock.len() + 256);
+        for block in split_blocks(lock) {
+            if block.starts_with("[[patch.unused]]") {
+                continue;
+            }
+            if block.starts_with("[[package]]") && !block.contains("\nsource = ") {
+                if let Some(fixed) = self.add_source(block, root_name) {
+                    out.push_str(&fixed);
+                    continue;
+                }
+            }
+            out.push_str(block);
+        }
+        // Dropping a trailing block can leave a double blank line at the end.
+        while out.ends_with("\n\n") {
+            out.pop();
+        }
+        out
+    }
+
+    fn add_source(&self, block: &str, root_name: &str) -> Option<String> {
+        let name = field(block, "name")?;
+        let version = field(block, "version")?;
+        if name == root_name {
+            return None;
+        }
+        let krate = self.crates.get(&(name.to_owned(), version.to_owned()))?;
+        let version_line = format!("version = \"{version}\"\n");
+        let at = block.find(&version_line)? + version_line.len();
+        let mut fixed = String::with_capacity(block.len() + 128);
+        fixed.push_str(&block[..at]);
+        fixed.push_str(&format!("source = \"{}\"\n", self.upstream.lock_source));
+        fixed.push_str(&format!("checksum = \"{}\"\n", krate.checksum));
+        fixed.push_str(&block[at..]);
+        Some(fixed)
+    }
+}
+
+/// Splits a lockfile into blocks that each start at a line beginning with `[`, keeping all bytes.
+fn split_blocks(text: &str) -> Vec<&str> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('[') && offset != 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts.push(text.len());
+    starts.windows(2).map(|w| &text[w[0]..w[1]]).collect()
+}
+
+fn field<'a>(block: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("{key} = \"");
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.strip_suffix('"'))
+}
+
+/// A dotted-key segment: bare when TOML allows, else quoted.
+fn toml_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        key.to_owned()
+    } else {
+        toml::Value::String(key.to_owned()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.2.0\"\n\n[[patch.unused]]\nname = \"c\"\nversion = \"0.3.0\"\n";
+
+    #[test]
+    fn overlay_packages_get_upstream_source_and_checksum() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut overlay = Overlay::new(Upstream::crates_io(), tmp.path().join("o")).unwrap();
+        overlay.crates.insert(
+            ("b".into(), "0.2.0".into()),
+            OverlayCrate {
+                checksum: "ab12".into(),
+                dir: tmp.path().join("o/b-0.2.0"),
+            },
+        );
+        let fixed = overlay.rewrite_lock(LOCK, "a");
+        assert_eq!(
+            fixed,
+            "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab12\"\n"
+        );
+        let args = overlay.config_args();
+        assert_eq!(args.len(), 1);
+        assert!(
+            args[0].starts_with("patch.crates-io.b.path=\""),
+            "{}",
+            args[0]
+        );
+    }
+
+    #[test]
+    fn index_urls_are_quoted_patch_keys() {
+        assert_eq!(
+            toml_key("sparse+http://x/index/"),
+            "\"sparse+http://x/index/\""
+        );
+        assert_eq!(
+            lock_source_for_index("https://example.com/git-index"),
+            "registry+https://example.com/git-index"
+        );
+        assert_eq!(
+            lock_source_for_index("sparse+http://x/"),
+            "sparse+http://x/"
+        );
+    }
+}
