@@ -1,0 +1,3 @@
+//! One module per `cargo gantry` command.
+
+pub mod package;

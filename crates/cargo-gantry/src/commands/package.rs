@@ -1,0 +1,81 @@
+//! `cargo gantry package`: the same flags, files and messages as `cargo package` 1.95.
+
+use anyhow::bail;
+use gantry_package::package::{self as pkg, PackageOptions};
+use gantry_package::select::Selection;
+use gantry_package::verify::BuildFlags;
+use gantry_package::workspace::load_workspace;
+
+use crate::cli::PackageArgs;
+use crate::context::Context;
+use crate::shell::Shell;
+
+pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
+    if args.message_format.is_some() {
+        bail!(
+            "the `--message-format` flag is unstable, and only available on the nightly channel of Cargo, but this is the `stable` channel\nSee https://doc.rust-lang.org/book/appendix-07-nightly-rust.html for more information about Rust release channels.\nSee https://github.com/rust-lang/cargo/issues/15353 for more information about the `--message-format` flag."
+        );
+    }
+    if !args.selection.exclude.is_empty() && !args.selection.workspace {
+        bail!("--exclude can only be used together with --workspace");
+    }
+    let ctx = Context::new(&args.global)?;
+    let registry = ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
+    let manifest_path = ctx.manifest_path(&args.manifest)?;
+    let ws = load_workspace(&manifest_path)?;
+    let selection = Selection {
+        packages: args.selection.package.clone(),
+        workspace: args.selection.workspace,
+        exclude: args.selection.exclude.clone(),
+    };
+    let selected = selection.resolve(&ws)?;
+    let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
+    let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
+    let features: Vec<String> = args
+        .features
+        .features
+        .iter()
+        .flat_map(|f| f.split([' ', ',']))
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let registry_index = |name: &str| ctx.registry_index(name);
+    let list_sink = |line: &str| shell.stdout_line(line);
+    let opts = PackageOptions {
+        list: args.list,
+        verify: !args.no_verify,
+        check_metadata: !args.no_metadata,
+        allow_dirty: args.allow_dirty,
+        include_lockfile: !args.exclude_lockfile,
+        registry,
+        registry_index: &registry_index,
+        verify_dir: verify_dir(&ws.root_dir),
+        target_dir: target_dir.clone(),
+        build_dir,
+        build: BuildFlags {
+            features,
+            all_features: args.features.all_features,
+            no_default_features: args.features.no_default_features,
+            targets: args.compile.target.clone(),
+            jobs: args.compile.jobs.clone(),
+            keep_going: args.compile.keep_going,
+        },
+        cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
+        cwd: ctx.cwd.clone(),
+        publishing: false,
+        list_sink: &list_sink,
+    };
+    let mut crates = pkg::package(&ws, &selected, &opts, shell)?;
+    if !args.list {
+        pkg::uplift(&mut crates, &target_dir)?;
+    }
+    Ok(())
+}
+
+/// Verification unpacks outside the repository (so `../` paths in the crate cannot resolve against
+/// the checkout), in a directory that is stable per workspace so cargo can reuse fingerprints.
+fn verify_dir(ws_root: &std::path::Path) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(ws_root.as_os_str().as_encoded_bytes());
+    std::env::temp_dir().join("gantry-verify").join(&hex::encode(digest)[..16])
+}

@@ -1,0 +1,134 @@
+//! What every command derives from the command line and the user's cargo configuration: the
+//! manifest, the target and build directories, the registry request, how to run cargo.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use gantry_client::config::CargoConfig;
+use gantry_package::cargo_cmd::CargoInvocation;
+use gantry_package::registry::RegistryRequest;
+
+use crate::cli::{GlobalArgs, ManifestArgs};
+
+pub struct Context {
+    pub cwd: PathBuf,
+    pub config: CargoConfig,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("could not read the current directory")?;
+        let config = CargoConfig::load(&cwd, &global.config)?;
+        Ok(Context { cwd, config })
+    }
+
+    /// `--manifest-path`, else the nearest `Cargo.toml` from the current directory upward.
+    pub fn manifest_path(&self, args: &ManifestArgs) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &args.manifest_path {
+            if p.file_name().is_none_or(|n| n != "Cargo.toml") {
+                bail!("the manifest-path must be a path to a Cargo.toml file");
+            }
+            let abs = self.cwd.join(p);
+            if !abs.exists() {
+                bail!("manifest path `{}` does not exist", p.display());
+            }
+            return Ok(abs);
+        }
+        for dir in self.cwd.ancestors() {
+            let candidate = dir.join("Cargo.toml");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        bail!("could not find `Cargo.toml` in `{}` or any parent directory", self.cwd.display())
+    }
+
+    /// `--target-dir`, `CARGO_TARGET_DIR`, `build.target-dir`, else `<workspace>/target`.
+    pub fn target_dir(&self, cli: Option<&Path>, ws_root: &Path) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = cli {
+            return Ok(self.cwd.join(dir));
+        }
+        if let Some(dir) = self.config.env_var("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+            return Ok(self.cwd.join(dir));
+        }
+        if let Some(dir) = self.config.get_path("build.target-dir")? {
+            return Ok(dir);
+        }
+        Ok(ws_root.join("target"))
+    }
+
+    /// `build.build-dir` (with its `{workspace-root}`/`{cargo-cache-home}` templates), else the
+    /// target dir.
+    pub fn build_dir(&self, target_dir: &Path, ws_root: &Path) -> anyhow::Result<PathBuf> {
+        let Some((value, _)) = self.config.get_string("build.build-dir")? else {
+            return Ok(target_dir.to_owned());
+        };
+        let expanded = value
+            .replace("{workspace-root}", &ws_root.display().to_string())
+            .replace("{cargo-cache-home}", &self.config.cargo_home().display().to_string());
+        if expanded.contains("{workspace-path-hash}") {
+            bail!(
+                "`build.build-dir` uses `{{workspace-path-hash}}`, which cargo-gantry does not support yet; set an explicit directory"
+            );
+        }
+        Ok(self.config.get_path("build.build-dir")?.map_or_else(
+            || self.cwd.join(&expanded),
+            |p| if expanded == value { p } else { PathBuf::from(expanded) },
+        ))
+    }
+
+    /// `--registry`/`--index`, else `registry.default`.
+    pub fn registry_request(
+        &self,
+        registry: Option<&str>,
+        index: Option<&str>,
+    ) -> anyhow::Result<RegistryRequest> {
+        if let Some(name) = registry {
+            validate_registry_name(name)?;
+            return Ok(RegistryRequest::Name(name.to_owned()));
+        }
+        if let Some(url) = index {
+            return Ok(RegistryRequest::Index(url.to_owned()));
+        }
+        match self.config.get_string("registry.default")? {
+            Some((name, _)) => Ok(RegistryRequest::Name(name)),
+            None => Ok(RegistryRequest::None),
+        }
+    }
+
+    pub fn registry_index(&self, name: &str) -> Option<String> {
+        self.config.registry_index(name).ok().flatten()
+    }
+
+    pub fn cargo(&self, global: &GlobalArgs, manifest: &ManifestArgs, color: Option<&str>) -> CargoInvocation {
+        let offline = manifest.offline
+            || self.config.get_bool("net.offline").ok().flatten().unwrap_or(false);
+        CargoInvocation {
+            program: CargoInvocation::default_program(),
+            offline,
+            locked: manifest.locked,
+            frozen: manifest.frozen,
+            config_args: global.config.clone(),
+            color: color.map(str::to_owned),
+            verbose: global.verbose,
+            quiet: global.quiet,
+            cwd: self.cwd.clone(),
+        }
+    }
+}
+
+/// Cargo's registry-name rule: Unicode XID characters plus `-`/`_`.
+fn validate_registry_name(name: &str) -> anyhow::Result<()> {
+    for (i, c) in name.chars().enumerate() {
+        let ok = c == '-' || c == '_' || c.is_alphanumeric();
+        if !ok || (i == 0 && c.is_ascii_digit()) {
+            bail!(
+                "invalid character `{c}` in registry name: `{name}`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)"
+            );
+        }
+    }
+    if name.is_empty() {
+        bail!("registry name cannot be empty");
+    }
+    Ok(())
+}

@@ -1,0 +1,453 @@
+//! `cargo package` for a set of workspace members (spec §1.1): per package, in dependency order —
+//! metadata warning, file listing, VCS check, entry plan, then (unless `--list`) the publish-form
+//! manifest, lockfile and archive; then verification of every archive; then the copy into
+//! `<target-dir>/package/`. Archives are written to a temporary name and renamed, so a failure never
+//! leaves a partial `.crate` behind.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::archive::{self, ArchiveError, ArchiveStats};
+use crate::cargo_cmd::CargoInvocation;
+use crate::entries::{self, EntryError, EntryInputs, EntryPlan, ReferencedFile};
+use crate::files::{self, FilesError, ListOptions};
+use crate::human::human_bytes;
+use crate::lockfile::{self, LockError, LockRequest};
+use crate::normalize::{self, PublishInputs};
+use crate::overlay::{Overlay, OverlayError};
+use crate::registry::{self, PublishSetting, RegistryError, RegistryRequest, TargetRegistry};
+use crate::report::Reporter;
+use crate::select::{self};
+use crate::vcs::{self, VcsOptions};
+use crate::verify::{self, BuildFlags, VerifyError, VerifyRequest};
+use crate::workspace::{ManifestError, Package, Workspace};
+
+pub struct PackageOptions<'a> {
+    pub list: bool,
+    pub verify: bool,
+    pub check_metadata: bool,
+    pub allow_dirty: bool,
+    pub include_lockfile: bool,
+    pub registry: RegistryRequest,
+    /// Registry name → configured index URL.
+    pub registry_index: &'a dyn Fn(&str) -> Option<String>,
+    pub target_dir: PathBuf,
+    pub build_dir: PathBuf,
+    /// Where verification unpacks archives: must be outside the source repository.
+    pub verify_dir: PathBuf,
+    pub build: BuildFlags,
+    pub cargo: CargoInvocation,
+    pub cwd: PathBuf,
+    /// `cargo publish` wording ("when publishing") instead of `cargo package`'s.
+    pub publishing: bool,
+    /// Receives `--list` output lines (stdout in the CLI).
+    pub list_sink: &'a dyn Fn(&str),
+}
+
+/// One finished archive.
+#[derive(Debug, Clone)]
+pub struct PackagedCrate {
+    pub member: usize,
+    pub name: String,
+    pub version: String,
+    /// `<build-dir>/package/tmp-crate/<name>-<version>.crate`
+    pub tmp_path: PathBuf,
+    /// `<target-dir>/package/<name>-<version>.crate` once uplifted (`cargo package` only).
+    pub path: PathBuf,
+    pub checksum: String,
+    pub stats: ArchiveStats,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error(transparent)]
+    Select(#[from] select::SelectError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("failed to verify manifest at `{}`", manifest.display())]
+    DependencyVersions {
+        manifest: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Vcs(#[from] vcs::VcsError),
+    #[error(transparent)]
+    Entries(#[from] EntryError),
+    #[error("failed to prepare local package for uploading")]
+    Prepare(#[source] PrepareError),
+    #[error("failed to verify package tarball")]
+    Verify(#[source] VerifyError),
+    #[error("failed to write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+}
+
+/// Packages `selected` (member indices). Returns the archives in packaging order (empty for `--list`).
+pub fn package(
+    ws: &Workspace,
+    selected: &[usize],
+    opts: &PackageOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<PackagedCrate>, PackageError> {
+    let edges = select::local_edges(ws, selected);
+    let order = select::packaging_order(ws, selected, &edges);
+    let explicit_registry = opts.registry != RegistryRequest::None;
+    let needs_registry = !opts.list
+        && ((!edges.is_empty() && (opts.include_lockfile || opts.verify)) || explicit_registry);
+    let target = if needs_registry {
+        let settings: Vec<PublishSetting> = order
+            .iter()
+            .map(|&i| PublishSetting {
+                name: &ws.members[i].name,
+                publish: ws.members[i].publish.as_deref(),
+            })
+            .collect();
+        Some(registry::resolve_target(&opts.registry, &settings, opts.registry_index, "packaged")?)
+    } else {
+        None
+    };
+    let metadata_applies = match &opts.registry {
+        RegistryRequest::None => true,
+        RegistryRequest::Name(n) => n == registry::CRATES_IO,
+        RegistryRequest::Index(_) => false,
+    };
+    let package_dir = opts.build_dir.join("package");
+    let mut overlay = match &target {
+        Some(t) => Some(
+            Overlay::new(t.upstream.clone(), opts.verify_dir.join("tmp-registry"))
+                .map_err(|e| PackageError::Prepare(e.into()))?,
+        ),
+        None => None,
+    };
+
+    let mut done = Vec::new();
+    for &member in &order {
+        let pkg = &ws.members[member];
+        if opts.check_metadata && metadata_applies {
+            metadata_warning(pkg, reporter);
+        }
+        if !pkg.include.is_empty() && !pkg.exclude.is_empty() {
+            reporter.warning(
+                "both package.include and package.exclude are specified; the exclude list will be ignored",
+            );
+        }
+        let listing = files::list_files(
+            &ListOptions { pkg_root: &pkg.root, include: &pkg.include, exclude: &pkg.exclude },
+            reporter,
+        )?;
+        let extra_paths: Vec<PathBuf> = [&pkg.readme, &pkg.license_file]
+            .into_iter()
+            .flatten()
+            .map(|p| p.abs.clone())
+            .collect();
+        let vcs_info = vcs::check_vcs(
+            &VcsOptions {
+                pkg_root: &pkg.root,
+                manifest_path: &pkg.manifest_path,
+                workspace_manifest: &ws.root_manifest,
+                files: &listing.files,
+                extra_paths: &extra_paths,
+                allow_dirty: opts.allow_dirty,
+                cwd: &opts.cwd,
+            },
+            reporter,
+        )?;
+        let plan = plan(pkg, &listing.files, opts.include_lockfile, vcs_info.is_some(), reporter)?;
+        if opts.list {
+            for rel in plan.rel_paths() {
+                (opts.list_sink)(rel);
+            }
+            continue;
+        }
+        normalize::check_dependency_versions(pkg, opts.publishing).map_err(|source| {
+            PackageError::DependencyVersions { manifest: pkg.manifest_path.clone(), source }
+        })?;
+        reporter.status("Packaging", &pkg_id(pkg));
+        let packaged = write_archive(
+            ws,
+            member,
+            plan,
+            vcs_info.as_ref().map(|v| v.to_json()),
+            overlay.as_ref(),
+            &target,
+            opts,
+            &package_dir,
+            reporter,
+        )?;
+        reporter.status(
+            "Packaged",
+            &format!(
+                "{} files, {} ({} compressed)",
+                packaged.stats.files,
+                human_bytes(packaged.stats.uncompressed),
+                human_bytes(packaged.stats.compressed)
+            ),
+        );
+        if let Some(o) = overlay.as_mut() {
+            if pkg.publish.as_ref().is_none_or(|l| !l.is_empty()) {
+                o.add(&packaged.name, &packaged.version, &packaged.tmp_path, &packaged.checksum)
+                    .map_err(|e| PackageError::Prepare(e.into()))?;
+            }
+        }
+        done.push(packaged);
+    }
+
+    if opts.verify {
+        for packaged in &done {
+            let pkg = &ws.members[packaged.member];
+            reporter.status("Verifying", &pkg_id(pkg));
+            verify::verify(&VerifyRequest {
+                crate_file: &packaged.tmp_path,
+                name: &packaged.name,
+                version: &packaged.version,
+                unpack_root: &opts.verify_dir,
+                target_dir: &opts.target_dir,
+                overlay: overlay.as_ref(),
+                cargo: &opts.cargo,
+                flags: &opts.build,
+            })
+            .map_err(PackageError::Verify)?;
+        }
+    }
+    Ok(done)
+}
+
+/// Copies each archive to `<target-dir>/package/` (what `cargo package` leaves for the user).
+pub fn uplift(crates: &mut [PackagedCrate], target_dir: &Path) -> Result<(), PackageError> {
+    write_cachedir_tag(target_dir)?;
+    let dest_dir = target_dir.join("package");
+    fs::create_dir_all(&dest_dir)
+        .map_err(|source| PackageError::Io { path: dest_dir.clone(), source })?;
+    for c in crates {
+        let dest = dest_dir.join(format!("{}-{}.crate", c.name, c.version));
+        if dest != c.tmp_path {
+            let bytes = fs::read(&c.tmp_path)
+                .map_err(|source| PackageError::Io { path: c.tmp_path.clone(), source })?;
+            write_atomically(&dest, |f| f.write_all(&bytes))?;
+        }
+        c.path = dest;
+    }
+    Ok(())
+}
+
+/// `name vX.Y.Z (/path)` as cargo displays path packages.
+pub fn pkg_id(pkg: &Package) -> String {
+    format!("{} v{} ({})", pkg.name, pkg.version, pkg.root.display())
+}
+
+fn metadata_warning(pkg: &Package, reporter: &dyn Reporter) {
+    let m = &pkg.metadata;
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    let mut missing = Vec::new();
+    if !present(&m.description) {
+        missing.push("description");
+    }
+    if !present(&m.license) && !present(&m.license_file) {
+        missing.extend(["license", "license-file"]);
+    }
+    if !present(&m.documentation) && !present(&m.homepage) && !present(&m.repository) {
+        missing.extend(["documentation", "homepage", "repository"]);
+    }
+    if missing.is_empty() {
+        return;
+    }
+    let list = match missing.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
+    };
+    reporter.warning(&format!(
+        "manifest has no {list}\n  |\n  = note: see https://doc.rust-lang.org/cargo/reference/manifest.html#package-metadata for more info"
+    ));
+}
+
+fn plan(
+    pkg: &Package,
+    files: &[PathBuf],
+    include_lockfile: bool,
+    has_vcs_info: bool,
+    reporter: &dyn Reporter,
+) -> Result<EntryPlan, EntryError> {
+    let referenced = |p: &Option<crate::workspace::ManifestPath>| {
+        p.as_ref().map(|p| (p.value.clone(), p.abs.clone()))
+    };
+    let license = referenced(&pkg.license_file);
+    let readme = referenced(&pkg.readme);
+    let build_scripts: Vec<PathBuf> = pkg.build_script.iter().cloned().collect();
+    entries::plan_entries(
+        &EntryInputs {
+            name: &pkg.name,
+            root: &pkg.root,
+            manifest_path: &pkg.manifest_path,
+            files,
+            include_lockfile,
+            has_vcs_info,
+            license_file: license.as_ref().map(|(v, a)| ReferencedFile { value: v, abs: a }),
+            readme: readme.as_ref().map(|(v, a)| ReferencedFile { value: v, abs: a }),
+            build_scripts: &build_scripts,
+        },
+        reporter,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_archive(
+    ws: &Workspace,
+    member: usize,
+    plan: EntryPlan,
+    vcs_json: Option<String>,
+    overlay: Option<&Overlay>,
+    target: &Option<TargetRegistry>,
+    opts: &PackageOptions,
+    package_dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<PackagedCrate, PackageError> {
+    let pkg = &ws.members[member];
+    let prepare = PackageError::Prepare;
+    let included = plan.on_disk_paths();
+    let index_of = |name: &str| (opts.registry_index)(name);
+    let publish = normalize::publish_manifest(
+        ws,
+        pkg,
+        &PublishInputs { included: &included, registry_index: &index_of },
+        reporter,
+    )
+    .map_err(|e| prepare(e.into()))?;
+    let version = pkg.version.to_string();
+    let lock = if opts.include_lockfile {
+        let ws_lock = ws.lockfile_path();
+        let scratch = package_dir.join("gantry-lock").join(format!("{}-{version}", pkg.name));
+        let text = lockfile::generate(
+            &LockRequest {
+                name: &pkg.name,
+                pkg_root: &pkg.root,
+                publish_manifest: &publish.text,
+                workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
+                scratch: &scratch,
+                overlay: overlay.filter(|_| target.is_some()),
+                cargo: &opts.cargo,
+            },
+            reporter,
+        )
+        .map_err(|e| prepare(relocate_lock_error(e, &scratch, &pkg.root).into()))?;
+        Some(text)
+    } else {
+        None
+    };
+    let entries = plan.into_entries(&publish.text, lock.as_deref(), vcs_json.as_deref());
+    let file_name = format!("{}-{version}.crate", pkg.name);
+    let tmp_dir = package_dir.join("tmp-crate");
+    fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io { path: tmp_dir.clone(), source })?;
+    let tmp_path = tmp_dir.join(&file_name);
+    let verbose = reporter.verbose();
+    let mut stats = None;
+    let mut archive_error = None;
+    write_atomically(&tmp_path, |file| {
+        let mut on_entry = |rel: &str| {
+            if verbose {
+                reporter.status("Archiving", rel);
+            }
+        };
+        match archive::write_crate(BufWriter::new(file), &pkg.name, &version, &entries, &mut on_entry) {
+            Ok((mut w, s)) => {
+                stats = Some(s);
+                w.flush()
+            }
+            Err(e) => {
+                archive_error = Some(e);
+                Err(io::Error::other("archive failed"))
+            }
+        }
+    })
+    .map_err(|e| match archive_error.take() {
+        Some(a) => prepare(a.into()),
+        None => e,
+    })?;
+    let checksum = sha256_file(&tmp_path)?;
+    Ok(PackagedCrate {
+        member,
+        name: pkg.name.clone(),
+        version,
+        path: tmp_path.clone(),
+        tmp_path,
+        checksum,
+        stats: stats.unwrap_or(ArchiveStats { files: 0, uncompressed: 0, compressed: 0 }),
+    })
+}
+
+/// Cargo reports resolution errors against the package's real path, not our scratch copy.
+fn relocate_lock_error(e: LockError, scratch: &Path, root: &Path) -> LockError {
+    match e {
+        LockError::Resolve(text) => LockError::Resolve(
+            text.replace(&scratch.display().to_string(), &root.display().to_string()),
+        ),
+        other => other,
+    }
+}
+
+/// Writes through a temporary sibling and renames, so readers never see a partial file and a failed
+/// run leaves nothing behind.
+fn write_atomically(
+    dest: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), PackageError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let io_err = |source| PackageError::Io { path: dest.to_owned(), source };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gantry-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err)?;
+    write(tmp.as_file_mut()).map_err(io_err)?;
+    tmp.persist(dest).map_err(|e| io_err(e.error))?;
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String, PackageError> {
+    let io_err = |source| PackageError::Io { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+fn write_cachedir_tag(target_dir: &Path) -> Result<(), PackageError> {
+    let io_err = |source| PackageError::Io { path: target_dir.to_owned(), source };
+    fs::create_dir_all(target_dir).map_err(io_err)?;
+    let tag = target_dir.join("CACHEDIR.TAG");
+    if !tag.exists() {
+        fs::write(&tag, CACHEDIR_TAG).map_err(|source| PackageError::Io { path: tag, source })?;
+    }
+    Ok(())
+}
