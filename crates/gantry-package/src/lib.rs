@@ -16,3 +16,4 @@ pub mod overlay;
 pub mod report;
 pub mod unpack;
 pub mod verify;
+pub mod registry;
