@@ -143,6 +143,13 @@ pub fn package(
         None => None,
     };
 
+    let ws_lock = ws.lockfile_path();
+    if !opts.list && opts.include_lockfile && ws_lock.is_file() && (opts.cargo.locked || opts.cargo.frozen)
+    {
+        lockfile::check_workspace_lock(&ws.root_manifest, &opts.cargo)
+            .map_err(|e| PackageError::Prepare(e.into()))?;
+    }
+
     let mut done = Vec::new();
     for &member in &order {
         let pkg = &ws.members[member];
