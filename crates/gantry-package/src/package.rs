@@ -76,6 +76,8 @@ pub enum PackageError {
         source: ManifestError,
     },
     #[error(transparent)]
+    WorkspaceLock(#[from] LockError),
+    #[error(transparent)]
     Files(#[from] FilesError),
     #[error(transparent)]
     Vcs(#[from] vcs::VcsError),
@@ -146,8 +148,8 @@ pub fn package(
     let ws_lock = ws.lockfile_path();
     if !opts.list && opts.include_lockfile && ws_lock.is_file() && (opts.cargo.locked || opts.cargo.frozen)
     {
-        lockfile::check_workspace_lock(&ws.root_manifest, &opts.cargo)
-            .map_err(|e| PackageError::Prepare(e.into()))?;
+        // Cargo reports this one bare, without the "failed to prepare" context.
+        lockfile::check_workspace_lock(&ws.root_manifest, &opts.cargo)?;
     }
 
     let mut done = Vec::new();
