@@ -44,7 +44,11 @@ pub struct GlobalArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ManifestArgs {
     /// Path to Cargo.toml
-    #[arg(long = "manifest-path", value_name = "PATH", help_heading = "Manifest Options")]
+    #[arg(
+        long = "manifest-path",
+        value_name = "PATH",
+        help_heading = "Manifest Options"
+    )]
     pub manifest_path: Option<PathBuf>,
     /// Assert that `Cargo.lock` will remain unchanged
     #[arg(long, help_heading = "Manifest Options")]
@@ -60,7 +64,12 @@ pub struct ManifestArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct FeatureArgs {
     /// Space or comma separated list of features to activate
-    #[arg(short = 'F', long = "features", value_name = "FEATURES", help_heading = "Feature Selection")]
+    #[arg(
+        short = 'F',
+        long = "features",
+        value_name = "FEATURES",
+        help_heading = "Feature Selection"
+    )]
     pub features: Vec<String>,
     /// Activate all available features
     #[arg(long = "all-features", help_heading = "Feature Selection")]
@@ -73,13 +82,27 @@ pub struct FeatureArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct CompileArgs {
     /// Build for the target triple
-    #[arg(long = "target", value_name = "TRIPLE", help_heading = "Compilation Options")]
+    #[arg(
+        long = "target",
+        value_name = "TRIPLE",
+        help_heading = "Compilation Options"
+    )]
     pub target: Vec<String>,
     /// Directory for all generated artifacts
-    #[arg(long = "target-dir", value_name = "DIRECTORY", help_heading = "Compilation Options")]
+    #[arg(
+        long = "target-dir",
+        value_name = "DIRECTORY",
+        help_heading = "Compilation Options"
+    )]
     pub target_dir: Option<PathBuf>,
     /// Number of parallel jobs, defaults to # of CPUs.
-    #[arg(short = 'j', long = "jobs", value_name = "N", allow_hyphen_values = true, help_heading = "Compilation Options")]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Compilation Options"
+    )]
     pub jobs: Option<String>,
     /// Do not abort the build as soon as there is an error
     #[arg(long = "keep-going", help_heading = "Compilation Options")]
@@ -89,13 +112,22 @@ pub struct CompileArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectionArgs {
     /// Package(s) to assemble
-    #[arg(short = 'p', long = "package", value_name = "SPEC", help_heading = "Package Selection")]
+    #[arg(
+        short = 'p',
+        long = "package",
+        value_name = "SPEC",
+        help_heading = "Package Selection"
+    )]
     pub package: Vec<String>,
     /// Assemble all packages in the workspace
     #[arg(long = "workspace", alias = "all", help_heading = "Package Selection")]
     pub workspace: bool,
     /// Don't assemble specified packages
-    #[arg(long = "exclude", value_name = "SPEC", help_heading = "Package Selection")]
+    #[arg(
+        long = "exclude",
+        value_name = "SPEC",
+        help_heading = "Package Selection"
+    )]
     pub exclude: Vec<String>,
 }
 

@@ -40,7 +40,10 @@ impl Context {
                 return Ok(candidate);
             }
         }
-        bail!("could not find `Cargo.toml` in `{}` or any parent directory", self.cwd.display())
+        bail!(
+            "could not find `Cargo.toml` in `{}` or any parent directory",
+            self.cwd.display()
+        )
     }
 
     /// `--target-dir`, `CARGO_TARGET_DIR`, `build.target-dir`, else `<workspace>/target`.
@@ -48,7 +51,11 @@ impl Context {
         if let Some(dir) = cli {
             return Ok(self.cwd.join(dir));
         }
-        if let Some(dir) = self.config.env_var("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        if let Some(dir) = self
+            .config
+            .env_var("CARGO_TARGET_DIR")
+            .filter(|d| !d.is_empty())
+        {
             return Ok(self.cwd.join(dir));
         }
         if let Some(dir) = self.config.get_path("build.target-dir")? {
@@ -65,7 +72,10 @@ impl Context {
         };
         let expanded = value
             .replace("{workspace-root}", &ws_root.display().to_string())
-            .replace("{cargo-cache-home}", &self.config.cargo_home().display().to_string());
+            .replace(
+                "{cargo-cache-home}",
+                &self.config.cargo_home().display().to_string(),
+            );
         if expanded.contains("{workspace-path-hash}") {
             bail!(
                 "`build.build-dir` uses `{{workspace-path-hash}}`, which cargo-gantry does not support yet; set an explicit directory"
@@ -73,7 +83,13 @@ impl Context {
         }
         Ok(self.config.get_path("build.build-dir")?.map_or_else(
             || self.cwd.join(&expanded),
-            |p| if expanded == value { p } else { PathBuf::from(expanded) },
+            |p| {
+                if expanded == value {
+                    p
+                } else {
+                    PathBuf::from(expanded)
+                }
+            },
         ))
     }
 
@@ -100,9 +116,19 @@ impl Context {
         self.config.registry_index(name).ok().flatten()
     }
 
-    pub fn cargo(&self, global: &GlobalArgs, manifest: &ManifestArgs, color: Option<&str>) -> CargoInvocation {
+    pub fn cargo(
+        &self,
+        global: &GlobalArgs,
+        manifest: &ManifestArgs,
+        color: Option<&str>,
+    ) -> CargoInvocation {
         let offline = manifest.offline
-            || self.config.get_bool("net.offline").ok().flatten().unwrap_or(false);
+            || self
+                .config
+                .get_bool("net.offline")
+                .ok()
+                .flatten()
+                .unwrap_or(false);
         CargoInvocation {
             program: CargoInvocation::default_program(),
             offline,

@@ -5,3 +5,4 @@
 //! It never packages anything and never depends on the registry server crate.
 
 pub mod config;
+pub mod credentials;

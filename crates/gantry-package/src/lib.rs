@@ -13,7 +13,7 @@ pub mod entries;
 pub mod human;
 pub mod lockfile;
 pub mod overlay;
+pub mod registry;
 pub mod report;
 pub mod unpack;
 pub mod verify;
-pub mod registry;

@@ -189,16 +189,22 @@ mod tests {
 /// Under `--locked`/`--frozen`, cargo first resolves the real workspace and refuses if its
 /// `Cargo.lock` would change (spec §1.1 step 4). `cargo update --workspace --locked` performs exactly
 /// that check without writing anything or downloading crates.
-pub fn check_workspace_lock(root_manifest: &Path, cargo: &CargoInvocation) -> Result<(), LockError> {
+pub fn check_workspace_lock(
+    root_manifest: &Path,
+    cargo: &CargoInvocation,
+) -> Result<(), LockError> {
     let mut cmd = cargo.command("update", root_manifest);
     cmd.arg("--workspace");
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    let output = cmd
-        .output()
-        .map_err(|source| LockError::Spawn { program: cargo.program.display().to_string(), source })?;
+    let output = cmd.output().map_err(|source| LockError::Spawn {
+        program: cargo.program.display().to_string(),
+        source,
+    })?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(LockError::Resolve(cargo_error_text(&String::from_utf8_lossy(&output.stderr))))
+        Err(LockError::Resolve(cargo_error_text(
+            &String::from_utf8_lossy(&output.stderr),
+        )))
     }
 }

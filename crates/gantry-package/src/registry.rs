@@ -41,7 +41,11 @@ pub enum RegistryError {
     #[error(
         "`{package}` cannot be {verb}.\nThe registry `{registry}` is not listed in the `package.publish` value in Cargo.toml."
     )]
-    NotAllowed { package: String, registry: String, verb: &'static str },
+    NotAllowed {
+        package: String,
+        registry: String,
+        verb: &'static str,
+    },
 }
 
 /// One selected package's `publish` setting.
@@ -60,7 +64,11 @@ pub fn resolve_target(
 ) -> Result<TargetRegistry, RegistryError> {
     let name = match request {
         RegistryRequest::Index(url) => {
-            return Ok(TargetRegistry { name: None, upstream: Upstream::url(url), is_crates_io: false });
+            return Ok(TargetRegistry {
+                name: None,
+                upstream: Upstream::url(url),
+                is_crates_io: false,
+            });
         }
         RegistryRequest::Name(n) => Some(n.clone()),
         RegistryRequest::None => infer(packages)?,
@@ -73,7 +81,11 @@ pub fn resolve_target(
         },
         Some(n) => {
             let index = index_of(n).ok_or_else(|| RegistryError::UnknownRegistry(n.to_owned()))?;
-            TargetRegistry { name: Some(n.to_owned()), upstream: Upstream::named(n, &index), is_crates_io: false }
+            TargetRegistry {
+                name: Some(n.to_owned()),
+                upstream: Upstream::named(n, &index),
+                is_crates_io: false,
+            }
         }
     };
     let registry = target.name.clone().unwrap_or_default();
@@ -94,16 +106,22 @@ pub fn resolve_target(
 }
 
 fn infer(packages: &[PublishSetting]) -> Result<Option<String>, RegistryError> {
-    let publishable: Vec<&PublishSetting> =
-        packages.iter().filter(|p| p.publish.is_none_or(|l| !l.is_empty())).collect();
-    let Some(first) = publishable.first() else { return Ok(None) };
+    let publishable: Vec<&PublishSetting> = packages
+        .iter()
+        .filter(|p| p.publish.is_none_or(|l| !l.is_empty()))
+        .collect();
+    let Some(first) = publishable.first() else {
+        return Ok(None);
+    };
     if publishable.iter().all(|p| p.publish == first.publish) {
         return match first.publish {
             None => Ok(None),
             Some([one]) => Ok(Some(one.clone())),
             Some(list) => {
                 let names: BTreeSet<&str> = list.iter().map(String::as_str).collect();
-                Err(RegistryError::Ambiguous(quoted_or(&names.into_iter().collect::<Vec<_>>())))
+                Err(RegistryError::Ambiguous(quoted_or(
+                    &names.into_iter().collect::<Vec<_>>(),
+                )))
             }
         };
     }
@@ -145,32 +163,61 @@ mod tests {
         let alt = vec!["alt".to_string()];
         let two = vec!["a".to_string(), "b".to_string()];
         let none: Vec<String> = vec![];
-        let p = |publish| PublishSetting { name: "foo", publish };
+        let p = |publish| PublishSetting {
+            name: "foo",
+            publish,
+        };
         let t = resolve_target(&RegistryRequest::None, &[p(Some(&alt))], &idx, "packaged").unwrap();
         assert_eq!(t.name.as_deref(), Some("alt"));
         assert!(!t.is_crates_io);
-        let t = resolve_target(&RegistryRequest::None, &[p(None), p(Some(&none))], &idx, "packaged").unwrap();
+        let t = resolve_target(
+            &RegistryRequest::None,
+            &[p(None), p(Some(&none))],
+            &idx,
+            "packaged",
+        )
+        .unwrap();
         assert!(t.is_crates_io);
         assert_eq!(
-            resolve_target(&RegistryRequest::None, &[p(Some(&two))], &idx, "packaged").unwrap_err().to_string(),
+            resolve_target(&RegistryRequest::None, &[p(Some(&two))], &idx, "packaged")
+                .unwrap_err()
+                .to_string(),
             "--registry is required to disambiguate between \"a\" or \"b\" registries"
         );
         assert_eq!(
-            resolve_target(&RegistryRequest::None, &[p(Some(&alt)), p(Some(&two))], &idx, "packaged").unwrap_err(),
+            resolve_target(
+                &RegistryRequest::None,
+                &[p(Some(&alt)), p(Some(&two))],
+                &idx,
+                "packaged"
+            )
+            .unwrap_err(),
             RegistryError::Conflict
         );
         assert_eq!(
-            resolve_target(&RegistryRequest::None, &[p(Some(&alt)), p(None)], &idx, "packaged").unwrap_err(),
+            resolve_target(
+                &RegistryRequest::None,
+                &[p(Some(&alt)), p(None)],
+                &idx,
+                "packaged"
+            )
+            .unwrap_err(),
             RegistryError::Disagree
         );
         assert_eq!(
-            resolve_target(&RegistryRequest::Name("b".into()), &[p(Some(&alt))], &idx, "packaged")
-                .unwrap_err()
-                .to_string(),
+            resolve_target(
+                &RegistryRequest::Name("b".into()),
+                &[p(Some(&alt))],
+                &idx,
+                "packaged"
+            )
+            .unwrap_err()
+            .to_string(),
             "`foo` cannot be packaged.\nThe registry `b` is not listed in the `package.publish` value in Cargo.toml."
         );
         assert_eq!(
-            resolve_target(&RegistryRequest::Name("nope".into()), &[], &idx, "packaged").unwrap_err(),
+            resolve_target(&RegistryRequest::Name("nope".into()), &[], &idx, "packaged")
+                .unwrap_err(),
             RegistryError::UnknownRegistry("nope".into())
         );
     }

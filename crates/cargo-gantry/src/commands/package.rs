@@ -77,5 +77,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
 fn verify_dir(ws_root: &std::path::Path) -> std::path::PathBuf {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(ws_root.as_os_str().as_encoded_bytes());
-    std::env::temp_dir().join("gantry-verify").join(&hex::encode(digest)[..16])
+    std::env::temp_dir()
+        .join("gantry-verify")
+        .join(&hex::encode(digest)[..16])
 }
