@@ -81,16 +81,11 @@ impl Context {
                 "`build.build-dir` uses `{{workspace-path-hash}}`, which cargo-gantry does not support yet; set an explicit directory"
             );
         }
-        Ok(self.config.get_path("build.build-dir")?.map_or_else(
-            || self.cwd.join(&expanded),
-            |p| {
-                if expanded == value {
-                    p
-                } else {
-                    PathBuf::from(expanded)
-                }
-            },
-        ))
+        if expanded == value {
+            // No template: a plain path, relative to where it was configured.
+            return Ok(self.config.get_path("build.build-dir")?.unwrap_or_else(|| self.cwd.join(&value)));
+        }
+        Ok(self.cwd.join(expanded))
     }
 
     /// `--registry`/`--index`, else `registry.default`.
