@@ -83,7 +83,10 @@ impl Context {
         }
         if expanded == value {
             // No template: a plain path, relative to where it was configured.
-            return Ok(self.config.get_path("build.build-dir")?.unwrap_or_else(|| self.cwd.join(&value)));
+            return Ok(self
+                .config
+                .get_path("build.build-dir")?
+                .unwrap_or_else(|| self.cwd.join(&value)));
         }
         Ok(self.cwd.join(expanded))
     }

@@ -76,7 +76,10 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
     }
 
     let (cargo, overlay_args) = match req.overlay {
-        Some(o) if !o.is_empty() => (req.cargo.unlocked(), o.config_args()),
+        Some(o) if !o.is_empty() => (
+            req.cargo.unlocked(),
+            o.config_args_for(req.publish_manifest, true),
+        ),
         _ => (req.cargo.clone(), Vec::new()),
     };
     let mut cmd = cargo.command("update", &manifest);

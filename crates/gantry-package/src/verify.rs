@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -65,10 +66,11 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     let lock_path = dir.join("Cargo.lock");
     let saved_lock = fs::read(&lock_path).ok();
 
+    let manifest_text = fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
     let overlay_args = req
         .overlay
-        .filter(|o| !o.is_empty())
-        .map(Overlay::config_args);
+        .map(|o| o.config_args_for(&manifest_text, true))
+        .filter(|args| !args.is_empty());
     // With the overlay, cargo re-resolves the patched siblings and rewrites Cargo.lock; the lock we
     // packaged was resolved moments ago under the user's --locked, so only offline-ness carries over.
     let cargo = if overlay_args.is_some() {
@@ -101,10 +103,14 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     for arg in overlay_args.iter().flatten() {
         cmd.arg("--config").arg(arg);
     }
-    let status = cmd.status().map_err(|source| VerifyError::Spawn {
+    let spawn_err = |source| VerifyError::Spawn {
         program: req.cargo.program.display().to_string(),
         source,
-    })?;
+    };
+    let status = match (overlay_args.is_some(), req.overlay) {
+        (true, Some(overlay)) => run_filtered(cmd, overlay.root()).map_err(spawn_err)?,
+        _ => cmd.status().map_err(spawn_err)?,
+    };
     if overlay_args.is_some() {
         if let Some(saved) = &saved_lock {
             fs::write(&lock_path, saved).map_err(|source| VerifyError::Io {
@@ -123,6 +129,49 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
         return Err(VerifyError::SourceModified(report));
     }
     Ok(dir)
+}
+
+/// Runs the build, passing its output through except cargo's lockfile bookkeeping about the patched
+/// overlay crates (`Locking 1 package…`, `Adding b v0.2.0 (<overlay>)`), which `cargo package` never
+/// shows because its overlay is a registry, not a patch.
+fn run_filtered(mut cmd: Command, overlay_root: &Path) -> io::Result<ExitStatus> {
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let overlay = overlay_root.display().to_string();
+    if let Some(stderr) = child.stderr.take() {
+        let mut out = io::stderr();
+        for line in BufReader::new(stderr).split(b'\n') {
+            let line = line?;
+            let text = String::from_utf8_lossy(&line);
+            let plain = strip_ansi(&text);
+            let word = plain.split_whitespace().next().unwrap_or("");
+            let bookkeeping = (word == "Locking" && plain.contains(" package"))
+                || (matches!(word, "Adding" | "Updating" | "Removing") && plain.contains(&overlay));
+            if !bookkeeping {
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    child.wait()
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI sequences end with a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +261,14 @@ fn describe_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ansi_is_stripped_for_matching() {
+        assert_eq!(
+            strip_ansi("\u{1b}[1m\u{1b}[32m     Locking\u{1b}[0m 1 package"),
+            "     Locking 1 package"
+        );
+    }
 
     #[test]
     fn change_report_layout() {
