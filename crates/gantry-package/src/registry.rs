@@ -73,22 +73,8 @@ pub fn resolve_target(
         RegistryRequest::Name(n) => Some(n.clone()),
         RegistryRequest::None => infer(packages)?,
     };
-    let target = match name.as_deref() {
-        None | Some(CRATES_IO) => TargetRegistry {
-            name: Some(CRATES_IO.to_owned()),
-            upstream: Upstream::crates_io(),
-            is_crates_io: true,
-        },
-        Some(n) => {
-            let index = index_of(n).ok_or_else(|| RegistryError::UnknownRegistry(n.to_owned()))?;
-            TargetRegistry {
-                name: Some(n.to_owned()),
-                upstream: Upstream::named(n, &index),
-                is_crates_io: false,
-            }
-        }
-    };
-    let registry = target.name.clone().unwrap_or_default();
+    let registry = name.clone().unwrap_or_else(|| CRATES_IO.to_owned());
+    // Cargo checks the `package.publish` lists before it looks the registry up in the config.
     for p in packages {
         // `cargo package` lets packages with an empty list through; `cargo publish` splits those off
         // before it gets here.
@@ -102,7 +88,20 @@ pub fn resolve_target(
             }
         }
     }
-    Ok(target)
+    if registry == CRATES_IO {
+        return Ok(TargetRegistry {
+            name: Some(registry),
+            upstream: Upstream::crates_io(),
+            is_crates_io: true,
+        });
+    }
+    let index =
+        index_of(&registry).ok_or_else(|| RegistryError::UnknownRegistry(registry.clone()))?;
+    Ok(TargetRegistry {
+        upstream: Upstream::named(&registry, &index),
+        name: Some(registry),
+        is_crates_io: false,
+    })
 }
 
 fn infer(packages: &[PublishSetting]) -> Result<Option<String>, RegistryError> {
