@@ -189,12 +189,13 @@ mod tests {
     }
 }
 
-/// Under `--locked`/`--frozen`, cargo first resolves the real workspace and refuses if its
-/// `Cargo.lock` would change (spec §1.1 step 4). `cargo update --workspace --locked` performs exactly
-/// that check without writing anything or downloading crates.
-pub fn check_workspace_lock(
+/// Resolves the workspace itself, keeping its lockfile current (spec §1.1 step 4). Under
+/// `--locked`/`--frozen` cargo refuses if the lockfile would change; `cargo update --workspace`
+/// performs exactly that resolution, keeps every locked dependency, and downloads no crates.
+pub fn resolve_workspace(
     root_manifest: &Path,
     cargo: &CargoInvocation,
+    reporter: &dyn Reporter,
 ) -> Result<(), LockError> {
     let mut cmd = cargo.command("update", root_manifest);
     cmd.arg("--workspace");
@@ -203,11 +204,11 @@ pub fn check_workspace_lock(
         program: cargo.program.display().to_string(),
         source,
     })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    forward_progress(&stderr, reporter);
     if output.status.success() {
         Ok(())
     } else {
-        Err(LockError::Resolve(cargo_error_text(
-            &String::from_utf8_lossy(&output.stderr),
-        )))
+        Err(LockError::Resolve(cargo_error_text(&stderr)))
     }
 }

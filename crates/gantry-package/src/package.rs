@@ -145,11 +145,11 @@ pub fn package(
         None => None,
     };
 
+    // Like cargo, resolve the real workspace first when it has a lockfile: that surfaces a broken
+    // lockfile as its own error, refreshes a stale one, and is where `--locked` is enforced.
     let ws_lock = ws.lockfile_path();
-    if !opts.list && opts.include_lockfile && ws_lock.is_file() && (opts.cargo.locked || opts.cargo.frozen)
-    {
-        // Cargo reports this one bare, without the "failed to prepare" context.
-        lockfile::check_workspace_lock(&ws.root_manifest, &opts.cargo)?;
+    if !opts.list && opts.include_lockfile && ws_lock.is_file() {
+        lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, reporter)?;
     }
 
     let mut done = Vec::new();
