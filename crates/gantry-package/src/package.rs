@@ -5,7 +5,7 @@
 //! leaves a partial `.crate` behind.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -373,6 +373,7 @@ fn write_archive(
     let tmp_path = tmp_dir.join(&file_name);
     let verbose = reporter.verbose();
     let mut stats = None;
+    let mut checksum = String::new();
     let mut archive_error = None;
     write_atomically(&tmp_path, |file| {
         let mut on_entry = |rel: &str| {
@@ -380,10 +381,14 @@ fn write_archive(
                 reporter.status("Archiving", rel);
             }
         };
-        match archive::write_crate(BufWriter::new(file), &pkg.name, &version, &entries, &mut on_entry) {
+        // Hash on the way out rather than re-reading the archive afterwards.
+        let out = HashingWriter { inner: BufWriter::new(file), hasher: Sha256::new() };
+        match archive::write_crate(out, &pkg.name, &version, &entries, &mut on_entry) {
             Ok((mut w, s)) => {
                 stats = Some(s);
-                w.flush()
+                w.flush()?;
+                checksum = hex::encode(w.hasher.finalize());
+                Ok(())
             }
             Err(e) => {
                 archive_error = Some(e);
@@ -395,7 +400,6 @@ fn write_archive(
         Some(a) => prepare(a.into()),
         None => e,
     })?;
-    let checksum = sha256_file(&tmp_path)?;
     Ok(PackagedCrate {
         member,
         name: pkg.name.clone(),
@@ -434,19 +438,20 @@ fn write_atomically(
     Ok(())
 }
 
-fn sha256_file(path: &Path) -> Result<String, PackageError> {
-    let io_err = |source| PackageError::Io { path: path.to_owned(), source };
-    let mut file = File::open(path).map_err(io_err)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
-    Ok(hex::encode(hasher.finalize()))
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
