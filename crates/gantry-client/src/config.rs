@@ -107,10 +107,8 @@ impl CargoConfig {
                 layers.push(read_layer(&file)?);
             }
         }
-        if !seen_home {
-            if let Some(file) = config_file_in(&home) {
-                layers.push(read_layer(&file)?);
-            }
+        if !seen_home && let Some(file) = config_file_in(&home) {
+            layers.push(read_layer(&file)?);
         }
         Ok(CargoConfig {
             cwd: cwd.to_owned(),

@@ -108,10 +108,10 @@ pub fn find_token(
         {
             return Ok(Some((t.to_owned(), TokenSource::CredentialsFile(path))));
         }
-        if registry == CRATES_IO {
-            if let Some(t) = doc.get("token").and_then(Item::as_str) {
-                return Ok(Some((t.to_owned(), TokenSource::CredentialsFile(path))));
-            }
+        if registry == CRATES_IO
+            && let Some(t) = doc.get("token").and_then(Item::as_str)
+        {
+            return Ok(Some((t.to_owned(), TokenSource::CredentialsFile(path))));
         }
     }
     let key = if registry == CRATES_IO {
@@ -131,13 +131,12 @@ pub fn save_token(home: &Path, registry: &str, token: &str) -> Result<PathBuf, C
     validate_token(token)?;
     let (path, _) = credentials_path(home);
     let mut doc = read_doc(&path)?.unwrap_or_default();
-    if let Some(legacy) = doc.remove("token") {
-        if table_for(doc.as_table(), CRATES_IO)
+    if let Some(legacy) = doc.remove("token")
+        && table_for(doc.as_table(), CRATES_IO)
             .and_then(|t| t.get("token"))
             .is_none()
-        {
-            table_for_mut(&mut doc, CRATES_IO).insert("token", legacy);
-        }
+    {
+        table_for_mut(&mut doc, CRATES_IO).insert("token", legacy);
     }
     table_for_mut(&mut doc, registry).insert("token", value(token));
     write_private(&path, &doc.to_string())?;

@@ -304,7 +304,7 @@ mod tests {
         assert_eq!(&tar[100..108], b"0000755\0");
         assert_eq!(
             &tar[108..124],
-            b"0000000\00000000\0",
+            b"0000000\x000000000\x00",
             "on-disk entries get zero octal uid/gid"
         );
         assert_eq!(&tar[136..148], b"10461020230\0");

@@ -160,6 +160,30 @@ fn with_header(resolved: &str, own_lock: Option<&str>) -> String {
     out
 }
 
+/// Resolves the workspace itself, keeping its lockfile current (spec §1.1 step 4). Under
+/// `--locked`/`--frozen` cargo refuses if the lockfile would change; `cargo update --workspace`
+/// performs exactly that resolution, keeps every locked dependency, and downloads no crates.
+pub fn resolve_workspace(
+    root_manifest: &Path,
+    cargo: &CargoInvocation,
+    reporter: &dyn Reporter,
+) -> Result<(), LockError> {
+    let mut cmd = cargo.command("update", root_manifest);
+    cmd.arg("--workspace");
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let output = cmd.output().map_err(|source| LockError::Spawn {
+        program: cargo.program.display().to_string(),
+        source,
+    })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    forward_progress(&stderr, reporter);
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(LockError::Resolve(cargo_error_text(&stderr)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,29 +210,5 @@ mod tests {
             ),
             "no matching package named `b` found\nlocation searched: x"
         );
-    }
-}
-
-/// Resolves the workspace itself, keeping its lockfile current (spec §1.1 step 4). Under
-/// `--locked`/`--frozen` cargo refuses if the lockfile would change; `cargo update --workspace`
-/// performs exactly that resolution, keeps every locked dependency, and downloads no crates.
-pub fn resolve_workspace(
-    root_manifest: &Path,
-    cargo: &CargoInvocation,
-    reporter: &dyn Reporter,
-) -> Result<(), LockError> {
-    let mut cmd = cargo.command("update", root_manifest);
-    cmd.arg("--workspace");
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    let output = cmd.output().map_err(|source| LockError::Spawn {
-        program: cargo.program.display().to_string(),
-        source,
-    })?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    forward_progress(&stderr, reporter);
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(LockError::Resolve(cargo_error_text(&stderr)))
     }
 }

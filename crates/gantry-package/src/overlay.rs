@@ -177,11 +177,12 @@ impl Overlay {
             if block.starts_with("[[patch.unused]]") {
                 continue;
             }
-            if block.starts_with("[[package]]") && !block.contains("\nsource = ") {
-                if let Some(fixed) = self.add_source(block, root_name) {
-                    out.push_str(&fixed);
-                    continue;
-                }
+            if block.starts_with("[[package]]")
+                && !block.contains("\nsource = ")
+                && let Some(fixed) = self.add_source(block, root_name)
+            {
+                out.push_str(&fixed);
+                continue;
             }
             out.push_str(block);
         }

@@ -215,12 +215,11 @@ pub fn package(
                 human_bytes(packaged.stats.compressed)
             ),
         );
-        if let Some(o) = overlay.as_mut() {
-            if pkg.publish.as_ref().is_none_or(|l| !l.is_empty()) {
+        if let Some(o) = overlay.as_mut()
+            && pkg.publish.as_ref().is_none_or(|l| !l.is_empty()) {
                 o.add(&packaged.name, &packaged.version, &packaged.tmp_path, &packaged.checksum)
                     .map_err(|e| PackageError::Prepare(e.into()))?;
             }
-        }
         done.push(packaged);
     }
 

@@ -78,14 +78,15 @@ pub fn resolve_target(
     for p in packages {
         // `cargo package` lets packages with an empty list through; `cargo publish` splits those off
         // before it gets here.
-        if let Some(list) = p.publish {
-            if !list.is_empty() && !list.iter().any(|r| *r == registry) {
-                return Err(RegistryError::NotAllowed {
-                    package: p.name.to_owned(),
-                    registry,
-                    verb,
-                });
-            }
+        if let Some(list) = p.publish
+            && !list.is_empty()
+            && !list.contains(&registry)
+        {
+            return Err(RegistryError::NotAllowed {
+                package: p.name.to_owned(),
+                registry,
+                verb,
+            });
         }
     }
     if registry == CRATES_IO {

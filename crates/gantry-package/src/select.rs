@@ -127,11 +127,10 @@ pub fn local_edges(ws: &Workspace, selected: &[usize]) -> Vec<(usize, usize)> {
             if dep.kind == DepKind::Dev && dep.version_req.is_none() {
                 continue;
             }
-            if let Some(b) = ws.member_by_root(path) {
-                if b != a && selected.contains(&b) && !edges.contains(&(a, b)) {
+            if let Some(b) = ws.member_by_root(path)
+                && b != a && selected.contains(&b) && !edges.contains(&(a, b)) {
                     edges.push((a, b));
                 }
-            }
         }
     }
     edges

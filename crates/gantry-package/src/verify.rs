@@ -111,13 +111,13 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
         (true, Some(overlay)) => run_filtered(cmd, overlay.root()).map_err(spawn_err)?,
         _ => cmd.status().map_err(spawn_err)?,
     };
-    if overlay_args.is_some() {
-        if let Some(saved) = &saved_lock {
-            fs::write(&lock_path, saved).map_err(|source| VerifyError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        }
+    if overlay_args.is_some()
+        && let Some(saved) = &saved_lock
+    {
+        fs::write(&lock_path, saved).map_err(|source| VerifyError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
     }
     if !status.success() {
         return Err(VerifyError::Build {
