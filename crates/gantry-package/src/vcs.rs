@@ -98,7 +98,8 @@ pub fn check_vcs(opts: &VcsOptions, reporter: &dyn Reporter) -> Result<Option<Vc
     let (Some(manifest_rel), true) = (manifest_rel, opts.manifest_path.exists()) else {
         if reporter.verbose() {
             reporter.warning(&format!(
-                "Cargo.toml not found at `{manifest_shown}` in workdir `{workdir_shown}`"
+                "Cargo.toml not found at `{manifest_shown}` in workdir `{}`",
+                workdir.display()
             ));
         }
         return Ok(None);
@@ -122,7 +123,8 @@ pub fn check_vcs(opts: &VcsOptions, reporter: &dyn Reporter) -> Result<Option<Vc
     if !manifest_tracked && is_ignored(&dirty.ignored, &manifest_rel) {
         if reporter.verbose() {
             reporter.warning(&format!(
-                "found (git) Cargo.toml ignored at `{manifest_shown}` in workdir `{workdir_shown}`"
+                "found (git) Cargo.toml ignored at `{manifest_shown}` in workdir `{}`",
+                workdir.display()
             ));
         }
         return Ok(None);
@@ -158,7 +160,14 @@ pub fn check_vcs(opts: &VcsOptions, reporter: &dyn Reporter) -> Result<Option<Vc
     for extra in opts.extra_paths {
         outside.push(normalize(&opts.pkg_root.join(extra)));
     }
-    outside.push(opts.workspace_manifest.to_path_buf());
+    // cargo resolves the workspace manifest's workdir-relative path against the cwd (so the
+    // check only bites when run from the workdir, or hits `<cwd>/Cargo.toml` elsewhere); we
+    // reproduce that observed behaviour rather than the documented intent.
+    if let Some(ws_rel) = repo_relative(opts.workspace_manifest, &workdir)
+        && let Ok(rel) = gix::path::try_from_byte_slice(ws_rel.as_slice())
+    {
+        outside.push(opts.cwd.join(rel));
+    }
     for path in dirty_outside(&repo, &canon_workdir, &canon_pkg_root, outside)? {
         reported.push(relative_to(&path, opts.cwd));
     }

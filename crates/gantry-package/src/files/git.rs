@@ -117,14 +117,12 @@ pub fn list(
         let Some(file_path) = to_listed_path(base, pkg_rel, &rela_path) else {
             continue;
         };
-        if file_path.file_name().is_some_and(|n| n == "Cargo.toml") {
-            if let Some(dir) = file_path.parent() {
-                if dir != filter.root() {
-                    files.retain(|p| !p.starts_with(dir));
-                    subpackages.push(dir.to_path_buf());
-                    continue;
-                }
-            }
+        if let Some(dir) = file_path.parent().filter(|dir| {
+            file_path.file_name().is_some_and(|n| n == "Cargo.toml") && *dir != filter.root()
+        }) {
+            files.retain(|p| !p.starts_with(dir));
+            subpackages.push(dir.to_path_buf());
+            continue;
         }
         if subpackages.iter().any(|p| file_path.starts_with(p)) {
             continue;
