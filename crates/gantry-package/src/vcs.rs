@@ -271,34 +271,55 @@ fn warn_plain_text_symlinks(
     }
 }
 
-/// Remembers which directories under the package root are symlinks, so each is checked once.
+/// Answers "is this listed file a symlink or inside a symlinked directory?" with one `read_dir`
+/// per directory (the entry types come with the listing) instead of one `lstat` per file.
 #[derive(Default)]
 struct SymlinkCache {
-    dirs: HashMap<PathBuf, bool>,
+    /// Per directory (relative to the package root): names of its entries that are symlinks.
+    links: HashMap<PathBuf, std::collections::HashSet<std::ffi::OsString>>,
+    /// Per directory (relative): whether it is, or lies under, a symlink.
+    under: HashMap<PathBuf, bool>,
 }
 
 impl SymlinkCache {
     fn is_symlink_or_under(&mut self, root: &Path, inner: &Path) -> bool {
-        let is_link =
-            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-        if is_link(&root.join(inner)) {
-            return true;
-        }
-        let mut dir = PathBuf::new();
-        let Some(parent) = inner.parent() else {
+        let (Some(parent), Some(name)) = (inner.parent(), inner.file_name()) else {
             return false;
         };
-        for comp in parent.components() {
-            dir.push(comp);
-            let link = *self
-                .dirs
-                .entry(dir.clone())
-                .or_insert_with(|| is_link(&root.join(&dir)));
-            if link {
-                return true;
-            }
+        self.dir_is_link_or_under(root, parent) || self.names_in(root, parent).contains(name)
+    }
+
+    fn dir_is_link_or_under(&mut self, root: &Path, dir: &Path) -> bool {
+        if let Some(&known) = self.under.get(dir) {
+            return known;
         }
-        false
+        let answer = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) => {
+                self.dir_is_link_or_under(root, parent)
+                    || self.names_in(root, parent).contains(name)
+            }
+            _ => false,
+        };
+        self.under.insert(dir.to_path_buf(), answer);
+        answer
+    }
+
+    fn names_in(
+        &mut self,
+        root: &Path,
+        dir: &Path,
+    ) -> &std::collections::HashSet<std::ffi::OsString> {
+        self.links.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(root.join(dir))
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_symlink()))
+                        .map(|e| e.file_name())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
     }
 }
 

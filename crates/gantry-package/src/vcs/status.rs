@@ -20,6 +20,9 @@ pub struct DirtySet {
 impl DirtySet {
     /// Whether `path` or one of its ancestors (down to `stop`) is dirty.
     pub fn covers(&self, path: &Path, stop: &Path) -> bool {
+        if self.paths.is_empty() {
+            return false;
+        }
         path.ancestors()
             .take_while(|p| p.starts_with(stop) && *p != stop)
             .any(|p| self.paths.contains(p))
