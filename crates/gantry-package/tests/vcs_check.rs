@@ -14,6 +14,7 @@ struct Pkg<'a> {
     root: PathBuf,
     ws_manifest: PathBuf,
     include: &'a [&'a str],
+    exclude: &'a [&'a str],
     extra: Vec<PathBuf>,
 }
 
@@ -23,6 +24,7 @@ impl<'a> Pkg<'a> {
             ws_manifest: root.join("Cargo.toml"),
             root,
             include: &[],
+            exclude: &[],
             extra: Vec::new(),
         }
     }
@@ -31,6 +33,7 @@ impl<'a> Pkg<'a> {
             ws_manifest: ws_root.join("Cargo.toml"),
             root,
             include: &[],
+            exclude: &[],
             extra: Vec::new(),
         }
     }
@@ -42,11 +45,12 @@ impl<'a> Pkg<'a> {
         rec: &Recorder,
     ) -> Result<Option<VcsInfo>, VcsError> {
         let include: Vec<String> = self.include.iter().map(|s| s.to_string()).collect();
+        let exclude: Vec<String> = self.exclude.iter().map(|s| s.to_string()).collect();
         let listing = list_files(
             &ListOptions {
                 pkg_root: &self.root,
                 include: &include,
-                exclude: &[],
+                exclude: &exclude,
             },
             rec,
         )
@@ -404,6 +408,92 @@ fn core_symlinks_false_warning() {
     Pkg::single(f.root()).check(false, &f.root(), &rec).unwrap();
     let w = rec.warnings();
     assert_eq!(w.len(), 1, "{w:?}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: {}", w[0])),
+        "{stderr}\n{w:?}"
+    );
+}
+
+#[test]
+fn modified_file_inside_submodule_is_reported() {
+    let sub = Fixture::new();
+    sub.file("Makefile", "all:\n").file("src/x.c", "");
+    sub.git_init().commit_all();
+    let f = Fixture::new();
+    f.package("", "foo", "description = 'd'\nlicense = 'MIT'");
+    f.git_init();
+    f.git(&[
+        "submodule",
+        "add",
+        "-q",
+        sub.root().to_str().unwrap(),
+        "bar",
+    ]);
+    f.commit_all();
+    f.file("bar/Makefile", "changed:\n").file("bar/new.c", "");
+    let pkg = Pkg::single(f.root());
+    let msg = assert_same_error(&pkg, &f.root(), &[]);
+    assert!(msg.contains("bar/Makefile"), "{msg}");
+    assert_same_json(&pkg, &f.root(), "foo", &[]);
+}
+
+#[test]
+fn nested_untracked_repository_in_package() {
+    let f = basic_repo();
+    let inner = f.path("vendor/inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    git_in(&inner, &["init", "-q"]);
+    f.file("vendor/inner/a.txt", "")
+        .file("vendor/inner/.gitignore", "*.tmp\n");
+    f.file("vendor/inner/b.tmp", "");
+    assert_same_list(&f.root(), &[], &[]);
+    let pkg = Pkg::single(f.root());
+    assert_same_error(&pkg, &f.root(), &[]);
+}
+
+#[test]
+fn untracked_file_from_workspace_root_and_member_cwd() {
+    let f = workspace();
+    f.file("b/src/untracked.rs", "");
+    let b = Pkg::member(f.path("b"), &f.root());
+    let msg = assert_same_error(&b, &f.root(), &["-p", "b"]);
+    assert!(msg.contains("\nb/src/untracked.rs\n"), "{msg}");
+    let msg = assert_same_error(&b, &f.path("b/src"), &["-p", "b"]);
+    assert!(msg.contains("\nuntracked.rs\n"), "{msg}");
+    let msg = assert_same_error(&b, &f.path("a/a"), &["-p", "b"]);
+    assert!(msg.contains("\n../../b/src/untracked.rs\n"), "{msg}");
+}
+
+#[test]
+fn dirty_files_not_packaged_do_not_count() {
+    let f = Fixture::new();
+    f.package(
+        "",
+        "foo",
+        "description = 'd'\nlicense = 'MIT'\nexclude = ['notes/']",
+    );
+    f.file(".gitignore", "/target\n").file("notes/a.md", "");
+    f.git_init().commit_all();
+    f.file("notes/a.md", "changed").file("notes/new.md", "");
+    assert_eq!(cargo_dirty_error(&f.root(), &[]), None);
+    let mut pkg = Pkg::single(f.root());
+    pkg.exclude = &["notes/"];
+    let rec = Recorder::new(false);
+    let info = pkg.check(false, &f.root(), &rec).unwrap().unwrap();
+    assert!(!info.dirty);
+    assert_same_json(&pkg, &f.root(), "foo", &[]);
+}
+
+#[test]
+fn verbose_warning_for_missing_repo_matches_cargo() {
+    let f = Fixture::new();
+    f.package("", "foo", "description = 'd'\nlicense = 'MIT'");
+    let out = cargo(&f.root(), &["package", "--list", "-v"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rec = Recorder::new(true);
+    Pkg::single(f.root()).check(false, &f.root(), &rec).unwrap();
+    let w = rec.warnings();
+    assert_eq!(w.len(), 1);
     assert!(
         stderr.contains(&format!("warning: {}", w[0])),
         "{stderr}\n{w:?}"
