@@ -409,3 +409,44 @@ fn untracked_cargo_lock_is_not_listed() {
     assert!(!ours.contains(&"Cargo.lock".to_owned()));
     assert_same_list(&f.root(), &[], &[]);
 }
+
+#[cfg(unix)]
+#[test]
+fn package_root_spelled_through_a_symlink() {
+    let f = Fixture::new();
+    f.package("real/foo", "foo", "");
+    f.file("real/foo/src/extra.rs", "")
+        .file("real/foo/.gitignore", "ignored\n");
+    f.file("real/foo/ignored", "");
+    f.symlink("real", "link");
+    let spelled = f.path("link/foo");
+    let (ours, _) = our_list(&spelled, &[], &[]);
+    assert_eq!(ours, cargo_list(&spelled));
+    f.git_init().commit_all();
+    let (ours, _) = our_list(&spelled, &[], &[]);
+    assert_eq!(ours, cargo_list(&spelled));
+    assert!(ours.contains(&".gitignore".to_owned()), "{ours:?}");
+}
+
+#[test]
+fn gitignore_negate_in_git_repo() {
+    let f = Fixture::new();
+    let exc = ["*.rs", "!foo.rs", "\\!important"];
+    f.package("", "foo", &format!("exclude = {}", toml_array(&exc)));
+    f.file("foo.rs", "")
+        .file("bar.rs", "")
+        .file("src/foo.rs", "")
+        .file("!important", "");
+    f.file("docs/x.md", "");
+    f.git_init().commit_all();
+    assert_same_list(&f.root(), &[], &exc);
+    let g = Fixture::new();
+    let inc = ["Cargo.toml", "src/", "!src/foo.rs", "docs/**", "!docs/x.md"];
+    g.package("", "foo", &format!("include = {}", toml_array(&inc)));
+    g.file("src/foo.rs", "")
+        .file("src/bar.rs", "")
+        .file("docs/x.md", "")
+        .file("docs/y.md", "");
+    g.git_init().commit_all();
+    assert_same_list(&g.root(), &inc, &[]);
+}

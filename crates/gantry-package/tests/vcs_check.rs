@@ -499,3 +499,19 @@ fn verbose_warning_for_missing_repo_matches_cargo() {
         "{stderr}\n{w:?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn package_root_spelled_through_a_symlink() {
+    let f = Fixture::new();
+    f.package("real/foo", "foo", "description = 'd'\nlicense = 'MIT'");
+    f.file(".gitignore", "target/\n");
+    f.symlink("real", "link");
+    f.git_init().commit_all();
+    let spelled = f.path("link/foo");
+    let pkg = Pkg::single(spelled.clone());
+    let json = assert_same_json(&pkg, &spelled, "foo", &[]).unwrap();
+    assert!(json.contains("\"path_in_vcs\": \"real/foo\""), "{json}");
+    f.file("real/foo/src/lib.rs", "// changed");
+    assert_same_error(&pkg, &spelled, &[]);
+}

@@ -31,17 +31,11 @@ pub fn discover_listing_repo(root: &Path) -> Option<ListingRepo> {
     Some(ListingRepo { repo, pkg_rel })
 }
 
-/// `path` relative to `base` with `/` separators, trying the spelled paths first and the
-/// canonical ones second (either may go through symlinks).
+/// `path` relative to `base` with `/` separators, compared canonically like cargo does (either
+/// may be spelled through symlinks); falls back to the paths as given if they can't be resolved.
 pub fn repo_relative(path: &Path, base: &Path) -> Option<BString> {
-    let rel = match path.strip_prefix(base) {
-        Ok(rel) => rel.to_path_buf(),
-        Err(_) => {
-            let path = path.canonicalize().ok()?;
-            let base = base.canonicalize().ok()?;
-            path.strip_prefix(&base).ok()?.to_path_buf()
-        }
-    };
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let rel = canon(path).strip_prefix(canon(base)).ok()?.to_path_buf();
     let mut out = BString::default();
     for (i, comp) in rel.components().enumerate() {
         if i > 0 {
