@@ -397,3 +397,40 @@ fn diff_paths(path: &Path, base: &Path) -> Option<PathBuf> {
     }
     Some(comps.iter().map(|c| c.as_os_str()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_display_paths() {
+        let r = |p: &str, b: &str| relative_to(Path::new(p), Path::new(b));
+        assert_eq!(r("/w/Cargo.toml", "/w/src"), "../Cargo.toml");
+        assert_eq!(r("/w/a/b.rs", "/w"), "a/b.rs");
+        assert_eq!(r("/w/b/x", "/w/a/a"), "../../b/x");
+        assert_eq!(r("/w", "/w"), "");
+        assert_eq!(r("rel/x", "/w"), "rel/x");
+    }
+
+    #[test]
+    fn json_bytes() {
+        let info = VcsInfo {
+            sha1: "a".repeat(40),
+            dirty: true,
+            path_in_vcs: "a/\"b\"".into(),
+        };
+        assert_eq!(
+            info.to_json(),
+            format!(
+                "{{\n  \"git\": {{\n    \"sha1\": \"{}\",\n    \"dirty\": true\n  }},\n  \"path_in_vcs\": \"a/\\\"b\\\"\"\n}}",
+                "a".repeat(40)
+            )
+        );
+    }
+
+    #[test]
+    fn lexical_normalisation() {
+        assert_eq!(normalize(Path::new("/p/pkg/../LICENSE")), Path::new("/p/LICENSE"));
+        assert_eq!(normalize(Path::new("/p/./a/./b")), Path::new("/p/a/b"));
+    }
+}
