@@ -430,7 +430,10 @@ mod tests {
 
     #[test]
     fn lexical_normalisation() {
-        assert_eq!(normalize(Path::new("/p/pkg/../LICENSE")), Path::new("/p/LICENSE"));
+        assert_eq!(
+            normalize(Path::new("/p/pkg/../LICENSE")),
+            Path::new("/p/LICENSE")
+        );
         assert_eq!(normalize(Path::new("/p/./a/./b")), Path::new("/p/a/b"));
     }
 }

@@ -456,7 +456,10 @@ fn odd_patterns_behave_like_cargo() {
     for pat in ["a/[b", "", "#comment", "  ", "**", "src/*.rs\\ ", "/"] {
         let f = Fixture::new();
         f.package("", "foo", &format!("exclude = {}", toml_array(&[pat])));
-        f.file("a/[b", "").file("a/b", "").file("src/x.rs", "").file("#comment", "");
+        f.file("a/[b", "")
+            .file("a/b", "")
+            .file("src/x.rs", "")
+            .file("#comment", "");
         assert_same_list(&f.root(), &[], &[pat]);
     }
 }

@@ -519,15 +519,22 @@ fn package_root_spelled_through_a_symlink() {
 #[test]
 fn sibling_with_common_name_prefix_does_not_leak() {
     let f = Fixture::new();
-    f.file("Cargo.toml", "[workspace]\nmembers = ['foo', 'foobar']\nresolver = '2'\n");
+    f.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = ['foo', 'foobar']\nresolver = '2'\n",
+    );
     f.file(".gitignore", "/target\nCargo.lock\n");
     f.package("foo", "foo", "description = 'd'\nlicense = 'MIT'");
     f.package("foobar", "foobar", "description = 'd'\nlicense = 'MIT'");
     f.git_init().commit_all();
-    f.file("foobar/untracked.rs", "").file("foobar/src/lib.rs", "// x");
+    f.file("foobar/untracked.rs", "")
+        .file("foobar/src/lib.rs", "// x");
     let foo = Pkg::member(f.path("foo"), &f.root());
     assert_eq!(cargo_dirty_error(&f.root(), &["-p", "foo"]), None);
-    assert_eq!(cargo_list(&f.path("foo")), our_list(&f.path("foo"), &[], &[]).0);
+    assert_eq!(
+        cargo_list(&f.path("foo")),
+        our_list(&f.path("foo"), &[], &[]).0
+    );
     let rec = Recorder::new(false);
     assert!(!foo.check(false, &f.root(), &rec).unwrap().unwrap().dirty);
     let foobar = Pkg::member(f.path("foobar"), &f.root());
