@@ -33,6 +33,7 @@ impl Fixture {
         self
     }
 
+    #[cfg(unix)]
     pub fn symlink(&self, target: &str, link: &str) -> &Self {
         let p = self.path(link);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
