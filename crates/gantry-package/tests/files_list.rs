@@ -463,3 +463,59 @@ fn odd_patterns_behave_like_cargo() {
         assert_same_list(&f.root(), &[], &[pat]);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn loop_warning_in_git_mode_matches_cargo() {
+    let f = Fixture::new();
+    f.package("", "foo", "");
+    f.file("real/a.txt", "");
+    f.git_init().commit_all();
+    f.symlink("real", "link");
+    f.symlink("..", "real/up");
+    let out = cargo(&f.root(), &["package", "--list", "--allow-dirty"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ours, rec) = our_list(&f.root(), &[], &[]);
+    let mut expected: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            !matches!(
+                *l,
+                "Cargo.toml.orig" | "Cargo.lock" | ".cargo_vcs_info.json"
+            )
+        })
+        .map(str::to_owned)
+        .collect();
+    sort_components(&mut expected);
+    assert_eq!(ours, expected, "{stderr}");
+    let cargo_warnings: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning: "))
+        .filter(|l| l.starts_with("File system loop"))
+        .collect();
+    let mut ours_w = rec.warnings();
+    ours_w.sort();
+    let mut cargo_w: Vec<String> = cargo_warnings.iter().map(|s| s.to_string()).collect();
+    cargo_w.sort();
+    assert_eq!(ours_w, cargo_w);
+}
+
+#[test]
+fn submodule_that_is_a_package_is_skipped() {
+    let sub = Fixture::new();
+    sub.package("", "inner", "");
+    sub.git_init().commit_all();
+    let f = Fixture::new();
+    f.package("", "foo", "");
+    f.git_init();
+    f.git(&[
+        "submodule",
+        "add",
+        "-q",
+        sub.root().to_str().unwrap(),
+        "inner",
+    ]);
+    f.commit_all();
+    let list = assert_same_list(&f.root(), &[], &[]);
+    assert!(!list.iter().any(|p| p.starts_with("inner/")), "{list:?}");
+}
