@@ -10,10 +10,12 @@
 pub mod archive;
 pub mod cargo_cmd;
 pub mod entries;
+pub mod files;
 pub mod human;
 pub mod lockfile;
 pub mod overlay;
 pub mod registry;
 pub mod report;
 pub mod unpack;
+pub mod vcs;
 pub mod verify;
