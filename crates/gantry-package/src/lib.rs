@@ -8,3 +8,5 @@
 //! It calls the `cargo` binary only where cargo itself would call its resolver or the compiler.
 
 pub mod report;
+pub mod normalize;
+pub mod workspace;
