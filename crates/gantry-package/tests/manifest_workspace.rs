@@ -1,0 +1,201 @@
+//! Differential tests for workspaces: inheritance, members, resolver, lints.
+
+mod manifest_common;
+use manifest_common::check;
+
+const WS_ROOT: &str = r#"[workspace]
+members = ["foo", "crates/*"]
+exclude = ["crates/skipped"]
+resolver = "2"
+
+[workspace.package]
+version = "1.2.3"
+authors = ["A <a@example.com>", "B"]
+edition = "2021"
+rust-version = "1.70"
+description = "ws desc"
+homepage = "https://example.com"
+documentation = "https://docs.rs/foo"
+readme = "README.md"
+keywords = ["a", "b"]
+categories = ["development-tools"]
+license = "MIT OR Apache-2.0"
+license-file = "LICENSE-OUTSIDE"
+repository = "https://github.com/x/y"
+publish = true
+exclude = ["*.bak"]
+
+[workspace.dependencies]
+bar = { path = "crates/bar", version = "1.2.3", registry = "alt", default-features = false }
+cfg-if = "1"
+serde = { version = "1", features = ["derive"] }
+renamed = { package = "real", version = "0.5" }
+baz2 = { path = "crates/baz2" }
+
+[workspace.lints.rust]
+unsafe_code = "forbid"
+
+[workspace.lints.clippy]
+pedantic = { level = "warn", priority = -1 }
+
+[profile.release]
+lto = true
+"#;
+
+const FOO: &str = r#"[package]
+name = "foo"
+version.workspace = true
+authors.workspace = true
+edition.workspace = true
+rust-version.workspace = true
+description.workspace = true
+homepage.workspace = true
+documentation.workspace = true
+readme.workspace = true
+keywords.workspace = true
+categories.workspace = true
+license.workspace = true
+license-file.workspace = true
+repository.workspace = true
+publish.workspace = true
+exclude.workspace = true
+links = "foo"
+build = "build.rs"
+
+[package.metadata.docs.rs]
+all-features = true
+
+[badges]
+maintenance = { status = "actively-developed" }
+
+[features]
+default = ["std"]
+std = []
+dev-only = ["baz2/foo"]
+with-renamed = ["dep:renamed", "bar/x"]
+
+[dependencies]
+bar = { workspace = true, features = ["x"], default-features = true }
+serde = { workspace = true, features = ["rc"], optional = true }
+renamed = { workspace = true, optional = true }
+
+[dev-dependencies]
+baz2 = { workspace = true }
+
+[target.'cfg(unix)'.dependencies]
+cfg-if.workspace = true
+
+[lints]
+workspace = true
+"#;
+
+fn ws_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("Cargo.toml", WS_ROOT),
+        ("README.md", "readme"),
+        ("LICENSE-OUTSIDE", "license"),
+        ("foo/Cargo.toml", FOO),
+        ("foo/build.rs", "fn main() {}"),
+        ("foo/src/lib.rs", ""),
+        ("foo/src/main.rs", ""),
+        (
+            "crates/bar/Cargo.toml",
+            "[package]\nname = \"bar\"\nversion = \"1.2.3\"\nedition = \"2015\"\n\n[features]\nx = []\n",
+        ),
+        ("crates/bar/src/lib.rs", ""),
+        (
+            "crates/baz2/Cargo.toml",
+            "[package]\nname = \"baz2\"\nversion = \"0.1.0\"\nedition.workspace = true\n\n[features]\nfoo = []\n",
+        ),
+        ("crates/baz2/src/lib.rs", ""),
+        ("crates/skipped/Cargo.toml", "[package]\nname = \"skipped\"\nversion = \"0.1.0\"\n"),
+        ("crates/skipped/src/lib.rs", ""),
+    ]
+}
+
+#[test]
+fn full_inheritance_member() {
+    check(&ws_files(), "foo/Cargo.toml", "foo", "1.2.3");
+}
+
+#[test]
+fn edition_2015_member_gets_resolver() {
+    check(&ws_files(), "crates/bar/Cargo.toml", "bar", "1.2.3");
+}
+
+#[test]
+fn inherited_edition_member() {
+    check(&ws_files(), "crates/baz2/Cargo.toml", "baz2", "0.1.0");
+}
+
+#[test]
+fn virtual_workspace_default_resolver_1() {
+    check(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\nworkspace = \"..\"\n\n[profile.dev]\nopt-level = 1\n",
+            ),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        "a",
+        "0.1.0",
+    );
+}
+
+#[test]
+fn root_package_workspace_with_path_dep_member() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"root\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n[workspace.package]\nlicense = \"MIT\"\n\n[dependencies]\nsub = { path = \"sub\", version = \"0.1\" }\n",
+            ),
+            ("src/main.rs", ""),
+            (
+                "sub/Cargo.toml",
+                "[package]\nname = \"sub\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense.workspace = true\nreadme = false\n",
+            ),
+            ("sub/src/lib.rs", ""),
+            ("sub/README.md", ""),
+        ],
+        "sub/Cargo.toml",
+        "sub",
+        "0.1.0",
+    );
+}
+
+#[test]
+fn workspace_loading_members_and_defaults() {
+    let fx = manifest_common::fixture(&ws_files());
+    let ws = gantry_package::workspace::load_workspace(&fx.path("foo/Cargo.toml")).expect("load");
+    let names: Vec<&str> = ws.members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["foo", "bar", "baz2"]);
+    assert!(ws.is_virtual);
+    assert_eq!(ws.current, Some(0));
+    assert_eq!(ws.resolver, "2");
+    assert_eq!(ws.root_dir, fx.dir.path());
+    assert_eq!(ws.lockfile_path(), fx.path("Cargo.lock"));
+    assert_eq!(ws.member_by_root(&fx.path("crates/bar")), Some(1));
+    let foo = &ws.members[0];
+    assert_eq!(foo.readme.as_ref().map(|r| r.value.as_str()), Some("../README.md"));
+    assert_eq!(foo.readme.as_ref().map(|r| r.abs.clone()), Some(fx.path("README.md")));
+    assert_eq!(
+        foo.license_file.as_ref().map(|r| r.value.as_str()),
+        Some("../LICENSE-OUTSIDE")
+    );
+    assert_eq!(foo.build_script, Some(fx.path("foo/build.rs")));
+    let bar = foo.dependencies.iter().find(|d| d.name_in_toml == "bar").expect("bar");
+    assert_eq!(bar.path, Some(fx.path("crates/bar")));
+    assert_eq!(bar.registry.as_deref(), Some("alt"));
+    assert!(bar.default_features);
+    let serde = foo.dependencies.iter().find(|d| d.name_in_toml == "serde").expect("serde");
+    assert_eq!(serde.features, ["derive", "rc"]);
+    assert!(serde.optional);
+
+    let root = gantry_package::workspace::load_workspace(&fx.path("Cargo.toml")).expect("load");
+    assert_eq!(root.current, None);
+    assert_eq!(root.default_members, [0, 1, 2]);
+}
