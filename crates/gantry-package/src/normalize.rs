@@ -100,7 +100,7 @@ pub fn publish_manifest(
 
     let body = toml::to_string_pretty(&out).map_err(|e| ManifestError::Serialize {
         name: pkg.name.clone(),
-        cause: Cause(e.to_string()),
+        cause: Cause::new(e.to_string()),
     })?;
     Ok(PublishManifest {
         text: format!("{PREAMBLE}\n{body}"),
@@ -318,7 +318,7 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
         let source = dep.registry.clone().unwrap_or_else(|| "crates.io".to_string());
         return Err(ManifestError::Verify {
             path: pkg.manifest_path.clone(),
-            cause: Cause(format!(
+            cause: Cause::new(format!(
                 "all dependencies must have a version requirement specified when {when}.\n\
                  dependency `{}` does not specify a version\n\
                  Note: The {which_dep} dependency will use the version from {source},\n\

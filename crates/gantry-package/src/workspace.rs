@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use cargo_util_schemas::manifest::{TomlManifest, TomlWorkspace};
 
-pub use error::{Cause, ManifestError};
+pub use error::{Cause, ManifestError, TomlSyntax};
 pub use package::{DepKind, Dependency, ManifestPath, Metadata, Package, own_resolver};
 pub use targets::{Target, TargetKind};
 
@@ -63,10 +63,8 @@ pub(crate) fn read_manifest(path: &Path) -> Result<TomlManifest, ManifestError> 
 }
 
 pub(crate) fn parse_manifest(path: &Path, text: &str) -> Result<TomlManifest, ManifestError> {
-    let mut manifest: TomlManifest = toml::from_str(text).map_err(|e| {
-        let msg = e.to_string();
-        ManifestError::parse(path, msg.trim_end())
-    })?;
+    let mut manifest: TomlManifest =
+        toml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
     if manifest.package.is_none() {
         manifest.package = manifest.project.take();
     } else if manifest.project.is_some() {
@@ -82,6 +80,31 @@ pub(crate) fn parse_manifest(path: &Path, text: &str) -> Result<TomlManifest, Ma
         ));
     }
     Ok(manifest)
+}
+
+/// cargo 1.95 shows TOML errors as a snippet pointing at the offending span.
+fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ManifestError {
+    let Some(span) = e.span() else {
+        return ManifestError::parse(path, e.to_string().trim_end());
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[start..]
+        .find('\n')
+        .map(|i| start + i)
+        .unwrap_or(text.len());
+    let line_text = text[line_start..line_end].trim_end_matches('\r');
+    let column = text[line_start..start].chars().count() + 1;
+    let end = span.end.clamp(start, line_end);
+    let carets = text.get(start..end).map(|s| s.chars().count()).unwrap_or(1);
+    ManifestError::Syntax(Box::new(error::TomlSyntax {
+        path: path.to_path_buf(),
+        message: e.message().trim_end().to_string(),
+        line: text[..line_start].matches('\n').count() + 1,
+        column,
+        line_text: line_text.to_string(),
+        carets,
+    }))
 }
 
 /// Loads the workspace containing `manifest_path` (see the module docs).
@@ -104,13 +127,27 @@ pub fn load_workspace(manifest_path: &Path) -> Result<Workspace, ManifestError> 
         }
         return single_package(&manifest_path, current_raw);
     };
+    let root_dir = parent(&root_manifest);
+    // cargo loads the current package before the members, so its own errors are not wrapped in
+    // "failed to load manifest for workspace member".
+    let prebuilt = match current_raw.package {
+        Some(_) => {
+            let src = InheritSource {
+                workspace: Some(&ws_config),
+                root_dir: &root_dir,
+            };
+            Some(package::build(&manifest_path, current_raw.clone(), &src)?)
+        }
+        None => None,
+    };
     let mut loader = Loader {
         root_manifest: root_manifest.clone(),
-        root_dir: parent(&root_manifest),
+        root_dir,
         ws: ws_config,
         seen: BTreeSet::new(),
         members: Vec::new(),
         root_raw: root_raw.clone(),
+        prebuilt,
     };
     let member_dirs = loader.expand(loader.ws.members.clone().unwrap_or_default())?;
     for dir in &member_dirs {
@@ -257,6 +294,7 @@ struct Loader {
     seen: BTreeSet<PathBuf>,
     members: Vec<Package>,
     root_raw: TomlManifest,
+    prebuilt: Option<Package>,
 }
 
 impl Loader {
@@ -289,6 +327,9 @@ impl Loader {
             return Ok(());
         }
         self.seen.insert(manifest.clone());
+        if let Some(pkg) = self.prebuilt.take_if(|p| p.manifest_path == manifest) {
+            return self.push_member(pkg);
+        }
         let raw = if manifest == self.root_manifest {
             self.root_raw.clone()
         } else {
@@ -302,6 +343,10 @@ impl Loader {
             root_dir: &self.root_dir,
         };
         let pkg = package::build(&manifest, raw, &src)?;
+        self.push_member(pkg)
+    }
+
+    fn push_member(&mut self, pkg: Package) -> Result<(), ManifestError> {
         let deps: Vec<PathBuf> = pkg.dependencies.iter().filter_map(|d| d.path.clone()).collect();
         self.members.push(pkg);
         for dep in deps {

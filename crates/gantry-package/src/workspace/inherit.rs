@@ -177,11 +177,12 @@ fn merge_dep(
             "error inheriting `{name}` from workspace root manifest's `workspace.dependencies.{name}`\n\nCaused by:\n  failed to find a workspace root"
         )
     })?;
-    let ws_dep = ws
-        .dependencies
-        .as_ref()
-        .and_then(|d| d.get(name))
-        .ok_or_else(|| {
+    let ws_deps = ws.dependencies.as_ref().ok_or_else(|| {
+        format!(
+            "error inheriting `{name}` from workspace root manifest's `workspace.dependencies.{name}`\n\nCaused by:\n  `workspace.dependencies` was not defined"
+        )
+    })?;
+    let ws_dep = ws_deps.get(name).ok_or_else(|| {
             format!(
                 "error inheriting `{name}` from workspace root manifest's `workspace.dependencies.{name}`\n\nCaused by:\n  `dependency.{name}` was not found in `workspace.dependencies`"
             )

@@ -1,0 +1,191 @@
+//! Bad manifests and workspaces: our error chain must match cargo's `error:` line and causes.
+
+mod manifest_common;
+use manifest_common::fixture;
+
+use gantry_package::normalize::check_dependency_versions;
+use gantry_package::workspace::{ManifestError, load_workspace};
+
+/// cargo's stderr as a chain: the `error:` text, then each `Caused by:` block (dedented).
+fn cargo_chain(stderr: &str) -> Vec<String> {
+    let Some(start) = stderr.find("error: ") else {
+        panic!("no error in cargo output:\n{stderr}");
+    };
+    let text = &stderr[start + "error: ".len()..];
+    let mut parts: Vec<String> = Vec::new();
+    for (i, block) in text.split("\n\nCaused by:\n").enumerate() {
+        let block = block.trim_end_matches('\n');
+        if i == 0 {
+            parts.push(block.to_string());
+        } else {
+            let lines: Vec<&str> = block
+                .lines()
+                .map(|l| l.strip_prefix("  ").unwrap_or(l))
+                .collect();
+            parts.push(lines.join("\n"));
+        }
+    }
+    parts
+}
+
+fn compare_load(files: &[(&str, &str)], manifest: &str, depth: usize) {
+    let fx = fixture(files);
+    let out = fx.cargo(manifest, &[]);
+    assert!(!out.status.success(), "cargo unexpectedly succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = cargo_chain(&stderr);
+    let err = load_workspace(&fx.path(manifest)).expect_err("we unexpectedly succeeded");
+    let ours = match &err {
+        ManifestError::Syntax(s) => s.render(Some(fx.dir.path())),
+        _ => err.chain().join("\n\nCaused by:\n"),
+    };
+    let ours = cargo_chain(&format!("error: {ours}"));
+    let n = depth.min(expected.len());
+    assert_eq!(
+        expected[..n],
+        ours[..n.min(ours.len())],
+        "\ncargo:\n{stderr}\nours:\n{ours:#?}"
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    compare_load(&[("Cargo.toml", "[package\nname = \"x\"\n"), ("src/lib.rs", "")], "Cargo.toml", 2);
+}
+
+#[test]
+fn schema_error_bad_version() {
+    compare_load(
+        &[("Cargo.toml", "[package]\nname = \"x\"\nversion = \"one\"\n"), ("src/lib.rs", "")],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn missing_workspace_pointer_target() {
+    compare_load(
+        &[
+            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nworkspace = \"../nope\"\n"),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        1,
+    );
+}
+
+#[test]
+fn member_not_in_workspace() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = []\n"),
+            ("sub/Cargo.toml", "[package]\nname = \"sub\"\nversion = \"0.1.0\"\n"),
+            ("sub/src/lib.rs", ""),
+        ],
+        "sub/Cargo.toml",
+        1,
+    );
+}
+
+#[test]
+fn missing_member_manifest() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"gone\"]\n"),
+            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\n"),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn inherit_undefined_key() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n[workspace.package]\nversion = \"1.0.0\"\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion.workspace = true\nlicense.workspace = true\n",
+            ),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}
+
+#[test]
+fn inherit_undefined_dependency() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[dependencies]\nfoo.workspace = true\n",
+            ),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}
+
+fn compare_versions(files: &[(&str, &str)], manifest: &str) {
+    let fx = fixture(files);
+    let out = fx.cargo(manifest, &[]);
+    assert!(!out.status.success(), "cargo unexpectedly succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = cargo_chain(&stderr);
+    let ws = load_workspace(&fx.path(manifest)).expect("load");
+    let pkg = &ws.members[ws.current.expect("current")];
+    let err = check_dependency_versions(pkg, false).expect_err("should fail");
+    assert_eq!(expected, err.chain(), "\ncargo:\n{stderr}");
+}
+
+#[test]
+fn path_dependency_without_version() {
+    compare_versions(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"foo\"\nversion = \"0.1.0\"\nlicense = \"MIT\"\ndescription = \"d\"\n[dependencies]\nbar = { path = \"bar\" }\n",
+            ),
+            ("src/lib.rs", ""),
+            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            ("bar/src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn git_build_dependency_without_version() {
+    compare_versions(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[build-dependencies]\nbar = { git = \"https://example.com/bar\" }\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn dev_path_dependency_without_version_is_fine() {
+    let fx = fixture(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[dev-dependencies]\nbar = { path = \"bar\" }\n",
+        ),
+        ("src/lib.rs", ""),
+        ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+        ("bar/src/lib.rs", ""),
+    ]);
+    let ws = load_workspace(&fx.path("Cargo.toml")).expect("load");
+    let pkg = &ws.members[ws.current.expect("current")];
+    check_dependency_versions(pkg, true).expect("dev deps need no version");
+}
