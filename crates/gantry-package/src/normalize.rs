@@ -150,7 +150,9 @@ fn publish_package(
         p.license_file = Some(InheritableField::Value(archived_name(mp, pkg)));
     }
     let own = crate::workspace::own_resolver(&pkg.resolved);
-    p.resolver = (own != ws.resolver).then(|| ws.resolver.clone());
+    if own != ws.resolver {
+        p.resolver = Some(ws.resolver.clone());
+    }
     p
 }
 
