@@ -7,6 +7,6 @@
 //! see goes through a [`report::Reporter`], so the CLI decides how (human lines or JSON events).
 //! It calls the `cargo` binary only where cargo itself would call its resolver or the compiler.
 
-pub mod report;
 pub mod normalize;
+pub mod report;
 pub mod workspace;

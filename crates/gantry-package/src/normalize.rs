@@ -178,9 +178,7 @@ fn targets_of(
     let mut out = Vec::new();
     for t in list {
         let rel = rel_inside(&t.path, &pkg.root);
-        let shown = rel
-            .clone()
-            .unwrap_or_else(|| slash_string(&t.path));
+        let shown = rel.clone().unwrap_or_else(|| slash_string(&t.path));
         match rel {
             Some(rel) if inputs.included.contains(&rel) => {
                 let mut toml = t.toml.clone();
@@ -245,7 +243,10 @@ fn map_deps(
             })?;
             d.registry_index = Some(index);
         }
-        out.insert(name.clone(), InheritableDependency::Value(TomlDependency::Detailed(d)));
+        out.insert(
+            name.clone(),
+            InheritableDependency::Value(TomlDependency::Detailed(d)),
+        );
     }
     Ok(Some(out))
 }
@@ -304,7 +305,11 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
     {
         return Err(ManifestError::OpenNamespaces);
     }
-    let when = if publishing { "publishing" } else { "packaging" };
+    let when = if publishing {
+        "publishing"
+    } else {
+        "packaging"
+    };
     let which_dep = if publishing { "published" } else { "packaged" };
     for dep in &pkg.dependencies {
         if dep.kind == DepKind::Dev || dep.version_req.is_some() {
@@ -317,7 +322,10 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
         } else {
             continue;
         };
-        let source = dep.registry.clone().unwrap_or_else(|| "crates.io".to_string());
+        let source = dep
+            .registry
+            .clone()
+            .unwrap_or_else(|| "crates.io".to_string());
         return Err(ManifestError::Verify {
             path: pkg.manifest_path.clone(),
             cause: Cause::new(format!(

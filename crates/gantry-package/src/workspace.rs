@@ -232,7 +232,9 @@ fn find_root(manifest_path: &Path, raw: &TomlManifest) -> Result<Option<PathBuf>
                 return Ok(Some(candidate));
             }
         } else if let Some(pointer) = anc.package.as_ref().and_then(|p| p.workspace.as_ref()) {
-            return Ok(Some(normalize_path(&ancestor.join(pointer).join("Cargo.toml"))));
+            return Ok(Some(normalize_path(
+                &ancestor.join(pointer).join("Cargo.toml"),
+            )));
         }
     }
     Ok(None)
@@ -347,7 +349,11 @@ impl Loader {
     }
 
     fn push_member(&mut self, pkg: Package) -> Result<(), ManifestError> {
-        let deps: Vec<PathBuf> = pkg.dependencies.iter().filter_map(|d| d.path.clone()).collect();
+        let deps: Vec<PathBuf> = pkg
+            .dependencies
+            .iter()
+            .filter_map(|d| d.path.clone())
+            .collect();
         self.members.push(pkg);
         for dep in deps {
             self.find_path_deps(&dep.join("Cargo.toml"), true)?;
@@ -362,11 +368,22 @@ impl Loader {
         current: Option<usize>,
     ) -> Result<Vec<usize>, ManifestError> {
         let _ = member_dirs;
+        // Inside a member (not the root) cargo's default selection is that member, whatever
+        // `default-members` says.
+        if let Some(c) = current
+            && self.members[c].manifest_path != self.root_manifest
+        {
+            return Ok(vec![c]);
+        }
         if let Some(defaults) = self.ws.default_members.clone() {
             let mut out = Vec::new();
             for dir in self.expand(defaults)? {
                 let manifest = dir.join("Cargo.toml");
-                match self.members.iter().position(|m| m.manifest_path == manifest) {
+                match self
+                    .members
+                    .iter()
+                    .position(|m| m.manifest_path == manifest)
+                {
                     Some(i) => out.push(i),
                     None => {
                         return Err(ManifestError::Workspace(format!(
@@ -392,7 +409,10 @@ fn glob_dirs(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     for comp in pattern.split('/').filter(|c| !c.is_empty() && *c != ".") {
         let mut next = Vec::new();
         if comp == ".." {
-            next = current.iter().map(|p| normalize_path(&p.join(".."))).collect();
+            next = current
+                .iter()
+                .map(|p| normalize_path(&p.join("..")))
+                .collect();
         } else if has_glob(comp) {
             let matcher = globset::GlobBuilder::new(comp)
                 .literal_separator(true)
@@ -406,11 +426,8 @@ fn glob_dirs(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
                 let mut names: Vec<_> = entries
                     .filter_map(Result::ok)
                     .map(|e| e.file_name())
-                    .filter(|n| {
-                        // `*` does not match leading dots, as with the glob crate.
-                        let s = n.to_string_lossy();
-                        matcher.is_match(&*s) && !(s.starts_with('.') && !comp.starts_with('.'))
-                    })
+                    // The glob crate's default options let `*` match a leading dot too.
+                    .filter(|n| matcher.is_match(n.to_string_lossy().as_ref()))
                     .collect();
                 names.sort();
                 next.extend(names.into_iter().map(|n| dir.join(n)));

@@ -50,13 +50,23 @@ fn compare_load(files: &[(&str, &str)], manifest: &str, depth: usize) {
 
 #[test]
 fn toml_syntax_error() {
-    compare_load(&[("Cargo.toml", "[package\nname = \"x\"\n"), ("src/lib.rs", "")], "Cargo.toml", 2);
+    compare_load(
+        &[
+            ("Cargo.toml", "[package\nname = \"x\"\n"),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
 }
 
 #[test]
 fn schema_error_bad_version() {
     compare_load(
-        &[("Cargo.toml", "[package]\nname = \"x\"\nversion = \"one\"\n"), ("src/lib.rs", "")],
+        &[
+            ("Cargo.toml", "[package]\nname = \"x\"\nversion = \"one\"\n"),
+            ("src/lib.rs", ""),
+        ],
         "Cargo.toml",
         2,
     );
@@ -66,7 +76,10 @@ fn schema_error_bad_version() {
 fn missing_workspace_pointer_target() {
     compare_load(
         &[
-            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nworkspace = \"../nope\"\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nworkspace = \"../nope\"\n",
+            ),
             ("a/src/lib.rs", ""),
         ],
         "a/Cargo.toml",
@@ -79,7 +92,10 @@ fn member_not_in_workspace() {
     compare_load(
         &[
             ("Cargo.toml", "[workspace]\nmembers = []\n"),
-            ("sub/Cargo.toml", "[package]\nname = \"sub\"\nversion = \"0.1.0\"\n"),
+            (
+                "sub/Cargo.toml",
+                "[package]\nname = \"sub\"\nversion = \"0.1.0\"\n",
+            ),
             ("sub/src/lib.rs", ""),
         ],
         "sub/Cargo.toml",
@@ -92,7 +108,10 @@ fn missing_member_manifest() {
     compare_load(
         &[
             ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"gone\"]\n"),
-            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n",
+            ),
             ("a/src/lib.rs", ""),
         ],
         "a/Cargo.toml",
@@ -104,7 +123,10 @@ fn missing_member_manifest() {
 fn inherit_undefined_key() {
     compare_load(
         &[
-            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n[workspace.package]\nversion = \"1.0.0\"\n"),
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"a\"]\n[workspace.package]\nversion = \"1.0.0\"\n",
+            ),
             (
                 "a/Cargo.toml",
                 "[package]\nname = \"a\"\nversion.workspace = true\nlicense.workspace = true\n",
@@ -153,7 +175,10 @@ fn path_dependency_without_version() {
                 "[package]\nname = \"foo\"\nversion = \"0.1.0\"\nlicense = \"MIT\"\ndescription = \"d\"\n[dependencies]\nbar = { path = \"bar\" }\n",
             ),
             ("src/lib.rs", ""),
-            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            (
+                "bar/Cargo.toml",
+                "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n",
+            ),
             ("bar/src/lib.rs", ""),
         ],
         "Cargo.toml",
@@ -182,7 +207,10 @@ fn dev_path_dependency_without_version_is_fine() {
             "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[dev-dependencies]\nbar = { path = \"bar\" }\n",
         ),
         ("src/lib.rs", ""),
-        ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+        (
+            "bar/Cargo.toml",
+            "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n",
+        ),
         ("bar/src/lib.rs", ""),
     ]);
     let ws = load_workspace(&fx.path("Cargo.toml")).expect("load");

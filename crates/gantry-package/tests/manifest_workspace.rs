@@ -108,7 +108,10 @@ fn ws_files() -> Vec<(&'static str, &'static str)> {
             "[package]\nname = \"baz2\"\nversion = \"0.1.0\"\nedition.workspace = true\n\n[features]\nfoo = []\n",
         ),
         ("crates/baz2/src/lib.rs", ""),
-        ("crates/skipped/Cargo.toml", "[package]\nname = \"skipped\"\nversion = \"0.1.0\"\n"),
+        (
+            "crates/skipped/Cargo.toml",
+            "[package]\nname = \"skipped\"\nversion = \"0.1.0\"\n",
+        ),
         ("crates/skipped/src/lib.rs", ""),
     ]
 }
@@ -180,22 +183,152 @@ fn workspace_loading_members_and_defaults() {
     assert_eq!(ws.lockfile_path(), fx.path("Cargo.lock"));
     assert_eq!(ws.member_by_root(&fx.path("crates/bar")), Some(1));
     let foo = &ws.members[0];
-    assert_eq!(foo.readme.as_ref().map(|r| r.value.as_str()), Some("../README.md"));
-    assert_eq!(foo.readme.as_ref().map(|r| r.abs.clone()), Some(fx.path("README.md")));
+    assert_eq!(
+        foo.readme.as_ref().map(|r| r.value.as_str()),
+        Some("../README.md")
+    );
+    assert_eq!(
+        foo.readme.as_ref().map(|r| r.abs.clone()),
+        Some(fx.path("README.md"))
+    );
     assert_eq!(
         foo.license_file.as_ref().map(|r| r.value.as_str()),
         Some("../LICENSE-OUTSIDE")
     );
     assert_eq!(foo.build_script, Some(fx.path("foo/build.rs")));
-    let bar = foo.dependencies.iter().find(|d| d.name_in_toml == "bar").expect("bar");
+    let bar = foo
+        .dependencies
+        .iter()
+        .find(|d| d.name_in_toml == "bar")
+        .expect("bar");
     assert_eq!(bar.path, Some(fx.path("crates/bar")));
     assert_eq!(bar.registry.as_deref(), Some("alt"));
     assert!(bar.default_features);
-    let serde = foo.dependencies.iter().find(|d| d.name_in_toml == "serde").expect("serde");
+    let serde = foo
+        .dependencies
+        .iter()
+        .find(|d| d.name_in_toml == "serde")
+        .expect("serde");
     assert_eq!(serde.features, ["derive", "rc"]);
     assert!(serde.optional);
 
     let root = gantry_package::workspace::load_workspace(&fx.path("Cargo.toml")).expect("load");
     assert_eq!(root.current, None);
     assert_eq!(root.default_members, [0, 1, 2]);
+}
+
+/// Members and default members as `cargo metadata` reports them (names, sorted like cargo).
+fn cargo_members(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
+    let out = std::process::Command::new("cargo")
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(fx.path(manifest))
+        .env("CARGO_HOME", fx.cargo_home.path())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let name_of = |id: &serde_json::Value| -> String {
+        v["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == *id)
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let list = |key: &str| -> Vec<String> {
+        let mut names: Vec<String> = v[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(name_of)
+            .collect();
+        names.sort();
+        names
+    };
+    (list("workspace_members"), list("workspace_default_members"))
+}
+
+fn ours(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
+    let ws = gantry_package::workspace::load_workspace(&fx.path(manifest)).expect("load");
+    let mut members: Vec<String> = ws.members.iter().map(|m| m.name.clone()).collect();
+    members.sort();
+    let mut defaults: Vec<String> = ws
+        .default_members
+        .iter()
+        .map(|&i| ws.members[i].name.clone())
+        .collect();
+    defaults.sort();
+    (members, defaults)
+}
+
+#[test]
+fn members_and_default_members_match_cargo_metadata() {
+    let fx = manifest_common::fixture(&[
+        (
+            "Cargo.toml",
+            "[package]\nname=\"root\"\nversion=\"0.1.0\"\n[workspace]\nmembers=[\"m/*\"]\nexclude=[\"m/ex\"]\ndefault-members=[\"m/b\"]\n[dependencies]\nz={path=\"z\"}\n",
+        ),
+        ("src/lib.rs", ""),
+        (
+            "m/a/Cargo.toml",
+            "[package]\nname=\"a\"\nversion=\"0.1.0\"\n[dependencies]\nb={path=\"../b\"}\n",
+        ),
+        ("m/a/src/lib.rs", ""),
+        (
+            "m/b/Cargo.toml",
+            "[package]\nname=\"b\"\nversion=\"0.1.0\"\n",
+        ),
+        ("m/b/src/lib.rs", ""),
+        (
+            "m/.hidden/Cargo.toml",
+            "[package]\nname=\"hidden\"\nversion=\"0.1.0\"\n",
+        ),
+        ("m/.hidden/src/lib.rs", ""),
+        (
+            "m/ex/Cargo.toml",
+            "[package]\nname=\"ex\"\nversion=\"0.1.0\"\n[workspace]\n",
+        ),
+        ("m/ex/src/lib.rs", ""),
+        ("m/notes.txt", ""),
+        ("z/Cargo.toml", "[package]\nname=\"z\"\nversion=\"0.1.0\"\n"),
+        ("z/src/lib.rs", ""),
+    ]);
+    for manifest in ["Cargo.toml", "m/a/Cargo.toml", "z/Cargo.toml"] {
+        assert_eq!(
+            cargo_members(&fx, manifest),
+            ours(&fx, manifest),
+            "from {manifest}"
+        );
+    }
+}
+
+#[test]
+fn virtual_members_match_cargo_metadata() {
+    let fx = manifest_common::fixture(&[
+        ("Cargo.toml", "[workspace]\nmembers=[\"x\", \"y\"]\n"),
+        ("x/Cargo.toml", "[package]\nname=\"x\"\nversion=\"0.1.0\"\n"),
+        ("x/src/lib.rs", ""),
+        ("y/Cargo.toml", "[package]\nname=\"y\"\nversion=\"0.1.0\"\n"),
+        ("y/src/main.rs", ""),
+    ]);
+    for manifest in ["Cargo.toml", "y/Cargo.toml"] {
+        assert_eq!(
+            cargo_members(&fx, manifest),
+            ours(&fx, manifest),
+            "from {manifest}"
+        );
+    }
 }

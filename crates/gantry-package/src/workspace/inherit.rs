@@ -118,10 +118,7 @@ pub fn resolve(
         let ws = src.workspace.ok_or_else(|| {
             "error inheriting `lints` from workspace root manifest's `workspace.lints`\n\nCaused by:\n  failed to find a workspace root".to_string()
         })?;
-        let ws_lints = ws
-            .lints
-            .clone()
-            .ok_or_else(|| missing("lints", "lints"))?;
+        let ws_lints = ws.lints.clone().ok_or_else(|| missing("lints", "lints"))?;
         *lints = InheritableLints {
             workspace: false,
             lints: ws_lints,

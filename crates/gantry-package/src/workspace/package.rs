@@ -179,9 +179,7 @@ pub fn build(
     Ok(package)
 }
 
-fn value_string(
-    field: &Option<cargo_util_schemas::manifest::InheritableString>,
-) -> Option<String> {
+fn value_string(field: &Option<cargo_util_schemas::manifest::InheritableString>) -> Option<String> {
     field.as_ref().and_then(|f| f.as_value().cloned())
 }
 

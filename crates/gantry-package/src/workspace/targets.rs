@@ -60,6 +60,9 @@ pub struct TargetInputs<'a> {
     pub autobenches: Option<bool>,
 }
 
+/// One target kind's explicit tables and its `auto*` switch.
+type KindInputs<'a> = (TargetKind, Option<&'a [TomlTarget]>, Option<bool>);
+
 /// Discovers all targets. Errors are cargo's texts for targets whose file cannot be inferred.
 pub fn discover(inp: &TargetInputs<'_>) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
@@ -67,7 +70,7 @@ pub fn discover(inp: &TargetInputs<'_>) -> Result<Vec<Target>, String> {
         out.push(lib);
     }
     let legacy = inp.edition == "2015";
-    let kinds: [(TargetKind, Option<&[TomlTarget]>, Option<bool>); 4] = [
+    let kinds: [KindInputs<'_>; 4] = [
         (TargetKind::Bin, inp.bins, inp.autobins),
         (TargetKind::Example, inp.examples, inp.autoexamples),
         (TargetKind::Test, inp.tests, inp.autotests),
@@ -94,7 +97,10 @@ fn discover_lib(inp: &TargetInputs<'_>) -> Result<Option<Target>, String> {
         Some(p) => normalize_path(&inp.root.join(&p.0)),
         None if default.is_file() => default,
         None => {
-            let name = toml.name.clone().unwrap_or_else(|| lib_name(inp.package_name));
+            let name = toml
+                .name
+                .clone()
+                .unwrap_or_else(|| lib_name(inp.package_name));
             return Err(format!(
                 "can't find library `{name}`, rename file to `src/lib.rs` or specify lib.path"
             ));

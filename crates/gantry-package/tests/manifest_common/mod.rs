@@ -46,7 +46,12 @@ impl Fixture {
         let target = self.cargo_home.path().join("target");
         Command::new("cargo")
             .arg("package")
-            .args(["--no-verify", "--exclude-lockfile", "--allow-dirty", "--offline"])
+            .args([
+                "--no-verify",
+                "--exclude-lockfile",
+                "--allow-dirty",
+                "--offline",
+            ])
             .arg("--config")
             .arg(format!("registries.alt.index=\"{ALT_INDEX}\""))
             .arg("--manifest-path")
@@ -63,7 +68,12 @@ impl Fixture {
     }
 
     /// Cargo's normalised Cargo.toml, the archived file list, and cargo's stderr.
-    pub fn cargo_manifest(&self, manifest: &str, name: &str, version: &str) -> (String, BTreeSet<String>, String) {
+    pub fn cargo_manifest(
+        &self,
+        manifest: &str,
+        name: &str,
+        version: &str,
+    ) -> (String, BTreeSet<String>, String) {
         let out = self.cargo(manifest, &["-p", name]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "cargo package failed:\n{stderr}");
@@ -71,7 +81,10 @@ impl Fixture {
         let listed: BTreeSet<String> = String::from_utf8_lossy(&list.stdout)
             .lines()
             .filter(|l| {
-                !matches!(*l, "Cargo.toml" | "Cargo.toml.orig" | "Cargo.lock" | ".cargo_vcs_info.json")
+                !matches!(
+                    *l,
+                    "Cargo.toml" | "Cargo.toml.orig" | "Cargo.lock" | ".cargo_vcs_info.json"
+                )
             })
             .map(str::to_owned)
             .collect();
