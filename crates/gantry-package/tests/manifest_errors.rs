@@ -217,3 +217,35 @@ fn dev_path_dependency_without_version_is_fine() {
     let pkg = &ws.members[ws.current.expect("current")];
     check_dependency_versions(pkg, true).expect("dev deps need no version");
 }
+
+#[test]
+fn alt_registry_path_dependency_without_version() {
+    compare_versions(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[dependencies]\nbar = { path = \"bar\", registry = \"alt\" }\n",
+            ),
+            ("src/lib.rs", ""),
+            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            ("bar/src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn renamed_target_specific_path_dependency_without_version() {
+    compare_versions(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[target.'cfg(unix)'.dependencies]\nren = { path = \"bar\", package = \"bar\" }\n",
+            ),
+            ("src/lib.rs", ""),
+            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            ("bar/src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}

@@ -332,3 +332,24 @@ fn virtual_members_match_cargo_metadata() {
         );
     }
 }
+
+#[test]
+fn inherited_readme_true_and_pointer_root() {
+    check(
+        &[
+            (
+                "ws/Cargo.toml",
+                "[workspace]\nmembers = [\"../pkg\"]\n[workspace.package]\nreadme = true\nversion = \"3.0.0\"\npublish = [\"alt\"]\nkeywords = []\n",
+            ),
+            (
+                "pkg/Cargo.toml",
+                "[package]\nname = \"pkg\"\nworkspace = \"../ws\"\nversion.workspace = true\nreadme.workspace = true\npublish.workspace = true\nkeywords.workspace = true\n",
+            ),
+            ("pkg/src/lib.rs", ""),
+            ("ws/README.md", ""),
+        ],
+        "pkg/Cargo.toml",
+        "pkg",
+        "3.0.0",
+    );
+}

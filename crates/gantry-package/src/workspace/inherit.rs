@@ -80,6 +80,10 @@ pub fn resolve(
                 StringOrBool::String(s) => {
                     StringOrBool::String(rebase(&s, src.root_dir, member_root))
                 }
+                // `true` means the root's README.md, so it is rebased like a string.
+                StringOrBool::Bool(true) => {
+                    StringOrBool::String(rebase("README.md", src.root_dir, member_root))
+                }
                 b => b,
             };
             pkg.readme = Some(InheritableField::Value(value));
