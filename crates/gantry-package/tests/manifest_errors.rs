@@ -227,7 +227,10 @@ fn alt_registry_path_dependency_without_version() {
                 "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[dependencies]\nbar = { path = \"bar\", registry = \"alt\" }\n",
             ),
             ("src/lib.rs", ""),
-            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            (
+                "bar/Cargo.toml",
+                "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n",
+            ),
             ("bar/src/lib.rs", ""),
         ],
         "Cargo.toml",
@@ -243,9 +246,98 @@ fn renamed_target_specific_path_dependency_without_version() {
                 "[package]\nname = \"foo\"\nversion = \"0.1.0\"\n[target.'cfg(unix)'.dependencies]\nren = { path = \"bar\", package = \"bar\" }\n",
             ),
             ("src/lib.rs", ""),
-            ("bar/Cargo.toml", "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n"),
+            (
+                "bar/Cargo.toml",
+                "[package]\nname = \"bar\"\nversion = \"0.1.0\"\n",
+            ),
             ("bar/src/lib.rs", ""),
         ],
         "Cargo.toml",
     );
+}
+
+#[test]
+fn links_without_build_script() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nlinks = \"z\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn publish_without_version() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[package]\nname = \"x\"\npublish = true\n"),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn missing_package_name() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[package]\nversion = \"0.1.0\"\n"),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn unknown_edition() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nedition = \"2099\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn no_targets() {
+    compare_load(
+        &[(
+            "Cargo.toml",
+            "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+        )],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn missing_explicit_bin_file() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\n[[bin]]\nname = \"nope\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn empty_manifest() {
+    compare_load(&[("Cargo.toml", "")], "Cargo.toml", 2);
 }

@@ -12,7 +12,7 @@ use cargo_util_schemas::manifest::{
 use super::error::ManifestError;
 use super::inherit::{self, InheritSource};
 use super::paths::normalize_path;
-use super::targets::{self, Target, TargetInputs};
+use super::targets::{self, Target, TargetInputs, TargetKind};
 
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -136,6 +136,8 @@ pub fn build(
         None => None,
     };
     let edition = value_string(&pkg.edition).unwrap_or_else(|| "2015".to_string());
+    validate(pkg, &edition, version_declared)
+        .map_err(|e| ManifestError::parse(manifest_path, e))?;
     let targets = targets::discover(&TargetInputs {
         root: &root,
         package_name: &name,
@@ -152,6 +154,24 @@ pub fn build(
         autobenches: pkg.autobenches,
     })
     .map_err(|e| ManifestError::parse(manifest_path, e))?;
+    if !targets
+        .iter()
+        .any(|t| matches!(t.kind, TargetKind::Lib | TargetKind::Bin))
+    {
+        return Err(ManifestError::parse(
+            manifest_path,
+            "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present",
+        ));
+    }
+    let build_script = targets::build_script(&root, pkg.build.as_ref());
+    if let (Some(links), None) = (&pkg.links, &build_script) {
+        return Err(ManifestError::parse(
+            manifest_path,
+            format!(
+                "package specifies that it links to `{links}` but does not have a custom build script"
+            ),
+        ));
+    }
     let package = Package {
         manifest_path: manifest_path.to_path_buf(),
         name,
@@ -162,7 +182,7 @@ pub fn build(
         exclude: value_vec(&pkg.exclude),
         readme: readme(pkg, &root),
         license_file: value_string(&pkg.license_file).map(|v| manifest_path_of(&root, v)),
-        build_script: targets::build_script(&root, pkg.build.as_ref()),
+        build_script,
         targets,
         dependencies: dependencies(&toml, &root),
         metadata: metadata(pkg),
@@ -177,6 +197,32 @@ pub fn build(
         resolved: toml.clone(),
     };
     Ok(package)
+}
+
+/// Checks cargo performs while parsing that decide whether a manifest loads at all. Errors are
+/// the cause text under "failed to parse manifest at …" (chains as `\n\nCaused by:\n  `).
+fn validate(pkg: &TomlPackage, edition: &str, version_declared: bool) -> Result<(), String> {
+    if !matches!(edition, "2015" | "2018" | "2021" | "2024") {
+        let future = edition
+            .parse::<u16>()
+            .is_ok_and(|y| (2025..2050).contains(&y));
+        let why = if future {
+            format!(
+                "this version of Cargo is older than the `{edition}` edition, and only supports `2015`, `2018`, `2021`, and `2024` editions."
+            )
+        } else {
+            format!(
+                "supported edition values are `2015`, `2018`, `2021`, or `2024`, but `{edition}` is unknown"
+            )
+        };
+        return Err(format!(
+            "failed to parse the `edition` key\n\nCaused by:\n  {why}"
+        ));
+    }
+    if pkg.publish.is_some() && !version_declared {
+        return Err("`package.publish` requires `package.version` be specified".to_string());
+    }
+    Ok(())
 }
 
 fn value_string(field: &Option<cargo_util_schemas::manifest::InheritableString>) -> Option<String> {
