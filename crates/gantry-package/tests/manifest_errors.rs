@@ -341,3 +341,22 @@ fn missing_explicit_bin_file() {
 fn empty_manifest() {
     compare_load(&[("Cargo.toml", "")], "Cargo.toml", 2);
 }
+
+#[test]
+fn edition_2024_member_cannot_disable_inherited_default_features() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"m\"]\n[workspace.dependencies]\na = \"1\"\n",
+            ),
+            (
+                "m/Cargo.toml",
+                "[package]\nname = \"m\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[dependencies]\na = { workspace = true, default-features = false }\n",
+            ),
+            ("m/src/lib.rs", ""),
+        ],
+        "m/Cargo.toml",
+        4,
+    );
+}

@@ -353,3 +353,23 @@ fn inherited_readme_true_and_pointer_root() {
         "3.0.0",
     );
 }
+
+#[test]
+fn default_features_merging_edition_2015() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers=[\"m\"]\n[workspace.dependencies]\na=\"1\"\nb={version=\"1\",default-features=true}\nc={version=\"1\", default_features=false, features=[\"w\"]}\nd={version=\"1\", default-features=false}\n",
+            ),
+            (
+                "m/Cargo.toml",
+                "[package]\nname=\"m\"\nversion=\"0.1.0\"\n[dependencies]\na={workspace=true,default-features=false}\nb={workspace=true,default-features=false}\nc={workspace=true,default-features=true,features=[\"m\"]}\nd={workspace=true,optional=true}\n[features]\nx=[\"d/y\"]\n",
+            ),
+            ("m/src/lib.rs", ""),
+        ],
+        "m/Cargo.toml",
+        "m",
+        "0.1.0",
+    );
+}

@@ -102,6 +102,19 @@ pub fn resolve(
             )));
         }
     }
+    let edition = manifest
+        .package
+        .as_ref()
+        .and_then(|p| p.edition.as_ref())
+        .and_then(|e| e.as_value().cloned())
+        .unwrap_or_else(|| "2015".to_string());
+    // Since 2024 a member can no longer silently fail to turn default features off.
+    let strict = matches!(edition.as_str(), "2024") || edition.as_str() > "2024";
+    let ctx = DepCtx {
+        member_root,
+        src,
+        strict,
+    };
     for table in [
         &mut manifest.dependencies,
         &mut manifest.dev_dependencies,
@@ -109,11 +122,11 @@ pub fn resolve(
         &mut manifest.build_dependencies,
         &mut manifest.build_dependencies2,
     ] {
-        resolve_deps(table, member_root, src)?;
+        resolve_deps(table, &ctx)?;
     }
     if let Some(targets) = manifest.target.as_mut() {
         for platform in targets.values_mut() {
-            resolve_platform(platform, member_root, src)?;
+            resolve_platform(platform, &ctx)?;
         }
     }
     if let Some(lints) = manifest.lints.as_mut()
@@ -131,11 +144,13 @@ pub fn resolve(
     Ok(())
 }
 
-fn resolve_platform(
-    platform: &mut TomlPlatform,
-    member_root: &Path,
-    src: &InheritSource<'_>,
-) -> Result<(), String> {
+struct DepCtx<'a> {
+    member_root: &'a Path,
+    src: &'a InheritSource<'a>,
+    strict: bool,
+}
+
+fn resolve_platform(platform: &mut TomlPlatform, ctx: &DepCtx<'_>) -> Result<(), String> {
     for table in [
         &mut platform.dependencies,
         &mut platform.dev_dependencies,
@@ -143,24 +158,20 @@ fn resolve_platform(
         &mut platform.build_dependencies,
         &mut platform.build_dependencies2,
     ] {
-        resolve_deps(table, member_root, src)?;
+        resolve_deps(table, ctx)?;
     }
     Ok(())
 }
 
 type DepTable = Option<BTreeMap<cargo_util_schemas::manifest::PackageName, InheritableDependency>>;
 
-fn resolve_deps(
-    table: &mut DepTable,
-    member_root: &Path,
-    src: &InheritSource<'_>,
-) -> Result<(), String> {
+fn resolve_deps(table: &mut DepTable, ctx: &DepCtx<'_>) -> Result<(), String> {
     let Some(table) = table.as_mut() else {
         return Ok(());
     };
     for (name, dep) in table.iter_mut() {
         if let InheritableDependency::Inherit(member) = dep {
-            let merged = merge_dep(name.as_str(), member, member_root, src)?;
+            let merged = merge_dep(name.as_str(), member, ctx)?;
             *dep = InheritableDependency::Value(merged);
         }
     }
@@ -170,9 +181,9 @@ fn resolve_deps(
 fn merge_dep(
     name: &str,
     member: &TomlInheritedDependency,
-    member_root: &Path,
-    src: &InheritSource<'_>,
+    ctx: &DepCtx<'_>,
 ) -> Result<TomlDependency, String> {
+    let (member_root, src) = (ctx.member_root, ctx.src);
     let ws = src.workspace.ok_or_else(|| {
         format!(
             "error inheriting `{name}` from workspace root manifest's `workspace.dependencies.{name}`\n\nCaused by:\n  failed to find a workspace root"
@@ -213,8 +224,14 @@ fn merge_dep(
         d.public = member.public;
     }
     // A member can turn default features back on, never off (cargo warns about the latter).
-    if let (Some(true), Some(false)) = (member.default_features(), d.default_features()) {
-        d.default_features = Some(true);
+    match (member.default_features(), d.default_features()) {
+        (Some(true), Some(false)) => d.default_features = Some(true),
+        (Some(false), Some(true) | None) if ctx.strict => {
+            return Err(format!(
+                "error inheriting `{name}` from workspace root manifest's `workspace.dependencies.{name}`\n\nCaused by:\n  `default-features = false` cannot override workspace's `default-features`"
+            ));
+        }
+        _ => {}
     }
     Ok(TomlDependency::Detailed(d))
 }
