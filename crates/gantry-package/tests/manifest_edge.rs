@@ -232,3 +232,85 @@ sib2 = { path = "../sib", package = "sib" }
         "0.1.0",
     );
 }
+
+#[test]
+fn explicit_other_targets_excluded() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                r#"[package]
+name = "ex"
+version = "0.1.0"
+edition = "2021"
+exclude = ["src/bin/b.rs", "examples/", "tests/", "benches/bb.rs"]
+
+[[bin]]
+name = "b"
+path = "src/bin/b.rs"
+
+[[bin]]
+name = "a"
+path = "src/bin/a.rs"
+
+[[example]]
+name = "e"
+path = "examples/e.rs"
+
+[[test]]
+name = "t"
+
+[[bench]]
+name = "bb"
+
+[[bench]]
+name = "ba"
+"#,
+            ),
+            ("src/lib.rs", ""),
+            ("src/bin/a.rs", ""),
+            ("src/bin/b.rs", ""),
+            ("examples/e.rs", ""),
+            ("tests/t.rs", ""),
+            ("benches/ba.rs", ""),
+            ("benches/bb.rs", ""),
+        ],
+        "Cargo.toml",
+        "ex",
+        "0.1.0",
+    );
+}
+
+#[test]
+fn autobins_false_and_dot_files_in_target_dirs() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                r#"[package]
+name = "ab"
+version = "0.1.0"
+edition = "2021"
+autobins = false
+autotests = false
+
+[[test]]
+name = "explicit"
+path = "tests/explicit.rs"
+"#,
+            ),
+            ("src/lib.rs", ""),
+            ("src/main.rs", ""),
+            ("src/bin/x.rs", ""),
+            ("tests/explicit.rs", ""),
+            ("tests/other.rs", ""),
+            ("examples/.hidden.rs", ""),
+            ("examples/notes.txt", ""),
+            ("examples/dir/notmain.rs", ""),
+            ("examples/real.rs", ""),
+        ],
+        "Cargo.toml",
+        "ab",
+        "0.1.0",
+    );
+}

@@ -155,6 +155,10 @@ fn infer(inp: &TargetInputs<'_>, kind: TargetKind) -> Vec<(String, PathBuf)> {
         let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
+        // Hidden files (editor backups, `.DS_Store`) are never targets.
+        if file_name.starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
             let main = path.join("main.rs");
             if main.is_file() {
