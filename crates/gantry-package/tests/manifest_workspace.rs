@@ -373,3 +373,28 @@ fn default_features_merging_edition_2015() {
         "0.1.0",
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinked_directory_keeps_user_spelling() {
+    let fx = manifest_common::fixture(&[
+        (
+            "real/Cargo.toml",
+            "[workspace]\nmembers = [\"m\"]\n[workspace.package]\nreadme = \"README.md\"\n",
+        ),
+        ("real/README.md", ""),
+        (
+            "real/m/Cargo.toml",
+            "[package]\nname = \"m\"\nversion = \"0.1.0\"\nreadme.workspace = true\n",
+        ),
+        ("real/m/src/lib.rs", ""),
+    ]);
+    std::os::unix::fs::symlink(fx.path("real"), fx.path("link")).expect("symlink");
+    let ws = manifest_common::check_fx(&fx, "link/m/Cargo.toml", "m", "0.1.0");
+    assert_eq!(ws.root_manifest, fx.path("link/Cargo.toml"));
+    assert_eq!(ws.members[0].manifest_path, fx.path("link/m/Cargo.toml"));
+    assert_eq!(
+        ws.members[0].readme.as_ref().map(|r| r.abs.clone()),
+        Some(fx.path("link/README.md"))
+    );
+}

@@ -133,7 +133,16 @@ pub fn diff(expected: &str, actual: &str) -> String {
 /// Packages `manifest` (package `name`) with cargo and with us; asserts identical text and
 /// identical "ignoring …" warnings.
 pub fn check(files: &[(&str, &str)], manifest: &str, name: &str, version: &str) {
-    let fx = fixture(files);
+    check_fx(&fixture(files), manifest, name, version);
+}
+
+/// [`check`] on an already prepared fixture (e.g. one with symlinks); returns our workspace.
+pub fn check_fx(
+    fx: &Fixture,
+    manifest: &str,
+    name: &str,
+    version: &str,
+) -> gantry_package::workspace::Workspace {
     let (expected, included, stderr) = fx.cargo_manifest(manifest, name, version);
     let ws = load_workspace(&fx.path(manifest)).unwrap_or_else(|e| panic!("load: {:?}", e.chain()));
     let idx = ws
@@ -166,6 +175,7 @@ pub fn check(files: &[(&str, &str)], manifest: &str, name: &str, version: &str) 
         .filter(|w| w.starts_with("ignoring "))
         .collect();
     assert_eq!(cargo_warnings, ours, "warnings differ");
+    ws
 }
 
 pub fn path_str(p: &Path) -> String {
