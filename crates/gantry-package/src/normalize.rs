@@ -339,3 +339,84 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace::{Dependency, Metadata};
+    use std::path::PathBuf;
+
+    #[test]
+    fn feature_values_naming_deps() {
+        assert_eq!(feature_dep("dep:foo"), Some("foo"));
+        assert_eq!(feature_dep("foo/bar"), Some("foo"));
+        assert_eq!(feature_dep("foo?/bar"), Some("foo"));
+        assert_eq!(feature_dep("plain"), None);
+    }
+
+    fn package_with(dep: Dependency) -> Package {
+        Package {
+            manifest_path: PathBuf::from("/p/Cargo.toml"),
+            root: PathBuf::from("/p"),
+            name: "foo".into(),
+            version: semver::Version::new(0, 1, 0),
+            version_declared: true,
+            publish: None,
+            include: vec![],
+            exclude: vec![],
+            readme: None,
+            license_file: None,
+            build_script: None,
+            targets: vec![],
+            dependencies: vec![dep],
+            metadata: Metadata::default(),
+            rust_version: None,
+            edition: "2021".into(),
+            links: None,
+            resolved: TomlManifest::default(),
+        }
+    }
+
+    fn dep(kind: DepKind, git: bool) -> Dependency {
+        Dependency {
+            name_in_toml: "ren".into(),
+            package: "bar".into(),
+            kind,
+            target: None,
+            version_req: None,
+            path: (!git).then(|| PathBuf::from("/p/bar")),
+            git: git.then(|| "https://example.com/bar".to_string()),
+            registry: None,
+            optional: false,
+            features: vec![],
+            default_features: true,
+        }
+    }
+
+    #[test]
+    fn publishing_wording() {
+        let err = check_dependency_versions(&package_with(dep(DepKind::Build, true)), true)
+            .expect_err("unversioned git build dep");
+        assert_eq!(
+            err.to_string(),
+            "failed to verify manifest at `/p/Cargo.toml`"
+        );
+        assert_eq!(
+            err.chain()[1],
+            "all dependencies must have a version requirement specified when publishing.\n\
+             dependency `bar` does not specify a version\n\
+             Note: The published dependency will use the version from crates.io,\n\
+             the `git` specification will be removed from the dependency declaration."
+        );
+        check_dependency_versions(&package_with(dep(DepKind::Dev, false)), true)
+            .expect("dev deps are exempt");
+    }
+
+    #[test]
+    fn open_namespaces_rejected() {
+        let mut pkg = package_with(dep(DepKind::Dev, false));
+        pkg.resolved.cargo_features = Some(vec!["open-namespaces".into()]);
+        let err = check_dependency_versions(&pkg, false).expect_err("open-namespaces");
+        assert_eq!(err.to_string(), "cannot publish with `open-namespaces`");
+    }
+}

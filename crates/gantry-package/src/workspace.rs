@@ -109,7 +109,16 @@ fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ManifestError {
 
 /// Loads the workspace containing `manifest_path` (see the module docs).
 pub fn load_workspace(manifest_path: &Path) -> Result<Workspace, ManifestError> {
-    let manifest_path = normalize_path(manifest_path);
+    // Relative paths are anchored at the current directory (without resolving symlinks).
+    let manifest_path = if manifest_path.is_relative() {
+        let cwd = std::env::current_dir().map_err(|source| ManifestError::Read {
+            path: manifest_path.to_path_buf(),
+            source,
+        })?;
+        normalize_path(&cwd.join(manifest_path))
+    } else {
+        normalize_path(manifest_path)
+    };
     let current_raw = read_manifest(&manifest_path)?;
     let root_manifest = find_root(&manifest_path, &current_raw)?;
     let (root_raw, root_is_current) = match &root_manifest {

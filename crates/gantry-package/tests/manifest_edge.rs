@@ -314,3 +314,32 @@ path = "tests/explicit.rs"
         "0.1.0",
     );
 }
+
+#[test]
+fn hints_and_platform_only_stripped_dev_deps() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                r#"[package]
+name = "hi"
+version = "0.1.0"
+edition = "2021"
+
+[hints]
+mostly-unused = true
+
+[target.'cfg(unix)'.dev-dependencies]
+local = { path = "local" }
+
+[target.'cfg(unix)'.dependencies]
+real = "1"
+"#,
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        "hi",
+        "0.1.0",
+    );
+}
