@@ -13,7 +13,7 @@ use cargo_util_schemas::manifest::{
 };
 
 use crate::report::Reporter;
-use crate::workspace::paths::{rel_inside, slash_string};
+use crate::workspace::paths::{rel_inside, relative_to, slash_string};
 use crate::workspace::{Cause, DepKind, ManifestPath, Package, Target, TargetKind, Workspace};
 
 pub use crate::workspace::ManifestError;
@@ -127,7 +127,7 @@ fn publish_package(
             match rel {
                 Some(rel) if inputs.included.contains(&rel) => TomlPackageBuild::SingleScript(rel),
                 _ => {
-                    let shown = rel.unwrap_or_else(|| abs.display().to_string());
+                    let shown = rel.unwrap_or_else(|| slash_string(&relative_to(abs, &pkg.root)));
                     reporter.warning(&format!(
                         "ignoring `package.build` entry `{shown}` as it is not included in the published package"
                     ));
@@ -178,7 +178,9 @@ fn targets_of(
     let mut out = Vec::new();
     for t in list {
         let rel = rel_inside(&t.path, &pkg.root);
-        let shown = rel.clone().unwrap_or_else(|| slash_string(&t.path));
+        let shown = rel
+            .clone()
+            .unwrap_or_else(|| slash_string(&relative_to(&t.path, &pkg.root)));
         match rel {
             Some(rel) if inputs.included.contains(&rel) => {
                 let mut toml = t.toml.clone();

@@ -343,3 +343,36 @@ real = "1"
         "0.1.0",
     );
 }
+
+#[test]
+fn target_outside_package_root_is_dropped() {
+    check(
+        &[
+            (
+                "pkg/Cargo.toml",
+                r#"[package]
+name = "outside"
+version = "0.1.0"
+edition = "2021"
+
+[[bin]]
+name = "shared"
+path = "../shared/main.rs"
+
+[[example]]
+name = "dotted"
+path = "./examples/../examples/dotted.rs"
+
+[dependencies]
+x = { version = "1", features = [] }
+"#,
+            ),
+            ("pkg/src/lib.rs", ""),
+            ("pkg/examples/dotted.rs", ""),
+            ("shared/main.rs", ""),
+        ],
+        "pkg/Cargo.toml",
+        "outside",
+        "0.1.0",
+    );
+}
