@@ -73,6 +73,23 @@ pub(crate) fn parse_manifest(path: &Path, text: &str) -> Result<TomlManifest, Ma
             "manifest contains both `project` and `package`, this is unsupported",
         ));
     }
+    if manifest.workspace.is_some()
+        && manifest
+            .package
+            .as_ref()
+            .is_some_and(|p| p.workspace.is_some())
+    {
+        return Err(ManifestError::parse(
+            path,
+            "cannot configure both `package.workspace` and `[workspace]`, only one can be specified",
+        ));
+    }
+    if manifest.patch.is_some() && manifest.replace.is_some() {
+        return Err(ManifestError::parse(
+            path,
+            "cannot specify both [replace] and [patch]",
+        ));
+    }
     if manifest.package.is_none() && manifest.workspace.is_none() {
         return Err(ManifestError::parse(
             path,

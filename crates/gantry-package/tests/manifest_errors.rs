@@ -360,3 +360,18 @@ fn edition_2024_member_cannot_disable_inherited_default_features() {
         4,
     );
 }
+
+#[test]
+fn both_package_workspace_and_workspace_table() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nworkspace = \".\"\n[workspace]\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}

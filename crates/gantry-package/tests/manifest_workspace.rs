@@ -398,3 +398,42 @@ fn symlinked_directory_keeps_user_spelling() {
         Some(fx.path("link/README.md"))
     );
 }
+
+#[test]
+fn root_package_drops_workspace_patch_replace_keeps_profile() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                r#"[package]
+name = "rootpkg"
+version = "0.2.0"
+edition = "2021"
+build = true
+
+[workspace]
+members = ["."]
+resolver = "1"
+
+[workspace.metadata.x]
+y = 1
+
+[patch.crates-io]
+serde = { path = "vendored/serde" }
+
+[profile.dev]
+debug = 1
+incremental = false
+
+[dependencies]
+serde = "1"
+"#,
+            ),
+            ("src/lib.rs", ""),
+            ("build.rs", "fn main() {}"),
+        ],
+        "Cargo.toml",
+        "rootpkg",
+        "0.2.0",
+    );
+}
