@@ -174,6 +174,7 @@ pub fn load_workspace(manifest_path: &Path) -> Result<Workspace, ManifestError> 
         members: Vec::new(),
         root_raw: root_raw.clone(),
         prebuilt,
+        deferred: None,
     };
     let member_dirs = loader.expand(loader.ws.members.clone().unwrap_or_default())?;
     for dir in &member_dirs {
@@ -189,6 +190,9 @@ pub fn load_workspace(manifest_path: &Path) -> Result<Workspace, ManifestError> 
     let is_virtual = root_raw.package.is_none();
     if !is_virtual {
         loader.find_path_deps(&root_manifest, false)?;
+    }
+    if let Some(e) = loader.deferred.take() {
+        return Err(e);
     }
     let current = loader
         .members
@@ -323,6 +327,8 @@ struct Loader {
     members: Vec<Package>,
     root_raw: TomlManifest,
     prebuilt: Option<Package>,
+    /// A validation error cargo reports only once all members are known.
+    deferred: Option<ManifestError>,
 }
 
 impl Loader {
@@ -365,6 +371,18 @@ impl Loader {
         };
         if raw.package.is_none() {
             return Ok(());
+        }
+        if let Some(pointer) = raw.package.as_ref().and_then(|p| p.workspace.as_ref()) {
+            let actual = normalize_path(&dir.join(pointer).join("Cargo.toml"));
+            // cargo validates membership after discovery, so the error is not wrapped.
+            if actual != self.root_manifest && self.deferred.is_none() {
+                self.deferred = Some(ManifestError::Workspace(format!(
+                    "package `{}` is a member of the wrong workspace\nexpected: {}\nactual:   {}",
+                    manifest.display(),
+                    self.root_manifest.display(),
+                    actual.display()
+                )));
+            }
         }
         let src = InheritSource {
             workspace: Some(&self.ws),

@@ -375,3 +375,61 @@ fn both_package_workspace_and_workspace_table() {
         2,
     );
 }
+
+#[test]
+fn default_member_not_a_member() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"a\"]\ndefault-members = [\"b\"]\n",
+            ),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n",
+            ),
+            ("a/src/lib.rs", ""),
+            (
+                "b/Cargo.toml",
+                "[package]\nname = \"b\"\nversion = \"0.1.0\"\n",
+            ),
+            ("b/src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn two_workspace_roots_pointer_mismatch() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nworkspace = \"../other\"\n",
+            ),
+            ("a/src/lib.rs", ""),
+            ("other/Cargo.toml", "[workspace]\n"),
+        ],
+        "a/Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn member_of_the_wrong_workspace() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nworkspace = \"../other\"\n",
+            ),
+            ("a/src/lib.rs", ""),
+            ("other/Cargo.toml", "[workspace]\n"),
+        ],
+        "Cargo.toml",
+        2,
+    );
+}
