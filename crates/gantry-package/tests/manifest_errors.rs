@@ -433,3 +433,62 @@ fn member_of_the_wrong_workspace() {
         2,
     );
 }
+
+fn feature_case(features: &str) {
+    let manifest = format!(
+        "[package]\nname = \"h\"\nversion = \"0.1.0\"\n[dependencies]\na = \"1\"\nb = {{ version = \"1\", optional = true }}\n[features]\n{features}\n"
+    );
+    compare_load(
+        &[("Cargo.toml", &manifest), ("src/lib.rs", "")],
+        "Cargo.toml",
+        2,
+    );
+}
+
+#[test]
+fn feature_neither_dep_nor_feature() {
+    feature_case("x = [\"nope\"]");
+}
+
+#[test]
+fn feature_plain_non_optional_dep() {
+    feature_case("default = [\"a\"]");
+}
+
+#[test]
+fn feature_dep_syntax_unknown_dep() {
+    feature_case("x = [\"dep:nope\"]");
+}
+
+#[test]
+fn feature_dep_syntax_non_optional() {
+    feature_case("x = [\"b\", \"dep:a\"]");
+}
+
+#[test]
+fn feature_weak_non_optional() {
+    feature_case("x = [\"a?/f\"]");
+}
+
+#[test]
+fn feature_optional_dep_without_implicit_feature() {
+    feature_case("x = [\"b\", \"a/f\", \"y\"]\ny = [\"dep:b\"]");
+}
+
+#[test]
+fn valid_features_load() {
+    let fx = fixture(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"h\"\nversion = \"0.1.0\"\n[dependencies]\na = \"1\"\nb = { version = \"1\", optional = true }\n[features]\nx = [\"b\", \"a/f\", \"b?/g\", \"y\"]\ny = [\"b/h\"]\n",
+        ),
+        ("src/lib.rs", ""),
+    ]);
+    let out = fx.cargo("Cargo.toml", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    load_workspace(&fx.path("Cargo.toml")).expect("valid features");
+}

@@ -172,6 +172,8 @@ pub fn build(
             ),
         ));
     }
+    let dependencies = dependencies(&toml, &root);
+    validate_features(&toml, &dependencies).map_err(|e| ManifestError::parse(manifest_path, e))?;
     let package = Package {
         manifest_path: manifest_path.to_path_buf(),
         name,
@@ -184,7 +186,7 @@ pub fn build(
         license_file: value_string(&pkg.license_file).map(|v| manifest_path_of(&root, v)),
         build_script,
         targets,
-        dependencies: dependencies(&toml, &root),
+        dependencies,
         metadata: metadata(pkg),
         rust_version: pkg
             .rust_version
@@ -221,6 +223,63 @@ fn validate(pkg: &TomlPackage, edition: &str, version_declared: bool) -> Result<
     }
     if pkg.publish.is_some() && !version_declared {
         return Err("`package.publish` requires `package.version` be specified".to_string());
+    }
+    Ok(())
+}
+
+/// The `[features]` checks that make cargo refuse to load a manifest (first problem wins, in
+/// feature-name order).
+fn validate_features(toml: &TomlManifest, deps: &[Dependency]) -> Result<(), String> {
+    let Some(features) = toml.features.as_ref() else {
+        return Ok(());
+    };
+    let optional = |name: &str| deps.iter().any(|d| d.name_in_toml == name && d.optional);
+    let exists = |name: &str| deps.iter().any(|d| d.name_in_toml == name);
+    const ADD_OPTIONAL: &str = "A non-optional dependency of the same name is defined; consider adding `optional = true` to its definition.";
+    for (feature, values) in features {
+        for value in values {
+            if let Some(dep) = value.strip_prefix("dep:") {
+                if !exists(dep) {
+                    return Err(format!(
+                        "feature `{feature}` includes `{value}`, but `{dep}` is not listed as a dependency"
+                    ));
+                }
+                if !optional(dep) {
+                    return Err(format!(
+                        "feature `{feature}` includes `{value}`, but `{dep}` is not an optional dependency\n{ADD_OPTIONAL}"
+                    ));
+                }
+            } else if let Some((dep, _)) = value.split_once('/') {
+                if let Some(dep) = dep.strip_suffix('?')
+                    && exists(dep)
+                    && !optional(dep)
+                {
+                    return Err(format!(
+                        "feature `{feature}` includes `{value}` with a `?`, but `{dep}` is not an optional dependency\nA non-optional dependency of the same name is defined; consider removing the `?` or changing the dependency to be optional"
+                    ));
+                }
+            } else if !features.contains_key(value.as_str())
+                && optional(value)
+                && features
+                    .values()
+                    .flatten()
+                    .any(|v| v.strip_prefix("dep:") == Some(value.as_str()))
+            {
+                // Using `dep:x` anywhere removes the implicit feature `x`.
+                return Err(format!(
+                    "feature `{feature}` includes `{value}`, but `{value}` is an optional dependency without an implicit feature\nUse `dep:{value}` to enable the dependency."
+                ));
+            } else if !features.contains_key(value.as_str()) && !optional(value) {
+                if exists(value) {
+                    return Err(format!(
+                        "feature `{feature}` includes `{value}`, but `{value}` is not an optional dependency\n{ADD_OPTIONAL}"
+                    ));
+                }
+                return Err(format!(
+                    "feature `{feature}` includes `{value}` which is neither a dependency nor another feature"
+                ));
+            }
+        }
     }
     Ok(())
 }
