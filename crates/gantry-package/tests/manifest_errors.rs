@@ -492,3 +492,41 @@ fn valid_features_load() {
     );
     load_workspace(&fx.path("Cargo.toml")).expect("valid features");
 }
+
+#[test]
+fn inherit_lints_without_workspace_lints() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[lints]\nworkspace = true\n"),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}
+
+#[test]
+fn inherit_without_any_workspace() {
+    compare_load(
+        &[
+            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion.workspace = true\n"),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}
+
+#[test]
+fn inherit_readme_from_missing_workspace_package() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nreadme.workspace = true\n"),
+            ("a/src/lib.rs", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}
