@@ -105,6 +105,10 @@ fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ManifestError {
         return ManifestError::parse(path, e.to_string().trim_end());
     };
     let start = span.start.min(text.len());
+    // Spans come from the parser and should sit on char boundaries; never slice if they don't.
+    if !text.is_char_boundary(start) {
+        return ManifestError::parse(path, e.to_string().trim_end());
+    }
     let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line_end = text[start..]
         .find('\n')

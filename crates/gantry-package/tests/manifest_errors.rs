@@ -498,7 +498,10 @@ fn inherit_lints_without_workspace_lints() {
     compare_load(
         &[
             ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
-            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[lints]\nworkspace = true\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[lints]\nworkspace = true\n",
+            ),
             ("a/src/lib.rs", ""),
         ],
         "a/Cargo.toml",
@@ -510,7 +513,10 @@ fn inherit_lints_without_workspace_lints() {
 fn inherit_without_any_workspace() {
     compare_load(
         &[
-            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion.workspace = true\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion.workspace = true\n",
+            ),
             ("a/src/lib.rs", ""),
         ],
         "a/Cargo.toml",
@@ -523,10 +529,43 @@ fn inherit_readme_from_missing_workspace_package() {
     compare_load(
         &[
             ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
-            ("a/Cargo.toml", "[package]\nname = \"a\"\nversion = \"0.1.0\"\nreadme.workspace = true\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nreadme.workspace = true\n",
+            ),
             ("a/src/lib.rs", ""),
         ],
         "a/Cargo.toml",
         3,
+    );
+}
+
+#[test]
+fn toml_error_after_non_ascii_text() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\ndescription = \"héllo wörld\" oops\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        1,
+    );
+}
+
+#[test]
+fn schema_error_wrong_type_on_later_line() {
+    compare_load(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\n\n\n\n\n\n\nauthors = \"me\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+        1,
     );
 }

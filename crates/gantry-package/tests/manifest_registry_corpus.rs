@@ -24,11 +24,17 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn corpus() -> Vec<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let src = home.join(".cargo/registry/src");
     let mut out = Vec::new();
     for index in std::fs::read_dir(&src).into_iter().flatten().flatten() {
-        for krate in std::fs::read_dir(index.path()).into_iter().flatten().flatten() {
+        for krate in std::fs::read_dir(index.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if krate.path().join("Cargo.toml").is_file() {
                 out.push(krate.path());
             }

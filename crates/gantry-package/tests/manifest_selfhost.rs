@@ -32,11 +32,6 @@ fn gantry_workspace_members_match_cargo() {
     assert!(!ws.members.is_empty());
     for m in &ws.members {
         let rel = m.manifest_path.strip_prefix(fx.dir.path()).expect("inside");
-        manifest_common::check_fx(
-            &fx,
-            &rel.to_string_lossy(),
-            &m.name,
-            &m.version.to_string(),
-        );
+        manifest_common::check_fx(&fx, &rel.to_string_lossy(), &m.name, &m.version.to_string());
     }
 }
