@@ -569,3 +569,73 @@ fn schema_error_wrong_type_on_later_line() {
         1,
     );
 }
+
+fn compare_paths(files: &[(&str, &str)], manifest: &str) {
+    let fx = fixture(files);
+    let out = fx.cargo(manifest, &[]);
+    assert!(!out.status.success(), "cargo unexpectedly succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = cargo_chain(&stderr);
+    let ws = load_workspace(&fx.path(manifest)).expect("load");
+    let pkg = &ws.members[ws.current.expect("current")];
+    let err = gantry_package::normalize::check_package_paths(pkg).expect_err("should fail");
+    assert_eq!(expected, err.chain(), "\ncargo:\n{stderr}");
+}
+
+#[test]
+fn missing_readme_and_license_joined() {
+    compare_paths(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nreadme = \"nope.md\"\nlicense-file = \"docs\"\n",
+            ),
+            ("docs/", ""),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn empty_readme_path() {
+    compare_paths(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nreadme = \"\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn build_script_missing() {
+    compare_paths(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nbuild = \"nope.rs\"\n",
+            ),
+            ("src/lib.rs", ""),
+        ],
+        "Cargo.toml",
+    );
+}
+
+#[test]
+fn build_script_outside_root() {
+    compare_paths(
+        &[
+            (
+                "pkg/Cargo.toml",
+                "[package]\nname = \"x\"\nversion = \"0.1.0\"\nbuild = \"../build.rs\"\n",
+            ),
+            ("pkg/src/lib.rs", ""),
+            ("build.rs", "fn main() {}"),
+        ],
+        "pkg/Cargo.toml",
+    );
+}
