@@ -206,7 +206,14 @@ pub fn load_workspace(manifest_path: &Path) -> Result<Workspace, ManifestError> 
         return Err(not_a_member(&manifest_path, &root_manifest));
     }
     let default_members = loader.default_members(&member_dirs, is_virtual, current)?;
-    let resolver = effective_resolver(&loader.ws, &root_raw);
+    // The root package's edition may itself be inherited, so use its resolved manifest.
+    let root_resolved = loader
+        .members
+        .iter()
+        .find(|m| m.manifest_path == root_manifest)
+        .map(|m| &m.resolved)
+        .unwrap_or(&root_raw);
+    let resolver = effective_resolver(&loader.ws, root_resolved);
     Ok(Workspace {
         root_dir: loader.root_dir.clone(),
         root_manifest,

@@ -437,3 +437,24 @@ serde = "1"
         "0.2.0",
     );
 }
+
+#[test]
+fn root_package_with_inherited_edition_sets_resolver() {
+    check(
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"r\"\nversion = \"0.1.0\"\nedition.workspace = true\n\n[workspace]\nmembers = [\"m\"]\n\n[workspace.package]\nedition = \"2024\"\n",
+            ),
+            ("src/lib.rs", ""),
+            (
+                "m/Cargo.toml",
+                "[package]\nname = \"m\"\nversion = \"0.1.0\"\nedition = \"2018\"\n",
+            ),
+            ("m/src/lib.rs", ""),
+        ],
+        "m/Cargo.toml",
+        "m",
+        "0.1.0",
+    );
+}
