@@ -366,7 +366,16 @@ impl Loader {
         }
         let dir = parent(&manifest);
         if is_path_dep && !dir.starts_with(&self.root_dir) {
-            return Ok(());
+            // cargo still reads a path dependency outside the root to find its workspace: it is
+            // a member only if it points back at this root.
+            let raw = read_manifest(&manifest)?;
+            let pointer = raw.package.as_ref().and_then(|p| p.workspace.as_ref());
+            let points_here = pointer.is_some_and(|p| {
+                normalize_path(&dir.join(p).join("Cargo.toml")) == self.root_manifest
+            });
+            if !points_here {
+                return Ok(());
+            }
         }
         if is_excluded(&self.ws, &self.root_dir, &manifest) {
             return Ok(());
@@ -404,14 +413,18 @@ impl Loader {
     }
 
     fn push_member(&mut self, pkg: Package) -> Result<(), ManifestError> {
-        let deps: Vec<PathBuf> = pkg
+        let deps: Vec<(PathBuf, String)> = pkg
             .dependencies
             .iter()
-            .filter_map(|d| d.path.clone())
+            .filter_map(|d| d.path.clone().map(|p| (p, d.package.clone())))
             .collect();
         self.members.push(pkg);
-        for dep in deps {
-            self.find_path_deps(&dep.join("Cargo.toml"), true)?;
+        for (dep, name) in deps {
+            self.find_path_deps(&dep.join("Cargo.toml"), true)
+                .map_err(|e| ManifestError::Dependency {
+                    name,
+                    source: Box::new(e),
+                })?;
         }
         Ok(())
     }

@@ -639,3 +639,36 @@ fn build_script_outside_root() {
         "pkg/Cargo.toml",
     );
 }
+
+#[test]
+fn missing_path_dependency_outside_root() {
+    compare_load(
+        &[
+            ("ws/Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "ws/a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[dependencies]\nout = { path = \"../../outside\" }\n",
+            ),
+            ("ws/a/src/lib.rs", ""),
+        ],
+        "ws/a/Cargo.toml",
+        3,
+    );
+}
+
+#[test]
+fn missing_path_dependency_inside_root() {
+    compare_load(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = [\"a\"]\n"),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n[dependencies]\nren = { path = \"../inner\", package = \"inner\", version = \"1\" }\n",
+            ),
+            ("a/src/lib.rs", ""),
+            ("inner/", ""),
+        ],
+        "a/Cargo.toml",
+        3,
+    );
+}

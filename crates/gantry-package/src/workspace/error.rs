@@ -110,6 +110,13 @@ pub enum ManifestError {
         #[source]
         source: Box<ManifestError>,
     },
+    /// A path dependency's manifest failed to load while discovering members.
+    #[error("failed to load manifest for dependency `{name}`")]
+    Dependency {
+        name: String,
+        #[source]
+        source: Box<ManifestError>,
+    },
     /// Workspace structure problems (not a member, two roots, bad default-members ...): the full
     /// cargo message is the display text.
     #[error("{0}")]
