@@ -342,53 +342,6 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
     Ok(())
 }
 
-/// §2.6 steps 10–12, the error half: `license-file`/`readme` must name existing regular files
-/// (errors joined by a newline, license first), and a build script must exist inside the package.
-/// Copying the files into the archive is the file-selection step's job.
-pub fn check_package_paths(pkg: &Package) -> Result<(), ManifestError> {
-    let mut problems = Vec::new();
-    for (word, mp) in [
-        ("license-file", pkg.license_file.as_ref()),
-        ("readme", pkg.readme.as_ref()),
-    ] {
-        let Some(mp) = mp else { continue };
-        if mp.abs.is_file() && !mp.value.is_empty() {
-            continue;
-        }
-        let relative = if std::path::Path::new(&mp.value).is_absolute() {
-            String::new()
-        } else {
-            format!(" (relative to `{}`)", pkg.root.display())
-        };
-        problems.push(format!(
-            "{word} `{}` does not appear to exist{relative}.\nPlease update the {word} setting in the manifest at `{}`.",
-            mp.value,
-            pkg.manifest_path.display()
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(ManifestError::Workspace(problems.join("\n")));
-    }
-    if let Some(build) = &pkg.build_script {
-        let first = if !build.is_file() {
-            "the source file of build script doesn't appear to exist.\n".to_string()
-        } else if !build.starts_with(&pkg.root) {
-            format!(
-                "the source file of build script doesn't appear to be a path inside of the package.\nIt is at `{}`, whereas the root the package is `{}`.\n",
-                build.display(),
-                pkg.root.display()
-            )
-        } else {
-            return Ok(());
-        };
-        return Err(ManifestError::Workspace(format!(
-            "{first}This may cause issue during packaging, as modules resolution and resources included via macros are often relative to the path of source files.\nPlease update the `build` setting in the manifest at `{}` and point to a path inside the root of the package.",
-            pkg.manifest_path.display()
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

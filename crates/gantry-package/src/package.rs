@@ -69,12 +69,6 @@ pub enum PackageError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("failed to verify manifest at `{}`", manifest.display())]
-    DependencyVersions {
-        manifest: PathBuf,
-        #[source]
-        source: ManifestError,
-    },
     #[error(transparent)]
     WorkspaceLock(#[from] LockError),
     #[error(transparent)]
@@ -127,7 +121,12 @@ pub fn package(
                 publish: ws.members[i].publish.as_deref(),
             })
             .collect();
-        Some(registry::resolve_target(&opts.registry, &settings, opts.registry_index, "packaged")?)
+        Some(registry::resolve_target(
+            &opts.registry,
+            &settings,
+            opts.registry_index,
+            "packaged",
+        )?)
     } else {
         None
     };
@@ -164,7 +163,11 @@ pub fn package(
             );
         }
         let listing = files::list_files(
-            &ListOptions { pkg_root: &pkg.root, include: &pkg.include, exclude: &pkg.exclude },
+            &ListOptions {
+                pkg_root: &pkg.root,
+                include: &pkg.include,
+                exclude: &pkg.exclude,
+            },
             reporter,
         )?;
         let extra_paths: Vec<PathBuf> = [&pkg.readme, &pkg.license_file]
@@ -184,16 +187,21 @@ pub fn package(
             },
             reporter,
         )?;
-        let plan = plan(pkg, &listing.files, opts.include_lockfile, vcs_info.is_some(), reporter)?;
+        let plan = plan(
+            pkg,
+            &listing.files,
+            opts.include_lockfile,
+            vcs_info.is_some(),
+            reporter,
+        )?;
         if opts.list {
             for rel in plan.rel_paths() {
                 (opts.list_sink)(rel);
             }
             continue;
         }
-        normalize::check_dependency_versions(pkg, opts.publishing).map_err(|source| {
-            PackageError::DependencyVersions { manifest: pkg.manifest_path.clone(), source }
-        })?;
+        // Its error already reads "failed to verify manifest at …", as cargo's does.
+        normalize::check_dependency_versions(pkg, opts.publishing)?;
         reporter.status("Packaging", &pkg_id(pkg));
         let packaged = write_archive(
             ws,
@@ -216,10 +224,16 @@ pub fn package(
             ),
         );
         if let Some(o) = overlay.as_mut()
-            && pkg.publish.as_ref().is_none_or(|l| !l.is_empty()) {
-                o.add(&packaged.name, &packaged.version, &packaged.tmp_path, &packaged.checksum)
-                    .map_err(|e| PackageError::Prepare(e.into()))?;
-            }
+            && pkg.publish.as_ref().is_none_or(|l| !l.is_empty())
+        {
+            o.add(
+                &packaged.name,
+                &packaged.version,
+                &packaged.tmp_path,
+                &packaged.checksum,
+            )
+            .map_err(|e| PackageError::Prepare(e.into()))?;
+        }
         done.push(packaged);
     }
 
@@ -247,13 +261,17 @@ pub fn package(
 pub fn uplift(crates: &mut [PackagedCrate], target_dir: &Path) -> Result<(), PackageError> {
     write_cachedir_tag(target_dir)?;
     let dest_dir = target_dir.join("package");
-    fs::create_dir_all(&dest_dir)
-        .map_err(|source| PackageError::Io { path: dest_dir.clone(), source })?;
+    fs::create_dir_all(&dest_dir).map_err(|source| PackageError::Io {
+        path: dest_dir.clone(),
+        source,
+    })?;
     for c in crates {
         let dest = dest_dir.join(format!("{}-{}.crate", c.name, c.version));
         if dest != c.tmp_path {
-            let bytes = fs::read(&c.tmp_path)
-                .map_err(|source| PackageError::Io { path: c.tmp_path.clone(), source })?;
+            let bytes = fs::read(&c.tmp_path).map_err(|source| PackageError::Io {
+                path: c.tmp_path.clone(),
+                source,
+            })?;
             write_atomically(&dest, |f| f.write_all(&bytes))?;
         }
         c.path = dest;
@@ -313,8 +331,12 @@ fn plan(
             files,
             include_lockfile,
             has_vcs_info,
-            license_file: license.as_ref().map(|(v, a)| ReferencedFile { value: v, abs: a }),
-            readme: readme.as_ref().map(|(v, a)| ReferencedFile { value: v, abs: a }),
+            license_file: license
+                .as_ref()
+                .map(|(v, a)| ReferencedFile { value: v, abs: a }),
+            readme: readme
+                .as_ref()
+                .map(|(v, a)| ReferencedFile { value: v, abs: a }),
             build_scripts: &build_scripts,
         },
         reporter,
@@ -340,14 +362,19 @@ fn write_archive(
     let publish = normalize::publish_manifest(
         ws,
         pkg,
-        &PublishInputs { included: &included, registry_index: &index_of },
+        &PublishInputs {
+            included: &included,
+            registry_index: &index_of,
+        },
         reporter,
     )
     .map_err(|e| prepare(e.into()))?;
     let version = pkg.version.to_string();
     let lock = if opts.include_lockfile {
         let ws_lock = ws.lockfile_path();
-        let scratch = package_dir.join("gantry-lock").join(format!("{}-{version}", pkg.name));
+        let scratch = package_dir
+            .join("gantry-lock")
+            .join(format!("{}-{version}", pkg.name));
         let text = lockfile::generate(
             &LockRequest {
                 name: &pkg.name,
@@ -368,7 +395,10 @@ fn write_archive(
     let entries = plan.into_entries(&publish.text, lock.as_deref(), vcs_json.as_deref());
     let file_name = format!("{}-{version}.crate", pkg.name);
     let tmp_dir = package_dir.join("tmp-crate");
-    fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io { path: tmp_dir.clone(), source })?;
+    fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io {
+        path: tmp_dir.clone(),
+        source,
+    })?;
     let tmp_path = tmp_dir.join(&file_name);
     let verbose = reporter.verbose();
     let mut stats = None;
@@ -381,7 +411,10 @@ fn write_archive(
             }
         };
         // Hash on the way out rather than re-reading the archive afterwards.
-        let out = HashingWriter { inner: BufWriter::new(file), hasher: Sha256::new() };
+        let out = HashingWriter {
+            inner: BufWriter::new(file),
+            hasher: Sha256::new(),
+        };
         match archive::write_crate(out, &pkg.name, &version, &entries, &mut on_entry) {
             Ok((mut w, s)) => {
                 stats = Some(s);
@@ -406,7 +439,11 @@ fn write_archive(
         path: tmp_path.clone(),
         tmp_path,
         checksum,
-        stats: stats.unwrap_or(ArchiveStats { files: 0, uncompressed: 0, compressed: 0 }),
+        stats: stats.unwrap_or(ArchiveStats {
+            files: 0,
+            uncompressed: 0,
+            compressed: 0,
+        }),
     })
 }
 
@@ -427,7 +464,10 @@ fn write_atomically(
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<(), PackageError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let io_err = |source| PackageError::Io { path: dest.to_owned(), source };
+    let io_err = |source| PackageError::Io {
+        path: dest.to_owned(),
+        source,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".gantry-tmp-")
         .tempfile_in(dir)
@@ -456,7 +496,10 @@ impl<W: Write> Write for HashingWriter<W> {
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
 
 fn write_cachedir_tag(target_dir: &Path) -> Result<(), PackageError> {
-    let io_err = |source| PackageError::Io { path: target_dir.to_owned(), source };
+    let io_err = |source| PackageError::Io {
+        path: target_dir.to_owned(),
+        source,
+    };
     fs::create_dir_all(target_dir).map_err(io_err)?;
     let tag = target_dir.join("CACHEDIR.TAG");
     if !tag.exists() {

@@ -15,7 +15,10 @@ pub struct Selection {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SelectError {
     #[error("package ID specification `{spec}` did not match any packages{}", similar_help(.similar))]
-    NoMatch { spec: String, similar: Option<String> },
+    NoMatch {
+        spec: String,
+        similar: Option<String>,
+    },
     #[error("package pattern(s) `{0}` not found in workspace `{1}`")]
     NoGlobMatch(String, String),
 }
@@ -40,7 +43,9 @@ impl Selection {
         let chosen: BTreeSet<usize> = if self.workspace {
             let mut set: BTreeSet<usize> = all.iter().copied().collect();
             for pattern in &self.exclude {
-                set.retain(|&i| !spec_matches(pattern, &ws.members[i].name, &ws.members[i].version));
+                set.retain(|&i| {
+                    !spec_matches(pattern, &ws.members[i].name, &ws.members[i].version)
+                });
             }
             set
         } else if !self.packages.is_empty() {
@@ -59,7 +64,10 @@ impl Selection {
                         ));
                     }
                     let similar = closest(spec, ws.members.iter().map(|m| m.name.as_str()));
-                    return Err(SelectError::NoMatch { spec: spec.clone(), similar });
+                    return Err(SelectError::NoMatch {
+                        spec: spec.clone(),
+                        similar,
+                    });
                 }
                 set.extend(hits);
             }
@@ -80,7 +88,9 @@ fn is_glob(spec: &str) -> bool {
 /// `name`, `name@version`, `name:version`, or a glob over names.
 fn spec_matches(spec: &str, name: &str, version: &semver::Version) -> bool {
     if is_glob(spec) {
-        return globset::Glob::new(spec).map(|g| g.compile_matcher().is_match(name)).unwrap_or(false);
+        return globset::Glob::new(spec)
+            .map(|g| g.compile_matcher().is_match(name))
+            .unwrap_or(false);
     }
     let (spec_name, spec_version) = match spec.split_once(['@', ':']) {
         Some((n, v)) => (n, Some(v)),
@@ -128,9 +138,12 @@ pub fn local_edges(ws: &Workspace, selected: &[usize]) -> Vec<(usize, usize)> {
                 continue;
             }
             if let Some(b) = ws.member_by_root(path)
-                && b != a && selected.contains(&b) && !edges.contains(&(a, b)) {
-                    edges.push((a, b));
-                }
+                && b != a
+                && selected.contains(&b)
+                && !edges.contains(&(a, b))
+            {
+                edges.push((a, b));
+            }
         }
     }
     edges
@@ -185,7 +198,10 @@ mod tests {
 
     #[test]
     fn similar_names() {
-        assert_eq!(closest("fooo", ["foo", "bar"].into_iter()).as_deref(), Some("foo"));
+        assert_eq!(
+            closest("fooo", ["foo", "bar"].into_iter()).as_deref(),
+            Some("foo")
+        );
         assert_eq!(closest("nope", ["e"].into_iter()).as_deref(), Some("e"));
         assert_eq!(closest("zzzzz", ["foo", "bar"].into_iter()), None);
     }

@@ -43,6 +43,50 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The warnings cargo prints while loading this workspace, in its order: per non-root member,
+    /// ignored `[profile]` and `[patch]` tables; then, for a virtual workspace without `resolver`,
+    /// the note that it defaults to resolver 1 although a member's edition implies a newer one.
+    pub fn load_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for member in &self.members {
+            if member.manifest_path == self.root_manifest {
+                continue;
+            }
+            let ignored = [
+                ("profiles", member.resolved.profile.is_some()),
+                ("patch", member.resolved.patch.is_some()),
+                ("replace", member.resolved.replace.is_some()),
+            ];
+            for (what, present) in ignored {
+                if present {
+                    warnings.push(format!(
+                        "{what} for the non root package will be ignored, specify {what} at the workspace root:\npackage:   {}\nworkspace: {}",
+                        member.manifest_path.display(),
+                        self.root_manifest.display()
+                    ));
+                }
+            }
+        }
+        let explicit_resolver = self.config.as_ref().is_some_and(|w| w.resolver.is_some());
+        if self.is_virtual && !explicit_resolver {
+            let newest = self
+                .members
+                .iter()
+                .filter_map(|m| match m.edition.as_str() {
+                    "2021" => Some(("2021", "2")),
+                    "2024" => Some(("2024", "3")),
+                    _ => None,
+                })
+                .max();
+            if let Some((edition, resolver)) = newest {
+                warnings.push(format!(
+                    "virtual workspace defaulting to `resolver = \"1\"` despite one or more workspace members being on edition {edition} which implies `resolver = \"{resolver}\"`\n  |\n  = note: to keep the current resolver, specify `workspace.resolver = \"1\"` in the workspace root's manifest\n  = note: to use the edition {edition} resolver, specify `workspace.resolver = \"{resolver}\"` in the workspace root's manifest\n  = note: for more details see https://doc.rust-lang.org/cargo/reference/resolver.html#resolver-versions"
+                ));
+            }
+        }
+        warnings
+    }
+
     pub fn lockfile_path(&self) -> PathBuf {
         self.root_dir.join("Cargo.lock")
     }

@@ -578,8 +578,32 @@ fn compare_paths(files: &[(&str, &str)], manifest: &str) {
     let expected = cargo_chain(&stderr);
     let ws = load_workspace(&fx.path(manifest)).expect("load");
     let pkg = &ws.members[ws.current.expect("current")];
-    let err = gantry_package::normalize::check_package_paths(pkg).expect_err("should fail");
-    assert_eq!(expected, err.chain(), "\ncargo:\n{stderr}");
+    // These checks happen while the archive's entry list is planned (spec §2.6 steps 10–12).
+    fn file(
+        p: &Option<gantry_package::workspace::ManifestPath>,
+    ) -> Option<gantry_package::entries::ReferencedFile<'_>> {
+        p.as_ref().map(|p| gantry_package::entries::ReferencedFile {
+            value: &p.value,
+            abs: &p.abs,
+        })
+    }
+    let build_scripts: Vec<_> = pkg.build_script.iter().cloned().collect();
+    let err = gantry_package::entries::plan_entries(
+        &gantry_package::entries::EntryInputs {
+            name: &pkg.name,
+            root: &pkg.root,
+            manifest_path: &pkg.manifest_path,
+            files: &[],
+            include_lockfile: true,
+            has_vcs_info: false,
+            license_file: file(&pkg.license_file),
+            readme: file(&pkg.readme),
+            build_scripts: &build_scripts,
+        },
+        &gantry_package::report::Recorder::new(false),
+    )
+    .expect_err("should fail");
+    assert_eq!(expected, vec![err.to_string()], "\ncargo:\n{stderr}");
 }
 
 #[test]

@@ -2,9 +2,10 @@
 
 use anyhow::bail;
 use gantry_package::package::{self as pkg, PackageOptions};
+use gantry_package::report::Reporter;
 use gantry_package::select::Selection;
 use gantry_package::verify::BuildFlags;
-use gantry_package::workspace::load_workspace;
+use gantry_package::workspace::{ManifestError, load_workspace};
 
 use crate::cli::PackageArgs;
 use crate::context::Context;
@@ -22,7 +23,10 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     let ctx = Context::new(&args.global)?;
     let registry = ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let manifest_path = ctx.manifest_path(&args.manifest)?;
-    let ws = load_workspace(&manifest_path)?;
+    let ws = load_workspace(&manifest_path).map_err(|e| manifest_error(e, &ctx.cwd))?;
+    for warning in ws.load_warnings() {
+        shell.warning(&warning);
+    }
     let selection = Selection {
         packages: args.selection.package.clone(),
         workspace: args.selection.workspace,
@@ -70,6 +74,14 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         pkg::uplift(&mut crates, &target_dir)?;
     }
     Ok(())
+}
+
+/// Cargo shows TOML syntax errors with the manifest path relative to the current directory.
+fn manifest_error(e: ManifestError, cwd: &std::path::Path) -> anyhow::Error {
+    match e {
+        ManifestError::Syntax(syntax) => anyhow::anyhow!(syntax.render(Some(cwd))),
+        other => other.into(),
+    }
 }
 
 /// Verification unpacks outside the repository (so `../` paths in the crate cannot resolve against
