@@ -22,9 +22,9 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "let", "fn", "match", "impl", "struct", "self", "value", "index", "buffer", "archive", "entry", "crate",
-    "package", "manifest", "version", "registry", "return", "Some", "None", "Ok", "Err", "=>", "{", "}",
-    "(", ")", ";", "&mut", "u64", "String", "Vec", "iter", "map", "collect",
+    "let", "fn", "match", "impl", "struct", "self", "value", "index", "buffer", "archive", "entry",
+    "crate", "package", "manifest", "version", "registry", "return", "Some", "None", "Ok", "Err",
+    "=>", "{", "}", "(", ")", ";", "&mut", "u64", "String", "Vec", "iter", "map", "collect",
 ];
 
 fn text(rng: &mut Rng, bytes: usize) -> String {
@@ -64,11 +64,16 @@ pub fn large_crate(root: &Path, files: usize, seed: u64) -> u64 {
         let size = 512 + rng.below(12 * 1024) as usize;
         let body = text(&mut rng, size);
         total += body.len() as u64;
-        write(&root.join(format!("src/m{a:02}/n{b:02}/f{i:05}.rs")), body.as_bytes());
+        write(
+            &root.join(format!("src/m{a:02}/n{b:02}/f{i:05}.rs")),
+            body.as_bytes(),
+        );
     }
     for i in 0..files / 200 {
         let size = 256 * 1024 + rng.below(512 * 1024) as usize;
-        let blob: Vec<u8> = (0..size / 8).flat_map(|_| rng.next().to_le_bytes()).collect();
+        let blob: Vec<u8> = (0..size / 8)
+            .flat_map(|_| rng.next().to_le_bytes())
+            .collect();
         total += blob.len() as u64;
         write(&root.join(format!("assets/blob{i:03}.bin")), &blob);
     }
@@ -79,7 +84,11 @@ pub fn large_crate(root: &Path, files: usize, seed: u64) -> u64 {
 pub fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64) {
     let mut rng = Rng(seed | 1);
     let names: Vec<String> = (0..members).map(|i| format!("member{i:02}")).collect();
-    let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let list = names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     write(
         &root.join("Cargo.toml"),
         format!(
@@ -91,7 +100,10 @@ pub fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64
         let dep = if i == 0 {
             String::new()
         } else {
-            format!("[dependencies]\n{0} = {{ path = \"../{0}\", version = \"0.3.0\" }}\n", names[i - 1])
+            format!(
+                "[dependencies]\n{0} = {{ path = \"../{0}\", version = \"0.3.0\" }}\n",
+                names[i - 1]
+            )
         };
         write(
             &root.join(name).join("Cargo.toml"),
@@ -103,7 +115,10 @@ pub fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64
         write(&root.join(name).join("src/lib.rs"), b"");
         for f in 0..files_per_member {
             let size = 256 + rng.below(4096) as usize;
-            write(&root.join(name).join(format!("src/gen/f{f:03}.rs")), text(&mut rng, size).as_bytes());
+            write(
+                &root.join(name).join(format!("src/gen/f{f:03}.rs")),
+                text(&mut rng, size).as_bytes(),
+            );
         }
     }
 }
@@ -114,21 +129,39 @@ pub struct Options {
 }
 
 pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
-    let scratch = tempfile::Builder::new().prefix("gantry-bench-").tempdir().map_err(|e| e.to_string())?;
+    let scratch = tempfile::Builder::new()
+        .prefix("gantry-bench-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
     let s = scratch.path();
     eprintln!("generating inputs in {} …", s.display());
     let bytes = large_crate(&s.join("big"), opts.files, 0x9E37_79B9_7F4A_7C15);
     large_crate(&s.join("big-git"), opts.files, 0x9E37_79B9_7F4A_7C15);
     common::git_commit_all(&s.join("big-git"))?;
     workspace(&s.join("ws"), 20, 40, 42);
-    eprintln!("large crate: {} files, {:.1} MiB of content", opts.files + opts.files / 200 + 2, bytes as f64 / 1048576.0);
+    eprintln!(
+        "large crate: {} files, {:.1} MiB of content",
+        opts.files + opts.files / 200 + 2,
+        bytes as f64 / 1048576.0
+    );
 
     let scenarios: [(&str, &str, &[&str]); 3] = [
         ("large crate (walk)", "big", &["--no-verify", "--offline"]),
-        ("large crate (git)", "big-git", &["--no-verify", "--offline"]),
-        ("workspace, 20 members", "ws", &["--no-verify", "--offline", "--workspace"]),
+        (
+            "large crate (git)",
+            "big-git",
+            &["--no-verify", "--offline"],
+        ),
+        (
+            "workspace, 20 members",
+            "ws",
+            &["--no-verify", "--offline", "--workspace"],
+        ),
     ];
-    println!("{:<24} {:>14} {:>14} {:>14}  {}", "scenario", "cargo median", "gantry median", "gantry/cargo", "same bytes");
+    println!(
+        "{:<24} {:>14} {:>14} {:>14}  same bytes",
+        "scenario", "cargo median", "gantry median", "gantry/cargo"
+    );
     for (label, dir, args) in scenarios {
         let cwd = s.join(dir);
         let mut times = [Vec::new(), Vec::new()];
@@ -139,7 +172,11 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
             // one warm-up run (page cache, lazily created directories), then the timed runs
             let warm = common::run(tools, tool, &cwd, args, &home, &target);
             if warm.code != Some(0) {
-                println!("{label:<24} {} failed: {}", tool.label(), common::first_error(&warm.stderr));
+                println!(
+                    "{label:<24} {} failed: {}",
+                    tool.label(),
+                    common::first_error(&warm.stderr)
+                );
             }
             for _ in 0..opts.runs {
                 let r = common::run(tools, tool, &cwd, args, &home, &target);
@@ -147,7 +184,10 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
                 last[i] = Some(r);
             }
         }
-        let (c, g) = (common::median(times[0].clone()), common::median(times[1].clone()));
+        let (c, g) = (
+            common::median(times[0].clone()),
+            common::median(times[1].clone()),
+        );
         let same = match (&last[0], &last[1]) {
             (Some(c), Some(g)) => matches!(common::judge(c, g), common::Verdict::Identical(_)),
             _ => false,

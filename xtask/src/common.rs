@@ -36,11 +36,18 @@ impl Tools {
     /// `$CARGO` (set by `cargo run`) for the reference; gantry from `--gantry PATH`,
     /// `$GANTRY_BIN`, or built here in release mode.
     pub fn locate(gantry: Option<PathBuf>, repo: &Path) -> Result<Tools, String> {
-        let cargo = std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into());
-        let self_check = std::env::var_os("GANTRY_DIFF_SELF_CHECK").is_some_and(|v| !v.is_empty() && v != "0");
+        let cargo = std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "cargo".into());
+        let self_check =
+            std::env::var_os("GANTRY_DIFF_SELF_CHECK").is_some_and(|v| !v.is_empty() && v != "0");
         if self_check {
             eprintln!("self-check: comparing cargo against cargo");
-            return Ok(Tools { gantry: cargo.clone(), cargo, self_check });
+            return Ok(Tools {
+                gantry: cargo.clone(),
+                cargo,
+                self_check,
+            });
         }
         let gantry = match gantry.or_else(|| std::env::var_os("GANTRY_BIN").map(PathBuf::from)) {
             Some(p) => p,
@@ -57,7 +64,11 @@ impl Tools {
                 repo.join("target/release/cargo-gantry")
             }
         };
-        Ok(Tools { cargo, gantry, self_check })
+        Ok(Tools {
+            cargo,
+            gantry,
+            self_check,
+        })
     }
 
     pub fn command(&self, tool: Tool) -> Command {
@@ -95,10 +106,21 @@ pub struct Run {
 }
 
 /// Runs one tool with `args` in `cwd`, a fresh `<target>/package`, and the given `CARGO_HOME`.
-pub fn run(tools: &Tools, tool: Tool, cwd: &Path, args: &[&str], home: &Path, target: &Path) -> Run {
+pub fn run(
+    tools: &Tools,
+    tool: Tool,
+    cwd: &Path,
+    args: &[&str],
+    home: &Path,
+    target: &Path,
+) -> Run {
     let _ = std::fs::remove_dir_all(target.join("package"));
     let mut cmd = tools.command(tool);
-    cmd.args(args).arg("--target-dir").arg(target).current_dir(cwd).env("CARGO_HOME", home);
+    cmd.args(args)
+        .arg("--target-dir")
+        .arg(target)
+        .current_dir(cwd)
+        .env("CARGO_HOME", home);
     let start = Instant::now();
     let out = cmd.output();
     let elapsed = start.elapsed();
@@ -123,10 +145,10 @@ fn read_crates(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".crate") {
-                if let Ok(b) = std::fs::read(e.path()) {
-                    out.insert(name, b);
-                }
+            if name.ends_with(".crate")
+                && let Ok(b) = std::fs::read(e.path())
+            {
+                out.insert(name, b);
             }
         }
     }
@@ -146,7 +168,11 @@ pub fn judge(c: &Run, g: &Run) -> Verdict {
             "exit code cargo {:?} gantry {:?}: {}",
             c.code,
             g.code,
-            first_error(if c.code == Some(0) { &g.stderr } else { &c.stderr })
+            first_error(if c.code == Some(0) {
+                &g.stderr
+            } else {
+                &c.stderr
+            })
         ));
     }
     if c.code != Some(0) {
@@ -194,7 +220,14 @@ pub fn git_commit_all(dir: &Path) -> Result<(), String> {
         &["commit", "-q", "--allow-empty", "-m", "import"][..],
     ] {
         let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(dir)
             .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00+00:00")
@@ -204,7 +237,10 @@ pub fn git_commit_all(dir: &Path) -> Result<(), String> {
             .output()
             .map_err(|e| format!("git: {e}"))?;
         if !out.status.success() {
-            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
     Ok(())
@@ -212,5 +248,9 @@ pub fn git_commit_all(dir: &Path) -> Result<(), String> {
 
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    if v.is_empty() { Duration::ZERO } else { v[v.len() / 2] }
+    if v.is_empty() {
+        Duration::ZERO
+    } else {
+        v[v.len() / 2]
+    }
 }

@@ -9,24 +9,142 @@ use std::process::Command;
 /// Popular, mostly pure-Rust crates (no competing `links`), fetched with all their dependencies
 /// for every target; the corpus is every `.crate` that lands in the cache.
 const POPULAR: &[&str] = &[
-    "ahash", "aho-corasick", "anstream", "anstyle", "anyhow", "arc-swap", "arrayvec", "async-trait",
-    "backtrace", "base64", "bitflags", "bstr", "bumpalo", "byteorder", "bytes", "cfg-if", "chrono",
-    "clap", "colored", "console", "crc32fast", "crossbeam", "crossbeam-channel", "crossbeam-deque",
-    "crossbeam-epoch", "crossbeam-utils", "csv", "dashmap", "derive_more", "digest", "either",
-    "encoding_rs", "env_logger", "fastrand", "filetime", "flate2", "fnv", "futures", "futures-channel",
-    "futures-core", "futures-util", "generic-array", "getrandom", "glob", "globset", "hashbrown", "heck",
-    "hex", "hmac", "http", "httparse", "humantime", "hyper", "idna", "ignore", "indexmap", "indicatif",
-    "itertools", "itoa", "lazy_static", "libc", "lock_api", "log", "md-5", "memchr", "mime", "mio",
-    "nom", "num-bigint", "num-integer", "num-traits", "num_cpus", "once_cell", "parking_lot", "paste",
-    "percent-encoding", "pest", "petgraph", "pin-project", "pin-project-lite", "ppv-lite86",
-    "pretty_assertions", "proc-macro2", "quote", "rand", "rand_chacha", "rand_core", "rayon", "regex",
-    "regex-automata", "regex-syntax", "rustc_version", "rustc-demangle", "ryu", "same-file",
-    "scopeguard", "semver", "serde", "serde_derive", "serde_json", "sha1", "sha2", "similar",
-    "siphasher", "slab", "smallvec", "socket2", "static_assertions", "strsim", "strum", "subtle", "syn",
-    "tempfile", "termcolor", "textwrap", "thiserror", "time", "tinyvec", "tokio", "tokio-util", "toml",
-    "toml_edit", "tracing", "tracing-core", "tracing-subscriber", "typenum", "unicode-ident",
-    "unicode-normalization", "unicode-segmentation", "unicode-width", "url", "uuid", "walkdir",
-    "winnow", "zerocopy", "zeroize",
+    "ahash",
+    "aho-corasick",
+    "anstream",
+    "anstyle",
+    "anyhow",
+    "arc-swap",
+    "arrayvec",
+    "async-trait",
+    "backtrace",
+    "base64",
+    "bitflags",
+    "bstr",
+    "bumpalo",
+    "byteorder",
+    "bytes",
+    "cfg-if",
+    "chrono",
+    "clap",
+    "colored",
+    "console",
+    "crc32fast",
+    "crossbeam",
+    "crossbeam-channel",
+    "crossbeam-deque",
+    "crossbeam-epoch",
+    "crossbeam-utils",
+    "csv",
+    "dashmap",
+    "derive_more",
+    "digest",
+    "either",
+    "encoding_rs",
+    "env_logger",
+    "fastrand",
+    "filetime",
+    "flate2",
+    "fnv",
+    "futures",
+    "futures-channel",
+    "futures-core",
+    "futures-util",
+    "generic-array",
+    "getrandom",
+    "glob",
+    "globset",
+    "hashbrown",
+    "heck",
+    "hex",
+    "hmac",
+    "http",
+    "httparse",
+    "humantime",
+    "hyper",
+    "idna",
+    "ignore",
+    "indexmap",
+    "indicatif",
+    "itertools",
+    "itoa",
+    "lazy_static",
+    "libc",
+    "lock_api",
+    "log",
+    "md-5",
+    "memchr",
+    "mime",
+    "mio",
+    "nom",
+    "num-bigint",
+    "num-integer",
+    "num-traits",
+    "num_cpus",
+    "once_cell",
+    "parking_lot",
+    "paste",
+    "percent-encoding",
+    "pest",
+    "petgraph",
+    "pin-project",
+    "pin-project-lite",
+    "ppv-lite86",
+    "pretty_assertions",
+    "proc-macro2",
+    "quote",
+    "rand",
+    "rand_chacha",
+    "rand_core",
+    "rayon",
+    "regex",
+    "regex-automata",
+    "regex-syntax",
+    "rustc_version",
+    "rustc-demangle",
+    "ryu",
+    "same-file",
+    "scopeguard",
+    "semver",
+    "serde",
+    "serde_derive",
+    "serde_json",
+    "sha1",
+    "sha2",
+    "similar",
+    "siphasher",
+    "slab",
+    "smallvec",
+    "socket2",
+    "static_assertions",
+    "strsim",
+    "strum",
+    "subtle",
+    "syn",
+    "tempfile",
+    "termcolor",
+    "textwrap",
+    "thiserror",
+    "time",
+    "tinyvec",
+    "tokio",
+    "tokio-util",
+    "toml",
+    "toml_edit",
+    "tracing",
+    "tracing-core",
+    "tracing-subscriber",
+    "typenum",
+    "unicode-ident",
+    "unicode-normalization",
+    "unicode-segmentation",
+    "unicode-width",
+    "url",
+    "uuid",
+    "walkdir",
+    "winnow",
+    "zerocopy",
+    "zeroize",
 ];
 
 pub struct Options {
@@ -49,7 +167,11 @@ pub fn fetch_corpus(tools: &Tools, work: &Path) -> Result<PathBuf, String> {
     }
     fs::write(proj.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     fs::write(proj.join("src/lib.rs"), "").map_err(|e| e.to_string())?;
-    eprintln!("fetching {} crates and their dependencies into {} …", POPULAR.len(), home.display());
+    eprintln!(
+        "fetching {} crates and their dependencies into {} …",
+        POPULAR.len(),
+        home.display()
+    );
     let st = Command::new(&tools.cargo)
         .arg("fetch")
         .current_dir(&proj)
@@ -67,7 +189,11 @@ fn cached_crates(home: &Path) -> Vec<PathBuf> {
     if let Ok(rd) = fs::read_dir(home.join("registry/cache")) {
         for reg in rd.flatten() {
             if let Ok(rd) = fs::read_dir(reg.path()) {
-                out.extend(rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crate")));
+                out.extend(
+                    rd.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "crate")),
+                );
             }
         }
     }
@@ -81,7 +207,8 @@ pub fn restore(file: &Path, dest: &Path) -> Result<PathBuf, String> {
     let bytes = fs::read(file).map_err(|e| e.to_string())?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     fs::create_dir_all(dest).map_err(|e| e.to_string())?;
-    ar.unpack(dest).map_err(|e| format!("unpack {}: {e}", file.display()))?;
+    ar.unpack(dest)
+        .map_err(|e| format!("unpack {}: {e}", file.display()))?;
     let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
     let dir = dest.join(&stem);
     let orig = dir.join("Cargo.toml.orig");
@@ -113,10 +240,21 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
     let home = fetch_corpus(tools, &opts.work)?;
     let mut files = cached_crates(&home);
     if let Some(only) = &opts.only {
-        files.retain(|f| f.file_name().unwrap().to_string_lossy().contains(only.as_str()));
+        files.retain(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(only.as_str())
+        });
     }
-    let scratch = tempfile::Builder::new().prefix("gantry-corpus-").tempdir().map_err(|e| e.to_string())?;
-    let (t_cargo, t_gantry) = (scratch.path().join("t-cargo"), scratch.path().join("t-gantry"));
+    let scratch = tempfile::Builder::new()
+        .prefix("gantry-corpus-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let (t_cargo, t_gantry) = (
+        scratch.path().join("t-cargo"),
+        scratch.path().join("t-gantry"),
+    );
     let mut tally = [Tally::default(), Tally::default()];
     let mut inherited = 0;
     let mut tried = 0;
@@ -128,7 +266,10 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
         let modes: &[bool] = if opts.git { &[false, true] } else { &[false] };
         let mut counted = false;
         for &git in modes {
-            let dest = scratch.path().join(if git { "git" } else { "plain" }).join(&name);
+            let dest = scratch
+                .path()
+                .join(if git { "git" } else { "plain" })
+                .join(&name);
             let dir = match restore(file, &dest) {
                 Ok(d) => d,
                 Err(e) => {
@@ -191,7 +332,11 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
             continue;
         }
         let packaged = t.identical + t.identical_no_lock + t.mismatch;
-        let pct = if packaged == 0 { 0.0 } else { 100.0 * (t.identical + t.identical_no_lock) as f64 / packaged as f64 };
+        let pct = if packaged == 0 {
+            0.0
+        } else {
+            100.0 * (t.identical + t.identical_no_lock) as f64 / packaged as f64
+        };
         println!(
             "{:<5}: {:.1}% byte-identical ({} identical, {} identical without lockfile, {} mismatched, {} failed in both tools)",
             if i == 1 { "git" } else { "plain" },

@@ -42,7 +42,9 @@ impl Flags {
         before != self.rest.len()
     }
     fn take_value(&mut self, name: &str) -> Result<Option<String>, String> {
-        let Some(i) = self.rest.iter().position(|a| a == name) else { return Ok(None) };
+        let Some(i) = self.rest.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
         if i + 1 >= self.rest.len() {
             return Err(format!("{name} needs a value"));
         }
@@ -57,22 +59,36 @@ impl Flags {
         }
     }
     fn finish(self) -> Result<(), String> {
-        if self.rest.is_empty() { Ok(()) } else { Err(format!("unexpected arguments {:?}\n{USAGE}", self.rest)) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unexpected arguments {:?}\n{USAGE}", self.rest))
+        }
     }
 }
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is one level below the root").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is one level below the root")
+        .to_path_buf()
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {
-    let Some((cmd, rest)) = args.split_first() else { return Err(USAGE.into()) };
-    let mut f = Flags { rest: rest.to_vec() };
+    let Some((cmd, rest)) = args.split_first() else {
+        return Err(USAGE.into());
+    };
+    let mut f = Flags {
+        rest: rest.to_vec(),
+    };
     let gantry = f.take_value("--gantry")?.map(PathBuf::from);
     let repo = repo_root();
     match cmd.as_str() {
         "corpus" => {
-            let work = f.take_value("--work")?.map(PathBuf::from).unwrap_or_else(|| repo.join("target/xtask/corpus"));
+            let work = f
+                .take_value("--work")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo.join("target/xtask/corpus"));
             if f.take_flag("--workspaces") {
                 f.finish()?;
                 let tools = common::Tools::locate(gantry, &repo)?;

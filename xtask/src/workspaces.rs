@@ -57,10 +57,22 @@ fn virtual_workspace(root: &Path) -> Result<(), String> {
     write(
         root,
         "tk-core/Cargo.toml",
-        &member("tk-core", "[dependencies]\nserde.workspace = true\nlog = { workspace = true, optional = true }\n\n[features]\ndefault = [\"log\"]\ntrace = [\"dep:log\"]\n", "build = \"build.rs\"\n"),
+        &member(
+            "tk-core",
+            "[dependencies]\nserde.workspace = true\nlog = { workspace = true, optional = true }\n\n[features]\ndefault = [\"log\"]\ntrace = [\"dep:log\"]\n",
+            "build = \"build.rs\"\n",
+        ),
     )?;
-    write(root, "tk-core/build.rs", "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n")?;
-    write(root, "tk-core/src/lib.rs", "//! core\n#[derive(serde::Serialize)]\npub struct Core;\n")?;
+    write(
+        root,
+        "tk-core/build.rs",
+        "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n",
+    )?;
+    write(
+        root,
+        "tk-core/src/lib.rs",
+        "//! core\n#[derive(serde::Serialize)]\npub struct Core;\n",
+    )?;
     write(root, "tk-core/src/io/mod.rs", "pub mod read;\n")?;
     write(root, "tk-core/src/io/read.rs", "pub fn read() {}\n")?;
     write(root, "tk-core/old.bak", "excluded\n")?;
@@ -68,7 +80,11 @@ fn virtual_workspace(root: &Path) -> Result<(), String> {
     write(
         root,
         "tk-macros/Cargo.toml",
-        &member("tk-macros", "[lib]\nproc-macro = true\n\n[dependencies]\nsyn.workspace = true\nquote.workspace = true\nproc-macro2.workspace = true\n", ""),
+        &member(
+            "tk-macros",
+            "[lib]\nproc-macro = true\n\n[dependencies]\nsyn.workspace = true\nquote.workspace = true\nproc-macro2.workspace = true\n",
+            "",
+        ),
     )?;
     write(root, "tk-macros/src/lib.rs", "//! macros\n")?;
     write(
@@ -116,26 +132,45 @@ fn root_package_workspace(root: &Path) -> Result<(), String> {
     write(
         root,
         "crates/rp-parse/Cargo.toml",
-        &member("rp-parse", "[dependencies]\nthiserror.workspace = true\n", "license-file = \"../../LICENSE-APACHE\"\n"),
+        &member(
+            "rp-parse",
+            "[dependencies]\nthiserror.workspace = true\n",
+            "license-file = \"../../LICENSE-APACHE\"\n",
+        ),
     )?;
     write(root, "crates/rp-parse/src/lib.rs", "")?;
     write(
         root,
         "crates/rp-fmt/Cargo.toml",
-        &member("rp-fmt", "[dependencies]\nrp-parse.workspace = true\n\n[dev-dependencies]\nrootpkg = { path = \"../..\" }\n", ""),
+        &member(
+            "rp-fmt",
+            "[dependencies]\nrp-parse.workspace = true\n\n[dev-dependencies]\nrootpkg = { path = \"../..\" }\n",
+            "",
+        ),
     )?;
     write(root, "crates/rp-fmt/src/lib.rs", "")
 }
 
 pub fn run(tools: &Tools, home: &Path) -> Result<(), String> {
-    let scratch = tempfile::Builder::new().prefix("gantry-ws-corpus-").tempdir().map_err(|e| e.to_string())?;
-    let (tc, tg) = (scratch.path().join("t-cargo"), scratch.path().join("t-gantry"));
+    let scratch = tempfile::Builder::new()
+        .prefix("gantry-ws-corpus-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let (tc, tg) = (
+        scratch.path().join("t-cargo"),
+        scratch.path().join("t-gantry"),
+    );
     type Gen = fn(&Path) -> Result<(), String>;
-    let gens: [(&str, Gen); 2] = [("virtual-tk", virtual_workspace), ("root-package", root_package_workspace)];
+    let gens: [(&str, Gen); 2] = [
+        ("virtual-tk", virtual_workspace),
+        ("root-package", root_package_workspace),
+    ];
     let (mut same, mut total) = (0, 0);
     for (name, generate) in gens {
         for git in [false, true] {
-            let root = scratch.path().join(format!("{name}-{}", if git { "git" } else { "plain" }));
+            let root = scratch
+                .path()
+                .join(format!("{name}-{}", if git { "git" } else { "plain" }));
             generate(&root)?;
             if git {
                 fs::write(root.join(".gitignore"), "/target\n").map_err(|e| e.to_string())?;

@@ -20,8 +20,14 @@ fn simple_bin_with_exclude() {
         .args(NV)
         .assert_same()
         .cargo_ok()
-        .entries_are("foo-0.1.0.crate", &["Cargo.lock", "Cargo.toml", "Cargo.toml.orig", "src/main.rs"]);
-    Case::new(&fx).args(&["--list", "--offline"]).assert_same().stdout_contains("src/main.rs");
+        .entries_are(
+            "foo-0.1.0.crate",
+            &["Cargo.lock", "Cargo.toml", "Cargo.toml.orig", "src/main.rs"],
+        );
+    Case::new(&fx)
+        .args(&["--list", "--offline"])
+        .assert_same()
+        .stdout_contains("src/main.rs");
     Case::new(&fx).args(&["-l", "--offline"]).assert_same();
 }
 
@@ -42,26 +48,44 @@ fn metadata_warnings() {
     // `empty_license_file_path`: metadata warning plus the license-file error.
     let fx = Fixture::new();
     fx.package("", "foo", "license-file = \"\"\n", "");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("license-file `` does not appear to exist");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("license-file `` does not appear to exist");
     let fx = Fixture::new();
     fx.package("", "foo", "", "");
-    Case::new(&fx).args(&["--no-verify", "--offline", "--no-metadata"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--no-metadata"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
 fn verbose_archiving_lines() {
     // package.rs `package_verbose` (walk mode; the git variant is in diff_git.rs)
     let fx = Fixture::new();
-    fx.basic("", "foo").file("src/a.rs", "").file("README.md", "hi\n");
-    Case::new(&fx).args(&["--no-verify", "--offline", "-v"]).assert_same().stderr_contains("Archiving");
+    fx.basic("", "foo")
+        .file("src/a.rs", "")
+        .file("README.md", "hi\n");
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-v"])
+        .assert_same()
+        .stderr_contains("Archiving");
 }
 
 #[test]
 fn versionless_package() {
     let fx = Fixture::new();
-    fx.file("Cargo.toml", "[package]\nname = \"foo\"\nedition = \"2021\"\ndescription = \"d\"\n")
-        .file("src/main.rs", "fn main() {}\n");
-    Case::new(&fx).args(NV).assert_same().cargo_ok().crates_are(&["foo-0.0.0.crate"]);
+    fx.file(
+        "Cargo.toml",
+        "[package]\nname = \"foo\"\nedition = \"2021\"\ndescription = \"d\"\n",
+    )
+    .file("src/main.rs", "fn main() {}\n");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_ok()
+        .crates_are(&["foo-0.0.0.crate"]);
 }
 
 #[test]
@@ -72,7 +96,11 @@ fn prerelease_and_build_metadata_version() {
         &format!("[package]\nname = \"strs\"\nversion = \"0.1.0-alpha.1+build.5\"\nedition = \"2021\"\n{METADATA}"),
     )
     .file("src/lib.rs", "");
-    Case::new(&fx).args(NV).assert_same().cargo_ok().crates_are(&["strs-0.1.0-alpha.1+build.5.crate"]);
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_ok()
+        .crates_are(&["strs-0.1.0-alpha.1+build.5.crate"]);
 }
 
 #[test]
@@ -89,7 +117,10 @@ fn lib_with_bin_and_two_kinds_of_deps() {
         .file("foo/src/main.rs", "fn main() { foo::f(); }\n")
         .basic("other", "other")
         .basic("other1", "other1");
-    Case::new(&fx).args(&["--no-verify", "--offline", "--workspace"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--workspace"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -97,7 +128,8 @@ fn repackage_on_source_change_and_smaller_crate() {
     // `repackage_on_source_change`, `repackage_smaller_crate_has_trailing_garbage`,
     // `package_dir_not_excluded_from_backups`
     let fx = Fixture::new();
-    fx.basic("", "foo").bytes("src/big.rs", &vec![b'/'; 300_000]);
+    fx.basic("", "foo")
+        .bytes("src/big.rs", &vec![b'/'; 300_000]);
     Case::new(&fx).args(NV).assert_same().cargo_ok();
     fx.remove("src/big.rs").file("src/foo.rs", "// new\n");
     let pair = Case::new(&fx).args(NV).assert_same();
@@ -117,8 +149,13 @@ fn exclude_lockfile() {
         .args(&["--no-verify", "--offline", "--exclude-lockfile"])
         .assert_same()
         .cargo_ok()
-        .entries_are("foo-0.1.0.crate", &["Cargo.toml", "Cargo.toml.orig", "src/lib.rs"]);
-    Case::new(&fx).args(&["--list", "--offline", "--exclude-lockfile"]).assert_same();
+        .entries_are(
+            "foo-0.1.0.crate",
+            &["Cargo.toml", "Cargo.toml.orig", "src/lib.rs"],
+        );
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--exclude-lockfile"])
+        .assert_same();
 }
 
 #[test]
@@ -136,7 +173,12 @@ fn existing_lockfile_is_regenerated_and_version_kept() {
 fn lockfile_version_from_rust_version() {
     for rv in ["1.56", "1.82", "1.83", "1.95"] {
         let fx = Fixture::new();
-        fx.package("", "foo", &format!("{METADATA}rust-version = \"{rv}\"\n"), "");
+        fx.package(
+            "",
+            "foo",
+            &format!("{METADATA}rust-version = \"{rv}\"\n"),
+            "",
+        );
         Case::new(&fx).args(NV).assert_same().cargo_ok();
     }
 }
@@ -145,12 +187,15 @@ fn lockfile_version_from_rust_version() {
 fn package_not_found_and_direct_invocation() {
     // `package_in_workspace_not_found`, plus the `cargo-gantry package` spelling.
     let fx = Fixture::new();
-    fx.file("Cargo.toml", "[workspace]\nmembers = [\"foo\"]\n").basic("foo", "foo");
+    fx.file("Cargo.toml", "[workspace]\nmembers = [\"foo\"]\n")
+        .basic("foo", "foo");
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "-p", "doesnt-exist"])
         .assert_same()
         .cargo_fails_with("did not match any packages");
-    Case::new(&fx).args(&["--no-verify", "--offline", "-p", "fo"]).assert_same();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-p", "fo"])
+        .assert_same();
     Case::new(&fx)
         .args(NV)
         .invocation(Invocation::Direct)
@@ -162,9 +207,15 @@ fn package_not_found_and_direct_invocation() {
 fn bad_flags() {
     let fx = Fixture::new();
     fx.basic("", "foo");
-    Case::new(&fx).args(&["--message-format", "json", "--list", "--offline"]).assert_same();
-    Case::new(&fx).args(&["--registry", "bad name", "--offline"]).assert_same();
-    Case::new(&fx).args(&["--manifest-path", "nope/Cargo.toml", "--offline"]).assert_same();
+    Case::new(&fx)
+        .args(&["--message-format", "json", "--list", "--offline"])
+        .assert_same();
+    Case::new(&fx)
+        .args(&["--registry", "bad name", "--offline"])
+        .assert_same();
+    Case::new(&fx)
+        .args(&["--manifest-path", "nope/Cargo.toml", "--offline"])
+        .assert_same();
 }
 
 #[test]
@@ -189,25 +240,49 @@ fn vcs_info_collision() {
         .args(&["--no-verify", "--offline"])
         .assert_same()
         .cargo_ok(); // walk mode drops dotfiles, so no collision
-    fx.file("Cargo.toml", &manifest("foo", &format!("{METADATA}include = [\"src/\", \".cargo_vcs_info.json\"]\n"), ""));
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("reserved file name");
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            &format!("{METADATA}include = [\"src/\", \".cargo_vcs_info.json\"]\n"),
+            "",
+        ),
+    );
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("reserved file name");
 }
 
 #[test]
 fn orig_file_collision() {
     let fx = Fixture::new();
     fx.basic("", "foo").file("Cargo.toml.orig", "oops\n");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("invalid inclusion of reserved file name Cargo.toml.orig");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("invalid inclusion of reserved file name Cargo.toml.orig");
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
 }
 
 #[test]
 fn weird_characters() {
     // `package_weird_characters`
-    for name in ["src/:foo", "src/a<b", "src/q?", "src/star*", "src/back\\slash", "src/pi|pe", "src/quo\"te"] {
+    for name in [
+        "src/:foo",
+        "src/a<b",
+        "src/q?",
+        "src/star*",
+        "src/back\\slash",
+        "src/pi|pe",
+        "src/quo\"te",
+    ] {
         let fx = Fixture::new();
         fx.basic("", "foo").file(name, "");
-        Case::new(&fx).args(NV).assert_same().cargo_fails_with("special character");
+        Case::new(&fx)
+            .args(NV)
+            .assert_same()
+            .cargo_fails_with("special character");
     }
 }
 
@@ -216,17 +291,25 @@ fn non_utf8_file_name() {
     use std::os::unix::ffi::OsStrExt;
     let fx = Fixture::new();
     fx.basic("", "foo");
-    let p = fx.path("src").join(std::ffi::OsStr::from_bytes(b"bad\xff.rs"));
+    let p = fx
+        .path("src")
+        .join(std::ffi::OsStr::from_bytes(b"bad\xff.rs"));
     if std::fs::write(&p, "").is_err() {
         return; // file system refuses non-UTF-8 names
     }
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("unicode filename");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("unicode filename");
     let fx = Fixture::new();
     fx.basic("", "foo");
     let d = fx.path("src").join(std::ffi::OsStr::from_bytes(b"d\xfe"));
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("x.rs"), "").unwrap();
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("non-utf8 path");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("non-utf8 path");
 }
 
 #[test]
@@ -240,7 +323,11 @@ fn restricted_windows_names() {
         .file("src/lpt9", "")
         .file("src/nul.d/x.rs", "")
         .file("src/console.rs", "");
-    Case::new(&fx).args(NV).assert_same().cargo_ok().stderr_contains("reserved Windows filename");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_ok()
+        .stderr_contains("reserved Windows filename");
 }
 
 #[test]
@@ -261,7 +348,9 @@ fn long_file_names() {
     let exact = format!("src/{}", "a".repeat(100 - prefix));
     let long = format!("src/{}.txt", "b".repeat(180));
     let deep = format!("src/{}/{}/x.rs", "c".repeat(60), "d".repeat(60));
-    fx.file(&exact, "exact\n").file(&long, "long\n").file(&deep, "deep\n");
+    fx.file(&exact, "exact\n")
+        .file(&long, "long\n")
+        .file(&deep, "deep\n");
     Case::new(&fx).args(NV).assert_same().cargo_ok();
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
 }
@@ -275,7 +364,10 @@ fn fifo_is_skipped() {
         .args(NV)
         .assert_same()
         .cargo_ok()
-        .entries_are("foo-0.1.0.crate", &["Cargo.lock", "Cargo.toml", "Cargo.toml.orig", "src/lib.rs"]);
+        .entries_are(
+            "foo-0.1.0.crate",
+            &["Cargo.lock", "Cargo.toml", "Cargo.toml.orig", "src/lib.rs"],
+        );
 }
 
 #[test]
@@ -289,7 +381,12 @@ fn executables_modes_and_sizes() {
         .file("grp.txt", "g\n")
         .chmod("grp.txt", 0o744)
         .file("empty.txt", "")
-        .bytes("data/blob.bin", &(0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>())
+        .bytes(
+            "data/blob.bin",
+            &(0..200_000u32)
+                .map(|i| (i * 7919 % 251) as u8)
+                .collect::<Vec<_>>(),
+        )
         .file("README.md", &"readme line\n".repeat(100))
         .file("a/b", "")
         .file("a-b/c", "")
@@ -302,5 +399,9 @@ fn executables_modes_and_sizes() {
 fn source_date_epoch_is_ignored() {
     let fx = Fixture::new();
     fx.basic("", "foo");
-    Case::new(&fx).args(NV).env("SOURCE_DATE_EPOCH", "12345").assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(NV)
+        .env("SOURCE_DATE_EPOCH", "12345")
+        .assert_same()
+        .cargo_ok();
 }

@@ -8,7 +8,10 @@ use support::*;
 const NV: &[&str] = &["--no-verify", "--offline"];
 
 fn with_package_keys(fx: &Fixture, keys: &str) {
-    fx.file("Cargo.toml", &manifest("foo", &format!("{METADATA}{keys}"), ""));
+    fx.file(
+        "Cargo.toml",
+        &manifest("foo", &format!("{METADATA}{keys}"), ""),
+    );
     fx.file("src/lib.rs", "");
 }
 
@@ -31,12 +34,31 @@ fn exclude_patterns_walk_mode() {
          \"**/dir_deep_5\", \"src/abc**\"]\n",
     );
     for f in [
-        "bar.txt", "src/bar.txt", "file_root_1", "file_root_2", "file_root_3", "file_root_4",
-        "file_root_5", "dir_root_1/some_dir/file", "dir_root_2/some_dir/file", "dir_root_3/some_dir/file",
-        "dir_root_4/some_dir/file", "dir_root_5/some_dir/file", "dir_root_6/file", "some_dir/file_deep_1",
-        "some_dir/file_deep_2", "some_dir/file_deep_3", "some_dir/file_deep_4", "some_dir/dir_deep_1/some_dir/file",
-        "some_dir/dir_deep_2/some_dir/file", "some_dir/dir_deep_3/some_dir/file", "some_dir/dir_deep_4/some_dir/file",
-        "some_dir/dir_deep_5/some_dir/file", "src/abcdef.rs", "src/ab.rs", "keep/me.rs",
+        "bar.txt",
+        "src/bar.txt",
+        "file_root_1",
+        "file_root_2",
+        "file_root_3",
+        "file_root_4",
+        "file_root_5",
+        "dir_root_1/some_dir/file",
+        "dir_root_2/some_dir/file",
+        "dir_root_3/some_dir/file",
+        "dir_root_4/some_dir/file",
+        "dir_root_5/some_dir/file",
+        "dir_root_6/file",
+        "some_dir/file_deep_1",
+        "some_dir/file_deep_2",
+        "some_dir/file_deep_3",
+        "some_dir/file_deep_4",
+        "some_dir/dir_deep_1/some_dir/file",
+        "some_dir/dir_deep_2/some_dir/file",
+        "some_dir/dir_deep_3/some_dir/file",
+        "some_dir/dir_deep_4/some_dir/file",
+        "some_dir/dir_deep_5/some_dir/file",
+        "src/abcdef.rs",
+        "src/ab.rs",
+        "keep/me.rs",
     ] {
         fx.file(f, "x\n");
     }
@@ -51,8 +73,14 @@ fn include_with_dotfile_and_warning() {
         &fx,
         "exclude = [\"*.txt\"]\ninclude = [\"foo.txt\", \"**/*.rs\", \".dotfile\", \"src/abc**\"]\n",
     );
-    fx.file("foo.txt", "").file(".dotfile", "").file("src/abcxyz", "").file("src/other.txt", "").file("x/y.rs", "");
-    same_archive_and_list(&fx).cargo_ok().stderr_contains("both package.include and package.exclude");
+    fx.file("foo.txt", "")
+        .file(".dotfile", "")
+        .file("src/abcxyz", "")
+        .file("src/other.txt", "")
+        .file("x/y.rs", "");
+    same_archive_and_list(&fx)
+        .cargo_ok()
+        .stderr_contains("both package.include and package.exclude");
     let fx = Fixture::new();
     with_package_keys(&fx, "include = [\"src/lib.rs\"]\n");
     fx.file("Cargo.lock", "").file("other.rs", "");
@@ -63,8 +91,22 @@ fn include_with_dotfile_and_warning() {
 fn gitignore_pattern_table() {
     // `gitignore_patterns`, `gitignore_negate`
     let files = [
-        "foo", "src/foo", "d/foo/x", "e/foo", "bar", "a/bar/c", "src/lib.rs", "ab", "b", "c",
-        "x/y/z/w.rs", "!important", "src/foo.rs", "src/bar.rs", "notes.md", "deep/a/b/c/d",
+        "foo",
+        "src/foo",
+        "d/foo/x",
+        "e/foo",
+        "bar",
+        "a/bar/c",
+        "src/lib.rs",
+        "ab",
+        "b",
+        "c",
+        "x/y/z/w.rs",
+        "!important",
+        "src/foo.rs",
+        "src/bar.rs",
+        "notes.md",
+        "deep/a/b/c/d",
     ];
     let patterns: &[&[&str]] = &[
         &["foo"],
@@ -81,7 +123,11 @@ fn gitignore_pattern_table() {
         &["[a-b]*"],
     ];
     for pats in patterns {
-        let list = pats.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", ");
+        let list = pats
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         for key in ["exclude", "include"] {
             let fx = Fixture::new();
             with_package_keys(&fx, &format!("{key} = [{list}]\n"));
@@ -111,7 +157,9 @@ fn dot_files_nested_packages_and_target_dirs() {
     same_archive_and_list(&fx).cargo_ok();
     let fx = Fixture::new();
     with_package_keys(&fx, "include = [\".dotfile\", \"src/**\", \".dotdir/\"]\n");
-    fx.file(".dotfile", "").file(".dotdir/x", "").file("src/.hidden", "");
+    fx.file(".dotfile", "")
+        .file(".dotdir/x", "")
+        .file("src/.hidden", "");
     same_archive_and_list(&fx).cargo_ok();
 }
 
@@ -136,7 +184,10 @@ fn broken_symlink_fails_and_excluded_one_is_ignored() {
     // `broken_symlink`, `broken_but_excluded_symlink`
     let fx = Fixture::new();
     fx.basic("", "foo").symlink("nowhere", "src/foo.rs");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("failed to open for archiving");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("failed to open for archiving");
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
     let fx = Fixture::new();
     with_package_keys(&fx, "exclude = [\"src/foo.rs\"]\n");
@@ -148,15 +199,21 @@ fn broken_symlink_fails_and_excluded_one_is_ignored() {
 fn filesystem_loop_warning() {
     // `filesystem_loop`
     let fx = Fixture::new();
-    fx.basic("", "foo").symlink("..", "a/b/c/d/foo").symlink("../..", "a/b/loop");
-    same_archive_and_list(&fx).cargo_ok().stderr_contains("File system loop found");
+    fx.basic("", "foo")
+        .symlink("..", "a/b/c/d/foo")
+        .symlink("../..", "a/b/loop");
+    same_archive_and_list(&fx)
+        .cargo_ok()
+        .stderr_contains("File system loop found");
 }
 
 #[test]
 fn symlink_manifest_path() {
     // `symlink_manifest_path`
     let fx = Fixture::new();
-    fx.basic("foo-real", "foo").symlink("foo-real", "foo-link").dir("elsewhere");
+    fx.basic("foo-real", "foo")
+        .symlink("foo-real", "foo-link")
+        .dir("elsewhere");
     let mp = fx.path("foo-link/Cargo.toml");
     Case::new(&fx)
         .cwd("elsewhere")
@@ -165,7 +222,11 @@ fn symlink_manifest_path() {
         .arg(mp.to_str().unwrap())
         .assert_same()
         .cargo_ok();
-    Case::new(&fx).cwd("foo-link").args(NV).assert_same().cargo_ok();
+    Case::new(&fx)
+        .cwd("foo-link")
+        .args(NV)
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -183,7 +244,10 @@ fn readme_errors() {
         fx.file("Cargo.toml", &format!("[package]\nname = \"foo\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\n{keys}"))
             .file("src/lib.rs", "")
             .dir("docs");
-        Case::new(&fx).args(NV).assert_same().cargo_fails_with("does not appear to exist");
+        Case::new(&fx)
+            .args(NV)
+            .assert_same()
+            .cargo_fails_with("does not appear to exist");
         Case::new(&fx).args(&["--list", "--offline"]).assert_same();
     }
 }
@@ -193,7 +257,8 @@ fn readme_and_license_resolution() {
     // `license_file_implicit_include`, `relative_license_included`,
     // `relative_license_include_collision`, `workspace_noconflict_readme`, `workspace_conflict_readme`
     let fx = Fixture::new();
-    fx.file("LICENSE", "top license\n").file("README.md", "top readme\n");
+    fx.file("LICENSE", "top license\n")
+        .file("README.md", "top readme\n");
     fx.file(
         "a/Cargo.toml",
         "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\nlicense-file = \"../LICENSE\"\nreadme = \"../README.md\"\ninclude = [\"src/\"]\n",
@@ -214,7 +279,10 @@ fn readme_and_license_resolution() {
     .file("c/LICENSE-X", "x\n")
     .file("c/docs/README", "r\n");
     for dir in ["a", "b", "c"] {
-        Case::new(&fx).cwd(dir).args(&["--list", "--offline"]).assert_same();
+        Case::new(&fx)
+            .cwd(dir)
+            .args(&["--list", "--offline"])
+            .assert_same();
         Case::new(&fx).cwd(dir).args(NV).assert_same().cargo_ok();
     }
 }
@@ -243,8 +311,15 @@ fn build_script_outside_package_root() {
             &manifest("foo", &format!("{METADATA}build = {build:?}\n"), ""),
         )
         .file("pkg/src/lib.rs", "");
-        Case::new(&fx).cwd("pkg").args(NV).assert_same().cargo_fails_with("build script");
-        Case::new(&fx).cwd("pkg").args(&["--list", "--offline"]).assert_same();
+        Case::new(&fx)
+            .cwd("pkg")
+            .args(NV)
+            .assert_same()
+            .cargo_fails_with("build script");
+        Case::new(&fx)
+            .cwd("pkg")
+            .args(&["--list", "--offline"])
+            .assert_same();
     }
 }
 
@@ -256,5 +331,7 @@ fn cargo_lock_on_disk_is_never_copied() {
     // The garbage lock makes cargo fail to parse it: both tools must agree on that too.
     Case::new(&fx).args(NV).assert_same();
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
-    Case::new(&fx).args(&["--no-verify", "--offline", "--exclude-lockfile"]).assert_same();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--exclude-lockfile"])
+        .assert_same();
 }

@@ -9,7 +9,11 @@ const NV: &[&str] = &["--no-verify", "--offline"];
 const NVD: &[&str] = &["--no-verify", "--offline", "--allow-dirty"];
 
 fn same_archive_and_list(fx: &Fixture, cwd: &str, args: &[&str]) -> Pair {
-    Case::new(fx).cwd(cwd).args(&["--list", "--offline"]).args(&args[2..]).assert_same();
+    Case::new(fx)
+        .cwd(cwd)
+        .args(&["--list", "--offline"])
+        .args(&args[2..])
+        .assert_same();
     Case::new(fx).cwd(cwd).args(args).assert_same()
 }
 
@@ -22,15 +26,31 @@ fn clean_repo_vcs_info_and_verbose() {
         .file("a/a/Cargo.toml", &manifest("a", METADATA, ""))
         .file("a/a/src/lib.rs", "")
         .git_commit_all("");
-    let p = Case::new(&fx).args(&["--no-verify", "--offline", "-v"]).assert_same();
+    let p = Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-v"])
+        .assert_same();
     p.cargo_ok().entries_are(
         "foo-0.1.0.crate",
-        &[".cargo_vcs_info.json", ".gitignore", "Cargo.lock", "Cargo.toml", "Cargo.toml.orig", "src/lib.rs"],
+        &[
+            ".cargo_vcs_info.json",
+            ".gitignore",
+            "Cargo.lock",
+            "Cargo.toml",
+            "Cargo.toml.orig",
+            "src/lib.rs",
+        ],
     );
-    let info = String::from_utf8(p.cargo.entry("foo-0.1.0.crate", "foo-0.1.0/.cargo_vcs_info.json")).unwrap();
+    let info = String::from_utf8(
+        p.cargo
+            .entry("foo-0.1.0.crate", "foo-0.1.0/.cargo_vcs_info.json"),
+    )
+    .unwrap();
     assert!(info.contains(&fx.head("")), "{info}");
     Case::new(&fx).cwd("a/a").args(NV).assert_same().cargo_ok();
-    Case::new(&fx).cwd("a/a").args(&["--list", "--offline"]).assert_same();
+    Case::new(&fx)
+        .cwd("a/a")
+        .args(&["--list", "--offline"])
+        .assert_same();
 }
 
 #[test]
@@ -52,12 +72,28 @@ fn exclude_patterns_git_mode() {
     )
     .file("src/main.rs", "fn main() {}\n");
     for f in [
-        "bar.txt", "src/bar.txt", "file_root_1", "file_root_2", "file_root_3", "file_root_4", "file_root_5",
-        "dir_root_1/some_dir/file", "dir_root_2/some_dir/file", "dir_root_3/some_dir/file",
-        "dir_root_4/some_dir/file", "dir_root_5/some_dir/file", "some_dir/file_deep_1", "some_dir/file_deep_2",
-        "some_dir/file_deep_3", "some_dir/file_deep_4", "some_dir/dir_deep_1/some_dir/file",
-        "some_dir/dir_deep_2/some_dir/file", "some_dir/dir_deep_3/some_dir/file",
-        "some_dir/dir_deep_4/some_dir/file", "some_dir/dir_deep_5/some_dir/file", ".env",
+        "bar.txt",
+        "src/bar.txt",
+        "file_root_1",
+        "file_root_2",
+        "file_root_3",
+        "file_root_4",
+        "file_root_5",
+        "dir_root_1/some_dir/file",
+        "dir_root_2/some_dir/file",
+        "dir_root_3/some_dir/file",
+        "dir_root_4/some_dir/file",
+        "dir_root_5/some_dir/file",
+        "some_dir/file_deep_1",
+        "some_dir/file_deep_2",
+        "some_dir/file_deep_3",
+        "some_dir/file_deep_4",
+        "some_dir/dir_deep_1/some_dir/file",
+        "some_dir/dir_deep_2/some_dir/file",
+        "some_dir/dir_deep_3/some_dir/file",
+        "some_dir/dir_deep_4/some_dir/file",
+        "some_dir/dir_deep_5/some_dir/file",
+        ".env",
     ] {
         fx.file(f, "x\n");
     }
@@ -91,8 +127,16 @@ fn gitignore_target_nested_and_untracked() {
     fx.git("", &["rm", "-q", "pkg/src/deleted_staged.rs"]);
     same_archive_and_list(&fx, "pkg", NVD).cargo_ok();
     // dirty without --allow-dirty: error listing files relative to cwd
-    Case::new(&fx).cwd("pkg").args(NV).assert_same().cargo_fails_with("contain changes that were not yet committed");
-    Case::new(&fx).cwd("pkg/src").args(NV).assert_same().cargo_fails_with("../untracked.rs");
+    Case::new(&fx)
+        .cwd("pkg")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("contain changes that were not yet committed");
+    Case::new(&fx)
+        .cwd("pkg/src")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("../untracked.rs");
 }
 
 #[test]
@@ -103,9 +147,15 @@ fn dirty_manifest_and_clean_allow_dirty() {
     fx.basic("", "foo").git_commit_all("");
     Case::new(&fx).args(NVD).assert_same().cargo_ok();
     fx.file("Cargo.toml", &manifest("foo", METADATA, "# change\n"));
-    Case::new(&fx).cwd("src").args(NV).assert_same().cargo_fails_with("../Cargo.toml");
+    Case::new(&fx)
+        .cwd("src")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("../Cargo.toml");
     Case::new(&fx).args(NVD).assert_same().cargo_ok();
-    Case::new(&fx).args(&["--list", "--offline", "--allow-dirty"]).assert_same();
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--allow-dirty"])
+        .assert_same();
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
 }
 
@@ -113,12 +163,22 @@ fn dirty_manifest_and_clean_allow_dirty() {
 fn dirty_ignored_file_that_is_included() {
     // `dirty_ignored`
     let fx = Fixture::new();
-    fx.file("Cargo.toml", &manifest("foo", &format!("{METADATA}include = [\"src\", \"build\"]\n"), ""))
-        .file("src/lib.rs", "")
-        .file(".gitignore", "build\n")
-        .git_commit_all("");
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            &format!("{METADATA}include = [\"src\", \"build\"]\n"),
+            "",
+        ),
+    )
+    .file("src/lib.rs", "")
+    .file(".gitignore", "build\n")
+    .git_commit_all("");
     fx.file("build/mod.rs", "");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("build/mod.rs");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("build/mod.rs");
     Case::new(&fx).args(NVD).assert_same().cargo_ok();
     fx.git("", &["add", "-f", "build/mod.rs"]).to_string();
     fx.git_commit("", "add build");
@@ -130,18 +190,34 @@ fn workspace_members_dirty_independently() {
     // `vcs_status_check_for_each_workspace_member`,
     // `dirty_untracked_file_when_packaged_from_workspace_member`
     let fx = Fixture::new();
-    fx.file("Cargo.toml", "[workspace]\nmembers = [\"isengard\", \"mordor\"]\nresolver = \"2\"\n")
-        .basic("isengard", "isengard")
-        .basic("mordor", "mordor")
-        .git_commit_all("");
-    fx.file("mordor/src/lib.rs", "// changed\n").file("mordor/untracked.txt", "");
+    fx.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"isengard\", \"mordor\"]\nresolver = \"2\"\n",
+    )
+    .basic("isengard", "isengard")
+    .basic("mordor", "mordor")
+    .git_commit_all("");
+    fx.file("mordor/src/lib.rs", "// changed\n")
+        .file("mordor/untracked.txt", "");
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "--workspace", "--allow-dirty"])
         .assert_same()
         .cargo_ok();
-    Case::new(&fx).args(&["--no-verify", "--offline", "--workspace"]).assert_same().cargo_fails_with("mordor");
-    Case::new(&fx).cwd("mordor").args(NV).assert_same().cargo_fails_with("untracked.txt");
-    Case::new(&fx).cwd("isengard").args(NV).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--workspace"])
+        .assert_same()
+        .cargo_fails_with("mordor");
+    Case::new(&fx)
+        .cwd("mordor")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("untracked.txt");
+    Case::new(&fx)
+        .cwd("isengard")
+        .args(NV)
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -171,15 +247,24 @@ fn dirty_files_outside_package_root() {
     // Note: the installed cargo did not report these as dirty in this layout (spec §5.2 (3) says it
     // should); the harness only demands that gantry agrees with cargo.
     Case::new(&fx).cwd("isengard").args(NV).assert_same();
-    Case::new(&fx).cwd("isengard").args(NVD).assert_same().cargo_ok();
+    Case::new(&fx)
+        .cwd("isengard")
+        .args(NVD)
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
 fn unborn_head_and_unstaged_manifest() {
     // `issue_14354_allowing_dirty_bare_commit`, §2.1 consequences
     let fx = Fixture::new();
-    fx.basic("", "foo").file(".gitignore", "/target\n").git_init("");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("not yet committed");
+    fx.basic("", "foo")
+        .file(".gitignore", "/target\n")
+        .git_init("");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("not yet committed");
     same_archive_and_list(&fx, "", NVD).cargo_ok();
     fx.git("", &["add", "Cargo.toml"]);
     same_archive_and_list(&fx, "", NVD).cargo_ok();
@@ -190,19 +275,31 @@ fn unborn_head_and_unstaged_manifest() {
 #[test]
 fn ignored_manifest_skips_vcs() {
     let fx = Fixture::new();
-    fx.file(".gitignore", "pkg/\n").basic("pkg", "foo").git_commit_all("");
+    fx.file(".gitignore", "pkg/\n")
+        .basic("pkg", "foo")
+        .git_commit_all("");
     same_archive_and_list(&fx, "pkg", NV).cargo_ok();
 }
 
 #[test]
 fn include_bypasses_git_listing() {
     let fx = Fixture::new();
-    fx.file("Cargo.toml", &manifest("foo", &format!("{METADATA}include = [\"src/\", \"*.md\", \".gitignore\"]\n"), ""))
-        .file("src/lib.rs", "")
-        .file(".gitignore", "*.md\n")
-        .file("README.md", "ignored by git, included by include\n")
-        .git_commit_all("");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("README.md");
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            &format!("{METADATA}include = [\"src/\", \"*.md\", \".gitignore\"]\n"),
+            "",
+        ),
+    )
+    .file("src/lib.rs", "")
+    .file(".gitignore", "*.md\n")
+    .file("README.md", "ignored by git, included by include\n")
+    .git_commit_all("");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("README.md");
     same_archive_and_list(&fx, "", NVD).cargo_ok();
 }
 
@@ -211,14 +308,20 @@ fn submodule_files_are_packaged() {
     // `package_git_submodule`, `package_symlink_to_submodule`,
     // `dirty_file_outside_pkg_root_inside_submodule`
     let fx = Fixture::new();
-    fx.file("subrepo/Makefile", "all:\n").file("subrepo/dir/file.txt", "x\n").git_commit_all("subrepo");
+    fx.file("subrepo/Makefile", "all:\n")
+        .file("subrepo/dir/file.txt", "x\n")
+        .git_commit_all("subrepo");
     fx.basic("main", "foo").git_commit_all("main");
     fx.submodule_add("main", "subrepo", "bar");
     fx.symlink("bar", "main/to-bar");
     fx.git_commit_all("main");
     same_archive_and_list(&fx, "main", NV).cargo_ok();
     fx.file("main/bar/Makefile", "changed:\n");
-    Case::new(&fx).cwd("main").args(NV).assert_same().cargo_fails_with("bar/Makefile");
+    Case::new(&fx)
+        .cwd("main")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("bar/Makefile");
     same_archive_and_list(&fx, "main", NVD).cargo_ok();
 }
 
@@ -266,12 +369,21 @@ fn core_symlinks_false() {
         .symlink("real.txt", "src-repo/link.txt")
         .git_commit_all("src-repo");
     let out = git_cmd(&fx.root())
-        .args(["-c", "core.symlinks=false", "clone", "-q", "src-repo", "clone"])
+        .args([
+            "-c",
+            "core.symlinks=false",
+            "clone",
+            "-q",
+            "src-repo",
+            "clone",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     fx.git("clone", &["config", "core.symlinks", "false"]);
-    same_archive_and_list(&fx, "clone", NV).cargo_ok().stderr_contains("found symbolic links");
+    same_archive_and_list(&fx, "clone", NV)
+        .cargo_ok()
+        .stderr_contains("found symbolic links");
 }
 
 #[test]
@@ -290,6 +402,10 @@ fn walk_mode_when_repo_does_not_track_package() {
     let fx = Fixture::new();
     fx.file("README", "top\n").git_commit_all("");
     fx.basic("pkg", "foo").file("pkg/.hidden", "");
-    Case::new(&fx).cwd("pkg").args(NV).assert_same().cargo_fails_with("not yet committed");
+    Case::new(&fx)
+        .cwd("pkg")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("not yet committed");
     same_archive_and_list(&fx, "pkg", NVD).cargo_ok();
 }

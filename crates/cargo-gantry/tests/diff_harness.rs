@@ -8,8 +8,11 @@ use support::*;
 
 fn cargo_crate() -> Vec<u8> {
     let fx = Fixture::new();
-    fx.basic("", "foo").file(&format!("src/{}.rs", "l".repeat(120)), "long\n");
-    let out = Case::new(&fx).args(&["--no-verify", "--offline"]).run_side(Side::Cargo);
+    fx.basic("", "foo")
+        .file(&format!("src/{}.rs", "l".repeat(120)), "long\n");
+    let out = Case::new(&fx)
+        .args(&["--no-verify", "--offline"])
+        .run_side(Side::Cargo);
     assert!(out.ok(), "{}", out.stderr);
     out.crate_bytes("foo-0.1.0.crate").to_vec()
 }
@@ -47,13 +50,18 @@ fn explains_header_and_content_differences() {
     let c = cargo_crate();
     let mut tar = gunzip(&c).unwrap();
     let (entries, _) = read_entries(&tar).unwrap();
-    assert!(entries.iter().any(|e| e.long_name.is_some()), "fixture should need a LongLink");
+    assert!(
+        entries.iter().any(|e| e.long_name.is_some()),
+        "fixture should need a LongLink"
+    );
     // Flip the mode of src/lib.rs to 0755.
     let mut pos = 0;
     while pos + 512 <= tar.len() {
         let name = String::from_utf8_lossy(&tar[pos..pos + 100]).to_string();
         let size = usize::from_str_radix(
-            std::str::from_utf8(&tar[pos + 124..pos + 135]).unwrap().trim_matches('\0'),
+            std::str::from_utf8(&tar[pos + 124..pos + 135])
+                .unwrap()
+                .trim_matches('\0'),
             8,
         )
         .unwrap_or(0);
@@ -73,8 +81,14 @@ fn explains_header_and_content_differences() {
         pos += 512 + size.div_ceil(512) * 512;
     }
     let why = explain_difference(&c, &gzip(&tar, 9)).unwrap();
-    assert!(why.contains("foo-0.1.0/src/lib.rs: header field `mode` differs"), "{why}");
-    assert!(why.contains("foo-0.1.0/Cargo.toml: content differs"), "{why}");
+    assert!(
+        why.contains("foo-0.1.0/src/lib.rs: header field `mode` differs"),
+        "{why}"
+    );
+    assert!(
+        why.contains("foo-0.1.0/Cargo.toml: content differs"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -86,7 +100,10 @@ fn explains_missing_entries() {
     let mut cut = tar[..512 + size.div_ceil(512) * 512].to_vec();
     cut.extend_from_slice(&[0u8; 1024]);
     let why = explain_difference(&c, &gzip(&cut, 9)).unwrap();
-    assert!(why.contains("entries missing from gantry's archive"), "{why}");
+    assert!(
+        why.contains("entries missing from gantry's archive"),
+        "{why}"
+    );
 }
 
 #[test]

@@ -7,7 +7,10 @@ use support::*;
 const NV: &[&str] = &["--no-verify", "--offline"];
 
 fn same(fx: &Fixture, cwd: &str) -> Pair {
-    Case::new(fx).cwd(cwd).args(&["--list", "--offline"]).assert_same();
+    Case::new(fx)
+        .cwd(cwd)
+        .args(&["--list", "--offline"])
+        .assert_same();
     Case::new(fx).cwd(cwd).args(NV).assert_same()
 }
 
@@ -128,9 +131,18 @@ zed = { path = "../zed" }
         .args(&["--no-verify", "--offline", "--exclude-lockfile"])
         .assert_same()
         .cargo_ok();
-    Case::new(&fx).cwd("pkg").args(&["--list", "--offline"]).assert_same();
     Case::new(&fx)
-        .args(&["--no-verify", "--offline", "--workspace", "--exclude", "unversioned"])
+        .cwd("pkg")
+        .args(&["--list", "--offline"])
+        .assert_same();
+    Case::new(&fx)
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "--workspace",
+            "--exclude",
+            "unversioned",
+        ])
         .assert_same();
 }
 
@@ -242,10 +254,26 @@ core-a = { workspace = true, features = ["fa"] }
 "#,
     )
     .file("crates/app/src/main.rs", "fn main() {}\n");
-    let p = Case::new(&fx).args(&["--no-verify", "--offline", "--workspace"]).assert_same();
-    p.cargo_ok().crates_are(&["app-1.2.3.crate", "core-a-1.2.3.crate", "util-b-1.2.3.crate"]);
-    Case::new(&fx).args(&["--list", "--offline", "--workspace"]).assert_same();
-    Case::new(&fx).args(&["--no-verify", "--offline", "--workspace", "--exclude-lockfile"]).fresh_target().assert_same();
+    let p = Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--workspace"])
+        .assert_same();
+    p.cargo_ok().crates_are(&[
+        "app-1.2.3.crate",
+        "core-a-1.2.3.crate",
+        "util-b-1.2.3.crate",
+    ]);
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--workspace"])
+        .assert_same();
+    Case::new(&fx)
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "--workspace",
+            "--exclude-lockfile",
+        ])
+        .fresh_target()
+        .assert_same();
 }
 
 #[test]
@@ -257,12 +285,23 @@ fn workspace_overrides_resolver() {
         .file("a/src/lib.rs", "")
         .file("b/Cargo.toml", "[package]\nname = \"b\"\nversion = \"0.1.0\"\nedition = \"2015\"\ndescription = \"d\"\nlicense = \"MIT\"\nrepository = \"r\"\n")
         .file("b/src/lib.rs", "");
-    Case::new(&fx).args(&["--no-verify", "--offline", "--workspace"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--workspace"])
+        .assert_same()
+        .cargo_ok();
     for (edition, resolver) in [("2024", "2"), ("2021", "3"), ("2024", "3")] {
         let fx = Fixture::new();
-        fx.file("Cargo.toml", &format!("[workspace]\nmembers = [\"a\"]\nresolver = \"{resolver}\"\n"))
-            .file("a/Cargo.toml", &format!("[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"{edition}\"\n{METADATA}"))
-            .file("a/src/lib.rs", "");
+        fx.file(
+            "Cargo.toml",
+            &format!("[workspace]\nmembers = [\"a\"]\nresolver = \"{resolver}\"\n"),
+        )
+        .file(
+            "a/Cargo.toml",
+            &format!(
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"{edition}\"\n{METADATA}"
+            ),
+        )
+        .file("a/src/lib.rs", "");
         Case::new(&fx).cwd("a").args(NV).assert_same().cargo_ok();
     }
 }
@@ -271,10 +310,19 @@ fn workspace_overrides_resolver() {
 fn discovery_build_rs() {
     // `discovery_inferred_build_rs_included/_excluded`, `discovery_explicit_build_rs_included/_excluded`
     for (keys, files) in [
-        ("include = [\"src/lib.rs\", \"build.rs\"]\n", &["build.rs"][..]),
+        (
+            "include = [\"src/lib.rs\", \"build.rs\"]\n",
+            &["build.rs"][..],
+        ),
         ("include = [\"src/lib.rs\"]\n", &["build.rs"][..]),
-        ("build = \"build.rs\"\ninclude = [\"src/lib.rs\", \"build.rs\"]\n", &["build.rs"][..]),
-        ("build = \"build.rs\"\ninclude = [\"src/lib.rs\"]\n", &["build.rs"][..]),
+        (
+            "build = \"build.rs\"\ninclude = [\"src/lib.rs\", \"build.rs\"]\n",
+            &["build.rs"][..],
+        ),
+        (
+            "build = \"build.rs\"\ninclude = [\"src/lib.rs\"]\n",
+            &["build.rs"][..],
+        ),
         ("build = false\n", &["build.rs"][..]),
         ("build = \"tools/gen.rs\"\n", &["tools/gen.rs"][..]),
         ("build = [\"a.rs\", \"b.rs\"]\n", &["a.rs", "b.rs"][..]),
@@ -308,7 +356,10 @@ fn discovery_targets() {
         ("include = [\"src/lib.rs\"]\n", ""),
         ("include = [\"src/main.rs\", \"src/lib.rs\"]\n", ""),
         ("include = [\"src/bin/\", \"tests/\"]\n", ""),
-        ("autobins = false\nautoexamples = false\nautotests = false\nautobenches = false\n", ""),
+        (
+            "autobins = false\nautoexamples = false\nautotests = false\nautobenches = false\n",
+            "",
+        ),
         ("autolib = false\n", ""),
         (
             "",
@@ -320,7 +371,10 @@ fn discovery_targets() {
         ),
     ] {
         let fx = Fixture::new();
-        fx.file("Cargo.toml", &manifest("foo", &format!("{METADATA}{keys}"), extra));
+        fx.file(
+            "Cargo.toml",
+            &manifest("foo", &format!("{METADATA}{keys}"), extra),
+        );
         for t in targets {
             fx.file(t, "fn main() {}\n");
         }
@@ -340,30 +394,64 @@ fn dependency_forms() {
     // `path_dependency_no_version`, `git_dependency_no_version`, `list_with_path_and_lock`,
     // `unpublished_cyclic_dev_dependencies`, `unpublished_dependency`
     let fx = Fixture::new();
-    fx.file("Cargo.toml", &manifest("foo", METADATA, "[dependencies]\nbar = { path = \"../bar\" }\n"))
-        .file("src/lib.rs", "")
-        .file("../bar/Cargo.toml", &manifest("bar", METADATA, ""))
-        .file("../bar/src/lib.rs", "");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("does not specify a version");
-    Case::new(&fx).args(&["--list", "--offline"]).assert_same().cargo_ok();
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            METADATA,
+            "[dependencies]\nbar = { path = \"../bar\" }\n",
+        ),
+    )
+    .file("src/lib.rs", "")
+    .file("../bar/Cargo.toml", &manifest("bar", METADATA, ""))
+    .file("../bar/src/lib.rs", "");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("does not specify a version");
+    Case::new(&fx)
+        .args(&["--list", "--offline"])
+        .assert_same()
+        .cargo_ok();
     let fx = Fixture::new();
     fx.file(
         "Cargo.toml",
-        &manifest("foo", METADATA, "[dependencies]\nbar = { git = \"https://example.com/bar\" }\n"),
+        &manifest(
+            "foo",
+            METADATA,
+            "[dependencies]\nbar = { git = \"https://example.com/bar\" }\n",
+        ),
     )
     .file("src/lib.rs", "");
-    Case::new(&fx).args(NV).assert_same().cargo_fails_with("does not specify a version");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("does not specify a version");
     let fx = Fixture::new();
-    fx.file("Cargo.toml", &manifest("foo", METADATA, "[dev-dependencies]\nfoo = { path = \".\", version = \"0.1.0\" }\n"))
-        .file("src/lib.rs", "");
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            METADATA,
+            "[dev-dependencies]\nfoo = { path = \".\", version = \"0.1.0\" }\n",
+        ),
+    )
+    .file("src/lib.rs", "");
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "--exclude-lockfile"])
         .assert_same()
         .cargo_ok();
     let fx = Fixture::new();
-    fx.file("Cargo.toml", &manifest("foo", METADATA, "[dependencies]\nbar = { path = \"bar\", version = \"0.1.0\" }\n"))
-        .file("src/lib.rs", "")
-        .basic("bar", "bar");
+    fx.file(
+        "Cargo.toml",
+        &manifest(
+            "foo",
+            METADATA,
+            "[dependencies]\nbar = { path = \"bar\", version = \"0.1.0\" }\n",
+        ),
+    )
+    .file("src/lib.rs", "")
+    .basic("bar", "bar");
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "--exclude-lockfile"])
         .assert_same()

@@ -11,7 +11,11 @@ fn verify_lib() {
     // `package_verification`
     let fx = Fixture::new();
     fx.basic("", "foo");
-    Case::new(&fx).args(V).assert_same().cargo_ok().stderr_contains("Verifying foo");
+    Case::new(&fx)
+        .args(V)
+        .assert_same()
+        .cargo_ok()
+        .stderr_contains("Verifying foo");
 }
 
 #[test]
@@ -40,13 +44,29 @@ fn verify_build_script() {
 fn verify_workspace_chain() {
     // `workspace_with_local_deps` with verification; `package_should_use_build_cache`
     let fx = Fixture::new();
-    fx.file("Cargo.toml", "[workspace]\nmembers = [\"level1\", \"level2\", \"level3\"]\nresolver = \"2\"\n")
-        .package("level1", "level1", METADATA, "[dependencies]\nlevel2 = { path = \"../level2\", version = \"0.1.0\" }\n")
-        .file("level1/src/main.rs", "fn main() { level2::f(); }\n")
-        .package("level2", "level2", METADATA, "[dependencies]\nlevel3 = { path = \"../level3\", version = \"0.1.0\" }\n")
-        .file("level2/src/lib.rs", "pub fn f() { level3::f(); }\n")
-        .basic("level3", "level3");
-    Case::new(&fx).args(&["--offline", "--workspace"]).assert_same().cargo_ok();
+    fx.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"level1\", \"level2\", \"level3\"]\nresolver = \"2\"\n",
+    )
+    .package(
+        "level1",
+        "level1",
+        METADATA,
+        "[dependencies]\nlevel2 = { path = \"../level2\", version = \"0.1.0\" }\n",
+    )
+    .file("level1/src/main.rs", "fn main() { level2::f(); }\n")
+    .package(
+        "level2",
+        "level2",
+        METADATA,
+        "[dependencies]\nlevel3 = { path = \"../level3\", version = \"0.1.0\" }\n",
+    )
+    .file("level2/src/lib.rs", "pub fn f() { level3::f(); }\n")
+    .basic("level3", "level3");
+    Case::new(&fx)
+        .args(&["--offline", "--workspace"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -61,21 +81,37 @@ fn verify_feature_flags() {
         "src/main.rs",
         "#[cfg(not(feature = \"required\"))]\ncompile_error!(\"required missing\");\n#[cfg(feature = \"extra\")]\nfn extra() {}\nfn main() {\n    #[cfg(feature = \"extra\")]\n    extra();\n}\n",
     );
-    Case::new(&fx).args(&["--offline", "--features", "extra"]).assert_same().cargo_ok();
-    Case::new(&fx).args(&["--offline", "--all-features"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--offline", "--features", "extra"])
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&["--offline", "--all-features"])
+        .assert_same()
+        .cargo_ok();
     Case::new(&fx)
         .args(&["--offline", "--no-default-features"])
         .assert_same()
         .cargo_fails_with("failed to verify package tarball");
-    Case::new(&fx).args(&["--offline", "-F", "required,extra", "--no-default-features"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--offline", "-F", "required,extra", "--no-default-features"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
 fn verify_compile_error() {
     let fx = Fixture::new();
-    fx.basic("", "foo").file("src/lib.rs", "pub fn f() -> u32 { \"nope\" }\n");
-    Case::new(&fx).args(V).assert_same().cargo_fails_with("failed to verify package tarball");
-    Case::new(&fx).args(&["--offline", "--no-verify"]).assert_same().cargo_ok();
+    fx.basic("", "foo")
+        .file("src/lib.rs", "pub fn f() -> u32 { \"nope\" }\n");
+    Case::new(&fx)
+        .args(V)
+        .assert_same()
+        .cargo_fails_with("failed to verify package tarball");
+    Case::new(&fx)
+        .args(&["--offline", "--no-verify"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -96,6 +132,13 @@ fn main() {
 }
 "#,
         );
-    Case::new(&fx).args(V).assert_same().cargo_fails_with("Source directory was modified by build.rs");
-    Case::new(&fx).args(&["--offline", "--no-verify"]).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(V)
+        .assert_same()
+        .cargo_fails_with("Source directory was modified by build.rs");
+    Case::new(&fx)
+        .args(&["--offline", "--no-verify"])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }

@@ -9,22 +9,25 @@ const NVW: &[&str] = &["--no-verify", "--offline", "--workspace"];
 
 /// level1 -> level2 -> level3 (path + version deps), like cargo's `workspace_with_local_deps`.
 fn chain(fx: &Fixture) {
-    fx.file("Cargo.toml", "[workspace]\nmembers = [\"level1\", \"level2\", \"level3\"]\nresolver = \"2\"\n")
-        .package(
-            "level1",
-            "level1",
-            METADATA,
-            "[dependencies]\nlevel2 = { path = \"../level2\", version = \"0.1.0\" }\n",
-        )
-        .file("level1/src/main.rs", "fn main() { level2::f(); }\n")
-        .package(
-            "level2",
-            "level2",
-            METADATA,
-            "[dependencies]\nlevel3 = { path = \"../level3\", version = \"0.1.0\" }\n",
-        )
-        .file("level2/src/lib.rs", "pub fn f() { level3::f(); }\n")
-        .basic("level3", "level3");
+    fx.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"level1\", \"level2\", \"level3\"]\nresolver = \"2\"\n",
+    )
+    .package(
+        "level1",
+        "level1",
+        METADATA,
+        "[dependencies]\nlevel2 = { path = \"../level2\", version = \"0.1.0\" }\n",
+    )
+    .file("level1/src/main.rs", "fn main() { level2::f(); }\n")
+    .package(
+        "level2",
+        "level2",
+        METADATA,
+        "[dependencies]\nlevel3 = { path = \"../level3\", version = \"0.1.0\" }\n",
+    )
+    .file("level2/src/lib.rs", "pub fn f() { level3::f(); }\n")
+    .basic("level3", "level3");
 }
 
 /// The overlay registry index lines must match too (they feed the lockfile checksums).
@@ -34,13 +37,19 @@ fn same_tmp_registry(pair: &Pair) {
         let mut v = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 if p.is_dir() {
                     stack.push(p);
                 } else if !p.ends_with(".cargo-lock") && !p.to_string_lossy().contains("/.cache/") {
-                    let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                    let rel = p
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
                     v.push((rel, std::fs::read(&p).unwrap()));
                 }
             }
@@ -52,7 +61,11 @@ fn same_tmp_registry(pair: &Pair) {
     let names = |v: &[(String, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&c), names(&g), "tmp-registry files differ");
     for ((n, a), (_, b)) in c.iter().zip(g.iter()) {
-        assert!(a == b, "tmp-registry/{n} differs:\n{}", support::archive::content_diff(a, b));
+        assert!(
+            a == b,
+            "tmp-registry/{n} differs:\n{}",
+            support::archive::content_diff(a, b)
+        );
     }
 }
 
@@ -62,9 +75,15 @@ fn workspace_with_local_deps() {
     let fx = Fixture::new();
     chain(&fx);
     let p = Case::new(&fx).args(NVW).assert_same();
-    p.cargo_ok().crates_are(&["level1-0.1.0.crate", "level2-0.1.0.crate", "level3-0.1.0.crate"]);
+    p.cargo_ok().crates_are(&[
+        "level1-0.1.0.crate",
+        "level2-0.1.0.crate",
+        "level3-0.1.0.crate",
+    ]);
     same_tmp_registry(&p);
-    Case::new(&fx).args(&["--list", "--offline", "--workspace"]).assert_same();
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--workspace"])
+        .assert_same();
     // `repackage_smaller_local_dep_tmp_registry_checksum_match`
     fx.file("level3/src/lib.rs", "");
     let p = Case::new(&fx).args(NVW).assert_same();
@@ -77,9 +96,18 @@ fn workspace_with_local_deps_in_git() {
     chain(&fx);
     fx.file(".gitignore", "/target\n").git_commit_all("");
     Case::new(&fx).args(NVW).assert_same().cargo_ok();
-    fx.file("level2/src/lib.rs", "pub fn f() { level3::f(); } // dirty\n");
-    Case::new(&fx).args(NVW).assert_same().cargo_fails_with("level2/src/lib.rs");
-    Case::new(&fx).args(&["--no-verify", "--offline", "--workspace", "--allow-dirty"]).assert_same().cargo_ok();
+    fx.file(
+        "level2/src/lib.rs",
+        "pub fn f() { level3::f(); } // dirty\n",
+    );
+    Case::new(&fx)
+        .args(NVW)
+        .assert_same()
+        .cargo_fails_with("level2/src/lib.rs");
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--workspace", "--allow-dirty"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -93,21 +121,63 @@ fn package_selection() {
         .assert_same()
         .cargo_fails_with("no matching package named `level2` found");
     Case::new(&fx)
-        .args(&["--no-verify", "--offline", "-p", "level1", "-p", "level2", "-p", "level3"])
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "-p",
+            "level1",
+            "-p",
+            "level2",
+            "-p",
+            "level3",
+        ])
         .fresh_target()
         .assert_same()
         .cargo_ok();
-    Case::new(&fx).args(&["--no-verify", "--offline", "-p", "level2", "-p", "level3"]).fresh_target().assert_same().cargo_ok();
-    Case::new(&fx).args(&["--no-verify", "--offline", "-p", "level*"]).fresh_target().assert_same().cargo_ok();
     Case::new(&fx)
-        .args(&["--no-verify", "--offline", "--workspace", "--exclude", "level1"])
+        .args(&["--no-verify", "--offline", "-p", "level2", "-p", "level3"])
         .fresh_target()
         .assert_same()
         .cargo_ok();
-    Case::new(&fx).args(&["--no-verify", "--offline", "-p", "level1", "--exclude-lockfile"]).fresh_target().assert_same().cargo_ok();
-    Case::new(&fx).cwd("level3").args(&["--no-verify", "--offline"]).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-p", "level*"])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "--workspace",
+            "--exclude",
+            "level1",
+        ])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "-p",
+            "level1",
+            "--exclude-lockfile",
+        ])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .cwd("level3")
+        .args(&["--no-verify", "--offline"])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
     // Virtual workspace default selection = all members.
-    Case::new(&fx).args(&["--no-verify", "--offline"]).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline"])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -124,9 +194,19 @@ fn root_package_workspace() {
     .file("src/main.rs", "fn main() {}\n")
     .basic("li", "li")
     .basic("other", "other");
-    Case::new(&fx).args(&["--no-verify", "--offline", "-p", "li"]).assert_same().cargo_ok();
-    Case::new(&fx).args(&["--no-verify", "--offline"]).fresh_target().assert_same();
-    Case::new(&fx).args(NVW).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-p", "li"])
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline"])
+        .fresh_target()
+        .assert_same();
+    Case::new(&fx)
+        .args(NVW)
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -156,12 +236,28 @@ fn local_dev_deps_renamed_capitalized_and_dot_rs_members() {
 fn unpublishable_dependency() {
     // `unpublishable_dependency`, `registry_inference_ignores_unpublishable`
     let fx = Fixture::new();
-    fx.file("Cargo.toml", "[workspace]\nmembers = [\"main\", \"dep\"]\nresolver = \"2\"\n")
-        .package("main", "main", METADATA, "[dependencies]\ndep = { path = \"../dep\", version = \"0.1.0\" }\n")
-        .package("dep", "dep", &format!("{METADATA}publish = false\n"), "");
-    Case::new(&fx).args(NVW).assert_same().cargo_fails_with("no matching package named `dep` found");
+    fx.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"main\", \"dep\"]\nresolver = \"2\"\n",
+    )
+    .package(
+        "main",
+        "main",
+        METADATA,
+        "[dependencies]\ndep = { path = \"../dep\", version = \"0.1.0\" }\n",
+    )
+    .package("dep", "dep", &format!("{METADATA}publish = false\n"), "");
     Case::new(&fx)
-        .args(&["--no-verify", "--offline", "--workspace", "--exclude-lockfile"])
+        .args(NVW)
+        .assert_same()
+        .cargo_fails_with("no matching package named `dep` found");
+    Case::new(&fx)
+        .args(&[
+            "--no-verify",
+            "--offline",
+            "--workspace",
+            "--exclude-lockfile",
+        ])
         .fresh_target()
         .assert_same()
         .cargo_ok();
@@ -176,17 +272,31 @@ fn registry_selection_errors() {
     // `registry_not_in_publish_list`, `registry_not_inferred_because_of_conflict`,
     // `registry_not_inferred_because_of_multiple_options`, `registry_not_inferred_because_of_mismatch`
     let fx = Fixture::new();
-    fx.file(".cargo/config.toml", REGISTRIES).package("", "foo", &format!("{METADATA}publish = [\"test\"]\n"), "");
+    fx.file(".cargo/config.toml", REGISTRIES).package(
+        "",
+        "foo",
+        &format!("{METADATA}publish = [\"test\"]\n"),
+        "",
+    );
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "--registry", "alternative"])
         .assert_same()
         .cargo_fails_with("cannot be packaged");
-    Case::new(&fx).args(&["--list", "--offline", "--registry", "alternative"]).assert_same();
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--registry", "alternative"])
+        .assert_same();
 
-    for (a, b) in [("[\"test\"]", "[\"alternative\"]"), ("[\"test\", \"alternative\"]", "[\"test\", \"alternative\"]"), ("[\"test\"]", "true")] {
+    for (a, b) in [
+        ("[\"test\"]", "[\"alternative\"]"),
+        ("[\"test\", \"alternative\"]", "[\"test\", \"alternative\"]"),
+        ("[\"test\"]", "true"),
+    ] {
         let fx = Fixture::new();
         fx.file(".cargo/config.toml", REGISTRIES)
-            .file("Cargo.toml", "[workspace]\nmembers = [\"main\", \"dep\"]\nresolver = \"2\"\n")
+            .file(
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"main\", \"dep\"]\nresolver = \"2\"\n",
+            )
             .package(
                 "main",
                 "main",
@@ -196,10 +306,24 @@ fn registry_selection_errors() {
             .package("dep", "dep", &format!("{METADATA}publish = {b}\n"), "");
         Case::new(&fx).args(NVW).assert_same();
         Case::new(&fx)
-            .args(&["--no-verify", "--offline", "--workspace", "--exclude-lockfile"])
+            .args(&[
+                "--no-verify",
+                "--offline",
+                "--workspace",
+                "--exclude-lockfile",
+            ])
             .fresh_target()
             .assert_same();
-        Case::new(&fx).args(&["--no-verify", "--offline", "--workspace", "--registry", "nope"]).fresh_target().assert_same();
+        Case::new(&fx)
+            .args(&[
+                "--no-verify",
+                "--offline",
+                "--workspace",
+                "--registry",
+                "nope",
+            ])
+            .fresh_target()
+            .assert_same();
     }
 }
 
@@ -215,7 +339,9 @@ fn many_members_no_interdependencies() {
         fx.basic(m, m);
     }
     Case::new(&fx).args(NVW).assert_same().cargo_ok();
-    Case::new(&fx).args(&["--list", "--offline", "--workspace"]).assert_same();
+    Case::new(&fx)
+        .args(&["--list", "--offline", "--workspace"])
+        .assert_same();
 }
 
 #[test]
@@ -231,7 +357,10 @@ fn workspace_with_local_and_remote_deps_crates_io() {
             "[dependencies]\ndep = { path = \"../dep\", version = \"0.1.0\" }\ncfg-if = \"1\"\nremote = { package = \"cfg-if\", version = \"0.1\" }\n",
         )
         .basic("dep", "dep");
-    Case::new(&fx).args(&["--no-verify", "--workspace"]).assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--workspace"])
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]
@@ -240,6 +369,13 @@ fn registry_dependency_lockfile_crates_io() {
     // Packaged Cargo.lock with real registry dependencies and a pinned workspace lock (§4.3).
     let fx = Fixture::new();
     fx.package("", "foo", METADATA, "[dependencies]\ncfg-if = \"1\"\n");
-    Case::new(&fx).args(&["--no-verify"]).assert_same().cargo_ok();
-    Case::new(&fx).args(&[]).fresh_target().assert_same().cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify"])
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&[])
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }

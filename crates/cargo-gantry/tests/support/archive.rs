@@ -92,7 +92,9 @@ pub fn read_entries(tar: &[u8]) -> Result<(Vec<Entry>, usize), String> {
         let start = pos + 512;
         let end = start + size;
         if end > tar.len() {
-            return Err(format!("entry at offset {pos} runs past the end of the archive"));
+            return Err(format!(
+                "entry at offset {pos} runs past the end of the archive"
+            ));
         }
         let raw = RawEntry {
             header,
@@ -183,18 +185,33 @@ pub fn explain_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
 
 fn explain_entry(report: &mut String, e: &Entry, a: &Entry) {
     match (&e.long_name, &a.long_name) {
-        (Some(el), Some(al)) => diff_headers(report, &format!("{} (LongLink header)", e.path), el, al),
+        (Some(el), Some(al)) => {
+            diff_headers(report, &format!("{} (LongLink header)", e.path), el, al)
+        }
         (Some(_), None) => {
-            let _ = writeln!(report, "{}: cargo uses a GNU LongLink entry, gantry does not", e.path);
+            let _ = writeln!(
+                report,
+                "{}: cargo uses a GNU LongLink entry, gantry does not",
+                e.path
+            );
         }
         (None, Some(_)) => {
-            let _ = writeln!(report, "{}: gantry uses a GNU LongLink entry, cargo does not", e.path);
+            let _ = writeln!(
+                report,
+                "{}: gantry uses a GNU LongLink entry, cargo does not",
+                e.path
+            );
         }
         (None, None) => {}
     }
     diff_headers(report, &e.path, &e.raw, &a.raw);
     if e.raw.data != a.raw.data {
-        let _ = writeln!(report, "{}: content differs\n{}", e.path, content_diff(&e.raw.data, &a.raw.data));
+        let _ = writeln!(
+            report,
+            "{}: content differs\n{}",
+            e.path,
+            content_diff(&e.raw.data, &a.raw.data)
+        );
     }
 }
 
@@ -238,14 +255,26 @@ pub fn content_diff(e: &[u8], a: &[u8]) -> String {
                     let _ = writeln!(s, "  {label} {mark}{:4} {l:?}", n + 1);
                 }
                 if lines.len() <= i {
-                    let _ = writeln!(s, "  {label} >     <end of file after {} lines>", lines.len());
+                    let _ = writeln!(
+                        s,
+                        "  {label} >     <end of file after {} lines>",
+                        lines.len()
+                    );
                 }
             }
             s
         }
         _ => {
-            let i = e.iter().zip(a.iter()).position(|(x, y)| x != y).unwrap_or(e.len().min(a.len()));
-            format!("  binary; sizes {} vs {}, first differing byte at offset {i}", e.len(), a.len())
+            let i = e
+                .iter()
+                .zip(a.iter())
+                .position(|(x, y)| x != y)
+                .unwrap_or(e.len().min(a.len()));
+            format!(
+                "  binary; sizes {} vs {}, first differing byte at offset {i}",
+                e.len(),
+                a.len()
+            )
         }
     }
 }

@@ -23,7 +23,10 @@ impl Default for Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
-        let tmp = tempfile::Builder::new().prefix("gantry-diff-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("gantry-diff-")
+            .tempdir()
+            .expect("tempdir");
         fs::create_dir(tmp.path().join("tree")).expect("mkdir tree");
         Fixture { tmp }
     }
@@ -84,7 +87,10 @@ impl Fixture {
     }
 
     pub fn fifo(&self, rel: &str) -> &Self {
-        let st = Command::new("mkfifo").arg(self.path(rel)).status().expect("mkfifo");
+        let st = Command::new("mkfifo")
+            .arg(self.path(rel))
+            .status()
+            .expect("mkfifo");
         assert!(st.success(), "mkfifo failed");
         self
     }
@@ -102,7 +108,10 @@ impl Fixture {
     /// A minimal library package `name` at `dir` (`""` = the root) with extra `[package]` lines and
     /// extra manifest sections.
     pub fn package(&self, dir: &str, name: &str, extra_package: &str, extra: &str) -> &Self {
-        self.file(&join(dir, "Cargo.toml"), &manifest(name, extra_package, extra));
+        self.file(
+            &join(dir, "Cargo.toml"),
+            &manifest(name, extra_package, extra),
+        );
         self.file(&join(dir, "src/lib.rs"), "pub fn f() -> u32 {\n    1\n}\n")
     }
 
@@ -180,7 +189,14 @@ impl Fixture {
 pub fn git_cmd(dir: &Path) -> Command {
     let mut c = Command::new("git");
     c.current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(["-c", "core.autocrlf=false", "-c", "commit.gpgsign=false"])
         .env("GIT_AUTHOR_DATE", GIT_DATE)
         .env("GIT_COMMITTER_DATE", GIT_DATE)
@@ -193,7 +209,8 @@ pub fn git_cmd(dir: &Path) -> Command {
 }
 
 /// Complete crates.io metadata (no "manifest has no …" warning).
-pub const METADATA: &str = "description = \"d\"\nlicense = \"MIT\"\nrepository = \"https://example.com/r\"\n";
+pub const METADATA: &str =
+    "description = \"d\"\nlicense = \"MIT\"\nrepository = \"https://example.com/r\"\n";
 
 pub fn manifest(name: &str, extra_package: &str, extra: &str) -> String {
     format!(

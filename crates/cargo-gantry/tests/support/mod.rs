@@ -88,9 +88,13 @@ impl Outcome {
     }
 
     pub fn crate_bytes(&self, file: &str) -> &[u8] {
-        self.crates
-            .get(file)
-            .unwrap_or_else(|| panic!("{} produced no {file}; has {:?}", self.side.label(), self.crates.keys()))
+        self.crates.get(file).unwrap_or_else(|| {
+            panic!(
+                "{} produced no {file}; has {:?}",
+                self.side.label(),
+                self.crates.keys()
+            )
+        })
     }
 
     /// Entry paths of one produced `.crate`.
@@ -120,11 +124,20 @@ pub struct Pair {
 
 impl Pair {
     pub fn cargo_ok(&self) -> &Self {
-        assert!(self.cargo.ok(), "cargo was expected to succeed:\n{}", self.cargo.stderr);
+        assert!(
+            self.cargo.ok(),
+            "cargo was expected to succeed:\n{}",
+            self.cargo.stderr
+        );
         self
     }
     pub fn cargo_fails_with(&self, needle: &str) -> &Self {
-        assert_eq!(self.cargo.code, Some(101), "cargo was expected to fail:\n{}", self.cargo.stderr);
+        assert_eq!(
+            self.cargo.code,
+            Some(101),
+            "cargo was expected to fail:\n{}",
+            self.cargo.stderr
+        );
         assert!(
             self.cargo.stderr.contains(needle),
             "cargo's stderr lacks {needle:?}:\n{}",
@@ -133,11 +146,19 @@ impl Pair {
         self
     }
     pub fn stderr_contains(&self, needle: &str) -> &Self {
-        assert!(self.cargo.stderr.contains(needle), "cargo's stderr lacks {needle:?}:\n{}", self.cargo.stderr);
+        assert!(
+            self.cargo.stderr.contains(needle),
+            "cargo's stderr lacks {needle:?}:\n{}",
+            self.cargo.stderr
+        );
         self
     }
     pub fn stdout_contains(&self, needle: &str) -> &Self {
-        assert!(self.cargo.stdout.contains(needle), "cargo's stdout lacks {needle:?}:\n{}", self.cargo.stdout);
+        assert!(
+            self.cargo.stdout.contains(needle),
+            "cargo's stdout lacks {needle:?}:\n{}",
+            self.cargo.stdout
+        );
         self
     }
     /// Asserts that cargo's `file` archive contains exactly these entries (relative to the
@@ -150,7 +171,10 @@ impl Pair {
             .into_iter()
             .map(|p| p.strip_prefix(&prefix).map(str::to_string).unwrap_or(p))
             .collect();
-        assert_eq!(got, expected, "cargo's archive {file} has unexpected entries");
+        assert_eq!(
+            got, expected,
+            "cargo's archive {file} has unexpected entries"
+        );
         self
     }
     pub fn crates_are(&self, expected: &[&str]) -> &Self {
@@ -216,7 +240,10 @@ impl<'a> Case<'a> {
 
     fn dirs(&self, side: Side) -> (PathBuf, PathBuf) {
         let s = self.fx.scratch();
-        (s.join(format!("home-{}", side.label())), s.join(format!("target-{}", side.label())))
+        (
+            s.join(format!("home-{}", side.label())),
+            s.join(format!("target-{}", side.label())),
+        )
     }
 
     pub fn run_side(&self, side: Side) -> Outcome {
@@ -258,7 +285,12 @@ impl<'a> Case<'a> {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("failed to spawn {side:?} ({:?}): {e}", cmd.get_program()));
-        let stderr = normalize(&String::from_utf8_lossy(&out.stderr), &home, &target, self.fx.scratch());
+        let stderr = normalize(
+            &String::from_utf8_lossy(&out.stderr),
+            &home,
+            &target,
+            self.fx.scratch(),
+        );
         Outcome {
             side,
             code: out.status.code(),
@@ -284,7 +316,11 @@ impl<'a> Case<'a> {
             let keep = std::env::var_os("GANTRY_DIFF_KEEP").is_some();
             let mut msg = format!(
                 "cargo and {} disagree for `package {}` in {}\n{report}",
-                if self_check() { "cargo (self-check)" } else { "gantry" },
+                if self_check() {
+                    "cargo (self-check)"
+                } else {
+                    "gantry"
+                },
                 self.args.join(" "),
                 self.cwd.display()
             );
@@ -379,7 +415,11 @@ pub fn sha256(bytes: &[u8]) -> String {
 pub fn compare(cargo: &Outcome, gantry: &Outcome) -> Option<String> {
     let mut r = String::new();
     if cargo.code != gantry.code {
-        let _ = writeln!(r, "exit code: cargo {:?}, gantry {:?}", cargo.code, gantry.code);
+        let _ = writeln!(
+            r,
+            "exit code: cargo {:?}, gantry {:?}",
+            cargo.code, gantry.code
+        );
     }
     if !cargo.ok() {
         let (e, g) = (cargo.error_block(), gantry.error_block());
@@ -391,13 +431,18 @@ pub fn compare(cargo: &Outcome, gantry: &Outcome) -> Option<String> {
     let names_c: Vec<&String> = cargo.crates.keys().collect();
     let names_g: Vec<&String> = gantry.crates.keys().collect();
     if names_c != names_g {
-        let _ = writeln!(r, ".crate files differ: cargo {names_c:?}, gantry {names_g:?}");
+        let _ = writeln!(
+            r,
+            ".crate files differ: cargo {names_c:?}, gantry {names_g:?}"
+        );
         if !cargo.ok() && cargo.crates.is_empty() {
             let _ = writeln!(r, "gantry left .crate files behind after an error");
         }
     }
     for (name, c) in &cargo.crates {
-        let Some(g) = gantry.crates.get(name) else { continue };
+        let Some(g) = gantry.crates.get(name) else {
+            continue;
+        };
         if let Some(why) = archive::explain_difference(c, g) {
             let _ = writeln!(
                 r,
@@ -408,10 +453,18 @@ pub fn compare(cargo: &Outcome, gantry: &Outcome) -> Option<String> {
         }
     }
     if cargo.stdout != gantry.stdout {
-        let _ = writeln!(r, "stdout differs:\n{}", text_diff(&cargo.stdout, &gantry.stdout));
+        let _ = writeln!(
+            r,
+            "stdout differs:\n{}",
+            text_diff(&cargo.stdout, &gantry.stdout)
+        );
     }
     if cargo.stderr != gantry.stderr {
-        let _ = writeln!(r, "stderr differs (normalised):\n{}", text_diff(&cargo.stderr, &gantry.stderr));
+        let _ = writeln!(
+            r,
+            "stderr differs (normalised):\n{}",
+            text_diff(&cargo.stderr, &gantry.stderr)
+        );
     }
     (!r.is_empty()).then_some(r)
 }
