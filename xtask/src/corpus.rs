@@ -160,7 +160,7 @@ pub fn fetch_corpus(tools: &Tools, work: &Path) -> Result<PathBuf, String> {
     let proj = work.join("fetch-project");
     fs::create_dir_all(proj.join("src")).map_err(|e| e.to_string())?;
     let mut manifest = String::from(
-        "[package]\nname = \"gantry-corpus-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n",
+        "[package]\nname = \"gantry-corpus-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[workspace]\n\n[dependencies]\n",
     );
     for name in POPULAR {
         manifest.push_str(&format!("{name} = \"*\"\n"));
