@@ -202,14 +202,33 @@ pub fn judge(c: &Run, g: &Run) -> Verdict {
     Verdict::Identical(c.crates.len())
 }
 
+/// The `error:` line plus its innermost cause, shortened to one line.
 pub fn first_error(stderr: &str) -> String {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("error"))
-        .unwrap_or_else(|| stderr.lines().last().unwrap_or(""))
-        .chars()
-        .take(160)
-        .collect()
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let first = lines.iter().position(|l| l.starts_with("error"));
+    let mut s = match first {
+        Some(i) => {
+            let mut s = lines[i].to_string();
+            if let Some(cause) = lines[i + 1..]
+                .iter()
+                .rev()
+                .find(|l| l.starts_with("  ") && !l.trim_start().starts_with("Caused by"))
+            {
+                s.push_str(" … ");
+                s.push_str(cause.trim());
+            }
+            s
+        }
+        None => lines.last().copied().unwrap_or("").to_string(),
+    };
+    if s.len() > 240 {
+        let mut cut = 240;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
 }
 
 /// `git init` + add + commit with a fixed identity and dates (deterministic commit ids).

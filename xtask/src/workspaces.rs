@@ -59,7 +59,7 @@ fn virtual_workspace(root: &Path) -> Result<(), String> {
         "tk-core/Cargo.toml",
         &member(
             "tk-core",
-            "[dependencies]\nserde.workspace = true\nlog = { workspace = true, optional = true }\n\n[features]\ndefault = [\"log\"]\ntrace = [\"dep:log\"]\n",
+            "[dependencies]\nserde.workspace = true\nlog = { workspace = true, optional = true }\n\n[features]\ndefault = [\"trace\"]\ntrace = [\"dep:log\"]\n",
             "build = \"build.rs\"\n",
         ),
     )?;
