@@ -405,3 +405,56 @@ fn source_date_epoch_is_ignored() {
         .assert_same()
         .cargo_ok();
 }
+
+#[test]
+fn edition_parsing() {
+    // `test_edition`, `test_edition_malformed`, `test_edition_from_the_future`
+    for edition in ["2015", "2018", "2024", "chicken", "2038"] {
+        let fx = Fixture::new();
+        fx.file(
+            "Cargo.toml",
+            &format!("[package]\nname = \"foo\"\nversion = \"0.1.0\"\nedition = \"{edition}\"\n{METADATA}"),
+        )
+        .file("src/lib.rs", "");
+        Case::new(&fx).args(NV).assert_same();
+    }
+}
+
+#[test]
+fn other_accepted_flags() {
+    // Flags that must be accepted and must not change the archive.
+    let fx = Fixture::new();
+    fx.basic("", "foo");
+    for extra in [
+        &["-j", "1"][..],
+        &["--keep-going"][..],
+        &["--locked"][..],
+        &["--frozen"][..],
+        &["-q"][..],
+        &["-vv"][..],
+        &["--color", "never"][..],
+        &["--target", "x86_64-unknown-linux-gnu"][..],
+    ] {
+        Case::new(&fx).args(NV).args(extra).assert_same();
+    }
+    Case::new(&fx)
+        .args(&[
+            "--offline",
+            "--index",
+            "sparse+http://127.0.0.1:9/i/",
+            "--registry",
+            "x",
+        ])
+        .assert_same();
+    Case::new(&fx)
+        .args(&["--offline", "--no-verify", "--bogus-flag"])
+        .assert_same();
+    Case::new(&fx)
+        .args(&[
+            "--offline",
+            "--no-verify",
+            "--index",
+            "sparse+http://127.0.0.1:9/i/",
+        ])
+        .assert_same();
+}

@@ -379,3 +379,45 @@ fn registry_dependency_lockfile_crates_io() {
         .assert_same()
         .cargo_ok();
 }
+
+#[test]
+fn alternative_registry_dependency_is_rewritten() {
+    // `generated_manifest`: `registry = "alternative"` becomes `registry-index` (no lockfile, so no
+    // request is needed).
+    let fx = Fixture::new();
+    fx.file(".cargo/config.toml", REGISTRIES).package(
+        "",
+        "foo",
+        METADATA,
+        "[dependencies]\nalt-dep = { version = \"1\", registry = \"alternative\" }\n\n[dev-dependencies]\nother = { version = \"0.2\", registry = \"test\", package = \"real-other\" }\n",
+    );
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "--exclude-lockfile"])
+        .assert_same()
+        .cargo_ok();
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline"])
+        .assert_same();
+}
+
+#[test]
+fn dirty_member_from_workspace_root() {
+    // `dirty_untracked_file_when_packaged_from_workspace_member` (from the root with -p)
+    let fx = Fixture::new();
+    fx.file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .basic("a", "a")
+    .basic("b", "b")
+    .git_commit_all("");
+    fx.file("a/untracked.txt", "");
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-p", "a"])
+        .assert_same()
+        .cargo_fails_with("a/untracked.txt");
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline", "-p", "b"])
+        .assert_same()
+        .cargo_ok();
+}
