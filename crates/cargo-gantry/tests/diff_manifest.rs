@@ -6,12 +6,9 @@ use support::*;
 
 const NV: &[&str] = &["--no-verify", "--offline"];
 
-fn same(fx: &Fixture, cwd: &str) -> Pair {
-    Case::new(fx)
-        .cwd(cwd)
-        .args(&["--list", "--offline"])
-        .assert_same();
-    Case::new(fx).cwd(cwd).args(NV).assert_same()
+fn same(checks: &mut Checks, fx: &Fixture, cwd: &str) {
+    checks.run(Case::new(fx).cwd(cwd).args(&["--list", "--offline"]));
+    checks.run(Case::new(fx).cwd(cwd).args(NV));
 }
 
 #[test]
@@ -309,6 +306,7 @@ fn workspace_overrides_resolver() {
 #[test]
 fn discovery_build_rs() {
     // `discovery_inferred_build_rs_included/_excluded`, `discovery_explicit_build_rs_included/_excluded`
+    let mut checks = Checks::new();
     for (keys, files) in [
         (
             "include = [\"src/lib.rs\", \"build.rs\"]\n",
@@ -332,8 +330,9 @@ fn discovery_build_rs() {
         for f in files {
             fx.file(f, "fn main() {}\n");
         }
-        same(&fx, "");
+        same(&mut checks, &fx, "");
     }
+    checks.finish();
 }
 
 #[test]
@@ -351,6 +350,7 @@ fn discovery_targets() {
         "tests/dir/main.rs",
         "benches/b.rs",
     ];
+    let mut checks = Checks::new();
     for (keys, extra) in [
         ("", ""),
         ("include = [\"src/lib.rs\"]\n", ""),
@@ -378,7 +378,7 @@ fn discovery_targets() {
         for t in targets {
             fx.file(t, "fn main() {}\n");
         }
-        same(&fx, "");
+        same(&mut checks, &fx, "");
     }
     // Capitalised file names (`normalize_case` on a case-sensitive FS)
     let fx = Fixture::new();
@@ -386,7 +386,8 @@ fn discovery_targets() {
         .file("src/Main.rs", "fn main() {}\n")
         .file("Build.rs", "fn main() {}\n")
         .file("src/lib.rs", "");
-    same(&fx, "");
+    same(&mut checks, &fx, "");
+    checks.finish();
 }
 
 #[test]

@@ -311,35 +311,76 @@ impl<'a> Case<'a> {
 
     /// Runs both tools and panics with a detailed report unless they agree.
     pub fn assert_same(&self) -> Pair {
+        self.check().unwrap_or_else(|msg| panic!("{msg}"))
+    }
+
+    /// Runs both tools; `Err` carries the detailed report when they disagree.
+    pub fn check(&self) -> Result<Pair, String> {
         let pair = self.run();
-        if let Some(report) = compare(&pair.cargo, &pair.gantry) {
-            let keep = std::env::var_os("GANTRY_DIFF_KEEP").is_some();
-            let mut msg = format!(
-                "cargo and {} disagree for `package {}` in {}\n{report}",
-                if self_check() {
-                    "cargo (self-check)"
-                } else {
-                    "gantry"
-                },
-                self.args.join(" "),
-                self.cwd.display()
-            );
-            if keep {
-                let path = self.fx.scratch().to_path_buf();
-                let _ = writeln!(msg, "scratch kept at {}", path.display());
-                keep_forever(&path);
-            }
-            panic!("{msg}");
+        let Some(report) = compare(&pair.cargo, &pair.gantry) else {
+            return Ok(pair);
+        };
+        let mut msg = format!(
+            "cargo and {} disagree for `package {}` in {}\n{report}",
+            if self_check() {
+                "cargo (self-check)"
+            } else {
+                "gantry"
+            },
+            self.args.join(" "),
+            self.cwd.display()
+        );
+        if std::env::var_os("GANTRY_DIFF_KEEP").is_some() {
+            let path = keep_forever(self.fx.scratch());
+            let _ = writeln!(msg, "scratch kept at {}", path.display());
         }
-        pair
+        Err(msg)
     }
 }
 
-fn keep_forever(path: &Path) {
-    // Copy the scratch dir aside: the fixture's TempDir will delete the original.
+/// Collects the outcome of many cases (table-driven tests) and fails once at the end with every
+/// disagreement, so one early mismatch does not hide the others.
+#[derive(Default)]
+pub struct Checks {
+    failures: Vec<String>,
+    total: usize,
+}
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the case; returns the pair when both tools agree.
+    pub fn run(&mut self, case: Case<'_>) -> Option<Pair> {
+        self.total += 1;
+        match case.check() {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                self.failures.push(msg);
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) {
+        if !self.failures.is_empty() {
+            panic!(
+                "{} of {} cases disagree:\n\n{}",
+                self.failures.len(),
+                self.total,
+                self.failures
+                    .join("\n----------------------------------------\n")
+            );
+        }
+    }
+}
+
+fn keep_forever(path: &Path) -> PathBuf {
+    // Copy the scratch dir aside: the fixture's TempDir deletes the original.
     let dest = PathBuf::from(format!("{}-kept", path.display()));
     let _ = Command::new("cp").arg("-a").arg(path).arg(&dest).status();
-    eprintln!("kept a copy of the failing case at {}", dest.display());
+    dest
 }
 
 /// Removes variables that `cargo test` (or the user's shell) sets and that would change either
