@@ -120,6 +120,8 @@ impl Outcome {
 pub struct Pair {
     pub cargo: Outcome,
     pub gantry: Outcome,
+    /// Set when cargo left the source tree untouched but gantry changed it.
+    pub tree_changed_by_gantry: Option<String>,
 }
 
 impl Pair {
@@ -303,9 +305,17 @@ impl<'a> Case<'a> {
 
     /// Runs both tools and returns both outcomes without judging them.
     pub fn run(&self) -> Pair {
+        let before = snapshot(&self.fx.root());
+        let cargo = self.run_side(Side::Cargo);
+        let after_cargo = snapshot(&self.fx.root());
+        let gantry = self.run_side(Side::Gantry);
+        let after_gantry = snapshot(&self.fx.root());
+        let tree_changed_by_gantry = (before == after_cargo && after_cargo != after_gantry)
+            .then(|| snapshot_diff(&after_cargo, &after_gantry));
         Pair {
-            cargo: self.run_side(Side::Cargo),
-            gantry: self.run_side(Side::Gantry),
+            cargo,
+            gantry,
+            tree_changed_by_gantry,
         }
     }
 
@@ -317,9 +327,16 @@ impl<'a> Case<'a> {
     /// Runs both tools; `Err` carries the detailed report when they disagree.
     pub fn check(&self) -> Result<Pair, String> {
         let pair = self.run();
-        let Some(report) = compare(&pair.cargo, &pair.gantry) else {
+        let mut report = compare(&pair.cargo, &pair.gantry).unwrap_or_default();
+        if let Some(changed) = &pair.tree_changed_by_gantry {
+            let _ = writeln!(
+                report,
+                "gantry modified the source tree (cargo did not): {changed}"
+            );
+        }
+        if report.is_empty() {
             return Ok(pair);
-        };
+        }
         let mut msg = format!(
             "cargo and {} disagree for `package {}` in {}\n{report}",
             if self_check() {
@@ -432,6 +449,65 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         out.push_str(line);
     }
     out
+}
+
+/// Path → (kind, length, mtime, link target) for everything in the tree except git internals.
+type Snapshot = BTreeMap<PathBuf, (u8, u64, i64, i64, Option<PathBuf>)>;
+
+fn snapshot(root: &Path) -> Snapshot {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Snapshot::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let ft = md.file_type();
+            let kind = if ft.is_symlink() {
+                b'l'
+            } else if ft.is_dir() {
+                b'd'
+            } else {
+                b'f'
+            };
+            if kind == b'd' && e.file_name() != ".git" {
+                stack.push(p.clone());
+            }
+            if kind == b'd' {
+                continue; // directory mtimes change when git or tools create lock files
+            }
+            let link = ft
+                .is_symlink()
+                .then(|| std::fs::read_link(&p).ok())
+                .flatten();
+            out.insert(p, (kind, md.len(), md.mtime(), md.mtime_nsec(), link));
+        }
+    }
+    out
+}
+
+fn snapshot_diff(a: &Snapshot, b: &Snapshot) -> String {
+    let mut s = String::new();
+    for (p, v) in b {
+        match a.get(p) {
+            None => {
+                let _ = write!(s, "\n  added {}", p.display());
+            }
+            Some(w) if w != v => {
+                let _ = write!(s, "\n  changed {}", p.display());
+            }
+            _ => {}
+        }
+    }
+    for p in a.keys().filter(|p| !b.contains_key(*p)) {
+        let _ = write!(s, "\n  removed {}", p.display());
+    }
+    s
 }
 
 fn read_crates(dir: &Path) -> BTreeMap<String, Vec<u8>> {
