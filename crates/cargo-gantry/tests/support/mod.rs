@@ -120,8 +120,9 @@ impl Outcome {
 pub struct Pair {
     pub cargo: Outcome,
     pub gantry: Outcome,
-    /// Set when cargo left the source tree untouched but gantry changed it.
-    pub tree_changed_by_gantry: Option<String>,
+    /// Set when the source tree after gantry differs from the tree after cargo (both runs start
+    /// from the same tree).
+    pub tree_difference: Option<String>,
 }
 
 impl Pair {
@@ -305,17 +306,21 @@ impl<'a> Case<'a> {
 
     /// Runs both tools and returns both outcomes without judging them.
     pub fn run(&self) -> Pair {
-        let before = snapshot(&self.fx.root());
+        let root = self.fx.root();
+        let before = snapshot(&root);
         let cargo = self.run_side(Side::Cargo);
-        let after_cargo = snapshot(&self.fx.root());
+        let after_cargo = snapshot(&root);
+        if after_cargo != before {
+            restore(&before, &after_cargo);
+        }
         let gantry = self.run_side(Side::Gantry);
-        let after_gantry = snapshot(&self.fx.root());
-        let tree_changed_by_gantry = (before == after_cargo && after_cargo != after_gantry)
-            .then(|| snapshot_diff(&after_cargo, &after_gantry));
+        let after_gantry = snapshot(&root);
+        let tree_difference =
+            (after_cargo != after_gantry).then(|| snapshot_diff(&after_cargo, &after_gantry));
         Pair {
             cargo,
             gantry,
-            tree_changed_by_gantry,
+            tree_difference,
         }
     }
 
@@ -328,10 +333,10 @@ impl<'a> Case<'a> {
     pub fn check(&self) -> Result<Pair, String> {
         let pair = self.run();
         let mut report = compare(&pair.cargo, &pair.gantry).unwrap_or_default();
-        if let Some(changed) = &pair.tree_changed_by_gantry {
+        if let Some(changed) = &pair.tree_difference {
             let _ = writeln!(
                 report,
-                "gantry modified the source tree (cargo did not): {changed}"
+                "the source tree after gantry differs from the tree after cargo:{changed}"
             );
         }
         if report.is_empty() {
@@ -451,11 +456,17 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
     out
 }
 
-/// Path → (kind, length, mtime, link target) for everything in the tree except git internals.
-type Snapshot = BTreeMap<PathBuf, (u8, u64, i64, i64, Option<PathBuf>)>;
+/// Everything in the tree except git internals: path → file bytes or symlink target.
+type Snapshot = BTreeMap<PathBuf, SnapEntry>;
+
+#[derive(PartialEq, Eq, Clone, Debug)]
+enum SnapEntry {
+    File(Vec<u8>),
+    Link(PathBuf),
+    Other,
+}
 
 fn snapshot(root: &Path) -> Snapshot {
-    use std::os::unix::fs::MetadataExt;
     let mut out = Snapshot::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -468,27 +479,40 @@ fn snapshot(root: &Path) -> Snapshot {
                 continue;
             };
             let ft = md.file_type();
-            let kind = if ft.is_symlink() {
-                b'l'
-            } else if ft.is_dir() {
-                b'd'
+            let entry = if ft.is_dir() {
+                if e.file_name() != ".git" {
+                    stack.push(p);
+                }
+                continue;
+            } else if ft.is_symlink() {
+                SnapEntry::Link(std::fs::read_link(&p).unwrap_or_default())
+            } else if ft.is_file() {
+                SnapEntry::File(std::fs::read(&p).unwrap_or_default())
             } else {
-                b'f'
+                SnapEntry::Other
             };
-            if kind == b'd' && e.file_name() != ".git" {
-                stack.push(p.clone());
-            }
-            if kind == b'd' {
-                continue; // directory mtimes change when git or tools create lock files
-            }
-            let link = ft
-                .is_symlink()
-                .then(|| std::fs::read_link(&p).ok())
-                .flatten();
-            out.insert(p, (kind, md.len(), md.mtime(), md.mtime_nsec(), link));
+            out.insert(p, entry);
         }
     }
     out
+}
+
+/// Puts regular files back as they were in `before` (cargo may legitimately write into the tree,
+/// e.g. update the workspace `Cargo.lock`; gantry must then start from the same state and is
+/// expected to make the same change).
+fn restore(before: &Snapshot, after: &Snapshot) {
+    for (p, e) in after {
+        if !before.contains_key(p) && matches!(e, SnapEntry::File(_)) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    for (p, e) in before {
+        if let SnapEntry::File(bytes) = e
+            && after.get(p) != Some(e)
+        {
+            let _ = std::fs::write(p, bytes);
+        }
+    }
 }
 
 fn snapshot_diff(a: &Snapshot, b: &Snapshot) -> String {
@@ -496,16 +520,19 @@ fn snapshot_diff(a: &Snapshot, b: &Snapshot) -> String {
     for (p, v) in b {
         match a.get(p) {
             None => {
-                let _ = write!(s, "\n  added {}", p.display());
+                let _ = write!(s, "\n  only after gantry: {}", p.display());
             }
             Some(w) if w != v => {
-                let _ = write!(s, "\n  changed {}", p.display());
+                let _ = write!(s, "\n  differs: {}", p.display());
+                if let (SnapEntry::File(x), SnapEntry::File(y)) = (w, v) {
+                    let _ = write!(s, "\n{}", archive::content_diff(x, y));
+                }
             }
             _ => {}
         }
     }
     for p in a.keys().filter(|p| !b.contains_key(*p)) {
-        let _ = write!(s, "\n  removed {}", p.display());
+        let _ = write!(s, "\n  only after cargo: {}", p.display());
     }
     s
 }
