@@ -166,11 +166,15 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
         let cwd = s.join(dir);
         let mut times = [Vec::new(), Vec::new()];
         let mut last = [None, None];
-        for (i, tool) in [Tool::Cargo, Tool::Gantry].into_iter().enumerate() {
+        let sides = [Tool::Cargo, Tool::Gantry].map(|tool| {
             let home = s.join(format!("home-{}", tool.label()));
             let target = s.join(format!("target-{}-{dir}", tool.label()));
-            // one warm-up run (page cache, lazily created directories), then the timed runs
-            let warm = common::run(tools, tool, &cwd, args, &home, &target);
+            (tool, home, target)
+        });
+        // One warm-up run each (page cache, lazily created directories), then alternate the
+        // timed runs so that drift on a busy machine hits both tools alike.
+        for (tool, home, target) in &sides {
+            let warm = common::run(tools, *tool, &cwd, args, home, target);
             if warm.code != Some(0) {
                 println!(
                     "{label:<24} {} failed: {}",
@@ -178,8 +182,10 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
                     common::first_error(&warm.stderr)
                 );
             }
-            for _ in 0..opts.runs {
-                let r = common::run(tools, tool, &cwd, args, &home, &target);
+        }
+        for _ in 0..opts.runs {
+            for (i, (tool, home, target)) in sides.iter().enumerate() {
+                let r = common::run(tools, *tool, &cwd, args, home, target);
                 times[i].push(r.elapsed);
                 last[i] = Some(r);
             }
