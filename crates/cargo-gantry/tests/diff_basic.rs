@@ -201,6 +201,12 @@ fn package_not_found_and_direct_invocation() {
         .invocation(Invocation::Direct)
         .assert_same()
         .cargo_ok();
+    Case::new(&fx)
+        .args(NV)
+        .invocation(Invocation::ViaCargo)
+        .fresh_target()
+        .assert_same()
+        .cargo_ok();
 }
 
 #[test]

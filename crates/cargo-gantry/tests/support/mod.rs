@@ -40,6 +40,9 @@ pub enum Invocation {
     Subcommand,
     /// `cargo-gantry package …`.
     Direct,
+    /// `cargo gantry package …` through cargo's external-subcommand lookup (the binary's
+    /// directory is put first on `PATH`).
+    ViaCargo,
 }
 
 pub fn self_check() -> bool {
@@ -257,6 +260,16 @@ impl<'a> Case<'a> {
         }
         let real_cargo = reference_cargo();
         let mut cmd = match side {
+            Side::Gantry if !self_check() && self.invocation == Invocation::ViaCargo => {
+                let bin_dir = gantry_bin().parent().expect("binary dir").to_path_buf();
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let mut paths = vec![bin_dir];
+                paths.extend(std::env::split_paths(&path));
+                let mut c = Command::new(&real_cargo);
+                c.env("PATH", std::env::join_paths(paths).expect("PATH"));
+                c.args(["gantry", "package"]);
+                c
+            }
             Side::Gantry if !self_check() => {
                 let mut c = Command::new(gantry_bin());
                 if self.invocation == Invocation::Subcommand {
