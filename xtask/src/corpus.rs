@@ -221,6 +221,24 @@ pub fn restore(file: &Path, dest: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The manifest without its `[workspace]` / `[workspace.*]` tables, if it had any.
+pub fn strip_workspace_table(manifest: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut skipping = false;
+    let mut found = false;
+    for line in manifest.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            skipping = t.starts_with("[workspace]") || t.starts_with("[workspace.");
+            found |= skipping;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    found.then_some(out)
+}
+
 pub fn uses_inheritance(manifest: &str) -> bool {
     manifest.lines().any(|l| {
         let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
@@ -297,6 +315,18 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
             }
             let mut verdict = compare(tools, &dir, &args, &home, &t_cargo, &t_gantry);
             let mut no_lock = false;
+            // A published manifest may keep the `[workspace]` table of its repository, whose
+            // members are not in the package: drop that table (in both tools' input alike).
+            if let Verdict::BothFailed(e) = &verdict
+                && e.contains("workspace member")
+                && let Some(stripped) = strip_workspace_table(&manifest)
+            {
+                fs::write(dir.join("Cargo.toml"), stripped).map_err(|e| e.to_string())?;
+                if git {
+                    common::git_commit_all(&dir)?;
+                }
+                verdict = compare(tools, &dir, &args, &home, &t_cargo, &t_gantry);
+            }
             if matches!(verdict, Verdict::BothFailed(_)) {
                 args.push("--exclude-lockfile");
                 verdict = compare(tools, &dir, &args, &home, &t_cargo, &t_gantry);
