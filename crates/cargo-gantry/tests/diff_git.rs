@@ -409,3 +409,21 @@ fn walk_mode_when_repo_does_not_track_package() {
         .cargo_fails_with("not yet committed");
     same_archive_and_list(&fx, "pkg", NVD).cargo_ok();
 }
+
+#[test]
+fn symlink_into_changed_submodule_file() {
+    // `dirty_file_outside_pkg_root_inside_submodule`
+    let fx = Fixture::new();
+    fx.file("subrepo/file.txt", "v1\n")
+        .git_commit_all("subrepo");
+    fx.file("main/.gitignore", "/target\n")
+        .git_commit_all("main");
+    fx.submodule_add("main", "subrepo", "sub");
+    fx.basic("main/pkg", "foo")
+        .symlink("../sub/file.txt", "main/pkg/link.txt");
+    fx.git_commit_all("main");
+    same_archive_and_list(&fx, "main/pkg", NV).cargo_ok();
+    fx.file("main/sub/file.txt", "v2\n");
+    Case::new(&fx).cwd("main/pkg").args(NV).assert_same();
+    same_archive_and_list(&fx, "main/pkg", NVD).cargo_ok();
+}

@@ -142,3 +142,19 @@ fn main() {
         .assert_same()
         .cargo_ok();
 }
+
+#[test]
+fn verify_with_configured_build_dir() {
+    // §4.8: scratch files, the overlay and the verification unpack dir live in `build.build-dir`.
+    let fx = Fixture::new();
+    let build_dir = fx.scratch().join("build-dir");
+    fx.basic("", "foo").file(
+        ".cargo/config.toml",
+        &format!("[build]\nbuild-dir = {:?}\n", build_dir.to_str().unwrap()),
+    );
+    Case::new(&fx).args(V).assert_same().cargo_ok();
+    assert!(
+        build_dir.join("package").exists(),
+        "cargo should have used build.build-dir"
+    );
+}
