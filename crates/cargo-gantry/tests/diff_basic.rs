@@ -356,6 +356,8 @@ fn long_file_names() {
     let exact = format!("src/{}", "a".repeat(100 - prefix));
     let long = format!("src/{}.txt", "b".repeat(180));
     let deep = format!("src/{}/{}/x.rs", "c".repeat(60), "d".repeat(60));
+    let over = format!("src/{}", "o".repeat(101 - prefix));
+    fx.file(&over, "one over\n");
     fx.file(&exact, "exact\n")
         .file(&long, "long\n")
         .file(&deep, "deep\n");
@@ -398,7 +400,11 @@ fn executables_modes_and_sizes() {
         .file("README.md", &"readme line\n".repeat(100))
         .file("a/b", "")
         .file("a-b/c", "")
-        .file("a.b", "");
+        .file("a.b", "")
+        .bytes("pad/511", &[b'x'; 511])
+        .bytes("pad/512", &[b'y'; 512])
+        .bytes("pad/513", &[b'z'; 513])
+        .bytes("pad/1024", &[0u8; 1024]);
     Case::new(&fx).args(NV).assert_same().cargo_ok();
     Case::new(&fx).args(&["--list", "--offline"]).assert_same();
 }
@@ -465,4 +471,15 @@ fn other_accepted_flags() {
             "sparse+http://127.0.0.1:9/i/",
         ])
         .assert_same();
+}
+
+#[test]
+fn package_name_with_capitals_and_underscores() {
+    let fx = Fixture::new();
+    fx.package("", "Foo_Bar-baz", METADATA, "");
+    Case::new(&fx)
+        .args(NV)
+        .assert_same()
+        .cargo_ok()
+        .crates_are(&["Foo_Bar-baz-0.1.0.crate"]);
 }
