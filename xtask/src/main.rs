@@ -1,0 +1,123 @@
+//! Project automation for gantry. `cargo run -p xtask -- <command>` (or `cargo xtask` with the
+//! alias from xtask/README.md):
+//!
+//! * `corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]`
+//! * `corpus --workspaces`
+//! * `bench package [--runs N] [--files N] [--gantry PATH]`
+//!
+//! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
+//! `target/xtask/`).
+
+mod bench;
+mod common;
+mod corpus;
+mod workspaces;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  cargo xtask corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]
+  cargo xtask corpus --workspaces [--gantry PATH] [--work DIR]
+  cargo xtask bench package [--runs N] [--files N] [--gantry PATH]";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Flags {
+    rest: Vec<String>,
+}
+
+impl Flags {
+    fn take_flag(&mut self, name: &str) -> bool {
+        let before = self.rest.len();
+        self.rest.retain(|a| a != name);
+        before != self.rest.len()
+    }
+    fn take_value(&mut self, name: &str) -> Result<Option<String>, String> {
+        let Some(i) = self.rest.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
+        if i + 1 >= self.rest.len() {
+            return Err(format!("{name} needs a value"));
+        }
+        let v = self.rest.remove(i + 1);
+        self.rest.remove(i);
+        Ok(Some(v))
+    }
+    fn take_number(&mut self, name: &str, default: usize) -> Result<usize, String> {
+        match self.take_value(name)? {
+            Some(v) => v.parse().map_err(|_| format!("{name}: not a number: {v}")),
+            None => Ok(default),
+        }
+    }
+    fn finish(self) -> Result<(), String> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unexpected arguments {:?}\n{USAGE}", self.rest))
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is one level below the root")
+        .to_path_buf()
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let Some((cmd, rest)) = args.split_first() else {
+        return Err(USAGE.into());
+    };
+    let mut f = Flags {
+        rest: rest.to_vec(),
+    };
+    let gantry = f.take_value("--gantry")?.map(PathBuf::from);
+    let repo = repo_root();
+    match cmd.as_str() {
+        "corpus" => {
+            let work = f
+                .take_value("--work")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo.join("target/xtask/corpus"));
+            if f.take_flag("--workspaces") {
+                f.finish()?;
+                let tools = common::Tools::locate(gantry, &repo)?;
+                let home = corpus::fetch_corpus(&tools, &work)?;
+                return workspaces::run(&tools, &home);
+            }
+            let opts = corpus::Options {
+                count: f.take_number("--count", 200)?,
+                git: f.take_flag("--git"),
+                online: f.take_flag("--online"),
+                only: f.take_value("--only")?,
+                work,
+            };
+            f.finish()?;
+            let tools = common::Tools::locate(gantry, &repo)?;
+            corpus::run(&tools, &opts)
+        }
+        "bench" => {
+            if !f.take_flag("package") {
+                return Err(format!("unknown benchmark\n{USAGE}"));
+            }
+            let opts = bench::Options {
+                runs: f.take_number("--runs", 5)?,
+                files: f.take_number("--files", 4000)?,
+            };
+            f.finish()?;
+            let tools = common::Tools::locate(gantry, &repo)?;
+            bench::run(&tools, &opts)
+        }
+        _ => Err(USAGE.into()),
+    }
+}
