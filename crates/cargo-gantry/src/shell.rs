@@ -64,8 +64,11 @@ impl Shell {
         for cause in err.chain().skip(1) {
             text.push_str("\n\nCaused by:");
             for line in cause.to_string().lines() {
-                text.push_str("\n  ");
-                text.push_str(line);
+                text.push('\n');
+                if !line.is_empty() {
+                    text.push_str("  ");
+                    text.push_str(line);
+                }
             }
         }
         self.prefixed(ERROR, "error", &text);

@@ -81,6 +81,9 @@ pub enum PackageError {
     Prepare(#[source] PrepareError),
     #[error("failed to verify package tarball")]
     Verify(#[source] VerifyError),
+    /// The build failed; cargo has already printed why, so there is no cause to add.
+    #[error("failed to verify package tarball")]
+    VerifyBuild,
     #[error("failed to write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -247,11 +250,15 @@ pub fn package(
                 version: &packaged.version,
                 unpack_root: &opts.verify_dir,
                 target_dir: &opts.target_dir,
+                cargo_package_dir: &package_dir,
                 overlay: overlay.as_ref(),
                 cargo: &opts.cargo,
                 flags: &opts.build,
             })
-            .map_err(PackageError::Verify)?;
+            .map_err(|e| match e {
+                VerifyError::Build { .. } => PackageError::VerifyBuild,
+                other => PackageError::Verify(other),
+            })?;
         }
     }
     Ok(done)

@@ -44,6 +44,9 @@ pub fn unpack_crate(
     fs::create_dir_all(&dir).map_err(io_err)?;
     let file = File::open(archive).map_err(io_err)?;
     let mut tar = tar::Archive::new(GzDecoder::new(file));
+    // Fresh mtimes, as cargo unpacks: the archive's fixed 2006 timestamps would make cargo treat a
+    // previous build of the same path as up to date and skip verifying the new sources.
+    tar.set_preserve_mtime(false);
     for entry in tar.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         let path = entry.path().map_err(io_err)?.into_owned();

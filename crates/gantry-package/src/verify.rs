@@ -32,6 +32,8 @@ pub struct VerifyRequest<'a> {
     /// Where archives are unpacked (outside the repository).
     pub unpack_root: &'a Path,
     pub target_dir: &'a Path,
+    /// `<build-dir>/package`, where `cargo package` unpacks for its own verification.
+    pub cargo_package_dir: &'a Path,
     pub overlay: Option<&'a Overlay>,
     pub cargo: &'a CargoInvocation,
     pub flags: &'a BuildFlags,
@@ -61,6 +63,7 @@ pub enum VerifyError {
 
 /// Unpacks and builds one archive; returns the unpacked directory.
 pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
+    forget_cargo_unpack(req)?;
     let dir = unpack_crate(req.crate_file, req.unpack_root, req.name, req.version)?;
     let before = snapshot(&dir)?;
     let lock_path = dir.join("Cargo.lock");
@@ -129,6 +132,23 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
         return Err(VerifyError::SourceModified(report));
     }
     Ok(dir)
+}
+
+/// A package that is its own workspace root gets the same artifact hash wherever it lives, so our
+/// unpacked copy shares its fingerprint with `cargo package`'s own verification build. That
+/// fingerprint's dep-info points into cargo's unpack directory (`<build-dir>/package/<name>-<ver>`),
+/// whose old files would make cargo call our new sources fresh and skip building them. Cargo
+/// recreates that directory on every run; removing it makes the fingerprint stale, so the archive
+/// we just wrote is really compiled.
+fn forget_cargo_unpack(req: &VerifyRequest) -> Result<(), VerifyError> {
+    let dir = req
+        .cargo_package_dir
+        .join(format!("{}-{}", req.name, req.version));
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(VerifyError::Io { path: dir, source }),
+    }
 }
 
 /// Runs the build, passing its output through except cargo's lockfile bookkeeping about the patched

@@ -448,11 +448,24 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         s = s.replace(p.to_str().unwrap_or("\u{0}"), token);
     }
     let _ = scratch;
+    let s = map_verify_dir(&s);
     let mut out = String::with_capacity(s.len());
     for line in s.split_inclusive('\n') {
         let t = line.trim_start();
         if t.starts_with("Blocking ") {
             continue; // lock contention is timing, not behaviour
+        }
+        // Cargo unpacks overlay crates from its local registry; gantry compiles them from their
+        // unpacked archives. Both build the same sources; only these progress lines differ.
+        if t.starts_with("Unpacking ") && t.contains("/package/tmp-registry`)") {
+            continue;
+        }
+        if t.starts_with("Compiling ")
+            && let Some(i) = line.find(" ([TARGET]/package/tmp-registry/")
+        {
+            out.push_str(&line[..i]);
+            out.push('\n');
+            continue;
         }
         if t.starts_with("Finished ")
             && let Some(i) = line.rfind(" in ")
@@ -466,6 +479,31 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         }
         out.push_str(line);
     }
+    out
+}
+
+/// Gantry deliberately verifies outside the repository, in `<tmp>/gantry-verify/<hash>/`, where cargo
+/// uses `<target>/package/`; map the former onto the latter so the rest of the output is compared.
+fn map_verify_dir(s: &str) -> String {
+    let base = std::env::temp_dir().join("gantry-verify");
+    let base = format!("{}/", base.display());
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(&base) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + base.len()..];
+        match after.find('/') {
+            Some(j) if j == 16 && after[..j].bytes().all(|b| b.is_ascii_hexdigit()) => {
+                out.push_str("[TARGET]/package/");
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push_str(&base);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
