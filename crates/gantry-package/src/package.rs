@@ -150,7 +150,7 @@ pub fn package(
     // Like cargo, resolve the real workspace first when it has a lockfile: that surfaces a broken
     // lockfile as its own error, refreshes a stale one, and is where `--locked` is enforced.
     let ws_lock = ws.lockfile_path();
-    if !opts.list && opts.include_lockfile && ws_lock.is_file() {
+    if opts.include_lockfile && ws_lock.is_file() {
         lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, reporter)?;
     }
 
@@ -454,14 +454,26 @@ fn write_archive(
     })
 }
 
-/// Cargo reports resolution errors against the package's real path, not our scratch copy.
+/// Cargo reports resolution errors against the package's real path, not our scratch copy; and it
+/// builds the publish-form manifest in memory, so a problem with it (say, every target excluded)
+/// has no "failed to parse manifest" wrapper around it.
 fn relocate_lock_error(e: LockError, scratch: &Path, root: &Path) -> LockError {
-    match e {
-        LockError::Resolve(text) => LockError::Resolve(
-            text.replace(&scratch.display().to_string(), &root.display().to_string()),
-        ),
-        other => other,
-    }
+    let LockError::Resolve(text) = e else {
+        return e;
+    };
+    let wrapper = format!(
+        "failed to parse manifest at `{}`\n\nCaused by:\n",
+        scratch.join("Cargo.toml").display()
+    );
+    let text = match text.strip_prefix(&wrapper) {
+        Some(inner) => inner
+            .lines()
+            .map(|l| l.strip_prefix("  ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => text,
+    };
+    LockError::Resolve(text.replace(&scratch.display().to_string(), &root.display().to_string()))
 }
 
 /// Writes through a temporary sibling and renames, so readers never see a partial file and a failed

@@ -467,6 +467,16 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
             out.push('\n');
             continue;
         }
+        // The verified crate itself: cargo unpacks into `<target or build dir>/package/`.
+        if t.starts_with("Compiling ")
+            && let (Some(open), Some(pkg)) = (line.find(" ("), line.find("/package/"))
+            && open < pkg
+        {
+            out.push_str(&line[..open]);
+            out.push_str(" ([TARGET]");
+            out.push_str(&line[pkg..]);
+            continue;
+        }
         if t.starts_with("Finished ")
             && let Some(i) = line.rfind(" in ")
         {
