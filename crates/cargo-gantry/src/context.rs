@@ -114,6 +114,14 @@ impl Context {
         self.config.registry_index(name).ok().flatten()
     }
 
+    /// The configured registry whose index URL is `url`, if any.
+    pub fn registry_name(&self, url: &str) -> Option<String> {
+        self.config
+            .registry_names()
+            .into_iter()
+            .find(|name| self.registry_index(name).as_deref() == Some(url))
+    }
+
     pub fn cargo(
         &self,
         global: &GlobalArgs,

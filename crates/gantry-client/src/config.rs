@@ -185,6 +185,22 @@ impl CargoConfig {
             .map(|(v, _)| v))
     }
 
+    /// If `[source.crates-io] replace-with` redirects crates.io, the replacement described the way
+    /// `cargo package` names it in its refusal: `dir <path>`, ``registry `<path>` `` for a local
+    /// registry, or ``registry `<name>` `` for a remote one.
+    pub fn crates_io_replacement(&self) -> Result<Option<String>, ConfigError> {
+        let Some((name, _)) = self.get_string("source.crates-io.replace-with")? else {
+            return Ok(None);
+        };
+        if let Some(dir) = self.get_path(&format!("source.{name}.directory"))? {
+            return Ok(Some(format!("dir {}", dir.display())));
+        }
+        if let Some(dir) = self.get_path(&format!("source.{name}.local-registry"))? {
+            return Ok(Some(format!("registry `{}`", dir.display())));
+        }
+        Ok(Some(format!("registry `{name}`")))
+    }
+
     fn resolve_path(&self, value: &str, origin: &Origin) -> PathBuf {
         let path = Path::new(value);
         if path.is_absolute() {
@@ -384,6 +400,29 @@ mod tests {
         let err = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &tmp.path().join("h")))
             .unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn crates_io_replacement_descriptions() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join(".cargo")).unwrap();
+        let load = |text: &str| {
+            fs::write(tmp.path().join(".cargo/config.toml"), text).unwrap();
+            CargoConfig::load_with_env(tmp.path(), &[], env(&[], &tmp.path().join("h"))).unwrap()
+        };
+        let c = load("[source.crates-io]\nreplace-with = 'v'\n[source.v]\ndirectory = 'vendor'\n");
+        assert_eq!(
+            c.crates_io_replacement().unwrap(),
+            Some(format!("dir {}", tmp.path().join("vendor").display()))
+        );
+        let c = load(
+            "[source.crates-io]\nreplace-with = 'v'\n[source.v]\nregistry = 'sparse+http://x/'\n",
+        );
+        assert_eq!(
+            c.crates_io_replacement().unwrap().as_deref(),
+            Some("registry `v`")
+        );
+        assert_eq!(load("").crates_io_replacement().unwrap(), None);
     }
 
     #[test]

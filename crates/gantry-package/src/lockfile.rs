@@ -75,12 +75,12 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
         fs::copy(ws_lock, &lock_path).map_err(io_err(ws_lock))?;
     }
 
-    let (cargo, overlay_args) = match req.overlay {
-        Some(o) if !o.is_empty() => (
-            req.cargo.unlocked(),
-            o.config_args_for(req.publish_manifest, true),
-        ),
-        _ => (req.cargo.clone(), Vec::new()),
+    // `--locked` was already enforced on the workspace's own lockfile; this scratch lock is new by
+    // definition, so only offline-ness carries over (cargo behaves the same).
+    let cargo = req.cargo.unlocked();
+    let overlay_args = match req.overlay {
+        Some(o) if !o.is_empty() => o.config_args_for(req.publish_manifest, true),
+        _ => Vec::new(),
     };
     let mut cmd = cargo.command("update", &manifest);
     cmd.arg("--workspace");
@@ -115,6 +115,21 @@ fn forward_progress(stderr: &str, reporter: &dyn Reporter) {
             reporter.status("Updating", rest);
         } else if let Some(rest) = trimmed.strip_prefix("warning: ") {
             reporter.warning(rest);
+        }
+    }
+}
+
+/// Passes cargo's status and warning lines on, up to its error (reported separately).
+fn forward_all(stderr: &str, reporter: &dyn Reporter) {
+    for line in stderr.lines() {
+        if line.starts_with("error: ") {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("warning: ") {
+            reporter.warning(rest);
+        } else if line.len() > 13 && line.as_bytes()[12] == b' ' && !line[..12].trim().is_empty() {
+            let (word, message) = line.split_at(12);
+            reporter.status(word.trim_start(), &message[1..]);
         }
     }
 }
@@ -176,7 +191,9 @@ pub fn resolve_workspace(
         source,
     })?;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    forward_progress(&stderr, reporter);
+    // This is the resolution cargo package itself performs, so its status lines (`Locking`,
+    // `Adding`, …) are what cargo shows too.
+    forward_all(&stderr, reporter);
     if output.status.success() {
         Ok(())
     } else {

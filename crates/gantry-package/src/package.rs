@@ -34,6 +34,10 @@ pub struct PackageOptions<'a> {
     pub registry: RegistryRequest,
     /// Registry name → configured index URL.
     pub registry_index: &'a dyn Fn(&str) -> Option<String>,
+    /// Index URL → registry name, for messages (cargo names configured registries).
+    pub registry_name: &'a dyn Fn(&str) -> Option<String>,
+    /// How `[source]` replaces crates.io, if it does (see [`registry::resolve_target`]).
+    pub crates_io_replacement: Option<String>,
     pub target_dir: PathBuf,
     pub build_dir: PathBuf,
     /// Where verification unpacks archives: must be outside the source repository.
@@ -117,7 +121,8 @@ pub fn package(
     let needs_registry = !opts.list
         && ((!edges.is_empty() && (opts.include_lockfile || opts.verify)) || explicit_registry);
     let target = if needs_registry {
-        let settings: Vec<PublishSetting> = order
+        // Checked in member order, as cargo reports the first offender among the selection.
+        let settings: Vec<PublishSetting> = selected
             .iter()
             .map(|&i| PublishSetting {
                 name: &ws.members[i].name,
@@ -128,6 +133,7 @@ pub fn package(
             &opts.registry,
             &settings,
             opts.registry_index,
+            opts.crates_io_replacement.as_deref(),
             "packaged",
         )?)
     } else {
@@ -394,7 +400,10 @@ fn write_archive(
             },
             reporter,
         )
-        .map_err(|e| prepare(relocate_lock_error(e, &scratch, &pkg.root).into()))?;
+        .map_err(|e| {
+            let e = relocate_lock_error(e, &scratch, &pkg.root);
+            prepare(name_registries(e, opts.registry_name).into())
+        })?;
         Some(text)
     } else {
         None
@@ -474,6 +483,28 @@ fn relocate_lock_error(e: LockError, scratch: &Path, root: &Path) -> LockError {
         None => text,
     };
     LockError::Resolve(text.replace(&scratch.display().to_string(), &root.display().to_string()))
+}
+
+/// Our scratch manifest names other registries by index URL (`registry-index`); cargo, which still
+/// knows the `registry = "name"` they came from, says `` `name` index ``.
+fn name_registries(e: LockError, registry_name: &dyn Fn(&str) -> Option<String>) -> LockError {
+    let LockError::Resolve(text) = e else {
+        return e;
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(end) = rest.find("` index") {
+        let Some(start) = rest[..end].rfind('`') else {
+            break;
+        };
+        let url = &rest[start + 1..end];
+        out.push_str(&rest[..=start]);
+        out.push_str(&registry_name(url).unwrap_or_else(|| url.to_owned()));
+        out.push_str("` index");
+        rest = &rest[end + "` index".len()..];
+    }
+    out.push_str(rest);
+    LockError::Resolve(out)
 }
 
 /// Writes through a temporary sibling and renames, so readers never see a partial file and a failed

@@ -32,6 +32,10 @@ pub struct TargetRegistry {
 pub enum RegistryError {
     #[error("registry index was not found in any configuration: `{0}`")]
     UnknownRegistry(String),
+    #[error(
+        "crates-io is replaced with non-remote-registry source {0};\ninclude `--registry crates-io` to use crates.io"
+    )]
+    CratesIoReplaced(String),
     #[error("--registry is required to disambiguate between {0} registries")]
     Ambiguous(String),
     #[error("conflicts between `package.publish` fields in the selected packages")]
@@ -56,10 +60,13 @@ pub struct PublishSetting<'a> {
 }
 
 /// Resolves the target. `index_of` maps a registry name to its configured index URL.
+/// `crates_io_replacement`: how the user's `[source]` config replaces crates.io, if it does; a
+/// packaging run that needs crates.io without `--registry crates-io` is refused then, as cargo does.
 pub fn resolve_target(
     request: &RegistryRequest,
     packages: &[PublishSetting],
     index_of: &dyn Fn(&str) -> Option<String>,
+    crates_io_replacement: Option<&str>,
     verb: &'static str,
 ) -> Result<TargetRegistry, RegistryError> {
     let name = match request {
@@ -90,6 +97,9 @@ pub fn resolve_target(
         }
     }
     if registry == CRATES_IO {
+        if let (RegistryRequest::None, Some(replacement)) = (request, crates_io_replacement) {
+            return Err(RegistryError::CratesIoReplaced(replacement.to_owned()));
+        }
         return Ok(TargetRegistry {
             name: Some(registry),
             upstream: Upstream::crates_io(),
@@ -167,7 +177,14 @@ mod tests {
             name: "foo",
             publish,
         };
-        let t = resolve_target(&RegistryRequest::None, &[p(Some(&alt))], &idx, "packaged").unwrap();
+        let t = resolve_target(
+            &RegistryRequest::None,
+            &[p(Some(&alt))],
+            &idx,
+            None,
+            "packaged",
+        )
+        .unwrap();
         assert_eq!(t.name.as_deref(), Some("alt"));
         assert!(!t.is_crates_io);
         let t = resolve_target(
@@ -179,9 +196,15 @@ mod tests {
         .unwrap();
         assert!(t.is_crates_io);
         assert_eq!(
-            resolve_target(&RegistryRequest::None, &[p(Some(&two))], &idx, "packaged")
-                .unwrap_err()
-                .to_string(),
+            resolve_target(
+                &RegistryRequest::None,
+                &[p(Some(&two))],
+                &idx,
+                None,
+                "packaged"
+            )
+            .unwrap_err()
+            .to_string(),
             "--registry is required to disambiguate between \"a\" or \"b\" registries"
         );
         assert_eq!(
@@ -216,8 +239,14 @@ mod tests {
             "`foo` cannot be packaged.\nThe registry `b` is not listed in the `package.publish` value in Cargo.toml."
         );
         assert_eq!(
-            resolve_target(&RegistryRequest::Name("nope".into()), &[], &idx, "packaged")
-                .unwrap_err(),
+            resolve_target(
+                &RegistryRequest::Name("nope".into()),
+                &[],
+                &idx,
+                None,
+                "packaged"
+            )
+            .unwrap_err(),
             RegistryError::UnknownRegistry("nope".into())
         );
     }

@@ -44,6 +44,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         .map(str::to_owned)
         .collect();
     let registry_index = |name: &str| ctx.registry_index(name);
+    let registry_name = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
     let opts = PackageOptions {
         list: args.list,
@@ -53,6 +54,8 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         include_lockfile: !args.exclude_lockfile,
         registry,
         registry_index: &registry_index,
+        registry_name: &registry_name,
+        crates_io_replacement: ctx.config.crates_io_replacement()?,
         verify_dir: verify_dir(&ws.root_dir),
         target_dir: target_dir.clone(),
         build_dir,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cargo_util_schemas::manifest::{
     InheritableDependency, PackageName, StringOrBool, TomlDependency, TomlManifest, TomlPackage,
-    VecStringOrBool,
+    TomlPackageBuild, VecStringOrBool,
 };
 
 use super::error::ManifestError;
@@ -161,6 +161,12 @@ pub fn build(
         return Err(ManifestError::parse(
             manifest_path,
             "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present",
+        ));
+    }
+    if let Some(TomlPackageBuild::MultipleScript(_)) = pkg.build.as_ref() {
+        return Err(ManifestError::parse(
+            manifest_path,
+            unstable_feature("multiple-build-scripts"),
         ));
     }
     let build_script = targets::build_script(&root, pkg.build.as_ref());
@@ -383,4 +389,14 @@ fn convert(
         }
     }
     d
+}
+
+/// The cargo version whose behaviour Gantry mirrors, as cargo names itself in feature-gate errors.
+const MIRRORED_CARGO: &str = "1.95.0 (f2d3ce0bd 2026-03-21)";
+
+/// Cargo's error for a manifest that needs a nightly-only feature.
+fn unstable_feature(feature: &str) -> String {
+    format!(
+        "feature `{feature}` is required\n\nThe package requires the Cargo feature called `{feature}`, but that feature is not stabilized in this version of Cargo ({MIRRORED_CARGO}).\nConsider trying a newer version of Cargo (this may require the nightly release).\nSee https://doc.rust-lang.org/nightly/cargo/reference/unstable.html#{feature} for more information about the status of this feature."
+    )
 }
