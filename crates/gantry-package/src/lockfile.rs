@@ -119,19 +119,55 @@ fn forward_progress(stderr: &str, reporter: &dyn Reporter) {
     }
 }
 
-/// Passes cargo's status and warning lines on, up to its error (reported separately).
+/// Passes on what cargo package itself would print for the workspace resolution, up to the error
+/// (reported separately). `cargo update --workspace` differs from a plain resolution in two ways we
+/// undo: it reports the workspace's own path packages, and it always prints a `Locking` summary.
 fn forward_all(stderr: &str, reporter: &dyn Reporter) {
+    let mut changes: Vec<(&str, &str)> = Vec::new();
     for line in stderr.lines() {
         if line.starts_with("error: ") {
             break;
         }
         if let Some(rest) = line.strip_prefix("warning: ") {
             reporter.warning(rest);
-        } else if line.len() > 13 && line.as_bytes()[12] == b' ' && !line[..12].trim().is_empty() {
-            let (word, message) = line.split_at(12);
-            reporter.status(word.trim_start(), &message[1..]);
+            continue;
+        }
+        let Some((word, message)) = status_line(line) else {
+            continue;
+        };
+        let local_path = message.ends_with(')') && message.contains(" (/");
+        match word {
+            "Locking" => {}
+            "Adding" | "Updating" | "Downgrading" | "Removing" if local_path => {}
+            _ => changes.push((word, message)),
         }
     }
+    let counted = changes
+        .iter()
+        .filter(|(w, _)| matches!(*w, "Adding" | "Updating" | "Downgrading"))
+        .count();
+    if counted > 0 {
+        let (noun, versions) = if counted == 1 {
+            ("package", "version")
+        } else {
+            ("packages", "versions")
+        };
+        reporter.status(
+            "Locking",
+            &format!("{counted} {noun} to latest compatible {versions}"),
+        );
+    }
+    for (word, message) in changes {
+        reporter.status(word, message);
+    }
+}
+
+/// `      Adding foo v1.0.0` → (`Adding`, `foo v1.0.0`): cargo right-aligns status words in 12 columns.
+fn status_line(line: &str) -> Option<(&str, &str)> {
+    let (word, rest) = line.split_at_checked(12)?;
+    let message = rest.strip_prefix(' ')?;
+    let word = word.trim_start();
+    (!word.is_empty() && !word.contains(' ')).then_some((word, message))
 }
 
 /// The text after cargo's `error: ` prefix, including its `Caused by:` chain.
@@ -217,6 +253,36 @@ mod tests {
             with_header(&resolved, Some(&own)),
             format!("{MARKER_LINE}\n{EXTRA_LINE}\n# mine\nversion = 4\n")
         );
+    }
+
+    #[test]
+    fn workspace_resolution_output_hides_path_members() {
+        use crate::report::{Event, Recorder};
+        let rec = Recorder::new(false);
+        forward_all(
+            "     Locking 2 packages to latest compatible versions\n      Adding dep v1.0.0\n      Adding foo v0.1.0 (/w/foo)\n",
+            &rec,
+        );
+        let shown: Vec<Event> = rec.events();
+        assert_eq!(
+            shown,
+            [
+                Event::Status {
+                    word: "Locking".into(),
+                    message: "1 package to latest compatible version".into()
+                },
+                Event::Status {
+                    word: "Adding".into(),
+                    message: "dep v1.0.0".into()
+                },
+            ]
+        );
+        let rec = Recorder::new(false);
+        forward_all(
+            "     Locking 0 packages to latest compatible versions\n",
+            &rec,
+        );
+        assert!(rec.events().is_empty());
     }
 
     #[test]

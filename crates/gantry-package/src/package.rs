@@ -145,7 +145,11 @@ pub fn package(
         RegistryRequest::Index(_) => false,
     };
     let package_dir = opts.build_dir.join("package");
+    // Cargo layers its overlay over the crates-io source id, but a replaced crates-io is queried
+    // through its replacement, so siblings stay unresolvable (even with `--registry crates-io`).
+    let crates_io_replaced = opts.crates_io_replacement.is_some();
     let mut overlay = match &target {
+        Some(t) if t.is_crates_io && crates_io_replaced => None,
         Some(t) => Some(
             Overlay::new(t.upstream.clone(), opts.verify_dir.join("tmp-registry"))
                 .map_err(|e| PackageError::Prepare(e.into()))?,

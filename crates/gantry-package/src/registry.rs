@@ -191,6 +191,7 @@ mod tests {
             &RegistryRequest::None,
             &[p(None), p(Some(&none))],
             &idx,
+            None,
             "packaged",
         )
         .unwrap();
@@ -212,6 +213,7 @@ mod tests {
                 &RegistryRequest::None,
                 &[p(Some(&alt)), p(Some(&two))],
                 &idx,
+                None,
                 "packaged"
             )
             .unwrap_err(),
@@ -222,6 +224,7 @@ mod tests {
                 &RegistryRequest::None,
                 &[p(Some(&alt)), p(None)],
                 &idx,
+                None,
                 "packaged"
             )
             .unwrap_err(),
@@ -232,6 +235,7 @@ mod tests {
                 &RegistryRequest::Name("b".into()),
                 &[p(Some(&alt))],
                 &idx,
+                None,
                 "packaged"
             )
             .unwrap_err()

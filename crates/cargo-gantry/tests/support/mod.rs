@@ -449,6 +449,8 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
     }
     let _ = scratch;
     let s = map_verify_dir(&s);
+    // Usage lines name the command as invoked: `cargo gantry package` is how gantry is run.
+    let s = s.replace("Usage: cargo gantry ", "Usage: cargo ");
     let mut out = String::with_capacity(s.len());
     for line in s.split_inclusive('\n') {
         let t = line.trim_start();
