@@ -160,14 +160,22 @@ pub fn check_vcs(opts: &VcsOptions, reporter: &dyn Reporter) -> Result<Option<Vc
     for extra in opts.extra_paths {
         outside.push(normalize(&opts.pkg_root.join(extra)));
     }
-    // cargo resolves the workspace manifest's workdir-relative path against the cwd (so the
-    // check only bites when run from the workdir, or hits `<cwd>/Cargo.toml` elsewhere); we
-    // reproduce that observed behaviour rather than the documented intent.
     if let Some(ws_rel) = repo_relative(opts.workspace_manifest, &workdir)
         && let Ok(rel) = gix::path::try_from_byte_slice(ws_rel.as_slice())
     {
-        outside.push(opts.cwd.join(rel));
+        outside.push(canon_workdir.join(rel));
     }
+    // Cargo resolves each outside file's workdir-relative path against the current directory, so
+    // these checks only bite when it runs from the workdir root (from the package directory they
+    // look at `<cwd>/LICENSE` and friends instead). We reproduce that observed behaviour.
+    let outside: Vec<PathBuf> = outside
+        .into_iter()
+        .filter_map(|p| {
+            let canon = p.canonicalize().ok()?;
+            let rel = canon.strip_prefix(&canon_workdir).ok()?.to_path_buf();
+            Some(opts.cwd.join(rel))
+        })
+        .collect();
     for path in dirty_outside(&repo, &canon_workdir, &canon_pkg_root, outside)? {
         reported.push(relative_to(&path, opts.cwd));
     }
