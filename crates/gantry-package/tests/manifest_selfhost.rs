@@ -27,7 +27,9 @@ fn gantry_workspace_members_match_cargo() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let fx = manifest_common::fixture(&[]);
     std::fs::copy(repo.join("Cargo.toml"), fx.path("Cargo.toml")).expect("copy root");
-    copy_tree(&repo.join("crates"), &fx.path("crates"));
+    for member_dir in ["crates", "xtask"] {
+        copy_tree(&repo.join(member_dir), &fx.path(member_dir));
+    }
     let ws = gantry_package::workspace::load_workspace(&fx.path("Cargo.toml")).expect("load");
     assert!(!ws.members.is_empty());
     for m in &ws.members {
