@@ -70,7 +70,10 @@ pub fn index_path(name: &str) -> String {
         0 => String::new(),
         1 => format!("1/{lower}"),
         2 => format!("2/{lower}"),
-        3 => format!("3/{}/{lower}", &lower[..1]),
+        3 => match lower.get(..1) {
+            Some(first) => format!("3/{first}/{lower}"),
+            None => format!("3/{lower}/{lower}"),
+        },
         _ => match (lower.get(..2), lower.get(2..4)) {
             (Some(a), Some(b)) => format!("{a}/{b}/{lower}"),
             // Non-ASCII names are invalid anyway; keep the function total.
@@ -142,6 +145,10 @@ mod tests {
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("cargo"), "ca/rg/cargo");
         assert_eq!(index_path("CapCrate"), "ca/pc/capcrate");
+        // Total on any input (network paths reach this function).
+        for odd in ["é", "éa", "aé", "ééé", "\u{10ffff}x"] {
+            let _ = index_path(odd);
+        }
     }
 
     #[test]

@@ -217,3 +217,101 @@ fn cargo_with_auth_required_and_cargo_token_provider() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("token rejected for `gantry`"), "{err}");
 }
+
+#[test]
+fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let bin = env!("CARGO_BIN_EXE_gantry-registry");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["user", "add", "alice"]);
+    assert!(run(&["user", "list"]).contains("alice"));
+    let out = run(&[
+        "token",
+        "new",
+        "--user",
+        "alice",
+        "--scope",
+        "publish-new",
+        "--crate",
+        "bin-*",
+    ]);
+    let token = out.lines().last().unwrap().to_owned();
+    assert!(token.starts_with("gty"));
+    let listed = run(&["token", "list"]);
+    assert!(
+        listed.contains("scopes=publish-new") && !listed.contains(&token),
+        "{listed}"
+    );
+    let bad = Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["token", "new", "--user", "alice", "--scope", "nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut index = String::new();
+    let mut api = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(u) = line.strip_prefix("index: ") {
+            index = u.to_owned();
+        }
+        if let Some(u) = line.strip_prefix("api: ") {
+            api = u.to_owned();
+            break;
+        }
+    }
+    assert!(
+        index.starts_with("sparse+http://127.0.0.1:") && index.ends_with("/index/"),
+        "{index}"
+    );
+    let addr: std::net::SocketAddr = api.strip_prefix("http://").unwrap().parse().unwrap();
+    let r = http(
+        addr,
+        "PUT",
+        "/api/v1/crates/new",
+        &[("Authorization", &token)],
+        &publish_body("bin-crate", "0.1.0"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        http(addr, "GET", "/index/bi/n-/bin-crate", &[], b"").status,
+        200
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Data survives a restart: the token still works and the crate is still there.
+    run(&["token", "revoke", "1"]);
+    assert!(run(&["token", "list"]).contains("revoked"));
+}
