@@ -16,6 +16,12 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[error("blob store: {0}")]
 pub struct BlobError(String);
 
+impl BlobError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        BlobError(msg.into())
+    }
+}
+
 /// Where `.crate` bytes live. Puts must be atomic (readers see all bytes or nothing).
 pub trait BlobStore: Send + Sync {
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>>;

@@ -121,6 +121,19 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let (store, blobs) = open_storage(&config).await?;
+    start_with_storage(config, store, blobs, signal).await
+}
+
+/// Like [`start_with_signal`] with caller-provided storage (other engines, fault injection in tests).
+pub async fn start_with_storage<F>(
+    config: Config,
+    store: Arc<dyn MetaStore>,
+    blobs: Arc<dyn BlobStore>,
+    signal: Option<F>,
+) -> anyhow::Result<RunningServer>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = config

@@ -927,3 +927,81 @@ fn concurrent_duplicate_publishes_have_exactly_one_winner() {
     assert!(results.iter().all(|r| r.0 == 200), "{results:?}");
     assert_eq!(reg.index_lines("race").len(), 10);
 }
+
+/// A blob store whose writes fail: the publish must fail and leave no visible version.
+struct FailingBlobs;
+
+impl gantry_registry::blob::BlobStore for FailingBlobs {
+    fn put<'a>(
+        &'a self,
+        _: &'a str,
+        _: Vec<u8>,
+    ) -> gantry_registry::blob::BoxFut<'a, Result<(), gantry_registry::blob::BlobError>> {
+        Box::pin(async { Err(gantry_registry::blob::BlobError::new("disk full")) })
+    }
+    fn get<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> gantry_registry::blob::BoxFut<'a, Result<Option<Vec<u8>>, gantry_registry::blob::BlobError>>
+    {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[test]
+fn failed_blob_write_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = gantry_registry::Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: std::sync::Arc<dyn gantry_registry::store::MetaStore> = std::sync::Arc::new(
+        rt.block_on(gantry_registry::sqlite::SqliteStore::open(
+            &dir.path().join("db.sqlite"),
+        ))
+        .unwrap(),
+    );
+    let user = rt.block_on(store.create_user("alice")).unwrap();
+    let token = gantry_registry::auth::generate_token();
+    let new = gantry_registry::store::NewToken {
+        user_id: user.id,
+        name: "t".into(),
+        hash: gantry_registry::auth::hash_token(&token),
+        scopes: None,
+        crate_patterns: vec![],
+        expires_at: None,
+    };
+    rt.block_on(store.create_token(&new)).unwrap();
+    let server = rt
+        .block_on(gantry_registry::server::start_with_storage(
+            config,
+            store,
+            std::sync::Arc::new(FailingBlobs),
+            None::<std::future::Pending<()>>,
+        ))
+        .unwrap();
+    let addr = server.addr;
+    let r = http(
+        addr,
+        "PUT",
+        "/api/v1/crates/new",
+        &[("Authorization", &token)],
+        &publish_body("lost", "0.1.0"),
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(r.detail(), "internal server error");
+    assert_eq!(http(addr, "GET", "/index/lo/st/lost", &[], b"").status, 404);
+    // The version was not half-created: a later publish is not "already uploaded" but fails the same way.
+    let r = http(
+        addr,
+        "PUT",
+        "/api/v1/crates/new",
+        &[("Authorization", &token)],
+        &publish_body("lost", "0.1.0"),
+    );
+    assert_eq!(r.status, 500);
+    rt.block_on(server.stop()).unwrap();
+}
