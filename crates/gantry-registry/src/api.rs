@@ -22,6 +22,7 @@ use crate::auth::{self, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
 use crate::index::check_read_access;
+use crate::ratelimit::Action;
 use crate::server::App;
 use crate::store::{CrateInfo, PublishConflict, PublishRecord};
 
@@ -76,7 +77,7 @@ pub async fn publish(
     validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
 
     // Authorisation depends on whether the crate exists: publish-new vs publish-update + ownership.
-    match app.store.crate_by_name(&krate.name).await? {
+    let action = match app.store.crate_by_name(&krate.name).await? {
         Some(existing) => {
             authed.require(Scope::PublishUpdate, &krate.name)?;
             if !app.store.is_owner(existing.id, authed.user_id()).await? {
@@ -95,14 +96,16 @@ pub async fn publish(
             {
                 return Err(already_uploaded(&version.without_build));
             }
+            Action::PublishUpdate
         }
         None => {
             authed.require(Scope::PublishNew, &krate.name)?;
             if is_reserved_name(&krate.name) {
                 return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
             }
+            Action::PublishNew
         }
-    }
+    };
 
     // Dependencies from this same registry must exist under exactly that name.
     for dep in krate
@@ -136,6 +139,7 @@ pub async fn publish(
     if validate_only {
         return Ok(response);
     }
+    rate_limit(&app, authed.user_id(), action)?;
 
     let cksum = hex::encode(Sha256::digest(&tarball));
     let mut entry = index_entry_from_publish(&krate, &cksum);
@@ -165,6 +169,14 @@ pub async fn publish(
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
         Err(PublishConflict::Store(e)) => Err(e.into()),
     }
+}
+
+fn rate_limit(app: &App, user_id: i64, action: Action) -> Result<(), ApiErr> {
+    app.limiter.check(user_id, action).map_err(|at| {
+        let mut e = ApiErr::new(StatusCode::TOO_MANY_REQUESTS, action.message(at));
+        e.retry_after = Some(httpdate::fmt_http_date(at));
+        e
+    })
 }
 
 async fn find_crate(app: &App, name: &str) -> Result<CrateInfo, ApiErr> {

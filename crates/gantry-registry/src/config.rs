@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use gantry_protocol::MetadataRules;
 use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
+use crate::ratelimit::RateLimits;
+
 /// crates.io's floor for the decompressed size of a `.crate` (512 MiB).
 pub const MIN_UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
 /// Whole-request time limit.
@@ -22,6 +24,8 @@ pub struct Config {
     /// Decompression bomb limit; defaults to max(512 MiB, upload limit).
     pub max_unpacked_size: Option<u64>,
     pub rules: MetadataRules,
+    /// Per-user publish/yank token buckets; `None` (the default) disables them.
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl Config {
@@ -34,6 +38,7 @@ impl Config {
             max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             max_unpacked_size: None,
             rules: MetadataRules::default(),
+            rate_limits: None,
         }
     }
 

@@ -10,6 +10,8 @@ pub struct ApiErr {
     pub detail: String,
     /// `WWW-Authenticate` challenge for 401s on the index.
     pub challenge: Option<String>,
+    /// `Retry-After` (HTTP date) for 429s.
+    pub retry_after: Option<String>,
 }
 
 impl ApiErr {
@@ -18,6 +20,7 @@ impl ApiErr {
             status,
             detail: detail.into(),
             challenge: None,
+            retry_after: None,
         }
     }
     pub fn bad(detail: impl Into<String>) -> Self {
@@ -46,6 +49,12 @@ impl IntoResponse for ApiErr {
             .into_response();
         if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -28,6 +28,7 @@ pub async fn check_read_access(app: &App, headers: &HeaderMap) -> Result<(), Api
                 "this registry requires authentication: pass a token in the `Authorization` header"
                     .into(),
             challenge: Some(challenge),
+            retry_after: None,
         }),
         Err(mut e) => {
             e.status = StatusCode::UNAUTHORIZED;

@@ -12,6 +12,7 @@ pub mod blob;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod ratelimit;
 pub mod server;
 pub mod sqlite;
 pub mod store;

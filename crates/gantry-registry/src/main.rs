@@ -39,6 +39,10 @@ enum Command {
         /// Maximum .crate size in bytes.
         #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
         max_upload_size: u32,
+        /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
+        /// yanks 100 then 1/min).
+        #[arg(long)]
+        rate_limit: bool,
     },
     /// Manage users.
     User {
@@ -128,11 +132,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             auth_required,
             max_upload_size,
+            rate_limit,
         } => {
             config.listen = listen;
             config.public_url = public_url;
             config.auth_required = auth_required;
             config.max_upload_size = max_upload_size;
+            config.rate_limits =
+                rate_limit.then_some(gantry_registry::ratelimit::RateLimits::CRATES_IO);
             let server = start_with_signal(config, Some(shutdown_signal())).await?;
             println!("gantry-registry listening on {}", server.addr);
             println!("index: {}", server.index_url());

@@ -26,6 +26,7 @@ pub struct App {
     pub public_url: String,
     pub store: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub limiter: crate::ratelimit::RateLimiter,
 }
 
 impl App {
@@ -141,11 +142,13 @@ where
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
+    let limiter = crate::ratelimit::RateLimiter::new(config.rate_limits);
     let app = Arc::new(App {
         config,
         public_url,
         store,
         blobs,
+        limiter,
     });
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());

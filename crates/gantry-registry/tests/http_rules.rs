@@ -1005,3 +1005,48 @@ fn failed_blob_write_publishes_nothing() {
     assert_eq!(r.status, 500);
     rt.block_on(server.stop()).unwrap();
 }
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    use gantry_registry::ratelimit::{Bucket, RateLimits};
+    use std::time::Duration;
+    let reg = TestRegistry::start_with(|c| {
+        c.rate_limits = Some(RateLimits {
+            publish_new: Bucket {
+                refill: Duration::from_secs(600),
+                burst: 2,
+            },
+            ..RateLimits::CRATES_IO
+        })
+    });
+    let tok = reg.token("alice");
+    // validate_only and refused publishes do not use up the bucket.
+    for _ in 0..3 {
+        reg.http(
+            "PUT",
+            "/api/v1/crates/new?validate_only=true",
+            &[("Authorization", &tok)],
+            &publish_body("rl-x", "0.1.0"),
+        );
+    }
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-a", "0.1.0")).status,
+        200
+    );
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-b", "0.1.0")).status,
+        200
+    );
+    let r = reg.publish(&tok, &publish_body("rl-c", "0.1.0"));
+    assert_eq!(r.status, 429);
+    assert!(r.detail().starts_with(
+        "You have published too many new crates in a short period of time. Please try again after "
+    ));
+    assert!(httpdate::parse_http_date(r.header("retry-after").unwrap()).is_ok());
+    assert_eq!(reg.index_file("rl-c").status, 404);
+    // Updates have their own bucket.
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-a", "0.2.0")).status,
+        200
+    );
+}
