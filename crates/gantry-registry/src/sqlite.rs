@@ -296,7 +296,7 @@ impl MetaStore for SqliteStore {
     ) -> BoxFut<'a, StoreResult<bool>> {
         Box::pin(async move {
             let _w = self.write.lock().await;
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
             for uid in user_ids {
                 sqlx::query("DELETE FROM crate_owners WHERE crate_id = ? AND user_id = ?")
                     .bind(crate_id)
@@ -340,79 +340,20 @@ impl MetaStore for SqliteStore {
     fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>> {
         Box::pin(async move {
             let _w = self.write.lock().await;
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let existing =
-                sqlx::query("SELECT id, name, description FROM crates WHERE canon_name = ?")
-                    .bind(&rec.canon_name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            let crate_id: i64 = match existing {
-                Some(row) => {
-                    let info = crate_row(&row);
-                    let owner = sqlx::query(
-                        "SELECT 1 FROM crate_owners WHERE crate_id = ? AND user_id = ?",
-                    )
-                    .bind(info.id)
-                    .bind(rec.user_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if owner.is_none() {
-                        return Err(PublishConflict::NotOwner);
-                    }
-                    if info.name != rec.name {
-                        return Err(PublishConflict::NameMismatch(info.name));
-                    }
-                    sqlx::query("UPDATE crates SET description = ? WHERE id = ?")
-                        .bind(&rec.description)
-                        .bind(info.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    info.id
+            // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+            // writes gets SQLITE_BUSY at once (no busy wait) when another connection holds the lock.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+            match publish_in_tx(&mut tx, rec).await {
+                Ok(()) => {
+                    tx.commit().await.map_err(db)?;
+                    Ok(())
                 }
-                None => {
-                    let id: i64 = sqlx::query(
-                        "INSERT INTO crates (name, canon_name, description, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(&rec.name)
-                    .bind(&rec.canon_name)
-                    .bind(&rec.description)
-                    .bind(rec.now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .get("id");
-                    sqlx::query("INSERT INTO crate_owners (crate_id, user_id) VALUES (?, ?)")
-                        .bind(id)
-                        .bind(rec.user_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    id
+                Err(e) => {
+                    // Roll back now, while we hold the mutex, rather than when the pool gets to it.
+                    let _ = tx.rollback().await;
+                    Err(e)
                 }
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO versions (crate_id, num, num_no_build, cksum, index_line, published_by, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(crate_id)
-            .bind(&rec.num)
-            .bind(&rec.num_no_build)
-            .bind(&rec.cksum)
-            .bind(&rec.index_line)
-            .bind(rec.user_id)
-            .bind(rec.now)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(PublishConflict::VersionExists),
-                Err(e) => return Err(db(e).into()),
             }
-            tx.commit().await.map_err(db)?;
-            Ok(())
         })
     }
 
@@ -482,4 +423,79 @@ impl MetaStore for SqliteStore {
             Ok((rows.iter().map(crate_row).collect(), total.max(0) as u64))
         })
     }
+}
+
+async fn publish_in_tx(
+    conn: &mut sqlx::SqliteConnection,
+    rec: &PublishRecord,
+) -> Result<(), PublishConflict> {
+    let existing = sqlx::query("SELECT id, name, description FROM crates WHERE canon_name = ?")
+        .bind(&rec.canon_name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    let crate_id: i64 = match existing {
+        Some(row) => {
+            let info = crate_row(&row);
+            let owner =
+                sqlx::query("SELECT 1 FROM crate_owners WHERE crate_id = ? AND user_id = ?")
+                    .bind(info.id)
+                    .bind(rec.user_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            if owner.is_none() {
+                return Err(PublishConflict::NotOwner);
+            }
+            if info.name != rec.name {
+                return Err(PublishConflict::NameMismatch(info.name));
+            }
+            sqlx::query("UPDATE crates SET description = ? WHERE id = ?")
+                .bind(&rec.description)
+                .bind(info.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            info.id
+        }
+        None => {
+            let id: i64 = sqlx::query(
+                "INSERT INTO crates (name, canon_name, description, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&rec.name)
+            .bind(&rec.canon_name)
+            .bind(&rec.description)
+            .bind(rec.now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?
+            .get("id");
+            sqlx::query("INSERT INTO crate_owners (crate_id, user_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(rec.user_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            id
+        }
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO versions (crate_id, num, num_no_build, cksum, index_line, published_by, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(crate_id)
+    .bind(&rec.num)
+    .bind(&rec.num_no_build)
+    .bind(&rec.cksum)
+    .bind(&rec.index_line)
+    .bind(rec.user_id)
+    .bind(rec.now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Err(PublishConflict::VersionExists),
+        Err(e) => return Err(db(e).into()),
+    }
+    Ok(())
 }
