@@ -1,0 +1,419 @@
+//! Web API handlers (`/api/v1/…`, `/me`), thin: parse, authorise, call the store, answer in
+//! crates.io's shapes and texts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gantry_protocol::api::{Owner, OwnersRequest, SearchCrate, SearchMeta, SearchResponse};
+use gantry_protocol::body::MAX_METADATA_LEN;
+use gantry_protocol::{
+    BodyLimits, NewCrate, OkResponse, OwnersResponse, PublishResponse, canonical_name,
+    decode_publish_body, index_entry_from_publish, is_reserved_name, validate_crate_name,
+    validate_metadata, validate_version,
+};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{self, Scope};
+use crate::blob::crate_key;
+use crate::error::ApiErr;
+use crate::index::check_read_access;
+use crate::ratelimit::Action;
+use crate::server::App;
+use crate::store::{CrateInfo, PublishConflict, PublishRecord};
+
+const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
+const MAX_SEARCH_PER_PAGE: u32 = 100;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn already_uploaded(v: &str) -> ApiErr {
+    ApiErr::bad(format!("crate version `{v}` is already uploaded"))
+}
+
+/// `PUT /api/v1/crates/new[?validate_only=true]`.
+pub async fn publish(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiErr> {
+    let validate_only = q
+        .get("validate_only")
+        .is_some_and(|v| v == "true" || v == "1");
+    let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
+
+    let limits = BodyLimits {
+        max_metadata_len: MAX_METADATA_LEN,
+        max_upload_size: app.config.max_upload_size,
+    };
+    let max_body = 8 + limits.max_metadata_len as usize + limits.max_upload_size as usize;
+    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|_| {
+        ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("max upload size is: {}", limits.max_upload_size),
+        )
+    })?;
+    let parts = decode_publish_body(&bytes, &limits).map_err(|e| {
+        ApiErr::new(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            e.to_string(),
+        )
+    })?;
+    let krate: NewCrate = serde_json::from_slice(parts.metadata_json)
+        .map_err(|e| ApiErr::bad(format!("invalid upload request: {e}")))?;
+
+    validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
+    let version = validate_version(&krate.vers).map_err(|e| ApiErr::bad(e.to_string()))?;
+    validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
+
+    // Authorisation depends on whether the crate exists: publish-new vs publish-update + ownership.
+    let action = match app.store.crate_by_name(&krate.name).await? {
+        Some(existing) => {
+            authed.require(Scope::PublishUpdate, &krate.name)?;
+            if !app.store.is_owner(existing.id, authed.user_id()).await? {
+                return Err(ApiErr::forbidden(NOT_OWNER));
+            }
+            if existing.name != krate.name {
+                return Err(ApiErr::bad(format!(
+                    "crate was previously named `{}`",
+                    existing.name
+                )));
+            }
+            if app
+                .store
+                .version_exists(existing.id, &version.without_build)
+                .await?
+            {
+                return Err(already_uploaded(&version.without_build));
+            }
+            Action::PublishUpdate
+        }
+        None => {
+            authed.require(Scope::PublishNew, &krate.name)?;
+            if is_reserved_name(&krate.name) {
+                return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
+            }
+            Action::PublishNew
+        }
+    };
+
+    // Dependencies from this same registry must exist under exactly that name.
+    for dep in krate
+        .deps
+        .iter()
+        .filter(|d| d.registry.as_deref().is_none_or(str::is_empty))
+    {
+        let known = app
+            .store
+            .crate_by_name(&dep.name)
+            .await?
+            .is_some_and(|c| c.name == dep.name);
+        if !known {
+            return Err(ApiErr::bad(format!("no known crate named `{}`", dep.name)));
+        }
+    }
+
+    let tarball = Bytes::copy_from_slice(parts.tarball);
+    let (name, vers, limit) = (
+        krate.name.clone(),
+        krate.vers.clone(),
+        app.config.unpacked_limit(),
+    );
+    let tb = tarball.clone();
+    tokio::task::spawn_blocking(move || crate::tarball::verify(&tb, &name, &vers, limit))
+        .await
+        .map_err(ApiErr::internal)?
+        .map_err(|e| ApiErr::bad(e.to_string()))?;
+
+    let response = Json(PublishResponse::default()).into_response();
+    if validate_only {
+        return Ok(response);
+    }
+    rate_limit(&app, authed.user_id(), action)?;
+
+    let cksum = hex::encode(Sha256::digest(&tarball));
+    let mut entry = index_entry_from_publish(&krate, &cksum);
+    entry.vers = version.normalized.clone();
+    // The blob is written before the version row can commit: a visible version always has its file.
+    app.blobs.put(&crate_key(&cksum), tarball.to_vec()).await?;
+    let rec = PublishRecord {
+        name: krate.name.clone(),
+        canon_name: canonical_name(&krate.name),
+        description: krate.description.clone(),
+        user_id: authed.user_id(),
+        num: version.normalized.clone(),
+        num_no_build: version.without_build.clone(),
+        cksum,
+        index_line: entry.to_line(),
+        now: now(),
+    };
+    match app.store.publish(&rec).await {
+        Ok(()) => {
+            tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
+            Ok(response)
+        }
+        Err(PublishConflict::NotOwner) => Err(ApiErr::forbidden(NOT_OWNER)),
+        Err(PublishConflict::NameMismatch(orig)) => {
+            Err(ApiErr::bad(format!("crate was previously named `{orig}`")))
+        }
+        Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
+        Err(PublishConflict::Store(e)) => Err(e.into()),
+    }
+}
+
+fn rate_limit(app: &App, user_id: i64, action: Action) -> Result<(), ApiErr> {
+    app.limiter.check(user_id, action).map_err(|at| {
+        let mut e = ApiErr::new(StatusCode::TOO_MANY_REQUESTS, action.message(at));
+        e.retry_after = Some(httpdate::fmt_http_date(at));
+        e
+    })
+}
+
+async fn find_crate(app: &App, name: &str) -> Result<CrateInfo, ApiErr> {
+    app.store
+        .crate_by_name(name)
+        .await?
+        .ok_or_else(|| ApiErr::not_found(format!("crate `{name}` does not exist")))
+}
+
+async fn set_yank(
+    app: Arc<App>,
+    headers: HeaderMap,
+    name: String,
+    version: String,
+    yanked: bool,
+) -> Result<Response, ApiErr> {
+    let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
+    let krate = find_crate(&app, &name).await?;
+    authed.require(Scope::Yank, &krate.name)?;
+    if !app.store.is_owner(krate.id, authed.user_id()).await? {
+        return Err(ApiErr::forbidden(
+            "must already be an owner to yank or unyank",
+        ));
+    }
+    let num = semver::Version::parse(&version)
+        .map(|v| v.to_string())
+        .unwrap_or(version.clone());
+    if !app.store.set_yanked(krate.id, &num, yanked).await? {
+        return Err(ApiErr::not_found(format!(
+            "crate `{}` does not have a version `{version}`",
+            krate.name
+        )));
+    }
+    tracing::info!(krate = %krate.name, version = %num, yanked, "yank state changed");
+    Ok(Json(OkResponse {
+        ok: true,
+        msg: None,
+    })
+    .into_response())
+}
+
+pub async fn yank(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    set_yank(app, headers, name, version, true).await
+}
+
+pub async fn unyank(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    set_yank(app, headers, name, version, false).await
+}
+
+pub async fn download(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    check_read_access(&app, &headers).await?;
+    let krate = find_crate(&app, &name).await?;
+    let row = app
+        .store
+        .versions(krate.id)
+        .await?
+        .into_iter()
+        .find(|v| v.num == version);
+    let Some(row) = row else {
+        return Err(ApiErr::not_found(format!(
+            "crate `{}` does not have a version `{version}`",
+            krate.name
+        )));
+    };
+    let bytes = app
+        .blobs
+        .get(&crate_key(&row.cksum))
+        .await?
+        .ok_or_else(|| ApiErr::internal("blob missing"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn owners_list(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    check_read_access(&app, &headers).await?;
+    let krate = find_crate(&app, &name).await?;
+    let users = app
+        .store
+        .owners(krate.id)
+        .await?
+        .into_iter()
+        .map(|u| Owner {
+            id: u.id.try_into().unwrap_or(0),
+            login: u.login,
+            name: None,
+        })
+        .collect();
+    Ok(Json(OwnersResponse { users }).into_response())
+}
+
+async fn owners_change(
+    app: Arc<App>,
+    headers: HeaderMap,
+    name: String,
+    body: Bytes,
+    add: bool,
+) -> Result<Response, ApiErr> {
+    let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
+    let krate = find_crate(&app, &name).await?;
+    authed.require(Scope::ChangeOwners, &krate.name)?;
+    if !app.store.is_owner(krate.id, authed.user_id()).await? {
+        return Err(ApiErr::forbidden(
+            "only owners have permission to modify owners",
+        ));
+    }
+    let req: OwnersRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiErr::bad(format!("invalid json request: {e}")))?;
+    if req.users.len() > 10 {
+        return Err(ApiErr::bad(
+            "too many invites for this request - maximum 10",
+        ));
+    }
+    let mut ids = Vec::new();
+    for login in &req.users {
+        let user = app
+            .store
+            .user_by_login(login)
+            .await?
+            .ok_or_else(|| ApiErr::bad(format!("could not find user with login `{login}`")))?;
+        ids.push(user.id);
+    }
+    let msg = if add {
+        for id in &ids {
+            app.store.add_owner(krate.id, *id).await?;
+        }
+        let who = req.users.join("`, `");
+        format!(
+            "user `{who}` has been added as an owner of crate `{}`",
+            krate.name
+        )
+    } else {
+        if !app.store.remove_owners(krate.id, &ids).await? {
+            return Err(ApiErr::bad(
+                "cannot remove all individual owners of a crate. Team member don't have permission to modify owners, so at least one individual owner is required.",
+            ));
+        }
+        "owners successfully removed".to_owned()
+    };
+    tracing::info!(krate = %krate.name, add, "owners changed");
+    Ok(Json(OkResponse {
+        ok: true,
+        msg: Some(msg),
+    })
+    .into_response())
+}
+
+pub async fn owners_add(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiErr> {
+    owners_change(app, headers, name, body, true).await
+}
+
+pub async fn owners_remove(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiErr> {
+    owners_change(app, headers, name, body, false).await
+}
+
+pub async fn search(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    check_read_access(&app, &headers).await?;
+    let query = q.get("q").map(String::as_str).unwrap_or("");
+    let per_page = match q.get("per_page") {
+        None => 10,
+        Some(p) => p
+            .parse::<u32>()
+            .map_err(|_| ApiErr::bad("invalid value for `per_page`"))?,
+    };
+    if per_page > MAX_SEARCH_PER_PAGE {
+        return Err(ApiErr::bad(format!(
+            "cannot request more than {MAX_SEARCH_PER_PAGE} items"
+        )));
+    }
+    let (found, total) = app.store.search(query, per_page).await?;
+    let mut crates = Vec::new();
+    for c in found {
+        let versions = app.store.versions(c.id).await?;
+        let parsed = |yanked: bool| {
+            versions
+                .iter()
+                .filter(move |v| v.yanked == yanked)
+                .filter_map(|v| semver::Version::parse(&v.num).ok())
+                .max()
+        };
+        // Like crates.io's default version: the highest non-yanked, else the highest.
+        let max = parsed(false)
+            .or_else(|| parsed(true))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        crates.push(SearchCrate {
+            name: c.name,
+            max_version: max,
+            description: c.description,
+        });
+    }
+    Ok(Json(SearchResponse {
+        crates,
+        meta: SearchMeta { total },
+    })
+    .into_response())
+}
+
+pub async fn me(State(app): State<Arc<App>>) -> Response {
+    let text = format!(
+        "Gantry registry at {api}\n\nTokens are issued by the registry administrator:\n\n    gantry-registry token new --user <login>\n\nthen run `cargo login --registry <name>` and paste the token.\n",
+        api = app.api_url()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}

@@ -1,0 +1,172 @@
+//! Tokens: generation, SHA-256 storage, constant-time comparison, endpoint scopes and crate patterns.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiErr;
+use crate::store::{MetaStore, TokenRecord};
+
+pub const TOKEN_PREFIX: &str = "gty";
+const TOKEN_RANDOM_LEN: usize = 32;
+
+/// Endpoint scopes, as crates.io names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    PublishNew,
+    PublishUpdate,
+    Yank,
+    ChangeOwners,
+}
+
+impl Scope {
+    pub const ALL: [&'static str; 4] = ["publish-new", "publish-update", "yank", "change-owners"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::PublishNew => "publish-new",
+            Scope::PublishUpdate => "publish-update",
+            Scope::Yank => "yank",
+            Scope::ChangeOwners => "change-owners",
+        }
+    }
+}
+
+/// A fresh token: prefix + 32 random alphanumerics (printable ASCII, as cargo requires).
+pub fn generate_token() -> String {
+    let mut rng = rand::rng();
+    let tail: String = (0..TOKEN_RANDOM_LEN)
+        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
+        .collect();
+    format!("{TOKEN_PREFIX}{tail}")
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether a crate pattern (`name`, `prefix*` or `*`) matches.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub token: TokenRecord,
+}
+
+impl Authed {
+    pub fn user_id(&self) -> i64 {
+        self.token.user.id
+    }
+
+    /// crates.io: legacy tokens (no scopes) may do anything; otherwise both the endpoint scope and
+    /// one crate pattern (empty list = all crates) must match.
+    pub fn allows(&self, scope: Scope, crate_name: &str) -> bool {
+        let endpoint_ok = match &self.token.scopes {
+            None => return true,
+            Some(s) => s.iter().any(|s| s == scope.as_str()),
+        };
+        endpoint_ok
+            && (self.token.crate_patterns.is_empty()
+                || self
+                    .token
+                    .crate_patterns
+                    .iter()
+                    .any(|p| pattern_matches(p, crate_name)))
+    }
+
+    pub fn require(&self, scope: Scope, crate_name: &str) -> Result<(), ApiErr> {
+        if self.allows(scope, crate_name) {
+            Ok(())
+        } else {
+            Err(ApiErr::forbidden(
+                "this token does not have the required permissions to perform this action",
+            ))
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads `Authorization` (raw token or `Bearer <token>`). `Ok(None)` when absent.
+pub async fn authenticate(
+    store: &dyn MetaStore,
+    headers: &HeaderMap,
+) -> Result<Option<Authed>, ApiErr> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = |why: &str| {
+        ApiErr::new(
+            StatusCode::UNAUTHORIZED,
+            format!("Invalid `Authorization` header: {why}"),
+        )
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| malformed("not printable ASCII"))?
+        .trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return Err(malformed("unsupported scheme")),
+        None => value,
+    };
+    if token.is_empty() {
+        return Err(malformed("empty token"));
+    }
+    let hash = hash_token(token);
+    let failed = || ApiErr::forbidden("authentication failed");
+    let Some(rec) = store.token_by_hash(&hash).await? else {
+        return Err(failed());
+    };
+    // The lookup is by hash; compare again in constant time so no early-exit byte compare decides.
+    if !bool::from(rec.hash.as_slice().ct_eq(&hash[..]))
+        || rec.revoked
+        || rec.expires_at.is_some_and(|e| e <= now())
+    {
+        return Err(failed());
+    }
+    Ok(Some(Authed { token: rec }))
+}
+
+/// Like [`authenticate`] but a missing header is crates.io's 403.
+pub async fn require_auth(store: &dyn MetaStore, headers: &HeaderMap) -> Result<Authed, ApiErr> {
+    authenticate(store, headers)
+        .await?
+        .ok_or_else(|| ApiErr::forbidden("this action requires authentication"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(pattern_matches("*", "x"));
+        assert!(pattern_matches("serde-*", "serde-json"));
+        assert!(!pattern_matches("serde-*", "serde"));
+        assert!(pattern_matches("foo", "foo"));
+        assert!(!pattern_matches("foo", "foo2"));
+    }
+
+    #[test]
+    fn tokens_are_printable() {
+        let t = generate_token();
+        assert!(
+            t.starts_with(TOKEN_PREFIX)
+                && t.len() == 35
+                && t.bytes().all(|b| b.is_ascii_alphanumeric())
+        );
+    }
+}

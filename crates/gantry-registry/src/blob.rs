@@ -1,0 +1,79 @@
+//! Blob storage for `.crate` files, content-addressed by SHA-256 so concurrent uploads of different
+//! bytes for one version can never overwrite each other's file.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, PutPayload};
+
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("blob store: {0}")]
+pub struct BlobError(String);
+
+impl BlobError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        BlobError(msg.into())
+    }
+}
+
+/// Where `.crate` bytes live. Puts must be atomic (readers see all bytes or nothing).
+pub trait BlobStore: Send + Sync {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>>;
+    fn get<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Vec<u8>>, BlobError>>;
+}
+
+/// Key of a `.crate` with the given SHA-256 hex.
+pub fn crate_key(cksum: &str) -> String {
+    let prefix = cksum.get(..2).unwrap_or("xx");
+    format!("crates/{prefix}/{cksum}.crate")
+}
+
+/// Local directory through `object_store` (writes go to a temp file and are renamed into place).
+pub struct LocalBlobStore {
+    inner: Arc<LocalFileSystem>,
+}
+
+impl LocalBlobStore {
+    pub fn new(root: &Path) -> Result<Self, BlobError> {
+        std::fs::create_dir_all(root).map_err(|e| BlobError(e.to_string()))?;
+        let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| BlobError(e.to_string()))?;
+        Ok(LocalBlobStore {
+            inner: Arc::new(fs),
+        })
+    }
+}
+
+impl BlobStore for LocalBlobStore {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            let path = ObjPath::from(key);
+            self.inner
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map_err(|e| BlobError(e.to_string()))?;
+            Ok(())
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Vec<u8>>, BlobError>> {
+        Box::pin(async move {
+            let path = ObjPath::from(key);
+            match self.inner.get(&path).await {
+                Ok(r) => Ok(Some(
+                    r.bytes()
+                        .await
+                        .map_err(|e| BlobError(e.to_string()))?
+                        .to_vec(),
+                )),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(BlobError(e.to_string())),
+            }
+        })
+    }
+}

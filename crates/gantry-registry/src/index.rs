@@ -1,0 +1,139 @@
+//! The sparse index: `config.json` and per-crate files generated from the metadata store on each
+//! request (never appended), with ETag / `If-None-Match` revalidation.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gantry_protocol::{IndexEntry, index_path};
+use sha2::{Digest, Sha256};
+
+use crate::auth;
+use crate::error::ApiErr;
+use crate::server::App;
+
+/// With `--auth-required`, every index and download request needs a valid token. The 401 carries
+/// the `Cargo login_url` challenge cargo reads on `config.json`.
+pub async fn check_read_access(app: &App, headers: &HeaderMap) -> Result<(), ApiErr> {
+    if !app.config.auth_required {
+        return Ok(());
+    }
+    let challenge = format!("Cargo login_url=\"{}/me\"", app.api_url());
+    match auth::authenticate(app.store.as_ref(), headers).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiErr {
+            status: StatusCode::UNAUTHORIZED,
+            detail:
+                "this registry requires authentication: pass a token in the `Authorization` header"
+                    .into(),
+            challenge: Some(challenge),
+            retry_after: None,
+        }),
+        Err(mut e) => {
+            e.status = StatusCode::UNAUTHORIZED;
+            e.challenge = Some(challenge);
+            Err(e)
+        }
+    }
+}
+
+fn cache_control(app: &App) -> &'static str {
+    if app.config.auth_required {
+        "private, no-cache"
+    } else {
+        "public, max-age=0, must-revalidate"
+    }
+}
+
+pub async fn config_json(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    check_read_access(&app, &headers).await?;
+    let body = serde_json::json!({
+        "dl": format!("{}/api/v1/crates", app.api_url()),
+        "api": app.api_url(),
+        "auth-required": app.config.auth_required,
+    })
+    .to_string();
+    Ok(conditional(
+        &headers,
+        body,
+        "application/json",
+        cache_control(&app),
+    ))
+}
+
+/// Builds a crate's index file from the store; `None` when the crate is unknown.
+pub async fn render_index_file(app: &App, name: &str) -> Result<Option<String>, ApiErr> {
+    let Some(krate) = app.store.crate_by_name(name).await? else {
+        return Ok(None);
+    };
+    let rows = app.store.versions(krate.id).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut entry: IndexEntry =
+            serde_json::from_str(&row.index_line).map_err(ApiErr::internal)?;
+        entry.yanked = row.yanked;
+        out.push_str(&entry.to_line());
+        out.push('\n');
+    }
+    Ok(Some(out))
+}
+
+pub async fn index_file(
+    State(app): State<Arc<App>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiErr> {
+    check_read_access(&app, &headers).await?;
+    let name = path.rsplit('/').next().unwrap_or("");
+    // Only the canonical lowercase path of a crate exists.
+    if name.is_empty() || index_path(name) != path {
+        return Err(ApiErr::not_found("not found"));
+    }
+    match render_index_file(&app, name).await? {
+        Some(body) => Ok(conditional(
+            &headers,
+            body,
+            "text/plain; charset=utf-8",
+            cache_control(&app),
+        )),
+        None => Err(ApiErr::not_found(format!("crate `{name}` does not exist"))),
+    }
+}
+
+/// 200 with an ETag, or 304 when the client's `If-None-Match` already names this body.
+fn conditional(
+    headers: &HeaderMap,
+    body: String,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+        });
+    let mut resp = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !matches {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    resp
+}

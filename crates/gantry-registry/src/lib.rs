@@ -1,0 +1,22 @@
+//! `gantry-registry`: a Cargo registry that the real `cargo` publishes to and builds from.
+//!
+//! Sparse index generated from the metadata store (never appended), crates.io-compatible Web API,
+//! crates.io's publish rules (from `gantry-protocol`), scoped tokens stored only as SHA-256.
+//! Storage sits behind two traits ([`store::MetaStore`], [`blob::BlobStore`]) so other engines can be
+//! added without touching the handlers. It must never panic on network input, never log a token, and
+//! never overwrite or delete a published version.
+
+pub mod api;
+pub mod auth;
+pub mod blob;
+pub mod config;
+pub mod error;
+pub mod index;
+pub mod ratelimit;
+pub mod server;
+pub mod sqlite;
+pub mod store;
+pub mod tarball;
+
+pub use config::Config;
+pub use server::{App, RunningServer, start};

@@ -1,0 +1,251 @@
+//! The `gantry-registry` binary: `serve`, and admin commands for users and tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gantry_registry::Config;
+use gantry_registry::auth::{Scope, generate_token, hash_token};
+use gantry_registry::server::{open_storage, start_with_signal};
+use gantry_registry::store::NewToken;
+
+#[derive(Parser)]
+#[command(
+    name = "gantry-registry",
+    version,
+    about = "A self-hosted Cargo registry"
+)]
+struct Cli {
+    /// Directory holding the database and the .crate files.
+    #[arg(long, global = true, default_value = "./gantry-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sparse index and the Web API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8990")]
+        listen: SocketAddr,
+        /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Require a token for the index and downloads too.
+        #[arg(long)]
+        auth_required: bool,
+        /// Maximum .crate size in bytes.
+        #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
+        max_upload_size: u32,
+        /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
+        /// yanks 100 then 1/min).
+        #[arg(long)]
+        rate_limit: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (login name).
+    Add { name: String },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line of output.
+    New {
+        #[arg(long)]
+        user: String,
+        /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
+        #[arg(long = "crate")]
+        crates: Vec<String>,
+        #[arg(long)]
+        expires_in: Option<u32>,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List tokens (never the secrets).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::new(&cli.data_dir);
+    match cli.command {
+        Command::Serve {
+            listen,
+            public_url,
+            auth_required,
+            max_upload_size,
+            rate_limit,
+        } => {
+            config.listen = listen;
+            config.public_url = public_url;
+            config.auth_required = auth_required;
+            config.max_upload_size = max_upload_size;
+            config.rate_limits =
+                rate_limit.then_some(gantry_registry::ratelimit::RateLimits::CRATES_IO);
+            let server = start_with_signal(config, Some(shutdown_signal())).await?;
+            println!("gantry-registry listening on {}", server.addr);
+            println!("index: {}", server.index_url());
+            println!("api: {}", server.api_url());
+            server.wait().await?;
+        }
+        Command::User { command } => {
+            let (store, _) = open_storage(&config).await?;
+            match command {
+                UserCommand::Add { name } => {
+                    gantry_protocol::validate_crate_name(&name).map_err(|_| {
+                        anyhow::anyhow!(
+                            "invalid login `{name}`: use ASCII letters, digits, `-`, `_`"
+                        )
+                    })?;
+                    let u = store.create_user(&name).await?;
+                    println!("created user `{}` (id {})", u.login, u.id);
+                }
+                UserCommand::List => {
+                    for u in store.list_users().await? {
+                        println!("{}\t{}", u.id, u.login);
+                    }
+                }
+            }
+        }
+        Command::Token { command } => {
+            let (store, _) = open_storage(&config).await?;
+            match command {
+                TokenCommand::New {
+                    user,
+                    scopes,
+                    crates,
+                    expires_in,
+                    name,
+                } => {
+                    let u = store.user_by_login(&user).await?.with_context(|| {
+                        format!("no user `{user}`; run `gantry-registry user add {user}`")
+                    })?;
+                    for s in &scopes {
+                        if !Scope::ALL.contains(&s.as_str()) {
+                            bail!(
+                                "unknown scope `{s}`; expected one of {}",
+                                Scope::ALL.join(", ")
+                            );
+                        }
+                    }
+                    let token = generate_token();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs() as i64;
+                    let new = NewToken {
+                        user_id: u.id,
+                        name,
+                        hash: hash_token(&token),
+                        scopes: if scopes.is_empty() {
+                            None
+                        } else {
+                            Some(scopes)
+                        },
+                        crate_patterns: crates,
+                        expires_at: expires_in.map(|d| now + i64::from(d) * 86_400),
+                    };
+                    let id = store.create_token(&new).await?;
+                    println!("created token {id} for `{user}`; it is shown only once:");
+                    println!("{token}");
+                }
+                TokenCommand::List { user } => {
+                    let uid = match user {
+                        Some(l) => Some(
+                            store
+                                .user_by_login(&l)
+                                .await?
+                                .with_context(|| format!("no user `{l}`"))?
+                                .id,
+                        ),
+                        None => None,
+                    };
+                    for t in store.list_tokens(uid).await? {
+                        let scopes = t
+                            .scopes
+                            .map(|s| s.join(","))
+                            .unwrap_or_else(|| "all".into());
+                        let crates = if t.crate_patterns.is_empty() {
+                            "*".into()
+                        } else {
+                            t.crate_patterns.join(",")
+                        };
+                        let state = if t.revoked { "revoked" } else { "active" };
+                        let exp = t
+                            .expires_at
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| "never".into());
+                        println!(
+                            "{}\t{}\t{}\tscopes={scopes}\tcrates={crates}\texpires={exp}\t{state}",
+                            t.id, t.user.login, t.name
+                        );
+                    }
+                }
+                TokenCommand::Revoke { id } => {
+                    if !store.revoke_token(id).await? {
+                        bail!("no token with id {id}");
+                    }
+                    println!("revoked token {id}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

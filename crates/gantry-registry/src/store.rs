@@ -1,0 +1,136 @@
+//! The metadata store contract. Handlers only see this trait; SQLite implements it today
+//! (`sqlite.rs`), PostgreSQL can later. The implementation must make `publish` atomic and let unique
+//! constraints (canonical crate name; crate + version without build metadata) decide races.
+
+pub use crate::blob::BoxFut;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("{0} already exists")]
+    Exists(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: i64,
+    pub name: String,
+    pub hash: [u8; 32],
+    /// `None`: legacy token allowed everything.
+    pub scopes: Option<Vec<String>>,
+    pub crate_patterns: Vec<String>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub user: User,
+    pub name: String,
+    pub hash: Vec<u8>,
+    pub scopes: Option<Vec<String>>,
+    pub crate_patterns: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrateInfo {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub num: String,
+    pub index_line: String,
+    pub yanked: bool,
+    pub cksum: String,
+}
+
+/// Everything one publish writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct PublishRecord {
+    pub name: String,
+    pub canon_name: String,
+    pub description: Option<String>,
+    pub user_id: i64,
+    pub num: String,
+    pub num_no_build: String,
+    pub cksum: String,
+    pub index_line: String,
+    pub now: i64,
+}
+
+/// Why a publish transaction refused to commit.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishConflict {
+    #[error("not an owner")]
+    NotOwner,
+    #[error("crate was previously named `{0}`")]
+    NameMismatch(String),
+    #[error("version exists")]
+    VersionExists,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub trait MetaStore: Send + Sync {
+    fn create_user<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<User>>;
+    fn list_users(&self) -> BoxFut<'_, StoreResult<Vec<User>>>;
+    fn user_by_login<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<Option<User>>>;
+
+    fn create_token<'a>(&'a self, token: &'a NewToken) -> BoxFut<'a, StoreResult<i64>>;
+    fn list_tokens<'a>(&'a self, user_id: Option<i64>)
+    -> BoxFut<'a, StoreResult<Vec<TokenRecord>>>;
+    fn revoke_token(&self, id: i64) -> BoxFut<'_, StoreResult<bool>>;
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFut<'a, StoreResult<Option<TokenRecord>>>;
+
+    /// Looks a crate up by canonical name (any spelling).
+    fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>>;
+    fn is_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<bool>>;
+    fn owners(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<User>>>;
+    fn add_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<()>>;
+    /// Removes owners unless that would leave none; returns false (and changes nothing) then.
+    fn remove_owners<'a>(
+        &'a self,
+        crate_id: i64,
+        user_ids: &'a [i64],
+    ) -> BoxFut<'a, StoreResult<bool>>;
+
+    fn version_exists<'a>(
+        &'a self,
+        crate_id: i64,
+        num_no_build: &'a str,
+    ) -> BoxFut<'a, StoreResult<bool>>;
+    fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>>;
+    /// Sets the yanked flag of an exact version; false when the version does not exist.
+    fn set_yanked<'a>(
+        &'a self,
+        crate_id: i64,
+        num: &'a str,
+        yanked: bool,
+    ) -> BoxFut<'a, StoreResult<bool>>;
+    /// All versions of a crate in publish order.
+    fn versions(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<VersionRow>>>;
+    /// Crates whose canonical name or description contains `query`; (page, total).
+    fn search<'a>(
+        &'a self,
+        query: &'a str,
+        limit: u32,
+    ) -> BoxFut<'a, StoreResult<(Vec<CrateInfo>, u64)>>;
+}

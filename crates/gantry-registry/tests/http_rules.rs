@@ -1,0 +1,1052 @@
+//! Publish rules, auth/scopes, malformed input and races, through raw HTTP requests.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
+const SCOPE: &str = "this token does not have the required permissions to perform this action";
+
+/// Asserts a refused publish: status, exact detail (or prefix with a trailing `…`), nothing stored.
+fn refused(reg: &TestRegistry, token: &str, body: &[u8], status: u16, detail: &str) {
+    let blobs = reg.blob_count();
+    let r = reg.publish(token, body);
+    assert_eq!(r.status, status, "{}", r.text());
+    let got = r.detail();
+    match detail.strip_suffix('…') {
+        Some(prefix) => assert!(
+            got.starts_with(prefix),
+            "got {got:?}, want prefix {prefix:?}"
+        ),
+        None => assert_eq!(got, detail),
+    }
+    assert_eq!(reg.blob_count(), blobs, "a refused publish stored a blob");
+}
+
+#[test]
+fn publish_index_download_and_conditional_get() {
+    let reg = TestRegistry::start(false);
+    let tok = reg.token("alice");
+    let tarball = crate_file("MyCrate", "1.0.0");
+    let mut meta = metadata("MyCrate", "1.0.0");
+    meta["features"] = json!({"a": ["dep:x"], "b": []});
+    let r = reg.publish(&tok, &body(&meta, &tarball));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}})
+    );
+
+    let cfg = reg.http("GET", "/index/config.json", &[], b"");
+    assert_eq!(cfg.status, 200);
+    assert!(
+        cfg.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let cfg = cfg.json();
+    assert_eq!(cfg["api"], format!("http://{}", reg.addr));
+    assert_eq!(cfg["auth-required"], false);
+
+    let f = reg.index_file("MyCrate");
+    assert_eq!(f.status, 200);
+    assert!(f.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(f.header("cache-control").is_some());
+    let line: serde_json::Value = serde_json::from_str(f.text().trim_end()).unwrap();
+    let cksum = hex::encode(Sha256::digest(&tarball));
+    assert_eq!(line["cksum"], cksum.as_str());
+    assert_eq!(line["name"], "MyCrate");
+    assert_eq!(line["features"], json!({"b": []}));
+    assert_eq!(line["features2"], json!({"a": ["dep:x"]}));
+    assert_eq!(line["v"], 2);
+    assert!(line.get("links").is_none() && line.get("rust_version").is_none());
+
+    let etag = f.header("etag").unwrap().to_owned();
+    let r = reg.http(
+        "GET",
+        "/index/my/cr/mycrate",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(
+        reg.http(
+            "GET",
+            "/index/my/cr/mycrate",
+            &[("If-None-Match", "\"other\"")],
+            b""
+        )
+        .status,
+        200
+    );
+    // Wrong case or wrong directory is not a crate path.
+    assert_eq!(
+        reg.http("GET", "/index/My/Cr/MyCrate", &[], b"").status,
+        404
+    );
+    assert_eq!(reg.http("GET", "/index/3/a/abc", &[], b"").status, 404);
+    assert_eq!(reg.index_file("unknown-crate").status, 404);
+
+    let dl = reg.http("GET", "/api/v1/crates/MyCrate/1.0.0/download", &[], b"");
+    assert_eq!(dl.status, 200);
+    assert_eq!(dl.body, tarball);
+    assert_eq!(
+        reg.http("GET", "/api/v1/crates/MyCrate/9.0.0/download", &[], b"")
+            .status,
+        404
+    );
+
+    // A yank changes the file and therefore the ETag.
+    let y = reg.http(
+        "DELETE",
+        "/api/v1/crates/MyCrate/1.0.0/yank",
+        &[("Authorization", &tok)],
+        b"",
+    );
+    assert_eq!((y.status, y.json()), (200, json!({"ok": true})));
+    let r = reg.http(
+        "GET",
+        "/index/my/cr/mycrate",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("\"yanked\":true"));
+    assert_eq!(reg.http("GET", "/me", &[], b"").status, 200);
+}
+
+#[test]
+fn crate_name_rules() {
+    let reg = TestRegistry::start(false);
+    let tok = reg.token("alice");
+    let cases: &[(&str, &str)] = &[
+        (
+            "1abc",
+            "the name `1abc` cannot be used as a crate name, the name cannot start with a digit",
+        ),
+        (
+            "_abc",
+            "invalid character `_` in crate name: `_abc`, the first character must be an ASCII character",
+        ),
+        (
+            "ab.cd",
+            "invalid character `.` in crate name: `ab.cd`, characters must be an ASCII alphanumeric characters, `-`, or `_`",
+        ),
+        ("", "crate name cannot be empty"),
+        ("nul", "cannot upload a crate with a reserved name"),
+        ("Proc-Macro", "cannot upload a crate with a reserved name"),
+    ];
+    for (name, detail) in cases {
+        refused(&reg, &tok, &publish_body(name, "0.1.0"), 400, detail);
+    }
+    let long = "a".repeat(65);
+    refused(
+        &reg,
+        &tok,
+        &publish_body(&long, "0.1.0"),
+        400,
+        &format!("the crate name `{long}` is too long (max 64 characters)"),
+    );
+    assert_eq!(reg.blob_count(), 0);
+}
+
+#[test]
+fn canonical_collisions_and_versions() {
+    let reg = TestRegistry::start(false);
+    let alice = reg.token("alice");
+    let bob = reg.token("bob");
+    assert_eq!(
+        reg.publish(&alice, &publish_body("Foo-bar", "1.0.0"))
+            .status,
+        200
+    );
+    refused(
+        &reg,
+        &bob,
+        &publish_body("foo_bar", "2.0.0"),
+        403,
+        NOT_OWNER,
+    );
+    refused(
+        &reg,
+        &alice,
+        &publish_body("foo_bar", "2.0.0"),
+        400,
+        "crate was previously named `Foo-bar`",
+    );
+    refused(
+        &reg,
+        &alice,
+        &publish_body("Foo-bar", "1.0.0"),
+        400,
+        "crate version `1.0.0` is already uploaded",
+    );
+    refused(
+        &reg,
+        &alice,
+        &publish_body("Foo-bar", "1.0.0+build.2"),
+        400,
+        "crate version `1.0.0` is already uploaded",
+    );
+    refused(
+        &reg,
+        &alice,
+        &publish_body("Foo-bar", "1.0"),
+        400,
+        "\"1.0\" is an invalid semver version",
+    );
+    // Metadata and manifest must agree.
+    let b = body(
+        &metadata("Foo-bar", "3.0.0"),
+        &crate_file("Foo-bar", "3.0.1"),
+    );
+    refused(
+        &reg,
+        &alice,
+        &b,
+        400,
+        "invalid path found: Foo-bar-3.0.1/Cargo.toml",
+    );
+    let m = manifest("Foo-bar", "3.0.1");
+    let t = tar_gz(&[Entry::File("Foo-bar-3.0.0/Cargo.toml", m.as_bytes())]);
+    refused(
+        &reg,
+        &alice,
+        &body(&metadata("Foo-bar", "3.0.0"), &t),
+        400,
+        "metadata version `3.0.0` does not match manifest version `3.0.1`",
+    );
+    let m = manifest("Foo-baz", "3.0.0");
+    let t = tar_gz(&[Entry::File("Foo-bar-3.0.0/Cargo.toml", m.as_bytes())]);
+    refused(
+        &reg,
+        &alice,
+        &body(&metadata("Foo-bar", "3.0.0"), &t),
+        400,
+        "metadata name `Foo-bar` does not match manifest name `Foo-baz`",
+    );
+    assert_eq!(
+        reg.publish(&alice, &publish_body("Foo-bar", "1.0.1+meta"))
+            .status,
+        200
+    );
+    let lines = reg.index_lines("foo-bar");
+    let vers: Vec<_> = lines.iter().map(|l| l["vers"].as_str().unwrap()).collect();
+    assert_eq!(vers, ["1.0.0", "1.0.1+meta"]);
+}
+
+#[test]
+fn metadata_rules() {
+    let reg = TestRegistry::start(false);
+    let tok = reg.token("alice");
+    assert_eq!(
+        reg.publish(&tok, &publish_body("dep-a", "1.0.0")).status,
+        200
+    );
+    let check = |edit: &dyn Fn(&mut serde_json::Value), detail: &str| {
+        let mut meta = metadata("meta-crate", "0.1.0");
+        edit(&mut meta);
+        refused(
+            &reg,
+            &tok,
+            &body(&meta, &crate_file("meta-crate", "0.1.0")),
+            400,
+            detail,
+        );
+    };
+    check(
+        &|m| {
+            m["description"] = json!(null);
+            m["license"] = json!(null);
+        },
+        "missing or empty metadata fields: description, license. Please see https://doc.rust-lang.org/cargo/reference/manifest.html for more information on configuring these fields",
+    );
+    check(
+        &|m| m["description"] = json!("x".repeat(1001)),
+        "The `description` is too long. A maximum of 1000 characters are currently allowed.",
+    );
+    check(
+        &|m| m["license"] = json!("MIT OR Bogus-1.0"),
+        "unknown or invalid license expression; see http://opensource.org/licenses for options…",
+    );
+    check(
+        &|m| m["homepage"] = json!("ftp://example.com"),
+        "URL for field `homepage` must begin with http:// or https:// (url: ftp://example.com)",
+    );
+    check(
+        &|m| m["repository"] = json!("https://"),
+        "`repository` is not a valid url: `https://`",
+    );
+    check(
+        &|m| m["keywords"] = json!(["a", "b", "c", "d", "e", "f"]),
+        "expected at most 5 keywords per crate",
+    );
+    check(
+        &|m| m["keywords"] = json!(["x".repeat(21)]),
+        &format!(
+            "\"{}\" is an invalid keyword (keywords must have less than 20 characters)",
+            "x".repeat(21)
+        ),
+    );
+    check(
+        &|m| m["keywords"] = json!(["-bad"]),
+        "\"-bad\" is an invalid keyword",
+    );
+    check(
+        &|m| m["categories"] = json!(["a", "b", "c", "d", "e", "f"]),
+        "expected at most 5 categories per crate",
+    );
+    check(
+        &|m| m["categories"] = json!(["no-such-category"]),
+        "The following category slugs are not currently supported on crates.io: no-such-category\n\nSee https://crates.io/category_slugs for a list of supported slugs.",
+    );
+    check(
+        &|m| m["rust_version"] = json!("1.x"),
+        "failed to parse `Cargo.toml` manifest file\n\ninvalid `rust-version` value",
+    );
+    check(
+        &|m| m["features"] = json!({"bad name": []}),
+        "\"bad name\" is an invalid feature name…",
+    );
+    check(
+        &|m| {
+            let f: serde_json::Map<_, _> = (0..301).map(|i| (format!("f{i}"), json!([]))).collect();
+            m["features"] = json!(f);
+        },
+        "crates.io only allows a maximum number of 300 features…",
+    );
+    let dep = |name: &str, req: &str| json!([{"optional": false, "default_features": true, "name": name, "features": [], "version_req": req, "target": null, "kind": "normal"}]);
+    check(
+        &|m| m["deps"] = dep("dep-a", "*"),
+        "wildcard (`*`) dependency constraints are not allowed on crates.io. Crate with this problem: `dep-a`…",
+    );
+    check(
+        &|m| m["deps"] = dep("dep-a", "not a req"),
+        "\"not a req\" is an invalid version requirement",
+    );
+    check(
+        &|m| m["deps"] = dep("dep_a", "^1"),
+        "no known crate named `dep_a`",
+    );
+    check(
+        &|m| m["deps"] = dep("1dep", "^1"),
+        "the name `1dep` cannot be used as a dependency name, the name cannot start with a digit",
+    );
+    check(
+        &|m| {
+            let d: Vec<_> = (0..501)
+                .map(|i| dep(&format!("d{i}"), "^1")[0].clone())
+                .collect();
+            m["deps"] = json!(d);
+        },
+        "crates.io only allows a maximum number of 500 dependencies.…",
+    );
+    // A dependency from another registry is allowed (e.g. crates.io); the same-registry one must exist.
+    let mut meta = metadata("meta-crate", "0.1.0");
+    meta["deps"] = json!([dep("dep-a", "^1")[0], {"name": "serde", "version_req": "^1", "registry": "https://github.com/rust-lang/crates.io-index"}]);
+    meta["license"] = json!("MIT/Apache-2.0");
+    meta["categories"] = json!(["development-tools::cargo-plugins"]);
+    let r = reg.publish(&tok, &body(&meta, &crate_file("meta-crate", "0.1.0")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let line = &reg.index_lines("meta-crate")[0];
+    assert_eq!(
+        line["deps"][1]["registry"],
+        "https://github.com/rust-lang/crates.io-index"
+    );
+}
+
+#[test]
+fn size_limits() {
+    let reg = TestRegistry::start_with(|c| c.max_upload_size = 2048);
+    let tok = reg.token("alice");
+    let mut meta = metadata("big", "0.1.0");
+    meta["readme"] = json!("x".repeat(1024 * 1024 + 1));
+    refused(
+        &reg,
+        &tok,
+        &body(&meta, &crate_file("big", "0.1.0")),
+        413,
+        "JSON metadata blob too large",
+    );
+    refused(
+        &reg,
+        &tok,
+        &body(&metadata("big", "0.1.0"), &vec![0x1f; 4096]),
+        413,
+        "max upload size is: 2048",
+    );
+    // A declared size over the limit is refused before the body is read.
+    let mut b = 2u32.to_le_bytes().to_vec();
+    b.extend_from_slice(b"{}");
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    refused(&reg, &tok, &b, 413, "max upload size is: 2048");
+    assert_eq!(reg.http("GET", "/index/config.json", &[], b"").status, 200);
+}
+
+#[test]
+fn tarball_structure() {
+    let reg = TestRegistry::start_with(|c| c.max_unpacked_size = Some(256 * 1024));
+    let tok = reg.token("alice");
+    let m = manifest("tb", "0.1.0");
+    let mb = m.as_bytes();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            b"not gzip at all".to_vec(),
+            "uploaded tarball is malformed or too large when decompressed",
+        ),
+        (
+            gz(b"gzip but not a tar archive, just some text that is long enough"),
+            "uploaded tarball is malformed",
+        ),
+        (
+            tar_gz(&[
+                Entry::File("tb-0.1.0/Cargo.toml", mb),
+                Entry::RawPath(b"tb-0.1.0/../evil", b"x"),
+            ]),
+            "invalid path found: tb-0.1.0/../evil",
+        ),
+        (
+            tar_gz(&[Entry::RawPath(b"/etc/passwd", b"x")]),
+            "invalid path found: /etc/passwd",
+        ),
+        (
+            tar_gz(&[Entry::File("other-0.1.0/Cargo.toml", mb)]),
+            "invalid path found: other-0.1.0/Cargo.toml",
+        ),
+        (
+            tar_gz(&[
+                Entry::File("tb-0.1.0/Cargo.toml", mb),
+                Entry::Symlink("tb-0.1.0/link", "/etc/passwd"),
+            ]),
+            "unexpected tar entry type `Symlink` found: tb-0.1.0/link",
+        ),
+        (
+            tar_gz(&[Entry::File("tb-0.1.0/src/lib.rs", b"")]),
+            "uploaded tarball is missing a `Cargo.toml` manifest file",
+        ),
+        (
+            tar_gz(&[
+                Entry::File("tb-0.1.0/Cargo.toml", mb),
+                Entry::File("tb-0.1.0/cargo.toml", mb),
+            ]),
+            "uploaded tarball contains more than one `Cargo.toml` manifest file",
+        ),
+        (
+            tar_gz(&[Entry::File("tb-0.1.0/CARGO.toml", mb)]),
+            "uploaded tarball contains an incorrectly cased `Cargo.toml` manifest file: tb-0.1.0/CARGO.toml",
+        ),
+        (
+            tar_gz(&[Entry::File(
+                "tb-0.1.0/Cargo.toml",
+                format!("{m}\n[patch.crates-io]\nx = {{ path = \"x\" }}\n").as_bytes(),
+            )]),
+            "crates cannot be published with `[patch]` tables",
+        ),
+        (
+            tar_gz(&[Entry::File(
+                "tb-0.1.0/Cargo.toml",
+                b"[package]\nname = \"tb\"\nversion.workspace = true\n",
+            )]),
+            "failed to parse `Cargo.toml` manifest file\n\nvalue from workspace hasn't been set",
+        ),
+        (
+            tar_gz(&[Entry::File("tb-0.1.0/Cargo.toml", b"not = [toml")]),
+            "failed to parse `Cargo.toml` manifest file…",
+        ),
+        // Decompression bomb: a few KiB that inflate past the limit.
+        (
+            tar_gz(&[
+                Entry::File("tb-0.1.0/Cargo.toml", mb),
+                Entry::File("tb-0.1.0/zeros", &vec![0u8; 2 * 1024 * 1024]),
+            ]),
+            "uploaded tarball is malformed or too large when decompressed",
+        ),
+    ];
+    for (tarball, detail) in cases {
+        refused(
+            &reg,
+            &tok,
+            &body(&metadata("tb", "0.1.0"), &tarball),
+            400,
+            detail,
+        );
+    }
+    assert_eq!(reg.index_file("tb").status, 404);
+    assert_eq!(reg.publish(&tok, &publish_body("tb", "0.1.0")).status, 200);
+}
+
+#[test]
+fn malformed_bodies_keep_the_server_serving() {
+    let reg = TestRegistry::start(false);
+    let tok = reg.token("alice");
+    let good = publish_body("mal", "0.1.0");
+    for n in [0, 3, 4, 10, good.len() - 1] {
+        let r = reg.publish(&tok, &good[..n]);
+        assert_eq!(r.status, 400, "prefix {n}: {}", r.text());
+        assert!(
+            r.detail().starts_with("invalid metadata length")
+                || r.detail().starts_with("invalid tarball length"),
+            "{}",
+            r.detail()
+        );
+    }
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert_eq!(reg.publish(&tok, &trailing).status, 400);
+    let mut bigger = 100u32.to_le_bytes().to_vec();
+    bigger.extend_from_slice(b"{}");
+    refused(
+        &reg,
+        &tok,
+        &bigger,
+        400,
+        "invalid metadata length for remaining payload: 100",
+    );
+    refused(
+        &reg,
+        &tok,
+        &gantry_protocol::encode_publish_body(&[0xff, 0xfe, b'{'], b"x"),
+        400,
+        "invalid upload request: …",
+    );
+    refused(
+        &reg,
+        &tok,
+        &gantry_protocol::encode_publish_body(b"{\"name\":", b"x"),
+        400,
+        "invalid upload request: …",
+    );
+    refused(
+        &reg,
+        &tok,
+        &gantry_protocol::encode_publish_body(b"[1,2]", b"x"),
+        400,
+        "invalid upload request: …",
+    );
+    // Garbage that is not even HTTP, then a normal request.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(reg.addr).unwrap();
+        let _ = s.write_all(b"\x00\x01\x02 garbage\r\n\r\n");
+    }
+    assert_eq!(reg.http("GET", "/index/config.json", &[], b"").status, 200);
+    assert_eq!(reg.publish(&tok, &good).status, 200);
+}
+
+#[test]
+fn authentication_and_scopes() {
+    let reg = TestRegistry::start(false);
+    reg.user("alice");
+    reg.user("bob");
+    let all = reg.token_with("alice", None, &[], None);
+    let body_a = publish_body("scoped", "0.1.0");
+    let r = reg.http("PUT", "/api/v1/crates/new", &[], &body_a);
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (403, "this action requires authentication")
+    );
+    refused(
+        &reg,
+        "gtyNOTAREALTOKEN",
+        &body_a,
+        403,
+        "authentication failed",
+    );
+    refused(
+        &reg,
+        "Basic abc def",
+        &body_a,
+        401,
+        "Invalid `Authorization` header: unsupported scheme",
+    );
+    let expired = reg.token_with("alice", None, &[], Some(1));
+    refused(&reg, &expired, &body_a, 403, "authentication failed");
+    let update_only = reg.token_with("alice", Some(&["publish-update"]), &[], None);
+    refused(&reg, &update_only, &body_a, 403, SCOPE);
+    let wrong_crate = reg.token_with("alice", Some(&["publish-new"]), &["other-*"], None);
+    refused(&reg, &wrong_crate, &body_a, 403, SCOPE);
+    let new_only = reg.token_with("alice", Some(&["publish-new"]), &["scop*"], None);
+    assert_eq!(
+        reg.publish(&format!("Bearer {new_only}"), &body_a).status,
+        200
+    );
+    refused(
+        &reg,
+        &new_only,
+        &publish_body("scoped", "0.2.0"),
+        403,
+        SCOPE,
+    );
+    assert_eq!(
+        reg.publish(&update_only, &publish_body("scoped", "0.2.0"))
+            .status,
+        200
+    );
+
+    // Yank needs the yank scope and ownership.
+    let y = |tok: &str| {
+        reg.http(
+            "DELETE",
+            "/api/v1/crates/scoped/0.1.0/yank",
+            &[("Authorization", tok)],
+            b"",
+        )
+    };
+    assert_eq!(
+        (y(&update_only).status, y(&update_only).detail()),
+        (403, SCOPE.to_owned())
+    );
+    let bob = reg.token_with("bob", None, &[], None);
+    assert_eq!(
+        y(&bob).detail(),
+        "must already be an owner to yank or unyank"
+    );
+    assert_eq!(
+        reg.http("DELETE", "/api/v1/crates/scoped/0.1.0/yank", &[], b"")
+            .status,
+        403
+    );
+    assert_eq!(y(&all).status, 200);
+    let r = reg.http(
+        "DELETE",
+        "/api/v1/crates/scoped/9.9.9/yank",
+        &[("Authorization", &all)],
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (404, "crate `scoped` does not have a version `9.9.9`")
+    );
+    let r = reg.http(
+        "DELETE",
+        "/api/v1/crates/nope/1.0.0/yank",
+        &[("Authorization", &all)],
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (404, "crate `nope` does not exist")
+    );
+    let u = reg.http(
+        "PUT",
+        "/api/v1/crates/scoped/0.1.0/unyank",
+        &[("Authorization", &all)],
+        b"",
+    );
+    assert_eq!(u.status, 200);
+    assert!(
+        reg.index_lines("scoped")
+            .iter()
+            .all(|l| l["yanked"] == false)
+    );
+
+    // Owners: change-owners scope and ownership.
+    let owners_body = json!({"users": ["bob"]}).to_string();
+    let o = |tok: &str, m: &str| {
+        reg.http(
+            m,
+            "/api/v1/crates/scoped/owners",
+            &[("Authorization", tok), ("Content-Type", "application/json")],
+            owners_body.as_bytes(),
+        )
+    };
+    assert_eq!(o(&update_only, "PUT").detail(), SCOPE);
+    assert_eq!(
+        o(&bob, "PUT").detail(),
+        "only owners have permission to modify owners"
+    );
+    let r = reg.http(
+        "PUT",
+        "/api/v1/crates/scoped/owners",
+        &[("Authorization", &all)],
+        br#"{"users":["nobody"]}"#,
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (400, "could not find user with login `nobody`")
+    );
+    let r = o(&all, "PUT");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["ok"], true);
+    assert!(r.json()["msg"].as_str().unwrap().contains("bob"));
+    let list = reg
+        .http("GET", "/api/v1/crates/scoped/owners", &[], b"")
+        .json();
+    let logins: Vec<_> = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, ["alice", "bob"]);
+    assert_eq!(
+        reg.publish(&bob, &publish_body("scoped", "0.3.0")).status,
+        200
+    );
+    let r = reg.http(
+        "DELETE",
+        "/api/v1/crates/scoped/owners",
+        &[("Authorization", &all)],
+        br#"{"users":["alice","bob"]}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.detail()
+            .starts_with("cannot remove all individual owners of a crate.")
+    );
+    let r = reg.http(
+        "DELETE",
+        "/api/v1/crates/scoped/owners",
+        &[("Authorization", &all)],
+        br#"{"users":["bob"]}"#,
+    );
+    assert_eq!(
+        r.json(),
+        json!({"ok": true, "msg": "owners successfully removed"})
+    );
+    refused(&reg, &bob, &publish_body("scoped", "0.4.0"), 403, NOT_OWNER);
+
+    // Search.
+    let s = reg
+        .http("GET", "/api/v1/crates?q=scop&per_page=5", &[], b"")
+        .json();
+    assert_eq!(s["meta"]["total"], 1);
+    assert_eq!(s["crates"][0]["name"], "scoped");
+    assert_eq!(s["crates"][0]["max_version"], "0.3.0");
+    let r = reg.http("GET", "/api/v1/crates?q=x&per_page=101", &[], b"");
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (400, "cannot request more than 100 items")
+    );
+}
+
+#[test]
+fn validate_only_runs_every_check_and_stores_nothing() {
+    let reg = TestRegistry::start(false);
+    let alice = reg.token("alice");
+    let bob = reg.token("bob");
+    let path = "/api/v1/crates/new?validate_only=true";
+    let r = reg.http(
+        "PUT",
+        path,
+        &[("Authorization", &alice)],
+        &publish_body("vo", "0.1.0"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(reg.index_file("vo").status, 404);
+    assert_eq!(reg.blob_count(), 0);
+    assert_eq!(
+        reg.http("PUT", path, &[], &publish_body("vo", "0.1.0"))
+            .status,
+        403
+    );
+    assert_eq!(
+        reg.http(
+            "PUT",
+            path,
+            &[("Authorization", &alice)],
+            &publish_body("nul", "0.1.0")
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        reg.publish(&alice, &publish_body("vo", "0.1.0")).status,
+        200
+    );
+    let r = reg.http(
+        "PUT",
+        path,
+        &[("Authorization", &bob)],
+        &publish_body("vo", "0.2.0"),
+    );
+    assert_eq!((r.status, r.detail().as_str()), (403, NOT_OWNER));
+    let r = reg.http(
+        "PUT",
+        path,
+        &[("Authorization", &alice)],
+        &publish_body("vo", "0.1.0+x"),
+    );
+    assert_eq!(r.detail(), "crate version `0.1.0` is already uploaded");
+    assert_eq!(reg.index_lines("vo").len(), 1);
+    assert_eq!(reg.blob_count(), 1);
+}
+
+#[test]
+fn auth_required_guards_index_downloads_and_search() {
+    let reg = TestRegistry::start(true);
+    let tok = reg.token("alice");
+    let r = reg.http("GET", "/index/config.json", &[], b"");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate").unwrap(),
+        format!("Cargo login_url=\"http://{}/me\"", reg.addr)
+    );
+    let r = reg.http("GET", "/index/config.json", &[("Authorization", &tok)], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["auth-required"], true);
+    assert_eq!(
+        reg.http(
+            "GET",
+            "/index/config.json",
+            &[("Authorization", "gtywrong")],
+            b""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        reg.publish(&tok, &publish_body("priv", "0.1.0")).status,
+        200
+    );
+    assert_eq!(reg.http("GET", "/index/pr/iv/priv", &[], b"").status, 401);
+    assert_eq!(
+        reg.http("GET", "/index/pr/iv/priv", &[("Authorization", &tok)], b"")
+            .status,
+        200
+    );
+    assert_eq!(
+        reg.http("GET", "/api/v1/crates/priv/0.1.0/download", &[], b"")
+            .status,
+        401
+    );
+    assert_eq!(
+        reg.http(
+            "GET",
+            "/api/v1/crates/priv/0.1.0/download",
+            &[("Authorization", &tok)],
+            b""
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        reg.http("GET", "/api/v1/crates?q=priv", &[], b"").status,
+        401
+    );
+    assert_eq!(
+        reg.http(
+            "GET",
+            "/api/v1/crates?q=priv",
+            &[("Authorization", &tok)],
+            b""
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn concurrent_duplicate_publishes_have_exactly_one_winner() {
+    let reg = TestRegistry::start(false);
+    let tok = reg.token("alice");
+    let addr = reg.addr;
+    let run = |bodies: Vec<Vec<u8>>| -> Vec<(u16, String)> {
+        let handles: Vec<_> = bodies
+            .into_iter()
+            .map(|b| {
+                let tok = tok.clone();
+                std::thread::spawn(move || {
+                    let r = http(
+                        addr,
+                        "PUT",
+                        "/api/v1/crates/new",
+                        &[("Authorization", &tok)],
+                        &b,
+                    );
+                    let d = if r.status == 200 {
+                        String::new()
+                    } else {
+                        r.detail()
+                    };
+                    (r.status, d)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    };
+    // Same name and version, 8 times.
+    let results = run((0..8).map(|_| publish_body("race", "1.0.0")).collect());
+    assert_eq!(
+        results.iter().filter(|r| r.0 == 200).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.0 != 200)
+            .all(|r| r.1 == "crate version `1.0.0` is already uploaded"),
+        "{results:?}"
+    );
+    assert_eq!(reg.index_lines("race").len(), 1);
+
+    // `-`/`_` spellings of a new crate, and `+build` twins.
+    let results = run((0..8)
+        .map(|i| {
+            if i % 2 == 0 {
+                publish_body("twin-name", "1.0.0")
+            } else {
+                publish_body("twin_name", "1.0.0")
+            }
+        })
+        .collect());
+    assert_eq!(
+        results.iter().filter(|r| r.0 == 200).count(),
+        1,
+        "{results:?}"
+    );
+    let lines = reg.index_lines("twin-name");
+    assert_eq!(lines.len(), 1);
+    let winner = lines[0]["name"].as_str().unwrap().to_owned();
+    for (status, detail) in results.iter().filter(|r| r.0 != 200) {
+        assert_eq!(*status, 400);
+        assert!(
+            detail == "crate version `1.0.0` is already uploaded"
+                || *detail == format!("crate was previously named `{winner}`"),
+            "{detail}"
+        );
+    }
+    let results = run((0..8)
+        .map(|i| publish_body("race", &format!("2.0.0+b{i}")))
+        .collect());
+    assert_eq!(
+        results.iter().filter(|r| r.0 == 200).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(reg.index_lines("race").len(), 2);
+
+    // Different versions at once: none lost.
+    let results = run((0..8)
+        .map(|i| publish_body("race", &format!("3.0.{i}")))
+        .collect());
+    assert!(results.iter().all(|r| r.0 == 200), "{results:?}");
+    assert_eq!(reg.index_lines("race").len(), 10);
+}
+
+/// A blob store whose writes fail: the publish must fail and leave no visible version.
+struct FailingBlobs;
+
+impl gantry_registry::blob::BlobStore for FailingBlobs {
+    fn put<'a>(
+        &'a self,
+        _: &'a str,
+        _: Vec<u8>,
+    ) -> gantry_registry::blob::BoxFut<'a, Result<(), gantry_registry::blob::BlobError>> {
+        Box::pin(async { Err(gantry_registry::blob::BlobError::new("disk full")) })
+    }
+    fn get<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> gantry_registry::blob::BoxFut<'a, Result<Option<Vec<u8>>, gantry_registry::blob::BlobError>>
+    {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[test]
+fn failed_blob_write_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = gantry_registry::Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: std::sync::Arc<dyn gantry_registry::store::MetaStore> = std::sync::Arc::new(
+        rt.block_on(gantry_registry::sqlite::SqliteStore::open(
+            &dir.path().join("db.sqlite"),
+        ))
+        .unwrap(),
+    );
+    let user = rt.block_on(store.create_user("alice")).unwrap();
+    let token = gantry_registry::auth::generate_token();
+    let new = gantry_registry::store::NewToken {
+        user_id: user.id,
+        name: "t".into(),
+        hash: gantry_registry::auth::hash_token(&token),
+        scopes: None,
+        crate_patterns: vec![],
+        expires_at: None,
+    };
+    rt.block_on(store.create_token(&new)).unwrap();
+    let server = rt
+        .block_on(gantry_registry::server::start_with_storage(
+            config,
+            store,
+            std::sync::Arc::new(FailingBlobs),
+            None::<std::future::Pending<()>>,
+        ))
+        .unwrap();
+    let addr = server.addr;
+    let r = http(
+        addr,
+        "PUT",
+        "/api/v1/crates/new",
+        &[("Authorization", &token)],
+        &publish_body("lost", "0.1.0"),
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(r.detail(), "internal server error");
+    assert_eq!(http(addr, "GET", "/index/lo/st/lost", &[], b"").status, 404);
+    // The version was not half-created: a later publish is not "already uploaded" but fails the same way.
+    let r = http(
+        addr,
+        "PUT",
+        "/api/v1/crates/new",
+        &[("Authorization", &token)],
+        &publish_body("lost", "0.1.0"),
+    );
+    assert_eq!(r.status, 500);
+    rt.block_on(server.stop()).unwrap();
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    use gantry_registry::ratelimit::{Bucket, RateLimits};
+    use std::time::Duration;
+    let reg = TestRegistry::start_with(|c| {
+        c.rate_limits = Some(RateLimits {
+            publish_new: Bucket {
+                refill: Duration::from_secs(600),
+                burst: 2,
+            },
+            ..RateLimits::CRATES_IO
+        })
+    });
+    let tok = reg.token("alice");
+    // validate_only and refused publishes do not use up the bucket.
+    for _ in 0..3 {
+        reg.http(
+            "PUT",
+            "/api/v1/crates/new?validate_only=true",
+            &[("Authorization", &tok)],
+            &publish_body("rl-x", "0.1.0"),
+        );
+    }
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-a", "0.1.0")).status,
+        200
+    );
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-b", "0.1.0")).status,
+        200
+    );
+    let r = reg.publish(&tok, &publish_body("rl-c", "0.1.0"));
+    assert_eq!(r.status, 429);
+    assert!(r.detail().starts_with(
+        "You have published too many new crates in a short period of time. Please try again after "
+    ));
+    assert!(httpdate::parse_http_date(r.header("retry-after").unwrap()).is_ok());
+    assert_eq!(reg.index_file("rl-c").status, 404);
+    // Updates have their own bucket.
+    assert_eq!(
+        reg.publish(&tok, &publish_body("rl-a", "0.2.0")).status,
+        200
+    );
+}
