@@ -37,7 +37,10 @@ fn chain(fx: &Fixture) {
 fn same_tmp_registry(pair: &Pair) {
     let overlay = pair.cargo.target_dir.join("package/tmp-registry");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&overlay).expect("cargo's tmp-registry").flatten() {
+    for entry in std::fs::read_dir(&overlay)
+        .expect("cargo's tmp-registry")
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".crate") {
             continue;
@@ -49,7 +52,10 @@ fn same_tmp_registry(pair: &Pair) {
         );
         checked += 1;
     }
-    assert!(checked > 0, "cargo's overlay was empty: the fixture does not exercise it");
+    assert!(
+        checked > 0,
+        "cargo's overlay was empty: the fixture does not exercise it"
+    );
 }
 
 #[test]
