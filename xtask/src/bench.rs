@@ -128,11 +128,33 @@ pub struct Options {
     pub files: usize,
 }
 
+enum Scratch {
+    Temp(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl Scratch {
+    fn path(&self) -> &Path {
+        match self {
+            Scratch::Temp(t) => t.path(),
+            Scratch::Kept(p) => p,
+        }
+    }
+}
+
 pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
     let scratch = tempfile::Builder::new()
         .prefix("gantry-bench-")
         .tempdir()
         .map_err(|e| e.to_string())?;
+    // GANTRY_BENCH_KEEP=1 leaves the generated inputs and both tools' outputs for inspection.
+    let scratch = if std::env::var_os("GANTRY_BENCH_KEEP").is_some() {
+        let kept = scratch.keep();
+        eprintln!("keeping {}", kept.display());
+        Scratch::Kept(kept)
+    } else {
+        Scratch::Temp(scratch)
+    };
     let s = scratch.path();
     eprintln!("generating inputs in {} …", s.display());
     let bytes = large_crate(&s.join("big"), opts.files, 0x9E37_79B9_7F4A_7C15);
@@ -195,7 +217,13 @@ pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
             common::median(times[1].clone()),
         );
         let same = match (&last[0], &last[1]) {
-            (Some(c), Some(g)) => matches!(common::judge(c, g), common::Verdict::Identical(_)),
+            (Some(c), Some(g)) => match common::judge(c, g) {
+                common::Verdict::Identical(_) => true,
+                common::Verdict::Mismatch(why) | common::Verdict::BothFailed(why) => {
+                    println!("{label:<24} differs: {why}");
+                    false
+                }
+            },
             _ => false,
         };
         println!(

@@ -310,6 +310,97 @@ mod tests {
         assert_eq!(&tar[136..148], b"10461020230\0");
     }
 
+    /// Pseudo-random Rust-ish text; seed 1 at 100 kB is an input on which zlib-rs 0.6.8 deflates
+    /// differently from 0.6.0, the version cargo 1.95 ships.
+    fn varied_text(seed: u64, len: usize) -> String {
+        const WORDS: &[&str] = &[
+            "fn",
+            "let",
+            "mut",
+            "impl",
+            "struct",
+            "enum",
+            "match",
+            "self",
+            "return",
+            "where",
+            "pub",
+            "use",
+            "crate",
+            "mod",
+            "const",
+            "static",
+            "trait",
+            "for",
+            "while",
+            "loop",
+            "if",
+            "else",
+            "Some",
+            "None",
+            "Ok",
+            "Err",
+            "Vec",
+            "String",
+            "usize",
+            "u64",
+            "&str",
+            "=>",
+            "{",
+            "}",
+            "(",
+            ")",
+            ";",
+            "::",
+            "0",
+            "42",
+            "0x1f",
+            "// note",
+            "/// docs",
+            "#[derive(Debug)]",
+        ];
+        let mut state = seed;
+        let mut next = |n: u64| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        };
+        let (mut text, mut col) = (String::new(), 0);
+        while text.len() < len {
+            let w = WORDS[next(WORDS.len() as u64) as usize];
+            text.push_str(w);
+            col += w.len() + 1;
+            if col > 80 {
+                text.push('\n');
+                col = 0;
+            } else {
+                text.push(' ');
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn deflate_backend_is_the_one_cargo_ships() {
+        use sha2::{Digest, Sha256};
+        let input = varied_text(1, 100_000);
+        assert_eq!(
+            hex::encode(Sha256::digest(input.as_bytes())),
+            "bf4f7ca97025f49f0176c419701593e04d98b9ff45d29684ce7097cc0da5fff2"
+        );
+        let mut gz = GzBuilder::new()
+            .filename("x.crate")
+            .write(Vec::new(), Compression::best());
+        gz.write_all(input.as_bytes()).unwrap();
+        let out = gz.finish().unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&out)),
+            "e121194b9e38169428eda1f60be884d8544b0e73031317c48b0b40a263092e72",
+            "the deflate backend changed: cargo 1.95's .crate bytes need zlib-rs 0.6.0 (see Cargo.toml)"
+        );
+    }
+
     #[test]
     fn missing_file_is_reported_with_its_path() {
         let entries = vec![ArchiveEntry {
