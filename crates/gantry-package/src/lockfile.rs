@@ -12,6 +12,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+mod direct;
+
 use crate::cargo_cmd::CargoInvocation;
 use crate::overlay::Overlay;
 use crate::report::Reporter;
@@ -40,6 +42,9 @@ pub enum LockError {
 
 pub struct LockRequest<'a> {
     pub name: &'a str,
+    pub version: &'a str,
+    /// The package's `rust-version`, which picks the format of a brand-new lockfile.
+    pub rust_version: Option<&'a str>,
     /// The original package directory: extra leading comments of its own `Cargo.lock` are kept.
     pub pkg_root: &'a Path,
     /// The full publish-form `Cargo.toml` text.
@@ -54,6 +59,29 @@ pub struct LockRequest<'a> {
 
 /// Resolves and returns the lockfile text to archive.
 pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, LockError> {
+    let own_lock = fs::read_to_string(req.pkg_root.join("Cargo.lock")).ok();
+    let ws_lock_text = match req.workspace_lock {
+        Some(p) => Some(fs::read_to_string(p).map_err(|source| LockError::Io {
+            path: p.to_owned(),
+            source,
+        })?),
+        None => None,
+    };
+    if let Some(version) = direct::lock_version(ws_lock_text.as_deref(), req.rust_version) {
+        if let Some(body) = direct::direct_lock(
+            req.name,
+            req.version,
+            req.publish_manifest,
+            req.overlay,
+            version,
+        ) {
+            let body = match req.overlay {
+                Some(o) if !o.is_empty() => o.rewrite_lock(&body, req.name),
+                _ => body,
+            };
+            return Ok(with_header(&body, own_lock.as_deref()));
+        }
+    }
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| LockError::Io { path, source }
@@ -102,7 +130,6 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
         Some(o) if !o.is_empty() => o.rewrite_lock(&resolved, req.name),
         _ => resolved,
     };
-    let own_lock = fs::read_to_string(req.pkg_root.join("Cargo.lock")).ok();
     Ok(with_header(&resolved, own_lock.as_deref()))
 }
 

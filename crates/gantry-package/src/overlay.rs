@@ -65,6 +65,8 @@ struct OverlayCrate {
     /// Package names of its normal and build dependencies (dev-dependencies of a dependency never
     /// take part in resolution).
     deps: Vec<String>,
+    /// Its publish-form manifest, for building lockfiles without a resolver.
+    manifest: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +142,7 @@ impl Overlay {
                 checksum: checksum.to_owned(),
                 dir,
                 deps,
+                manifest: text,
             },
         );
         Ok(())
@@ -166,6 +169,17 @@ impl Overlay {
                 format!("patch.{patch}.{}.path={path}", toml_key(name))
             })
             .collect()
+    }
+
+    /// Overlay crates named `name`: (version, publish-form manifest).
+    pub fn candidates<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.crates
+            .iter()
+            .filter(move |(k, _)| k.0 == name)
+            .map(|(k, c)| (k.1.as_str(), c.manifest.as_str()))
     }
 
     /// Rewrites a lockfile resolved with [`config_args_for`](Self::config_args_for) into what cargo's overlay
@@ -296,6 +310,7 @@ mod tests {
                 checksum: "ab12".into(),
                 dir: tmp.path().join("o/b-0.2.0"),
                 deps: vec![],
+                manifest: String::new(),
             },
         );
         let fixed = overlay.rewrite_lock(LOCK, "a");

@@ -395,6 +395,8 @@ fn write_archive(
         let text = lockfile::generate(
             &LockRequest {
                 name: &pkg.name,
+                version: &version,
+                rust_version: pkg.rust_version.as_deref(),
                 pkg_root: &pkg.root,
                 publish_manifest: &publish.text,
                 workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
