@@ -35,6 +35,8 @@ pub enum LockError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Overlay(#[from] crate::overlay::OverlayError),
     /// Cargo's own error text (its `error:` block, without the prefix).
     #[error("{0}")]
     Resolve(String),
@@ -107,7 +109,7 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
     // definition, so only offline-ness carries over (cargo behaves the same).
     let cargo = req.cargo.unlocked();
     let overlay_args = match req.overlay {
-        Some(o) if !o.is_empty() => o.config_args_for(req.publish_manifest, true),
+        Some(o) if !o.is_empty() => o.config_args_for(req.publish_manifest, true)?,
         _ => Vec::new(),
     };
     let mut cmd = cargo.command("update", &manifest);

@@ -63,6 +63,8 @@ pub struct PackagedCrate {
     pub path: PathBuf,
     pub checksum: String,
     pub stats: ArchiveStats,
+    /// The publish-form `Cargo.toml` inside the archive.
+    pub manifest: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -244,8 +246,8 @@ pub fn package(
                 &packaged.version,
                 &packaged.tmp_path,
                 &packaged.checksum,
-            )
-            .map_err(|e| PackageError::Prepare(e.into()))?;
+                &packaged.manifest,
+            );
         }
         done.push(packaged);
     }
@@ -415,6 +417,7 @@ fn write_archive(
         None
     };
     let entries = plan.into_entries(&publish.text, lock.as_deref(), vcs_json.as_deref());
+    let manifest = publish.text;
     let file_name = format!("{}-{version}.crate", pkg.name);
     let tmp_dir = package_dir.join("tmp-crate");
     fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io {
@@ -461,6 +464,7 @@ fn write_archive(
         path: tmp_path.clone(),
         tmp_path,
         checksum,
+        manifest,
         stats: stats.unwrap_or(ArchiveStats {
             files: 0,
             uncompressed: 0,

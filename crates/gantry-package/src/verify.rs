@@ -43,6 +43,8 @@ pub struct VerifyRequest<'a> {
 pub enum VerifyError {
     #[error(transparent)]
     Unpack(#[from] UnpackError),
+    #[error(transparent)]
+    Overlay(#[from] crate::overlay::OverlayError),
     #[error("failed to inspect `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -70,10 +72,10 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     let saved_lock = fs::read(&lock_path).ok();
 
     let manifest_text = fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-    let overlay_args = req
-        .overlay
-        .map(|o| o.config_args_for(&manifest_text, true))
-        .filter(|args| !args.is_empty());
+    let overlay_args = match req.overlay {
+        Some(o) => Some(o.config_args_for(&manifest_text, true)?).filter(|a| !a.is_empty()),
+        None => None,
+    };
     // With the overlay, cargo re-resolves the patched siblings and rewrites Cargo.lock; the lock we
     // packaged was resolved moments ago under the user's --locked, so only offline-ness carries over.
     let cargo = if overlay_args.is_some() {
