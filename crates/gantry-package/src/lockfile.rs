@@ -69,20 +69,20 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
         })?),
         None => None,
     };
-    if let Some(version) = direct::lock_version(ws_lock_text.as_deref(), req.rust_version) {
-        if let Some(body) = direct::direct_lock(
+    if let Some(version) = direct::lock_version(ws_lock_text.as_deref(), req.rust_version)
+        && let Some(body) = direct::direct_lock(
             req.name,
             req.version,
             req.publish_manifest,
             req.overlay,
             version,
-        ) {
-            let body = match req.overlay {
-                Some(o) if !o.is_empty() => o.rewrite_lock(&body, req.name),
-                _ => body,
-            };
-            return Ok(with_header(&body, own_lock.as_deref()));
-        }
+        )
+    {
+        let body = match req.overlay {
+            Some(o) if !o.is_empty() => o.rewrite_lock(&body, req.name),
+            _ => body,
+        };
+        return Ok(with_header(&body, own_lock.as_deref()));
     }
     let io_err = |path: &Path| {
         let path = path.to_owned();

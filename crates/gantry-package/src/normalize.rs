@@ -343,6 +343,31 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
     Ok(())
 }
 
+/// What cargo rejects when it turns the publish form back into a manifest: dropping excluded
+/// targets or an excluded build script can leave a package that cannot be built.
+fn check_publish_form(manifest: &TomlManifest) -> Result<(), ManifestError> {
+    let has_bin = manifest.bin.as_ref().is_some_and(|b| !b.is_empty());
+    if manifest.lib.is_none() && !has_bin {
+        return Err(ManifestError::Workspace(
+            "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present".to_owned(),
+        ));
+    }
+    let package = manifest.package.as_deref();
+    let links = package.and_then(|p| p.links.as_deref());
+    let has_build = package.is_some_and(|p| {
+        !matches!(
+            p.build,
+            None | Some(cargo_util_schemas::manifest::TomlPackageBuild::Auto(false))
+        )
+    });
+    if let (Some(links), false) = (links, has_build) {
+        return Err(ManifestError::Workspace(format!(
+            "package specifies that it links to `{links}` but does not have a custom build script"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,29 +447,4 @@ mod tests {
         let err = check_dependency_versions(&pkg, false).expect_err("open-namespaces");
         assert_eq!(err.to_string(), "cannot publish with `open-namespaces`");
     }
-}
-
-/// What cargo rejects when it turns the publish form back into a manifest: dropping excluded
-/// targets or an excluded build script can leave a package that cannot be built.
-fn check_publish_form(manifest: &TomlManifest) -> Result<(), ManifestError> {
-    let has_bin = manifest.bin.as_ref().is_some_and(|b| !b.is_empty());
-    if manifest.lib.is_none() && !has_bin {
-        return Err(ManifestError::Workspace(
-            "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present".to_owned(),
-        ));
-    }
-    let package = manifest.package.as_deref();
-    let links = package.and_then(|p| p.links.as_deref());
-    let has_build = package.is_some_and(|p| {
-        !matches!(
-            p.build,
-            None | Some(cargo_util_schemas::manifest::TomlPackageBuild::Auto(false))
-        )
-    });
-    if let (Some(links), false) = (links, has_build) {
-        return Err(ManifestError::Workspace(format!(
-            "package specifies that it links to `{links}` but does not have a custom build script"
-        )));
-    }
-    Ok(())
 }
