@@ -387,7 +387,9 @@ struct Loader {
 }
 
 impl Loader {
-    /// Expands member globs to directories, in glob (sorted) order per pattern.
+    /// Expands member globs to directories, in glob (sorted) order per pattern. Paths are spelt
+    /// the way cargo names them in errors: a plain entry as written (`<root>/.`), and a glob
+    /// that matches nothing as the pattern itself (cargo then fails to load `<root>/crates/*`).
     fn expand(&self, patterns: Vec<String>) -> Result<Vec<PathBuf>, ManifestError> {
         let mut out = Vec::new();
         for pat in patterns {
@@ -395,9 +397,12 @@ impl Loader {
                 let found = glob_dirs(&self.root_dir, &pat).map_err(|e| {
                     ManifestError::Workspace(format!("could not parse pattern `{pat}`: {e}"))
                 })?;
+                if found.is_empty() {
+                    out.push(self.root_dir.join(&pat));
+                }
                 out.extend(found);
             } else {
-                out.push(normalize_path(&self.root_dir.join(&pat)));
+                out.push(self.root_dir.join(&pat));
             }
         }
         Ok(out)
@@ -490,6 +495,7 @@ impl Loader {
         if let Some(defaults) = self.ws.default_members.clone() {
             let mut out = Vec::new();
             for dir in self.expand(defaults)? {
+                let dir = normalize_path(&dir);
                 let manifest = dir.join("Cargo.toml");
                 match self
                     .members

@@ -193,6 +193,10 @@ fn discover_kind(
             Some(p) => normalize_path(&inp.root.join(&p.0)),
             None => match inferred.iter().find(|(n, _)| *n == name) {
                 Some((_, p)) => p.clone(),
+                // Cargo only insists for binaries; a test, example or bench whose file cannot be
+                // inferred is dropped without a word when packaging (published crates often
+                // exclude them).
+                None if kind != TargetKind::Bin => continue,
                 None => return Err(missing_target(kind, &name)),
             },
         };
