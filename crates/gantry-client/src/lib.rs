@@ -6,3 +6,6 @@
 
 pub mod config;
 pub mod credentials;
+pub mod http;
+pub mod sparse;
+pub mod webapi;
