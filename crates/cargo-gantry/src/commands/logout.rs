@@ -22,13 +22,13 @@ pub fn run(args: &LogoutArgs, shell: &Shell) -> anyhow::Result<()> {
         "Logout",
         &format!("token for `{name}` has been removed from local storage"),
     );
-    let visit = if name == CRATES_IO {
-        "visit <https://crates.io/me> and follow the instructions there".to_owned()
+    let place = if name == CRATES_IO {
+        "<https://crates.io/me>".to_owned()
     } else {
-        format!("visit the `{name}` website")
+        format!("the `{name}` website")
     };
     shell.plain(&format!(
-        "note: This does not revoke the token on the registry server.\n    If you need to revoke the token, {visit}."
+        "note: This does not revoke the token on the registry server.\n    If you need to revoke the token, visit {place} and follow the instructions there."
     ));
     Ok(())
 }

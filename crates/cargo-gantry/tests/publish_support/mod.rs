@@ -170,7 +170,9 @@ fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io::R
     if find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    let len: usize = find("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = find("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
     let req = Request {
@@ -227,7 +229,10 @@ fn route(req: &Request, addr: SocketAddr, state: &Mutex<State>) -> (u16, String,
             let (json, tarball) = req.publish_parts();
             let name = json["name"].as_str().unwrap_or("").to_owned();
             let line = serde_json::json!({"name": name, "vers": json["vers"], "deps": [], "cksum": hex::encode(Sha256::digest(&tarball)), "features": {}, "yanked": false}).to_string();
-            s.published.entry(name.to_lowercase()).or_default().push(line);
+            s.published
+                .entry(name.to_lowercase())
+                .or_default()
+                .push(line);
             if s.behaviour.fail_after_store_once {
                 s.behaviour.fail_after_store_once = false;
                 return (500, String::new(), "internal oops".into());
@@ -237,7 +242,7 @@ fn route(req: &Request, addr: SocketAddr, state: &Mutex<State>) -> (u16, String,
         ("GET", p) if p.ends_with("/owners") => ok(
             r#"{"users":[{"id":1,"login":"alice","name":"Alice","email":"a@example.com"},{"id":2,"login":"bob","name":null}]}"#,
         ),
-        ("PUT", p) if p.ends_with("/owners") => {
+        ("PUT" | "DELETE", p) if p.ends_with("/owners") => {
             ok(r#"{"ok":true,"msg":"user bob has been invited to be an owner of crate qq"}"#)
         }
         _ if req.path.starts_with("/api/") => ok(r#"{"ok":true}"#),
