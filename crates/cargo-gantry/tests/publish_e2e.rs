@@ -356,11 +356,14 @@ fn index_timeout_is_a_failure() {
     );
 }
 
+/// What a registry sees of one request: method, path, Authorization, Content-Type, body.
+type Seen = (String, String, Option<String>, Option<String>, Vec<u8>);
+
 /// Same requests from cargo and cargo-gantry, compared on what a registry sees.
 fn api_requests(
     args: &[&str],
     stdin: Option<&str>,
-) -> Vec<Vec<(String, String, Option<String>, Option<String>, Vec<u8>)>> {
+) -> Vec<Vec<Seen>> {
     let mut all = Vec::new();
     for tool in ["cargo", "gantry"] {
         let stub = Stub::start(Behaviour::default());
