@@ -360,10 +360,7 @@ fn index_timeout_is_a_failure() {
 type Seen = (String, String, Option<String>, Option<String>, Vec<u8>);
 
 /// Same requests from cargo and cargo-gantry, compared on what a registry sees.
-fn api_requests(
-    args: &[&str],
-    stdin: Option<&str>,
-) -> Vec<Vec<Seen>> {
+fn api_requests(args: &[&str], stdin: Option<&str>) -> Vec<Vec<Seen>> {
     let mut all = Vec::new();
     for tool in ["cargo", "gantry"] {
         let stub = Stub::start(Behaviour::default());
