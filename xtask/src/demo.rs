@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -83,10 +83,10 @@ fn locked_version(lock: &Path, name: &str) -> Result<String, String> {
     let text = std::fs::read_to_string(lock).map_err(|e| e.to_string())?;
     let mut lines = text.lines();
     while let Some(l) = lines.next() {
-        if l == format!("name = \"{name}\"") {
-            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
-                return Ok(v.trim_matches('"').to_owned());
-            }
+        if l == format!("name = \"{name}\"")
+            && let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = "))
+        {
+            return Ok(v.trim_matches('"').to_owned());
         }
     }
     Err(format!("{name} is not in {}", lock.display()))
