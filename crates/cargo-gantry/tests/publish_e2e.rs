@@ -482,3 +482,45 @@ impl Tap for Command {
         c
     }
 }
+
+#[test]
+fn workspace_is_uploaded_in_dependency_waves() {
+    let stub = Stub::start(Behaviour::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let home = cargo_home(&tmp.path().join("home"), &[("g", &stub.index_url())]);
+    let root = tmp.path().join("ws");
+    write(
+        &root,
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"base\", \"top\"]\nresolver = \"2\"\n",
+    );
+    package(&root, "base", "0.1.0", "");
+    package(
+        &root,
+        "top",
+        "0.1.0",
+        "\n[dependencies]\nbase = { path = \"../base\", version = \"0.1.0\", registry = \"g\" }\n",
+    );
+    let mut cmd = gantry();
+    cmd.args(["publish", "--workspace", "--registry", "g", "--no-verify"])
+        .env("CARGO_REGISTRIES_G_TOKEN", "tok");
+    let out = run(cmd, &root, &home);
+    assert!(out.status.success(), "{}", text(&out));
+    let names: Vec<String> = stub
+        .publishes()
+        .iter()
+        .map(|r| r.publish_parts().0["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["base", "top"]);
+    let err = stderr(&out);
+    let published_base = err.find("Published base v0.1.0").expect(&err);
+    let uploading_top = err.find("Uploading top v0.1.0").expect(&err);
+    assert!(published_base < uploading_top, "{err}");
+    assert!(
+        err.contains("note: waiting for base v0.1.0 to be available at registry `g`.\n      1 remaining crate to be published"),
+        "{err}"
+    );
+    let (top, _) = stub.publishes()[1].publish_parts();
+    assert_eq!(top["deps"][0]["name"], "base");
+    assert!(top["deps"][0].get("registry").is_none(), "{top}");
+}
