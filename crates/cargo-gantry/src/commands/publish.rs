@@ -134,6 +134,11 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         }
     }
 
+    if target.is_crates_io() {
+        for &i in &selected {
+            check_no_foreign_deps(&ws.members[i])?;
+        }
+    }
     let crates = package_all(args, shell, &ctx, &ws, &selected, &target, events)?;
     let edges = select::local_edges(&ws, &selected);
     let wait = wait_timeout(args, &ctx)?;
@@ -153,6 +158,32 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         ws: &ws,
     };
     upload::run(&plan, shell, events)
+}
+
+/// crates.io cannot hold a crate whose dependencies live in another registry (spec §8.3).
+fn check_no_foreign_deps(m: &gantry_package::workspace::Package) -> anyhow::Result<()> {
+    use gantry_package::workspace::DepKind;
+    for dep in &m.dependencies {
+        if dep.kind == DepKind::Dev && dep.version_req.is_none() {
+            continue; // stripped from the published manifest
+        }
+        if let Some(reg) = dep
+            .registry
+            .as_deref()
+            .filter(|r| *r != registry::CRATES_IO)
+        {
+            return Err(anyhow::anyhow!(
+                "crates cannot be published to crates.io with dependencies sourced from other\nregistries. `{}` needs to be published to crates.io before publishing this crate.\n(crate `{}` is pulled from registry `{reg}`)",
+                dep.package,
+                dep.package
+            )
+            .context(format!(
+                "failed to verify manifest at `{}`",
+                m.manifest_path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Drops `publish = false` (and versionless) packages; errors when the user named them.
