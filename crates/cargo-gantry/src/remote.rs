@@ -4,7 +4,7 @@
 use anyhow::{Context as _, anyhow, bail};
 use gantry_client::credentials::{self, CRATES_IO, token_env_var};
 use gantry_client::http;
-use gantry_client::sparse::{RegistryConfig, SparseIndex};
+use gantry_client::sparse::{IndexError, RegistryConfig, SparseIndex};
 use gantry_client::webapi::WebApi;
 use gantry_package::report::Reporter;
 
@@ -149,11 +149,12 @@ pub fn user_agent(ctx: &Context) -> String {
 }
 
 impl Remote {
-    /// Prints `Updating …` and reads `config.json`. `token` is sent only if the index answers 401.
+    /// Prints `Updating …` and reads `config.json`. `token` is asked for only if the index answers
+    /// 401.
     pub fn connect(
         ctx: &Context,
         target: Target,
-        token: Option<String>,
+        token: &dyn Fn() -> Option<String>,
         reporter: &dyn Reporter,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -179,10 +180,16 @@ impl Remote {
             );
         }
         reporter.status("Updating", &target.describe());
-        let index = SparseIndex::new(client.clone(), &target.index_url).with_token(token);
-        let config = runtime
-            .block_on(index.config())
-            .with_context(|| format!("failed to update {}", describe_source(&target)))?;
+        let mut index = SparseIndex::new(client.clone(), &target.index_url);
+        let config = match runtime.block_on(index.config()) {
+            // Like cargo, ask for credentials only once the registry says it needs them.
+            Err(IndexError::AuthRequired(_)) => {
+                index = index.with_token(token());
+                runtime.block_on(index.config())
+            }
+            other => other,
+        }
+        .with_context(|| format!("failed to update {}", describe_source(&target)))?;
         Ok(Remote {
             target,
             runtime,
@@ -217,10 +224,15 @@ fn describe_source(target: &Target) -> String {
 
 /// The token for `target`: `--token`, else the `cargo:token` lookup (env, credentials, config),
 /// else cargo's "no token found" error.
-pub fn token(ctx: &Context, target: &Target, cli: Option<&str>) -> anyhow::Result<String> {
+pub fn token(
+    ctx: &Context,
+    target: &Target,
+    cli: Option<&str>,
+    operation: Operation,
+) -> anyhow::Result<String> {
     let token = match cli {
         Some(t) => t.to_owned(),
-        None => match lookup(ctx, target)? {
+        None => match lookup(ctx, target, operation)? {
             Some(t) => t,
             None => return Err(missing_token(ctx, target)),
         },
@@ -230,31 +242,90 @@ pub fn token(ctx: &Context, target: &Target, cli: Option<&str>) -> anyhow::Resul
 }
 
 /// The stored token, if any, without failing when there is none.
-pub fn lookup(ctx: &Context, target: &Target) -> anyhow::Result<Option<String>> {
+pub fn lookup(
+    ctx: &Context,
+    target: &Target,
+    operation: Operation,
+) -> anyhow::Result<Option<String>> {
     let Some(name) = target.credential_name(ctx) else {
         return Ok(None);
     };
-    if let Some(cmd) = provider_command(ctx, &name)? {
-        return token_from_stdout(&cmd, target, &name).map(Some);
+    match provider(ctx, &name)? {
+        Provider::Token => Ok(credentials::find_token(&ctx.config, &name)?.map(|(t, _)| t)),
+        Provider::FromStdout(cmd) => token_from_stdout(&cmd, target, &name).map(Some),
+        Provider::Process(cmd) => {
+            let req = gantry_client::provider::ProviderRequest {
+                index_url: &target.index_url,
+                registry_name: Some(&name),
+                operation: operation.name,
+                krate: operation.krate,
+                cksum: None,
+            };
+            match gantry_client::provider::get_token(&cmd, &req)? {
+                Some(t) => Ok(Some(t)),
+                // Cargo falls back to the providers listed before; `cargo:token` is the default.
+                None => Ok(credentials::find_token(&ctx.config, &name)?.map(|(t, _)| t)),
+            }
+        }
     }
-    Ok(credentials::find_token(&ctx.config, &name)?.map(|(t, _)| t))
 }
 
-/// `cargo:token-from-stdout CMD ARGS…` configured as the registry's credential provider.
-fn provider_command(ctx: &Context, name: &str) -> anyhow::Result<Option<Vec<String>>> {
+/// What a credential provider is told the token is for.
+#[derive(Clone, Copy)]
+pub struct Operation<'a> {
+    pub name: &'a str,
+    pub krate: Option<(&'a str, &'a str)>,
+}
+
+impl Operation<'static> {
+    pub const READ: Operation<'static> = Operation {
+        name: "read",
+        krate: None,
+    };
+}
+
+enum Provider {
+    Token,
+    FromStdout(Vec<String>),
+    Process(Vec<String>),
+}
+
+/// The registry's `credential-provider`, else `registry.global-credential-providers` (only its
+/// last entry: cargo tries that one first), else `cargo:token`. `[credential-alias]` names resolve.
+fn provider(ctx: &Context, name: &str) -> anyhow::Result<Provider> {
     let key = if name == CRATES_IO {
         "registry.credential-provider".to_owned()
     } else {
         format!("registries.{name}.credential-provider")
     };
-    let Some((value, _)) = ctx.config.get_string(&key)? else {
-        return Ok(None);
+    let value = match ctx.config.get_string(&key)? {
+        Some((v, _)) => Some(v),
+        None => ctx
+            .config
+            .get_string_list("registry.global-credential-providers")?
+            .and_then(|l| l.last().cloned()),
     };
-    let words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+    let Some(value) = value else {
+        return Ok(Provider::Token);
+    };
+    let mut words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+    if words.len() == 1
+        && !words[0].starts_with("cargo:")
+        && let Some((alias, _)) = ctx
+            .config
+            .get_string(&format!("credential-alias.{}", words[0]))?
+    {
+        words = alias.split_whitespace().map(str::to_owned).collect();
+    }
     match words.first().map(String::as_str) {
-        Some("cargo:token-from-stdout") if words.len() > 1 => Ok(Some(words[1..].to_vec())),
-        Some("cargo:token") | None => Ok(None),
-        Some(other) => bail!("credential provider `{other}` is not supported by cargo-gantry"),
+        Some("cargo:token") | None => Ok(Provider::Token),
+        Some("cargo:token-from-stdout") if words.len() > 1 => {
+            Ok(Provider::FromStdout(words[1..].to_vec()))
+        }
+        Some(other) if other.starts_with("cargo:") => {
+            bail!("credential provider `{other}` is not supported by cargo-gantry")
+        }
+        Some(_) => Ok(Provider::Process(words)),
     }
 }
 

@@ -524,3 +524,46 @@ fn workspace_is_uploaded_in_dependency_waves() {
     assert_eq!(top["deps"][0]["name"], "base");
     assert!(top["deps"][0].get("registry").is_none(), "{top}");
 }
+
+#[test]
+fn external_credential_provider_supplies_the_token() {
+    let stub = Stub::start(Behaviour::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let home = cargo_home(&tmp.path().join("home"), &[("g", &stub.index_url())]);
+    let script = tmp.path().join("provider.sh");
+    let log = tmp.path().join("request.json");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --cargo-plugin ] || exit 3\necho '{{\"v\":[1]}}'\nread req\necho \"$req\" > '{}'\necho '{{\"Ok\":{{\"kind\":\"get\",\"token\":\"from-provider\",\"cache\":\"session\",\"operation_independent\":true}}}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[registry]\nglobal-credential-providers = [\"cargo:token\", \"{} extra-arg\"]\n",
+        script.display()
+    ));
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    let out = run(
+        gantry().args(["yank", "--registry", "g", "qq@1.0.0"]).tap(),
+        tmp.path(),
+        &home,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let reqs = stub.api_requests();
+    assert_eq!(reqs[0].header("authorization"), Some("from-provider"));
+    let sent: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert_eq!(sent["operation"], "yank");
+    assert_eq!(sent["name"], "qq");
+    assert_eq!(sent["vers"], "1.0.0");
+    assert_eq!(sent["args"], serde_json::json!(["extra-arg"]));
+    assert_eq!(sent["registry"]["name"], "g");
+}

@@ -26,7 +26,7 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
         }
         None if !std::io::stdin().is_terminal() => read_line()?,
         None => {
-            let remote = Remote::connect(&ctx, target.clone(), None, shell)?;
+            let remote = Remote::connect(&ctx, target.clone(), &|| None, shell)?;
             let api = remote.api_url()?;
             eprintln!("please paste the token found on {api}/me below");
             read_line()?

@@ -16,9 +16,19 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
         None => current_package(&ctx)?,
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let stored = remote::lookup(&ctx, &target).ok().flatten();
-    let remote = Remote::connect(&ctx, target.clone(), args.token.clone().or(stored), shell)?;
-    let token = remote::token(&ctx, &target, args.token.as_deref())?;
+    let index_token = || {
+        args.token.clone().or_else(|| {
+            remote::lookup(&ctx, &target, remote::Operation::READ)
+                .ok()
+                .flatten()
+        })
+    };
+    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
+    let op = remote::Operation {
+        name: "owners",
+        krate: Some((&krate, "")),
+    };
+    let token = remote::token(&ctx, &target, args.token.as_deref(), op)?;
     let api = remote.web_api(Some(token))?;
     let at = api.api().to_owned();
     if !args.add.is_empty() {

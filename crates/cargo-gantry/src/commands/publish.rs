@@ -103,14 +103,25 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let stored = remote::lookup(&ctx, &target).ok().flatten();
-    let remote = Remote::connect(&ctx, target.clone(), args.token.clone().or(stored), shell)?;
+    let index_token = || {
+        args.token.clone().or_else(|| {
+            remote::lookup(&ctx, &target, remote::Operation::READ)
+                .ok()
+                .flatten()
+        })
+    };
+    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     let token = if args.dry_run {
         None
     } else {
-        Some(remote::token(&ctx, &target, args.token.as_deref())?)
+        Some(remote::token(
+            &ctx,
+            &target,
+            args.token.as_deref(),
+            remote::Operation::READ,
+        )?)
     };
     for &i in &selected {
         let m = &ws.members[i];

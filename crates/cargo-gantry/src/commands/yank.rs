@@ -28,9 +28,19 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
         (None, None) => bail!("a version must be specified to yank"),
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let stored = remote::lookup(&ctx, &target).ok().flatten();
-    let remote = Remote::connect(&ctx, target.clone(), args.token.clone().or(stored), shell)?;
-    let token = remote::token(&ctx, &target, args.token.as_deref())?;
+    let index_token = || {
+        args.token.clone().or_else(|| {
+            remote::lookup(&ctx, &target, remote::Operation::READ)
+                .ok()
+                .flatten()
+        })
+    };
+    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
+    let op = remote::Operation {
+        name: if args.undo { "unyank" } else { "yank" },
+        krate: Some((&krate, &version)),
+    };
+    let token = remote::token(&ctx, &target, args.token.as_deref(), op)?;
     let api = remote.web_api(Some(token))?;
     let spec = format!("{krate}@{version}");
     if args.undo {
