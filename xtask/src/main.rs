@@ -3,6 +3,7 @@
 //!
 //! * `corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]`
 //! * `corpus --workspaces`
+//! * `demo` (quick start: registry + publish + consume + yank)
 //! * `bench package [--runs N] [--files N] [--gantry PATH]`
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
@@ -11,6 +12,7 @@
 mod bench;
 mod common;
 mod corpus;
+mod demo;
 mod workspaces;
 
 use std::path::PathBuf;
@@ -19,7 +21,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   cargo xtask corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]
   cargo xtask corpus --workspaces [--gantry PATH] [--work DIR]
-  cargo xtask bench package [--runs N] [--files N] [--gantry PATH]";
+  cargo xtask bench package [--runs N] [--files N] [--gantry PATH]
+  cargo xtask demo";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -117,6 +120,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
             f.finish()?;
             let tools = common::Tools::locate(gantry, &repo)?;
             bench::run(&tools, &opts)
+        }
+        "demo" => {
+            f.finish()?;
+            demo::run(&repo)
         }
         _ => Err(USAGE.into()),
     }

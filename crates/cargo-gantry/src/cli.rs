@@ -22,6 +22,30 @@ pub struct Cli {
 pub enum Command {
     /// Assemble the local package into a distributable tarball
     Package(PackageArgs),
+    /// Upload a package to the registry
+    Publish(PublishArgs),
+    /// Log in to a registry.
+    Login(LoginArgs),
+    /// Remove an API token from the registry locally
+    Logout(LogoutArgs),
+    /// Remove a pushed crate from the index
+    #[command(disable_version_flag = true)]
+    Yank(YankArgs),
+    /// Manage the owners of a crate on the registry
+    Owner(OwnerArgs),
+}
+
+impl Command {
+    pub fn global(&self) -> &GlobalArgs {
+        match self {
+            Command::Package(a) => &a.global,
+            Command::Publish(a) => &a.global,
+            Command::Login(a) => &a.global,
+            Command::Logout(a) => &a.global,
+            Command::Yank(a) => &a.global,
+            Command::Owner(a) => &a.global,
+        }
+    }
 }
 
 /// Flags every command shares (cargo's global options).
@@ -167,4 +191,151 @@ pub struct PackageArgs {
     pub manifest: ManifestArgs,
     #[command(flatten)]
     pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PublishArgs {
+    /// Perform all checks without uploading
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Registry index URL to upload the package to
+    #[arg(long = "index", value_name = "INDEX", conflicts_with = "registry")]
+    pub index: Option<String>,
+    /// Registry to upload the package to
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// Token to use when uploading
+    #[arg(long = "token", value_name = "TOKEN", hide = true)]
+    pub token: Option<String>,
+    /// Don't verify the contents by building them
+    #[arg(long = "no-verify")]
+    pub no_verify: bool,
+    /// Allow dirty working directories to be packaged
+    #[arg(long = "allow-dirty")]
+    pub allow_dirty: bool,
+    /// Seconds to wait for the index to show the published version (0 = do not wait)
+    #[arg(long = "publish-timeout", value_name = "SECS")]
+    pub publish_timeout: Option<u64>,
+    /// Output representation: human, or JSON lines of events
+    #[arg(long = "message-format", value_name = "FMT", value_parser = ["human", "json"])]
+    pub message_format: Option<String>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub features: FeatureArgs,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `--locked/--offline/--frozen` as the registry commands accept them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct NetArgs {
+    /// Assert that `Cargo.lock` will remain unchanged
+    #[arg(long, help_heading = "Manifest Options")]
+    pub locked: bool,
+    /// Run without accessing the network
+    #[arg(long, help_heading = "Manifest Options")]
+    pub offline: bool,
+    /// Equivalent to specifying both --locked and --offline
+    #[arg(long, help_heading = "Manifest Options")]
+    pub frozen: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LoginArgs {
+    /// Registry to use
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    #[arg(value_name = "TOKEN", hide = true)]
+    pub token: Option<String>,
+    /// Additional arguments for the credential provider
+    #[arg(last = true, value_name = "args")]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogoutArgs {
+    /// Registry to use
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct YankArgs {
+    #[arg(value_name = "CRATE")]
+    pub krate: Option<String>,
+    /// The version to yank or un-yank
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Undo a yank, putting a version back into the index
+    #[arg(long = "undo")]
+    pub undo: bool,
+    /// Registry index URL to yank from
+    #[arg(long = "index", value_name = "INDEX", conflicts_with = "registry")]
+    pub index: Option<String>,
+    /// Registry to yank from
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// API token to use when authenticating
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OwnerArgs {
+    #[arg(value_name = "CRATE")]
+    pub krate: Option<String>,
+    /// Name of a user or team to invite as an owner
+    #[arg(short = 'a', long = "add", value_name = "LOGIN", value_delimiter = ',')]
+    pub add: Vec<String>,
+    /// Name of a user or team to remove as an owner
+    #[arg(
+        short = 'r',
+        long = "remove",
+        value_name = "LOGIN",
+        value_delimiter = ','
+    )]
+    pub remove: Vec<String>,
+    /// List owners of a crate
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// Registry index URL to modify owners for
+    #[arg(long = "index", value_name = "INDEX", conflicts_with = "registry")]
+    pub index: Option<String>,
+    /// Registry to modify owners for
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// API token to use when authenticating
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod context;
+mod metadata;
+mod remote;
 mod shell;
 
 use std::process::ExitCode;
@@ -26,9 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    let global = match &cli.command {
-        Command::Package(a) => &a.global,
-    };
+    let global = cli.command.global();
     let verbosity = if global.quiet {
         Verbosity::Quiet
     } else if global.verbose > 0 {
@@ -46,6 +46,11 @@ fn main() -> ExitCode {
     let shell = Shell::new(verbosity, color);
     let result = match &cli.command {
         Command::Package(a) => commands::package::run(a, &shell),
+        Command::Publish(a) => commands::publish::run(a, &shell),
+        Command::Login(a) => commands::login::run(a, &shell),
+        Command::Logout(a) => commands::logout::run(a, &shell),
+        Command::Yank(a) => commands::yank::run(a, &shell),
+        Command::Owner(a) => commands::owner::run(a, &shell),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

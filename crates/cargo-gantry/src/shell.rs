@@ -74,6 +74,14 @@ impl Shell {
         self.prefixed(ERROR, "error", &text);
     }
 
+    /// A line on stderr without a prefix (cargo's plain notes after status lines).
+    pub fn plain(&self, message: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            let mut err = self.stderr();
+            let _ = writeln!(err, "{message}");
+        }
+    }
+
     pub fn stdout_line(&self, line: &str) {
         let mut out = AutoStream::new(std::io::stdout(), self.color);
         let _ = writeln!(out, "{line}");

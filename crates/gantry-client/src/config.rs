@@ -144,6 +144,35 @@ impl CargoConfig {
         }
     }
 
+    /// A list of strings; an environment value is split on whitespace, as cargo does.
+    pub fn get_string_list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::String(s), _)) => {
+                Ok(Some(s.split_whitespace().map(str::to_owned).collect()))
+            }
+            Some((Value::Array(items), origin)) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    other => Err(ConfigError::WrongType {
+                        key: key.to_owned(),
+                        expected: "a list of strings",
+                        found: other.type_str(),
+                        origin: origin.to_string(),
+                    }),
+                })
+                .collect::<Result<_, _>>()
+                .map(Some),
+            Some((other, origin)) => Err(ConfigError::WrongType {
+                key: key.to_owned(),
+                expected: "a list of strings",
+                found: other.type_str(),
+                origin: origin.to_string(),
+            }),
+        }
+    }
+
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.get(key)? {
             None => Ok(None),

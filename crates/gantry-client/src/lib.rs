@@ -6,3 +6,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod http;
+pub mod provider;
+pub mod sparse;
+pub mod webapi;

@@ -80,7 +80,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
 }
 
 /// Cargo shows TOML syntax errors with the manifest path relative to the current directory.
-fn manifest_error(e: ManifestError, cwd: &std::path::Path) -> anyhow::Error {
+pub(crate) fn manifest_error(e: ManifestError, cwd: &std::path::Path) -> anyhow::Error {
     match e {
         ManifestError::Syntax(syntax) => anyhow::anyhow!(syntax.render(Some(cwd))),
         other => other.into(),
@@ -89,7 +89,7 @@ fn manifest_error(e: ManifestError, cwd: &std::path::Path) -> anyhow::Error {
 
 /// Verification unpacks outside the repository (so `../` paths in the crate cannot resolve against
 /// the checkout), in a directory that is stable per workspace so cargo can reuse fingerprints.
-fn verify_dir(ws_root: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn verify_dir(ws_root: &std::path::Path) -> std::path::PathBuf {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(ws_root.as_os_str().as_encoded_bytes());
     std::env::temp_dir()

@@ -1,0 +1,53 @@
+//! `--message-format json`: one JSON object per line on stdout for each step of each crate.
+
+use std::io::Write;
+use std::time::Duration;
+
+pub struct Events {
+    enabled: bool,
+}
+
+impl Events {
+    pub fn new(enabled: bool) -> Self {
+        Events { enabled }
+    }
+
+    fn emit(&self, value: serde_json::Value) {
+        if self.enabled {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout must not abort the publish.
+            let _ = writeln!(out, "{value}");
+        }
+    }
+
+    /// `packaged`, `verified`, `uploaded`, `confirmed`.
+    pub fn step(
+        &self,
+        event: &str,
+        krate: &str,
+        version: &str,
+        checksum: Option<&str>,
+        took: Duration,
+    ) {
+        self.emit(serde_json::json!({
+            "event": event,
+            "crate": krate,
+            "version": version,
+            "checksum": checksum,
+            "duration_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        }));
+    }
+
+    pub fn warning(&self, krate: Option<(&str, &str)>, message: &str) {
+        self.emit(serde_json::json!({
+            "event": "warning",
+            "crate": krate.map(|k| k.0),
+            "version": krate.map(|k| k.1),
+            "message": message,
+        }));
+    }
+
+    pub fn error(&self, message: &str) {
+        self.emit(serde_json::json!({ "event": "error", "message": message }));
+    }
+}

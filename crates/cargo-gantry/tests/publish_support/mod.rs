@@ -1,0 +1,302 @@
+//! Support for the publish tests: a recording registry stub (std threads, HTTP/1.1, one request per
+//! connection), isolated `CARGO_HOME`s, and runners for the real cargo and cargo-gantry.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The metadata JSON bytes exactly as sent.
+    pub fn raw_json(&self) -> Vec<u8> {
+        let n = u32::from_le_bytes(self.body[0..4].try_into().unwrap()) as usize;
+        self.body[4..4 + n].to_vec()
+    }
+
+    /// (metadata JSON, tarball) of a publish body.
+    pub fn publish_parts(&self) -> (serde_json::Value, Vec<u8>) {
+        let b = &self.body;
+        let n = u32::from_le_bytes(b[0..4].try_into().unwrap()) as usize;
+        let json = serde_json::from_slice(&b[4..4 + n]).unwrap();
+        let m = u32::from_le_bytes(b[4 + n..8 + n].try_into().unwrap()) as usize;
+        (json, b[8 + n..8 + n + m].to_vec())
+    }
+}
+
+#[derive(Default)]
+pub struct Behaviour {
+    /// Answer the next publish with 429 + `Retry-After: 1`.
+    pub rate_limit_once: bool,
+    /// Store the next publish, then answer 500.
+    pub fail_after_store_once: bool,
+    /// Never show published versions in the index.
+    pub hide_published: bool,
+}
+
+#[derive(Default)]
+struct State {
+    behaviour: Behaviour,
+    seeded: BTreeMap<String, Vec<String>>,
+    published: BTreeMap<String, Vec<String>>,
+    requests: Vec<Request>,
+}
+
+pub struct Stub {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Stub {
+    pub fn start(behaviour: Behaviour) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            behaviour,
+            ..State::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(conn, addr, &s);
+                });
+            }
+        });
+        Stub { addr, state, stop }
+    }
+
+    pub fn index_url(&self) -> String {
+        format!("sparse+http://{}/index/", self.addr)
+    }
+
+    /// Makes `name@vers` resolvable (for dependencies of fixtures).
+    pub fn seed(&self, name: &str, vers: &str) {
+        let line = serde_json::json!({"name": name, "vers": vers, "deps": [], "cksum": "0".repeat(64), "features": {"x": []}, "yanked": false}).to_string();
+        self.state
+            .lock()
+            .unwrap()
+            .seeded
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(line);
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn api_requests(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/api/"))
+            .collect()
+    }
+
+    pub fn publishes(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path == "/api/v1/crates/new")
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.requests.clear();
+        s.published.clear();
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts.next().unwrap_or("").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let find = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
+    let mut out = conn;
+    if find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    let len: usize = find("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    let req = Request {
+        method,
+        path,
+        headers,
+        body,
+    };
+    let (status, extra, resp) = route(&req, addr, state);
+    state.lock().unwrap().requests.push(req);
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "Internal Server Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        resp.len()
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(resp.as_bytes())?;
+    out.flush()
+}
+
+fn route(req: &Request, addr: SocketAddr, state: &Mutex<State>) -> (u16, String, String) {
+    let mut s = state.lock().unwrap();
+    let ok = |b: &str| (200, String::new(), b.to_owned());
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/index/config.json") => ok(&format!(
+            r#"{{"dl":"http://{addr}/dl","api":"http://{addr}"}}"#
+        )),
+        ("GET", p) if p.starts_with("/index/") => {
+            let name = p.rsplit('/').next().unwrap_or("").to_owned();
+            let mut lines = s.seeded.get(&name).cloned().unwrap_or_default();
+            if !s.behaviour.hide_published {
+                lines.extend(s.published.get(&name).cloned().unwrap_or_default());
+            }
+            if lines.is_empty() {
+                (404, String::new(), "not found".into())
+            } else {
+                ok(&(lines.join("\n") + "\n"))
+            }
+        }
+        ("PUT", "/api/v1/crates/new") => {
+            if s.behaviour.rate_limit_once {
+                s.behaviour.rate_limit_once = false;
+                return (
+                    429,
+                    "Retry-After: 1\r\n".into(),
+                    r#"{"errors":[{"detail":"too many requests"}]}"#.into(),
+                );
+            }
+            let (json, tarball) = req.publish_parts();
+            let name = json["name"].as_str().unwrap_or("").to_owned();
+            let line = serde_json::json!({"name": name, "vers": json["vers"], "deps": [], "cksum": hex::encode(Sha256::digest(&tarball)), "features": {}, "yanked": false}).to_string();
+            s.published
+                .entry(name.to_lowercase())
+                .or_default()
+                .push(line);
+            if s.behaviour.fail_after_store_once {
+                s.behaviour.fail_after_store_once = false;
+                return (500, String::new(), "internal oops".into());
+            }
+            ok("{}")
+        }
+        ("GET", p) if p.ends_with("/owners") => ok(
+            r#"{"users":[{"id":1,"login":"alice","name":"Alice","email":"a@example.com"},{"id":2,"login":"bob","name":null}]}"#,
+        ),
+        ("PUT" | "DELETE", p) if p.ends_with("/owners") => {
+            ok(r#"{"ok":true,"msg":"user bob has been invited to be an owner of crate qq"}"#)
+        }
+        _ if req.path.starts_with("/api/") => ok(r#"{"ok":true}"#),
+        _ => (404, String::new(), "not found".into()),
+    }
+}
+
+/// A fresh `CARGO_HOME` with `[registries]` entries.
+pub fn cargo_home(dir: &Path, registries: &[(&str, &str)]) -> PathBuf {
+    let home = dir.to_owned();
+    std::fs::create_dir_all(&home).unwrap();
+    let mut config = String::from("[registries]\n");
+    for (name, url) in registries {
+        config.push_str(&format!("{name} = {{ index = \"{url}\" }}\n"));
+    }
+    config.push_str("\n[net]\ngit-fetch-with-cli = false\n");
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    home
+}
+
+pub fn gantry() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
+    c.arg("gantry");
+    clean_env(&mut c);
+    c
+}
+
+pub fn cargo() -> Command {
+    let mut c = Command::new("cargo");
+    clean_env(&mut c);
+    c
+}
+
+fn clean_env(c: &mut Command) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_") && k != "CARGO_TARGET_DIR" || k == "RUSTC_WRAPPER" {
+            c.env_remove(&k);
+        }
+    }
+    c.env_remove("CARGO_TARGET_DIR");
+    c.env("CARGO_TERM_COLOR", "never");
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn write(root: &Path, rel: &str, contents: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, contents).unwrap();
+}
