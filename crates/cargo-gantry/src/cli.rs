@@ -103,6 +103,18 @@ pub struct FeatureArgs {
     pub no_default_features: bool,
 }
 
+impl FeatureArgs {
+    /// `-F` values split on spaces and commas, as cargo accepts them.
+    pub fn list(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .flat_map(|f| f.split([' ', ',']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct CompileArgs {
     /// Build for the target triple

@@ -149,6 +149,23 @@ pub fn user_agent(ctx: &Context) -> String {
 }
 
 impl Remote {
+    /// [`connect`](Self::connect) for the commands with a `--token` flag: that token if given,
+    /// else the one configured for reading this registry.
+    pub fn connect_with_token_flag(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        reporter: &dyn Reporter,
+    ) -> anyhow::Result<Remote> {
+        let lookup_target = target.clone();
+        let token = || {
+            token_flag
+                .map(str::to_owned)
+                .or_else(|| lookup(ctx, &lookup_target, Operation::READ).ok().flatten())
+        };
+        Remote::connect(ctx, target, &token, reporter)
+    }
+
     /// Prints `Updating …` and reads `config.json`. `token` is asked for only if the index answers
     /// 401.
     pub fn connect(

@@ -226,12 +226,19 @@ impl Overlay {
     }
 }
 
-/// Package names a manifest depends on (renames resolved through `package = …`), from the
-/// top-level and per-target dependency tables.
-pub fn dependency_names(manifest: &str, include_dev: bool) -> Vec<String> {
-    let Ok(doc) = manifest.parse::<toml::Table>() else {
-        return Vec::new();
-    };
+/// One dependency entry of a publish-form manifest.
+pub(crate) struct DepSpec {
+    pub package: String,
+    pub req: Option<String>,
+    /// Declared against another registry: never served by the overlay.
+    pub elsewhere: bool,
+}
+
+/// Every dependency of a publish-form manifest, from the top-level and per-target tables (renames
+/// resolved through `package = …`); dev-dependencies only when asked, since a dependency's own
+/// dev-dependencies never take part in resolution. `None` if the manifest does not parse.
+pub(crate) fn dep_specs(manifest: &str, include_dev: bool) -> Option<Vec<DepSpec>> {
+    let doc: toml::Table = manifest.parse().ok()?;
     let mut kinds = vec!["dependencies", "build-dependencies", "build_dependencies"];
     if include_dev {
         kinds.extend(["dev-dependencies", "dev_dependencies"]);
@@ -241,20 +248,42 @@ pub fn dependency_names(manifest: &str, include_dev: bool) -> Vec<String> {
         .and_then(toml::Value::as_table)
         .into_iter()
         .flat_map(|t| t.values().filter_map(toml::Value::as_table));
-    let mut names: Vec<String> = std::iter::once(&doc)
-        .chain(per_target)
-        .flat_map(|t| {
-            kinds
-                .iter()
-                .filter_map(|k| t.get(*k).and_then(toml::Value::as_table))
-        })
-        .flat_map(|deps| deps.iter())
-        .map(|(key, spec)| {
-            spec.get("package")
-                .and_then(toml::Value::as_str)
-                .unwrap_or(key)
-                .to_owned()
-        })
+    let mut specs = Vec::new();
+    for table in std::iter::once(&doc).chain(per_target) {
+        for kind in &kinds {
+            let Some(deps) = table.get(*kind).and_then(toml::Value::as_table) else {
+                continue;
+            };
+            for (key, value) in deps {
+                specs.push(match value {
+                    toml::Value::String(req) => DepSpec {
+                        package: key.clone(),
+                        req: Some(req.clone()),
+                        elsewhere: false,
+                    },
+                    toml::Value::Table(t) => DepSpec {
+                        package: t
+                            .get("package")
+                            .and_then(|p| p.as_str())
+                            .unwrap_or(key)
+                            .to_owned(),
+                        req: t.get("version").and_then(|v| v.as_str()).map(str::to_owned),
+                        elsewhere: t.contains_key("registry-index") || t.contains_key("registry"),
+                    },
+                    _ => return None,
+                });
+            }
+        }
+    }
+    Some(specs)
+}
+
+/// Package names a manifest depends on, sorted and deduplicated (see [`dep_specs`]).
+pub fn dependency_names(manifest: &str, include_dev: bool) -> Vec<String> {
+    let mut names: Vec<String> = dep_specs(manifest, include_dev)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.package)
         .collect();
     names.sort();
     names.dedup();

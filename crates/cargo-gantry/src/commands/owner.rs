@@ -16,14 +16,8 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
         None => current_package(&ctx)?,
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let index_token = || {
-        args.token.clone().or_else(|| {
-            remote::lookup(&ctx, &target, remote::Operation::READ)
-                .ok()
-                .flatten()
-        })
-    };
-    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
+    let remote =
+        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let op = remote::Operation {
         name: "owners",
         krate: Some((&krate, "")),

@@ -35,14 +35,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     let selected = selection.resolve(&ws)?;
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
-    let features: Vec<String> = args
-        .features
-        .features
-        .iter()
-        .flat_map(|f| f.split([' ', ',']))
-        .filter(|f| !f.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let features = args.features.list();
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);

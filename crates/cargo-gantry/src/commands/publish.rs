@@ -103,14 +103,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let index_token = || {
-        args.token.clone().or_else(|| {
-            remote::lookup(&ctx, &target, remote::Operation::READ)
-                .ok()
-                .flatten()
-        })
-    };
-    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
+    let remote =
+        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     let token = if args.dry_run {
@@ -243,14 +237,7 @@ fn package_all(
 ) -> anyhow::Result<Vec<PackagedCrate>> {
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
-    let features: Vec<String> = args
-        .features
-        .features
-        .iter()
-        .flat_map(|f| f.split([' ', ',']))
-        .filter(|f| !f.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let features = args.features.list();
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);

@@ -28,14 +28,8 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
         (None, None) => bail!("a version must be specified to yank"),
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let index_token = || {
-        args.token.clone().or_else(|| {
-            remote::lookup(&ctx, &target, remote::Operation::READ)
-                .ok()
-                .flatten()
-        })
-    };
-    let remote = Remote::connect(&ctx, target.clone(), &index_token, shell)?;
+    let remote =
+        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let op = remote::Operation {
         name: if args.undo { "unyank" } else { "yank" },
         krate: Some((&krate, &version)),

@@ -6,15 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::overlay::Overlay;
-
-/// One dependency entry of a publish-form manifest.
-struct DepSpec {
-    package: String,
-    req: Option<String>,
-    /// Declared against another registry (`registry-index`): never served by the overlay.
-    elsewhere: bool,
-}
+use crate::overlay::{DepSpec, Overlay, dep_specs};
 
 /// The lockfile body (without the leading comment lines) for `name`/`version`, or `None` when a
 /// real resolution is needed. `lock_version` is the format to write.
@@ -90,48 +82,6 @@ fn resolve_deps(
         out.insert((spec.package.clone(), version.to_owned()));
     }
     Some(out)
-}
-
-/// Dependencies of every table (top level and per target); dev-dependencies only for the root.
-fn dep_specs(manifest: &str, include_dev: bool) -> Option<Vec<DepSpec>> {
-    let doc: toml::Table = manifest.parse().ok()?;
-    let mut kinds = vec!["dependencies", "build-dependencies", "build_dependencies"];
-    if include_dev {
-        kinds.extend(["dev-dependencies", "dev_dependencies"]);
-    }
-    let per_target = doc
-        .get("target")
-        .and_then(toml::Value::as_table)
-        .into_iter()
-        .flat_map(|t| t.values().filter_map(toml::Value::as_table));
-    let mut specs = Vec::new();
-    for table in std::iter::once(&doc).chain(per_target) {
-        for kind in &kinds {
-            let Some(deps) = table.get(*kind).and_then(toml::Value::as_table) else {
-                continue;
-            };
-            for (key, value) in deps {
-                specs.push(match value {
-                    toml::Value::String(req) => DepSpec {
-                        package: key.clone(),
-                        req: Some(req.clone()),
-                        elsewhere: false,
-                    },
-                    toml::Value::Table(t) => DepSpec {
-                        package: t
-                            .get("package")
-                            .and_then(|p| p.as_str())
-                            .unwrap_or(key)
-                            .to_owned(),
-                        req: t.get("version").and_then(|v| v.as_str()).map(str::to_owned),
-                        elsewhere: t.contains_key("registry-index") || t.contains_key("registry"),
-                    },
-                    _ => return None,
-                });
-            }
-        }
-    }
-    Some(specs)
 }
 
 /// The lockfile format cargo writes: the existing workspace lockfile's, else derived from the
