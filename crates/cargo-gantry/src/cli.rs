@@ -167,6 +167,20 @@ pub struct SelectionArgs {
     pub exclude: Vec<String>,
 }
 
+impl SelectionArgs {
+    /// The package selection, refusing `--exclude` without `--workspace` as cargo does.
+    pub fn selection(&self) -> anyhow::Result<gantry_package::select::Selection> {
+        if !self.exclude.is_empty() && !self.workspace {
+            anyhow::bail!("--exclude can only be used together with --workspace");
+        }
+        Ok(gantry_package::select::Selection {
+            packages: self.package.clone(),
+            workspace: self.workspace,
+            exclude: self.exclude.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct PackageArgs {
     /// Registry index URL to prepare the package for

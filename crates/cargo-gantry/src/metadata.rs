@@ -2,7 +2,7 @@
 //! `Cargo.toml` is the publish form cargo derives the metadata from, and the readme it names is the
 //! file the archive carries, so what we describe is exactly what we upload.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -10,39 +10,41 @@ use anyhow::{Context as _, anyhow, bail};
 use gantry_protocol::{DependencyKind, NewCrate, NewCrateDependency};
 use toml::{Table, Value};
 
-/// Files of the archive we need, keyed by their path inside the package directory.
-struct ArchiveFiles {
-    manifest: String,
-    others: BTreeMap<String, Vec<u8>>,
-}
-
-fn read_archive(path: &Path, name: &str, version: &str) -> anyhow::Result<ArchiveFiles> {
+/// The entries of the archive at `path` whose package-relative paths are in `wanted`; the scan
+/// stops once all are found, so a large archive is not decompressed for nothing.
+fn read_entries(
+    path: &Path,
+    name: &str,
+    version: &str,
+    wanted: &BTreeSet<String>,
+) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    let mut found = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    let failed = || format!("failed to read `{}`", path.display());
     let file = std::fs::File::open(path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let prefix = format!("{name}-{version}/");
-    let mut manifest = None;
-    let mut others = BTreeMap::new();
-    for entry in archive
-        .entries()
-        .with_context(|| format!("failed to read `{}`", path.display()))?
-    {
-        let mut entry = entry.with_context(|| format!("failed to read `{}`", path.display()))?;
+    for entry in archive.entries().with_context(failed)? {
+        let mut entry = entry.with_context(failed)?;
         let entry_path = entry.path()?.to_string_lossy().into_owned();
         let Some(rel) = entry_path.strip_prefix(&prefix) else {
             continue;
         };
+        if !wanted.contains(rel) {
+            continue;
+        }
         let rel = rel.to_owned();
         let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes)?;
-        if rel == "Cargo.toml" {
-            manifest = Some(String::from_utf8(bytes).context("Cargo.toml is not UTF-8")?);
-        } else {
-            others.insert(rel, bytes);
+        entry.read_to_end(&mut bytes).with_context(failed)?;
+        found.insert(rel, bytes);
+        if found.len() == wanted.len() {
+            break;
         }
     }
-    let manifest = manifest.ok_or_else(|| anyhow!("`{}` has no Cargo.toml", path.display()))?;
-    Ok(ArchiveFiles { manifest, others })
+    Ok(found)
 }
 
 /// How dependencies' registries are spelt relative to the registry being published to.
@@ -52,15 +54,15 @@ pub struct RegistryContext<'a> {
     pub target_is_crates_io: bool,
 }
 
-/// Builds the `NewCrate` for the archive at `crate_path`.
+/// Builds the `NewCrate` for the archive at `crate_path`, whose `Cargo.toml` is `manifest_text`.
 pub fn new_crate(
     crate_path: &Path,
+    manifest_text: &str,
     name: &str,
     version: &str,
     reg: &RegistryContext,
 ) -> anyhow::Result<NewCrate> {
-    let files = read_archive(crate_path, name, version)?;
-    let manifest: Table = toml::from_str(&files.manifest)
+    let manifest: Table = toml::from_str(manifest_text)
         .with_context(|| format!("failed to parse the packaged manifest of {name}"))?;
     let empty = Table::new();
     let package = manifest
@@ -81,10 +83,17 @@ pub fn new_crate(
             .unwrap_or_default()
     };
     let readme_file = string("readme");
+    let license_file = string("license-file");
+    let in_archive = |p: &String| p.trim_start_matches("./").to_owned();
+    let wanted: BTreeSet<String> = readme_file
+        .iter()
+        .chain(license_file.iter())
+        .map(in_archive)
+        .collect();
+    let files = read_entries(crate_path, name, version, &wanted)?;
     let readme = match &readme_file {
         Some(path) => Some(
             files
-                .others
                 .get(path.trim_start_matches("./"))
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .ok_or_else(|| {
@@ -93,9 +102,8 @@ pub fn new_crate(
         ),
         None => None,
     };
-    let license_file = string("license-file");
     if let Some(lf) = &license_file
-        && !files.others.contains_key(lf.trim_start_matches("./"))
+        && !files.contains_key(lf.trim_start_matches("./"))
     {
         bail!("the license file `{lf}` does not exist");
     }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use crate::archive::{ArchiveEntry, EntrySource, sort_entries};
+use crate::archive::{ArchiveEntry, EntrySource};
 use crate::report::Reporter;
 
 pub const VCS_INFO_FILE: &str = ".cargo_vcs_info.json";
@@ -321,11 +321,6 @@ fn check_build_script(script: &Path, input: &EntryInputs) -> Result<(), EntryErr
         problem,
         manifest: input.manifest_path.to_owned(),
     })
-}
-
-/// Sorts finished entries (kept for callers that add entries after planning).
-pub fn sort(entries: &mut [ArchiveEntry]) {
-    sort_entries(entries);
 }
 
 #[cfg(test)]

@@ -105,10 +105,6 @@ impl Overlay {
         })
     }
 
-    pub fn upstream(&self) -> &Upstream {
-        &self.upstream
-    }
-
     /// Where the overlay's crates are unpacked.
     pub fn root(&self) -> &Path {
         &self.root

@@ -3,7 +3,6 @@
 use anyhow::bail;
 use gantry_package::package::{self as pkg, PackageOptions};
 use gantry_package::report::Reporter;
-use gantry_package::select::Selection;
 use gantry_package::verify::BuildFlags;
 use gantry_package::workspace::{ManifestError, load_workspace};
 
@@ -17,9 +16,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
             "the `--message-format` flag is unstable, and only available on the nightly channel of Cargo, but this is the `stable` channel\nSee https://doc.rust-lang.org/book/appendix-07-nightly-rust.html for more information about Rust release channels.\nSee https://github.com/rust-lang/cargo/issues/15353 for more information about the `--message-format` flag."
         );
     }
-    if !args.selection.exclude.is_empty() && !args.selection.workspace {
-        bail!("--exclude can only be used together with --workspace");
-    }
+    let selection = args.selection.selection()?;
     let ctx = Context::new(&args.global)?;
     let registry = ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let manifest_path = ctx.manifest_path(&args.manifest)?;
@@ -27,11 +24,6 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     for warning in ws.load_warnings() {
         shell.warning(&warning);
     }
-    let selection = Selection {
-        packages: args.selection.package.clone(),
-        workspace: args.selection.workspace,
-        exclude: args.selection.exclude.clone(),
-    };
     let selected = selection.resolve(&ws)?;
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use gantry_package::package::{self as pkg, PackageOptions, PackagedCrate};
 use gantry_package::registry::{self, PublishSetting, RegistryRequest};
 use gantry_package::report::Reporter;
-use gantry_package::select::{self, Selection};
+use gantry_package::select;
 use gantry_package::verify::BuildFlags;
 use gantry_package::workspace::load_workspace;
 
@@ -40,9 +40,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             "`cargo publish --token` is deprecated in favor of using `cargo login` and environment variables",
         );
     }
-    if !args.selection.exclude.is_empty() && !args.selection.workspace {
-        bail!("--exclude can only be used together with --workspace");
-    }
+    let selection = args.selection.selection()?;
     let ctx = Context::new(&args.global)?;
     let manifest_path = ctx.manifest_path(&args.manifest)?;
     let ws =
@@ -50,13 +48,9 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     for warning in ws.load_warnings() {
         shell.warning(&warning);
     }
-    let selection = Selection {
-        packages: args.selection.package.clone(),
-        workspace: args.selection.workspace,
-        exclude: args.selection.exclude.clone(),
-    };
     let selected = selection.resolve(&ws)?;
-    let Some(selected) = split_unpublishable(&ws, &selected, args, shell)? else {
+    let explicit = selection.is_explicit(&ws);
+    let Some(selected) = split_unpublishable(&ws, &selected, explicit, shell)? else {
         return Ok(());
     };
 
@@ -195,7 +189,7 @@ fn check_no_foreign_deps(m: &gantry_package::workspace::Package) -> anyhow::Resu
 fn split_unpublishable(
     ws: &gantry_package::workspace::Workspace,
     selected: &[usize],
-    args: &PublishArgs,
+    explicit: bool,
     shell: &Shell,
 ) -> anyhow::Result<Option<Vec<usize>>> {
     let unpublishable = |i: &usize| {
@@ -203,8 +197,6 @@ fn split_unpublishable(
         !m.version_declared || m.publish.as_ref().is_some_and(Vec::is_empty)
     };
     let (blocked, ok): (Vec<usize>, Vec<usize>) = selected.iter().partition(|i| unpublishable(i));
-    let explicit = !args.selection.package.is_empty()
-        || (!args.selection.workspace && args.selection.exclude.is_empty() && !ws.is_virtual);
     if !blocked.is_empty() && explicit {
         let names: Vec<String> = blocked
             .iter()

@@ -175,8 +175,8 @@ fn upload_one(
             c.name, c.version, plan.api_url
         )
     };
-    let krate =
-        metadata::new_crate(&c.tmp_path, &c.name, &c.version, &plan.reg).with_context(failed)?;
+    let krate = metadata::new_crate(&c.tmp_path, &c.manifest, &c.name, &c.version, &plan.reg)
+        .with_context(failed)?;
     let json = serde_json::to_vec(&krate).context("failed to serialise the publish metadata")?;
     let tarball = std::fs::read(&c.tmp_path)
         .with_context(|| format!("failed to read `{}`", c.tmp_path.display()))?;
