@@ -5,6 +5,9 @@
 //! * `corpus --workspaces`
 //! * `demo` (quick start: registry + publish + consume + yank)
 //! * `bench package [--runs N] [--files N] [--gantry PATH]`
+//! * `bench registry [ARGS…]` (the registry load benchmark, release build; servers as for `test`)
+//! * `test [ARGS…]` (the whole test suite: `cargo test --workspace --locked ARGS…`, after making sure
+//!   s3s-fs and PostgreSQL 15 are there for the registry's PostgreSQL+S3 runs)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
@@ -13,6 +16,7 @@ mod bench;
 mod common;
 mod corpus;
 mod demo;
+mod testtools;
 mod workspaces;
 
 use std::path::PathBuf;
@@ -22,6 +26,8 @@ const USAGE: &str = "usage:
   cargo xtask corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]
   cargo xtask corpus --workspaces [--gantry PATH] [--work DIR]
   cargo xtask bench package [--runs N] [--files N] [--gantry PATH]
+  cargo xtask bench registry [ARGS...]
+  cargo xtask test [ARGS...]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -81,6 +87,34 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let Some((cmd, rest)) = args.split_first() else {
         return Err(USAGE.into());
     };
+    // These pass every argument through to cargo.
+    match cmd.as_str() {
+        "test" => {
+            let mut args: Vec<String> = ["test", "--workspace", "--locked"]
+                .map(String::from)
+                .to_vec();
+            args.extend(rest.iter().cloned());
+            return testtools::cargo_with_services(&repo_root(), &args);
+        }
+        "bench" if rest.first().map(String::as_str) == Some("registry") => {
+            let mut args: Vec<String> = [
+                "bench",
+                "--locked",
+                "-p",
+                "gantry-registry",
+                "--bench",
+                "load",
+            ]
+            .map(String::from)
+            .to_vec();
+            if rest.len() > 1 {
+                args.push("--".into());
+                args.extend(rest[1..].iter().cloned());
+            }
+            return testtools::cargo_with_services(&repo_root(), &args);
+        }
+        _ => {}
+    }
     let mut f = Flags {
         rest: rest.to_vec(),
     };
@@ -111,7 +145,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
         "bench" => {
             if !f.take_flag("package") {
-                return Err(format!("unknown benchmark\n{USAGE}"));
+                return Err(format!("unknown benchmark (package or registry)\n{USAGE}"));
             }
             let opts = bench::Options {
                 runs: f.take_number("--runs", 5)?,
