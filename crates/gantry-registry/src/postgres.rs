@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
 use crate::config::redact_url;
 use crate::store::*;
@@ -39,17 +39,26 @@ impl PgStore {
         let shown = redact_url(url);
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Db(format!("invalid --database-url `{shown}`: {e}")))?;
+        let unreachable = |e: sqlx::Error| {
+            StoreError::Db(format!(
+                "cannot connect to PostgreSQL at `{shown}`: {e}; check that the server is running, \
+                 the database exists and the user may log in (--database-url / GANTRY_DATABASE_URL)"
+            ))
+        };
+        // One direct connection first: the pool would retry until its timeout and then report only
+        // "timed out", hiding "connection refused" or "password authentication failed".
+        opts.connect()
+            .await
+            .map_err(unreachable)?
+            .close()
+            .await
+            .ok();
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await
-            .map_err(|e| {
-                StoreError::Db(format!(
-                    "cannot connect to PostgreSQL at `{shown}`: {e}; check that the server is running, \
-                     the database exists and the user may log in (--database-url / GANTRY_DATABASE_URL)"
-                ))
-            })?;
+            .map_err(unreachable)?;
         crate::migrate::migrator(crate::migrate::POSTGRES)
             .run(&pool)
             .await

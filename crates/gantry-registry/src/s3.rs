@@ -28,6 +28,8 @@ const RETRY_TIMEOUT: Duration = Duration::from_secs(15);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+const LISTING: &str = "listing the bucket";
+
 pub struct S3BlobStore {
     inner: Arc<AmazonS3>,
     bucket: String,
@@ -98,17 +100,33 @@ impl S3BlobStore {
 
     /// Turns an object_store error into a message naming the location and what to check.
     fn explain(&self, what: &str, e: object_store::Error) -> BlobError {
-        let hint = match &e {
-            object_store::Error::NotFound { .. } => format!(
+        // Listing errors arrive as `Generic` with the status and S3 error code only in the text.
+        let text = e.to_string();
+        let denied = matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || [
+            "403 Forbidden",
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "AccessDenied",
+        ]
+        .iter()
+        .any(|c| text.contains(c));
+        let missing = text.contains("NoSuchBucket")
+            || (what == LISTING && matches!(e, object_store::Error::NotFound { .. }));
+        let hint = if denied {
+            "credentials refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --s3-region and \
+             the key's rights on the bucket)"
+                .to_owned()
+        } else if missing {
+            format!(
                 "the bucket `{}` does not exist (create it, or fix --storage-url)",
                 self.bucket
-            ),
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => "credentials refused (check \
-                 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, --s3-region and the key's rights on \
-                 the bucket)"
-                .to_owned(),
-            _ => "check --s3-endpoint and that the S3 server is reachable".to_owned(),
+            )
+        } else {
+            "check --s3-endpoint and that the S3 server is reachable".to_owned()
         };
         BlobError::new(format!("{what} on {}: {hint}: {e}", self.location))
     }
@@ -164,7 +182,7 @@ impl BlobStore for S3BlobStore {
             self.inner
                 .list_with_delimiter(prefix.as_ref())
                 .await
-                .map_err(|e| self.explain("listing the bucket", e))?;
+                .map_err(|e| self.explain(LISTING, e))?;
             Ok(())
         })
     }
