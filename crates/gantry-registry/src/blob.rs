@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -23,10 +23,20 @@ impl BlobError {
 }
 
 /// Where `.crate` bytes live. Puts must be atomic (readers see all bytes or nothing).
+/// Keys are content-addressed ([`crate_key`]), so a put of an existing key carries the same bytes and
+/// succeeds without rewriting anything.
 pub trait BlobStore: Send + Sync {
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Vec<u8>>, BlobError>>;
+    /// A cheap round trip proving the store answers (readiness probe). The default reads a key
+    /// that never exists: a reachable store answers "not found".
+    fn ping(&self) -> BoxFut<'_, Result<(), BlobError>> {
+        Box::pin(async move { self.get(PROBE_KEY).await.map(|_| ()) })
+    }
 }
+
+/// A key no `.crate` ever has (see [`crate_key`]); probes read it.
+pub const PROBE_KEY: &str = "gantry-ready-probe";
 
 /// Key of a `.crate` with the given SHA-256 hex.
 pub fn crate_key(cksum: &str) -> String {
@@ -53,11 +63,15 @@ impl BlobStore for LocalBlobStore {
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>> {
         Box::pin(async move {
             let path = ObjPath::from(key);
-            self.inner
-                .put(&path, PutPayload::from(bytes))
+            let opts = PutOptions::from(PutMode::Create);
+            match self
+                .inner
+                .put_opts(&path, PutPayload::from(bytes), opts)
                 .await
-                .map_err(|e| BlobError(e.to_string()))?;
-            Ok(())
+            {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                Err(e) => Err(BlobError(e.to_string())),
+            }
         })
     }
 

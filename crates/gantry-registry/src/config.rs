@@ -1,4 +1,5 @@
-//! Registry settings.
+//! Registry settings, and the parsing of the storage locations (`--database-url`, `--storage-url`)
+//! into the engine they select.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,11 @@ use crate::ratelimit::RateLimits;
 pub const MIN_UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
 /// Whole-request time limit.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// Pool size for the embedded SQLite database (one writer anyway; a few readers).
+pub const SQLITE_DEFAULT_CONNECTIONS: u32 = 4;
+/// Pool size per instance for PostgreSQL: several instances share one server, whose default
+/// `max_connections` is 100.
+pub const POSTGRES_DEFAULT_CONNECTIONS: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +32,23 @@ pub struct Config {
     pub rules: MetadataRules,
     /// Per-user publish/yank token buckets; `None` (the default) disables them.
     pub rate_limits: Option<RateLimits>,
+    /// `None`: SQLite at `<data_dir>/registry.sqlite`; else `sqlite://…` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// `None`: `<data_dir>/blobs`; else `file:///abs/path` or `s3://BUCKET[/PREFIX]`.
+    pub storage_url: Option<String>,
+    pub s3: S3Settings,
+    /// Database pool size; `None`: [`SQLITE_DEFAULT_CONNECTIONS`] / [`POSTGRES_DEFAULT_CONNECTIONS`].
+    pub db_max_connections: Option<u32>,
+}
+
+/// S3 connection settings; every unset field falls back to the usual AWS environment variable.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub allow_http: Option<bool>,
 }
 
 impl Config {
@@ -39,11 +62,432 @@ impl Config {
             max_unpacked_size: None,
             rules: MetadataRules::default(),
             rate_limits: None,
+            database_url: None,
+            storage_url: None,
+            s3: S3Settings::default(),
+            db_max_connections: None,
         }
     }
 
     pub fn unpacked_limit(&self) -> u64 {
         self.max_unpacked_size
             .unwrap_or(MIN_UNPACKED_LIMIT.max(u64::from(self.max_upload_size)))
+    }
+
+    /// Which database engine and location these settings select.
+    pub fn database(&self) -> Result<DatabaseTarget, ConfigError> {
+        match &self.database_url {
+            None => Ok(DatabaseTarget::Sqlite(format!(
+                "sqlite://{}",
+                self.data_dir.join("registry.sqlite").display()
+            ))),
+            Some(url) => DatabaseTarget::parse(url),
+        }
+    }
+
+    /// Which blob store and location these settings select.
+    pub fn storage(&self) -> Result<StorageTarget, ConfigError> {
+        match &self.storage_url {
+            None => Ok(StorageTarget::Local(self.data_dir.join("blobs"))),
+            Some(url) => StorageTarget::parse(url),
+        }
+    }
+
+    /// Pool size: the configured one, else the engine's default.
+    pub fn pool_size(&self, target: &DatabaseTarget) -> Result<u32, ConfigError> {
+        match self.db_max_connections {
+            Some(0) => Err(ConfigError(
+                "--db-max-connections must be at least 1".to_owned(),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(match target {
+                DatabaseTarget::Sqlite(_) => SQLITE_DEFAULT_CONNECTIONS,
+                DatabaseTarget::Postgres(_) => POSTGRES_DEFAULT_CONNECTIONS,
+            }),
+        }
+    }
+}
+
+/// A setting that cannot be used; the message names the flag and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// An sqlx SQLite URL (`sqlite://path`).
+    Sqlite(String),
+    /// A libpq-style URL (`postgres://user:password@host:port/db?…`).
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") if url.len() > "sqlite://".len() => {
+                Ok(DatabaseTarget::Sqlite(url.to_owned()))
+            }
+            Some("postgres" | "postgresql") => Ok(DatabaseTarget::Postgres(url.to_owned())),
+            _ => Err(ConfigError(format!(
+                "invalid --database-url `{}`: accepted forms are sqlite://PATH, postgres://USER@HOST[:PORT]/DB \
+                 and postgresql://…; leave it unset for SQLite in the data directory",
+                redact_url(url)
+            ))),
+        }
+    }
+
+    /// The URL with any password replaced, for messages and logs.
+    pub fn display(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(u) | DatabaseTarget::Postgres(u) => redact_url(u),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    Local(PathBuf),
+    S3 {
+        bucket: String,
+        /// Key prefix without leading or trailing `/`.
+        prefix: Option<String>,
+    },
+}
+
+impl StorageTarget {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &str| {
+            ConfigError(format!(
+                "invalid --storage-url `{url}`: {why}; accepted forms are file:///ABSOLUTE/PATH and \
+                 s3://BUCKET[/PREFIX]; leave it unset for <data-dir>/blobs"
+            ))
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(bad("no scheme"));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => {
+                // `file:///abs` and `file://localhost/abs`; nothing else names a local path.
+                let path = rest.strip_prefix("localhost").unwrap_or(rest);
+                if !path.starts_with('/') {
+                    return Err(bad("the path must be absolute"));
+                }
+                let decoded = percent_decode(path).ok_or_else(|| bad("bad %-escape"))?;
+                Ok(StorageTarget::Local(PathBuf::from(decoded)))
+            }
+            "s3" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(bad("the bucket name is missing"));
+                }
+                if !bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+                {
+                    return Err(bad(
+                        "the bucket name may hold only letters, digits, `-`, `.` and `_`",
+                    ));
+                }
+                let prefix = prefix.trim_matches('/');
+                if prefix.split('/').any(|s| s == "." || s == "..") || prefix.contains("//") {
+                    return Err(bad(
+                        "the prefix may not contain `.`, `..` or empty segments",
+                    ));
+                }
+                Ok(StorageTarget::S3 {
+                    bucket: bucket.to_owned(),
+                    prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+                })
+            }
+            _ => Err(bad(&format!("unknown scheme `{scheme}`"))),
+        }
+    }
+}
+
+impl std::fmt::Display for StorageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageTarget::Local(p) => write!(f, "{}", p.display()),
+            StorageTarget::S3 {
+                bucket,
+                prefix: None,
+            } => write!(f, "s3://{bucket}"),
+            StorageTarget::S3 {
+                bucket,
+                prefix: Some(p),
+            } => write!(f, "s3://{bucket}/{p}"),
+        }
+    }
+}
+
+impl S3Settings {
+    /// Fills every unset field from the environment (`AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`).
+    pub fn resolve(&self) -> Result<S3Settings, ConfigError> {
+        self.resolve_with(|k| std::env::var(k).ok())
+    }
+
+    pub fn resolve_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<S3Settings, ConfigError> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        let allow_http = match self.allow_http {
+            Some(b) => Some(b),
+            None => match env("AWS_ALLOW_HTTP") {
+                None => None,
+                Some(v) => Some(parse_bool(&v).ok_or_else(|| {
+                    ConfigError(format!(
+                        "AWS_ALLOW_HTTP=`{v}` is not a boolean: use true or false"
+                    ))
+                })?),
+            },
+        };
+        let endpoint = self.endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL"));
+        if let Some(e) = &endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "invalid --s3-endpoint `{e}`: expected an http:// or https:// URL"
+                )));
+            }
+            if e.starts_with("http://") && allow_http != Some(true) {
+                return Err(ConfigError(format!(
+                    "--s3-endpoint `{e}` is plain HTTP: pass --s3-allow-http (or AWS_ALLOW_HTTP=true) \
+                     to allow it, or use https://"
+                )));
+            }
+        }
+        Ok(S3Settings {
+            endpoint,
+            region: self
+                .region
+                .clone()
+                .or_else(|| env("AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION")),
+            access_key_id: self
+                .access_key_id
+                .clone()
+                .or_else(|| env("AWS_ACCESS_KEY_ID")),
+            secret_access_key: self
+                .secret_access_key
+                .clone()
+                .or_else(|| env("AWS_SECRET_ACCESS_KEY")),
+            allow_http,
+        })
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sqlite_and_local_under_the_data_dir() {
+        let c = Config::new("/srv/reg");
+        assert_eq!(
+            c.database().unwrap(),
+            DatabaseTarget::Sqlite("sqlite:///srv/reg/registry.sqlite".into())
+        );
+        assert_eq!(
+            c.storage().unwrap(),
+            StorageTarget::Local("/srv/reg/blobs".into())
+        );
+        let db = c.database().unwrap();
+        assert_eq!(c.pool_size(&db).unwrap(), SQLITE_DEFAULT_CONNECTIONS);
+    }
+
+    #[test]
+    fn database_urls_select_the_engine() {
+        for u in [
+            "postgres://u@h/db",
+            "postgresql://u:p@h:5433/db?sslmode=disable",
+        ] {
+            assert_eq!(
+                DatabaseTarget::parse(u).unwrap(),
+                DatabaseTarget::Postgres(u.into())
+            );
+        }
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseTarget::Sqlite("sqlite:///tmp/x.db".into())
+        );
+        let mut c = Config::new("/d");
+        c.database_url = Some("postgres://h/db".into());
+        let db = c.database().unwrap();
+        assert_eq!(c.pool_size(&db).unwrap(), POSTGRES_DEFAULT_CONNECTIONS);
+        c.db_max_connections = Some(3);
+        assert_eq!(c.pool_size(&db).unwrap(), 3);
+        c.db_max_connections = Some(0);
+        assert!(
+            c.pool_size(&db)
+                .unwrap_err()
+                .0
+                .contains("--db-max-connections")
+        );
+    }
+
+    #[test]
+    fn unknown_database_schemes_name_the_flag_and_hide_the_password() {
+        let e = DatabaseTarget::parse("mysql://root:hunter2@db/reg")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("--database-url"), "{e}");
+        assert!(e.contains("postgres://") && e.contains("sqlite://"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("mysql://root:***@db/reg"), "{e}");
+        assert!(DatabaseTarget::parse("registry.sqlite").is_err());
+        assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redaction_keeps_everything_but_the_password() {
+        assert_eq!(
+            redact_url("postgres://u:s3cr%40t@h:5432/db?x=1"),
+            "postgres://u:***@h:5432/db?x=1"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("postgres://h/db?a=b@c"), "postgres://h/db?a=b@c");
+        assert_eq!(
+            DatabaseTarget::parse("postgres://a:b@h/d")
+                .unwrap()
+                .display(),
+            "postgres://a:***@h/d"
+        );
+    }
+
+    #[test]
+    fn storage_urls() {
+        assert_eq!(
+            StorageTarget::parse("file:///var/lib/gantry%20blobs").unwrap(),
+            StorageTarget::Local("/var/lib/gantry blobs".into())
+        );
+        assert_eq!(
+            StorageTarget::parse("file://localhost/x").unwrap(),
+            StorageTarget::Local("/x".into())
+        );
+        assert_eq!(
+            StorageTarget::parse("s3://crates").unwrap(),
+            StorageTarget::S3 {
+                bucket: "crates".into(),
+                prefix: None
+            }
+        );
+        let t = StorageTarget::parse("s3://crates/prod/eu/").unwrap();
+        assert_eq!(
+            t,
+            StorageTarget::S3 {
+                bucket: "crates".into(),
+                prefix: Some("prod/eu".into())
+            }
+        );
+        assert_eq!(t.to_string(), "s3://crates/prod/eu");
+        for bad in [
+            "file://relative/path",
+            "s3://",
+            "s3:///prefix",
+            "s3://bu cket",
+            "s3://b/../x",
+            "gs://bucket",
+            "/plain/path",
+            "file:///bad%zz",
+        ] {
+            let e = StorageTarget::parse(bad).unwrap_err().0;
+            assert!(
+                e.contains("--storage-url") && e.contains("s3://BUCKET"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn s3_settings_fall_back_to_aws_environment() {
+        let env = |k: &str| match k {
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".to_owned()),
+            "AWS_REGION" => Some("eu-west-1".to_owned()),
+            "AWS_ACCESS_KEY_ID" => Some("AK".to_owned()),
+            "AWS_SECRET_ACCESS_KEY" => Some("SK".to_owned()),
+            "AWS_ALLOW_HTTP" => Some("true".to_owned()),
+            _ => None,
+        };
+        let r = S3Settings::default().resolve_with(env).unwrap();
+        assert_eq!(r.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(r.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(r.access_key_id.as_deref(), Some("AK"));
+        assert_eq!(r.secret_access_key.as_deref(), Some("SK"));
+        assert_eq!(r.allow_http, Some(true));
+
+        let explicit = S3Settings {
+            region: Some("us-west-2".into()),
+            endpoint: Some("https://s3.example".into()),
+            ..S3Settings::default()
+        };
+        let r = explicit.resolve_with(env).unwrap();
+        assert_eq!(r.region.as_deref(), Some("us-west-2"));
+        assert_eq!(r.endpoint.as_deref(), Some("https://s3.example"));
+    }
+
+    #[test]
+    fn plain_http_endpoints_need_allow_http() {
+        let s = S3Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..S3Settings::default()
+        };
+        let e = s.resolve_with(|_| None).unwrap_err().0;
+        assert!(e.contains("--s3-allow-http"), "{e}");
+        let e = S3Settings::default()
+            .resolve_with(|k| (k == "AWS_ALLOW_HTTP").then(|| "maybe".to_owned()))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("AWS_ALLOW_HTTP"), "{e}");
+        let e = S3Settings {
+            endpoint: Some("127.0.0.1:9000".into()),
+            ..S3Settings::default()
+        }
+        .resolve_with(|_| None)
+        .unwrap_err()
+        .0;
+        assert!(e.contains("--s3-endpoint"), "{e}");
     }
 }

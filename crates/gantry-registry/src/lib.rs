@@ -2,8 +2,8 @@
 //!
 //! Sparse index generated from the metadata store (never appended), crates.io-compatible Web API,
 //! crates.io's publish rules (from `gantry-protocol`), scoped tokens stored only as SHA-256.
-//! Storage sits behind two traits ([`store::MetaStore`], [`blob::BlobStore`]) so other engines can be
-//! added without touching the handlers. It must never panic on network input, never log a token, and
+//! Storage sits behind two traits ([`store::MetaStore`], [`blob::BlobStore`]): SQLite + a local
+//! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 
 pub mod api;
@@ -12,7 +12,12 @@ pub mod blob;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod metrics;
+pub mod migrate;
+pub mod ops;
+pub mod postgres;
 pub mod ratelimit;
+pub mod s3;
 pub mod server;
 pub mod sqlite;
 pub mod store;

@@ -1,4 +1,4 @@
-//! The `gantry-registry` binary: `serve`, and admin commands for users and tokens.
+//! The `gantry-registry` binary: `serve`, `migrate`, and admin commands for users and tokens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gantry_registry::Config;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
-use gantry_registry::server::{open_storage, start_with_signal};
+use gantry_registry::config::S3Settings;
+use gantry_registry::server::{open_meta_store, start_with_signal};
 use gantry_registry::store::NewToken;
 
 #[derive(Parser)]
@@ -20,6 +21,27 @@ struct Cli {
     /// Directory holding the database and the .crate files.
     #[arg(long, global = true, default_value = "./gantry-data")]
     data_dir: PathBuf,
+    /// Metadata database: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// [env: GANTRY_DATABASE_URL] (default: SQLite at <data-dir>/registry.sqlite).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Where .crate files live: file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]
+    /// [env: GANTRY_STORAGE_URL] (default: <data-dir>/blobs).
+    #[arg(long, global = true)]
+    storage_url: Option<String>,
+    /// S3 endpoint URL for S3-compatible servers [env: AWS_ENDPOINT_URL] (default: AWS).
+    #[arg(long, global = true)]
+    s3_endpoint: Option<String>,
+    /// S3 region [env: AWS_REGION] (default: us-east-1).
+    #[arg(long, global = true)]
+    s3_region: Option<String>,
+    /// Allow a plain http:// S3 endpoint [env: AWS_ALLOW_HTTP]. Keys come only from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    s3_allow_http: Option<bool>,
+    /// Database connection pool size per process (default: 4 for SQLite, 10 for PostgreSQL).
+    #[arg(long, global = true)]
+    db_max_connections: Option<u32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +66,9 @@ enum Command {
         #[arg(long)]
         rate_limit: bool,
     },
+    /// Apply pending database migrations and print the schema version (every other command also
+    /// migrates when it opens the database).
+    Migrate,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -124,8 +149,27 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The flag's value, else the environment variable's (unset and empty both mean "not given").
+fn flag_or_env(flag: Option<String>, var: &str) -> Option<String> {
+    flag.or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::new(&cli.data_dir);
+    config.database_url = flag_or_env(cli.database_url, "GANTRY_DATABASE_URL");
+    config.storage_url = flag_or_env(cli.storage_url, "GANTRY_STORAGE_URL");
+    // Unset S3 fields fall back to AWS_ENDPOINT_URL / AWS_REGION / AWS_ALLOW_HTTP and the keys.
+    config.s3 = S3Settings {
+        endpoint: cli.s3_endpoint,
+        region: cli.s3_region,
+        access_key_id: None,
+        secret_access_key: None,
+        allow_http: cli.s3_allow_http,
+    };
+    config.db_max_connections = cli.db_max_connections;
+    // Check both URLs before connecting anywhere, so a typo is reported as such.
+    let database = config.database()?;
+    config.storage()?;
     match cli.command {
         Command::Serve {
             listen,
@@ -146,8 +190,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("api: {}", server.api_url());
             server.wait().await?;
         }
+        Command::Migrate => {
+            let store = open_meta_store(&config).await?;
+            let version = store.schema_version().await?.unwrap_or(0);
+            println!(
+                "database {} is at schema version {version}",
+                database.display()
+            );
+        }
         Command::User { command } => {
-            let (store, _) = open_storage(&config).await?;
+            let store = open_meta_store(&config).await?;
             match command {
                 UserCommand::Add { name } => {
                     gantry_protocol::validate_crate_name(&name).map_err(|_| {
@@ -166,7 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Token { command } => {
-            let (store, _) = open_storage(&config).await?;
+            let store = open_meta_store(&config).await?;
             match command {
                 TokenCommand::New {
                     user,

@@ -4,22 +4,18 @@
 //! before `BEGIN` avoids deferred transactions failing to upgrade under contention. The unique
 //! constraints still decide every race, the mutex only makes the loser's answer clean.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
+use crate::config::SQLITE_DEFAULT_CONNECTIONS;
 use crate::store::*;
-
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 fn db(e: sqlx::Error) -> StoreError {
     StoreError::Db(e.to_string())
@@ -35,38 +31,41 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Opens (creating if missing) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(db)?
+        Self::open_url(
+            &format!("sqlite://{}", path.display()),
+            SQLITE_DEFAULT_CONNECTIONS,
+        )
+        .await
+    }
+
+    /// Like [`SqliteStore::open`] from an sqlx URL (`sqlite://path`) with a pool size.
+    pub async fn open_url(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Db(format!("invalid SQLite URL `{url}`: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // Like the file itself, its directory is created on first use.
+        if let Some(dir) = opts.get_filename().parent() {
+            if !dir.as_os_str().is_empty() && !url.contains(":memory:") {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Db(format!("cannot create directory {}: {e}", dir.display()))
+                })?;
+            }
+        }
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(max_connections.max(1))
             .connect_with(opts)
             .await
-            .map_err(db)?;
-        let mut migrator = Migrator::DEFAULT;
-        migrator.migrations = Cow::Owned(
-            MIGRATIONS
-                .iter()
-                .map(|(v, d, sql)| {
-                    Migration::new(
-                        *v,
-                        Cow::Borrowed(d),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect(),
-        );
-        migrator
+            .map_err(|e| StoreError::Db(format!("cannot open SQLite database `{url}`: {e}")))?;
+        crate::migrate::migrator(crate::migrate::SQLITE)
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+            .map_err(|e| StoreError::Db(format!("migrating SQLite database `{url}`: {e}")))?;
         Ok(SqliteStore {
             pool,
             write: Mutex::new(()),
@@ -113,6 +112,26 @@ fn now() -> i64 {
 }
 
 impl MetaStore for SqliteStore {
+    fn ping(&self) -> BoxFut<'_, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn schema_version(&self) -> BoxFut<'_, StoreResult<Option<i64>>> {
+        Box::pin(async move {
+            let r = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            Ok(r.get("v"))
+        })
+    }
+
     fn create_user<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<User>> {
         Box::pin(async move {
             let _w = self.write.lock().await;

@@ -1,6 +1,7 @@
-//! The metadata store contract. Handlers only see this trait; SQLite implements it today
-//! (`sqlite.rs`), PostgreSQL can later. The implementation must make `publish` atomic and let unique
-//! constraints (canonical crate name; crate + version without build metadata) decide races.
+//! The metadata store contract. Handlers only see this trait; SQLite (`sqlite.rs`) and PostgreSQL
+//! (`postgres.rs`) implement it. An implementation must make `publish` atomic and let unique
+//! constraints (canonical crate name; crate + version without build metadata) decide races, also
+//! between several registry processes sharing one database.
 
 pub use crate::blob::BoxFut;
 
@@ -87,6 +88,11 @@ pub enum PublishConflict {
 }
 
 pub trait MetaStore: Send + Sync {
+    /// A trivial round trip to the database (readiness probe).
+    fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
+    /// The newest applied migration version (`None` on an empty database).
+    fn schema_version(&self) -> BoxFut<'_, StoreResult<Option<i64>>>;
+
     fn create_user<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<User>>;
     fn list_users(&self) -> BoxFut<'_, StoreResult<Vec<User>>>;
     fn user_by_login<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<Option<User>>>;

@@ -1,0 +1,112 @@
+//! Operations endpoints served by every instance: `/health` (liveness, no I/O), `/ready` (database
+//! and blob store answer) and `/metrics` (Prometheus), plus the middleware that feeds the metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::server::App;
+
+/// A readiness check that takes longer than this counts as failed: a load balancer probing every
+/// few seconds must not pile up waiting probes.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GET /health`: the process is up and serving HTTP.
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// `GET /ready`: 200 `ready` when the database answers `SELECT 1` and the blob store answers a
+/// cheap request; 503 with one line per failed dependency otherwise.
+pub async fn ready(State(app): State<Arc<App>>) -> Response {
+    let (db, blobs) = tokio::join!(
+        tokio::time::timeout(READY_TIMEOUT, app.store.ping()),
+        tokio::time::timeout(READY_TIMEOUT, app.blobs.ping()),
+    );
+    let mut failed = Vec::new();
+    match db {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => failed.push(format!("database: {e}")),
+        Err(_) => failed.push(format!(
+            "database: no answer within {}s",
+            READY_TIMEOUT.as_secs()
+        )),
+    }
+    match blobs {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => failed.push(format!("storage: {e}")),
+        Err(_) => failed.push(format!(
+            "storage: no answer within {}s",
+            READY_TIMEOUT.as_secs()
+        )),
+    }
+    if failed.is_empty() {
+        "ready".into_response()
+    } else {
+        for f in &failed {
+            tracing::warn!("not ready: {f}");
+        }
+        let mut body = failed.join("\n");
+        body.push('\n');
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request by route template, method and status, and times publishes.
+pub async fn track(
+    State((app, route)): State<(Arc<App>, &'static str)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    app.metrics.request_started();
+    // If the client goes away the handler future is dropped: the guard still records it.
+    let mut guard = Finish {
+        app: &app,
+        route,
+        method,
+        start,
+        status: 499,
+    };
+    let resp = next.run(req).await;
+    guard.status = resp.status().as_u16();
+    drop(guard);
+    resp
+}
+
+/// Records the request when dropped, so cancelled requests leave the in-flight gauge too.
+struct Finish<'a> {
+    app: &'a App,
+    route: &'static str,
+    method: String,
+    start: Instant,
+    status: u16,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.app.metrics.request_finished(
+            self.route,
+            &self.method,
+            self.status,
+            self.start.elapsed(),
+        );
+    }
+}
