@@ -1,100 +1,23 @@
 //! The real `cargo` against an in-process registry: publish, build, yank, owner, search, and the
 //! `--auth-required` flow with `cargo:token`.
 
+#[macro_use]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use common::*;
-
-struct CargoEnv {
-    home: PathBuf,
-    target: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl CargoEnv {
-    /// A fresh `CARGO_HOME` pointing registry `gantry` at `reg` with `token`.
-    fn new(reg: &TestRegistry, token: &str, credential_provider: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("cargo-home");
-        std::fs::create_dir_all(&home).unwrap();
-        let mut config = format!(
-            "[registries.gantry]\nindex = \"{}\"\n\n[net]\nretry = 0\n",
-            reg.index_url()
-        );
-        if credential_provider {
-            config.push_str("\n[registry]\nglobal-credential-providers = [\"cargo:token\"]\n");
-        }
-        std::fs::write(home.join("config.toml"), config).unwrap();
-        std::fs::write(
-            home.join("credentials.toml"),
-            format!("[registries.gantry]\ntoken = \"{token}\"\n"),
-        )
-        .unwrap();
-        let target = dir.path().join("target");
-        CargoEnv {
-            home,
-            target,
-            _dir: dir,
-        }
-    }
-
-    fn cargo(&self, cwd: &Path, args: &[&str]) -> Output {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(args)
-            .current_dir(cwd)
-            .env("CARGO_HOME", &self.home)
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .env_remove("CARGO_REGISTRY_TOKEN")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_BUILD_TARGET");
-        cmd.output().unwrap()
-    }
-
-    /// Runs cargo and asserts success; returns stdout + stderr.
-    fn ok(&self, cwd: &Path, args: &[&str]) -> String {
-        let out = self.cargo(cwd, args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
-        text
-    }
-}
-
-fn project(root: &Path, name: &str, version: &str, deps: &[(&str, &str)], lib: &str) -> PathBuf {
-    let dir = root.join(format!("{name}-{version}"));
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    let mut toml = format!(
-        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\ndescription = \"{name} fixture\"\nlicense = \"MIT\"\n\n[dependencies]\n"
-    );
-    for (dep, req) in deps {
-        toml.push_str(&format!(
-            "{dep} = {{ version = \"{req}\", registry = \"gantry\" }}\n"
-        ));
-    }
-    std::fs::write(dir.join("Cargo.toml"), toml).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
-    dir
-}
 
 fn publish(env: &CargoEnv, dir: &Path) -> String {
     env.ok(dir, &["publish", "--no-verify", "--registry", "gantry"])
 }
 
-#[test]
-fn cargo_publish_build_yank_owner_search() {
-    let reg = TestRegistry::start(false);
+fn cargo_publish_build_yank_owner_search(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let alice = reg.token("alice");
     reg.user("bob");
-    let env = CargoEnv::new(&reg, &alice, false);
+    let env = CargoEnv::new(&reg.index_url(), &alice, false);
     let work = tempfile::tempdir().unwrap();
     let root = work.path();
 
@@ -188,11 +111,10 @@ fn cargo_publish_build_yank_owner_search() {
     );
 }
 
-#[test]
-fn cargo_with_auth_required_and_cargo_token_provider() {
-    let reg = TestRegistry::start(true);
+fn cargo_with_auth_required_and_cargo_token_provider(backend: Backend) {
+    let reg = TestRegistry::start(backend, true);
     let alice = reg.token("alice");
-    let env = CargoEnv::new(&reg, &alice, true);
+    let env = CargoEnv::new(&reg.index_url(), &alice, true);
     let work = tempfile::tempdir().unwrap();
     let root = work.path();
     let a = project(root, "priv-a", "1.0.0", &[], "pub fn a() -> u32 { 7 }\n");
@@ -210,7 +132,7 @@ fn cargo_with_auth_required_and_cargo_token_provider() {
     assert!(out.contains("priv-a = \"1.0.0\""), "{out}");
 
     // A wrong token is rejected on the index with cargo's "token rejected" message.
-    let bad = CargoEnv::new(&reg, "gtyWRONGWRONGWRONG", true);
+    let bad = CargoEnv::new(&reg.index_url(), "gtyWRONGWRONGWRONG", true);
     let fresh = project(root, "priv-fresh", "0.1.0", &[("priv-a", "1")], "");
     let out = bad.cargo(&fresh, &["generate-lockfile"]);
     assert!(!out.status.success());
@@ -218,19 +140,13 @@ fn cargo_with_auth_required_and_cargo_token_provider() {
     assert!(err.contains("token rejected for `gantry`"), "{err}");
 }
 
-#[test]
-fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm() {
+fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm(backend: Backend) {
     use std::io::{BufRead, BufReader};
     let bin = env!("CARGO_BIN_EXE_gantry-registry");
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let storage = Storage::fresh(backend, dir.path().join("data"));
     let run = |args: &[&str]| {
-        let out = Command::new(bin)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = storage.command(bin).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -238,6 +154,7 @@ fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    run(&["migrate"]);
     run(&["user", "add", "alice"]);
     assert!(run(&["user", "list"]).contains("alice"));
     let out = run(&[
@@ -257,17 +174,15 @@ fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm() {
         listed.contains("scopes=publish-new") && !listed.contains(&token),
         "{listed}"
     );
-    let bad = Command::new(bin)
-        .arg("--data-dir")
-        .arg(&data)
+    let bad = storage
+        .command(bin)
         .args(["token", "new", "--user", "alice", "--scope", "nope"])
         .output()
         .unwrap();
     assert!(!bad.status.success());
 
-    let mut child = Command::new(bin)
-        .arg("--data-dir")
-        .arg(&data)
+    let mut child = storage
+        .command(bin)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -315,3 +230,9 @@ fn binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm() {
     run(&["token", "revoke", "1"]);
     assert!(run(&["token", "list"]).contains("revoked"));
 }
+
+backend_tests!(
+    cargo_publish_build_yank_owner_search,
+    cargo_with_auth_required_and_cargo_token_provider,
+    binary_admin_commands_serve_on_port_zero_and_stop_on_sigterm,
+);

@@ -1,5 +1,6 @@
 //! Publish rules, auth/scopes, malformed input and races, through raw HTTP requests.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -25,9 +26,8 @@ fn refused(reg: &TestRegistry, token: &str, body: &[u8], status: u16, detail: &s
     assert_eq!(reg.blob_count(), blobs, "a refused publish stored a blob");
 }
 
-#[test]
-fn publish_index_download_and_conditional_get() {
-    let reg = TestRegistry::start(false);
+fn publish_index_download_and_conditional_get(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
     let tarball = crate_file("MyCrate", "1.0.0");
     let mut meta = metadata("MyCrate", "1.0.0");
@@ -118,9 +118,8 @@ fn publish_index_download_and_conditional_get() {
     assert_eq!(reg.http("GET", "/me", &[], b"").status, 200);
 }
 
-#[test]
-fn crate_name_rules() {
-    let reg = TestRegistry::start(false);
+fn crate_name_rules(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
     let cases: &[(&str, &str)] = &[
         (
@@ -153,9 +152,8 @@ fn crate_name_rules() {
     assert_eq!(reg.blob_count(), 0);
 }
 
-#[test]
-fn canonical_collisions_and_versions() {
-    let reg = TestRegistry::start(false);
+fn canonical_collisions_and_versions(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let alice = reg.token("alice");
     let bob = reg.token("bob");
     assert_eq!(
@@ -238,9 +236,8 @@ fn canonical_collisions_and_versions() {
     assert_eq!(vers, ["1.0.0", "1.0.1+meta"]);
 }
 
-#[test]
-fn metadata_rules() {
-    let reg = TestRegistry::start(false);
+fn metadata_rules(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
     assert_eq!(
         reg.publish(&tok, &publish_body("dep-a", "1.0.0")).status,
@@ -358,9 +355,8 @@ fn metadata_rules() {
     );
 }
 
-#[test]
-fn size_limits() {
-    let reg = TestRegistry::start_with(|c| c.max_upload_size = 2048);
+fn size_limits(backend: Backend) {
+    let reg = TestRegistry::start_with(backend, |c| c.max_upload_size = 2048);
     let tok = reg.token("alice");
     let mut meta = metadata("big", "0.1.0");
     meta["readme"] = json!("x".repeat(1024 * 1024 + 1));
@@ -386,9 +382,8 @@ fn size_limits() {
     assert_eq!(reg.http("GET", "/index/config.json", &[], b"").status, 200);
 }
 
-#[test]
-fn tarball_structure() {
-    let reg = TestRegistry::start_with(|c| c.max_unpacked_size = Some(256 * 1024));
+fn tarball_structure(backend: Backend) {
+    let reg = TestRegistry::start_with(backend, |c| c.max_unpacked_size = Some(256 * 1024));
     let tok = reg.token("alice");
     let m = manifest("tb", "0.1.0");
     let mb = m.as_bytes();
@@ -478,9 +473,8 @@ fn tarball_structure() {
     assert_eq!(reg.publish(&tok, &publish_body("tb", "0.1.0")).status, 200);
 }
 
-#[test]
-fn malformed_bodies_keep_the_server_serving() {
-    let reg = TestRegistry::start(false);
+fn malformed_bodies_keep_the_server_serving(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
     let good = publish_body("mal", "0.1.0");
     for n in [0, 3, 4, 10, good.len() - 1] {
@@ -536,9 +530,8 @@ fn malformed_bodies_keep_the_server_serving() {
     assert_eq!(reg.publish(&tok, &good).status, 200);
 }
 
-#[test]
-fn authentication_and_scopes() {
-    let reg = TestRegistry::start(false);
+fn authentication_and_scopes(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     reg.user("alice");
     reg.user("bob");
     let all = reg.token_with("alice", None, &[], None);
@@ -723,9 +716,8 @@ fn authentication_and_scopes() {
     );
 }
 
-#[test]
-fn validate_only_runs_every_check_and_stores_nothing() {
-    let reg = TestRegistry::start(false);
+fn validate_only_runs_every_check_and_stores_nothing(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let alice = reg.token("alice");
     let bob = reg.token("bob");
     let path = "/api/v1/crates/new?validate_only=true";
@@ -775,9 +767,8 @@ fn validate_only_runs_every_check_and_stores_nothing() {
     assert_eq!(reg.blob_count(), 1);
 }
 
-#[test]
-fn auth_required_guards_index_downloads_and_search() {
-    let reg = TestRegistry::start(true);
+fn auth_required_guards_index_downloads_and_search(backend: Backend) {
+    let reg = TestRegistry::start(backend, true);
     let tok = reg.token("alice");
     let r = reg.http("GET", "/index/config.json", &[], b"");
     assert_eq!(r.status, 401);
@@ -839,9 +830,8 @@ fn auth_required_guards_index_downloads_and_search() {
     );
 }
 
-#[test]
-fn concurrent_duplicate_publishes_have_exactly_one_winner() {
-    let reg = TestRegistry::start(false);
+fn concurrent_duplicate_publishes_have_exactly_one_winner(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
     let addr = reg.addr;
     let run = |bodies: Vec<Vec<u8>>| -> Vec<(u16, String)> {
@@ -948,22 +938,15 @@ impl gantry_registry::blob::BlobStore for FailingBlobs {
     }
 }
 
-#[test]
-fn failed_blob_write_publishes_nothing() {
+fn failed_blob_write_publishes_nothing(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = gantry_registry::Config::new(dir.path());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
+    let storage = Storage::fresh(backend, dir.path().join("data"));
+    let config = storage.config();
+    let rt = runtime();
+    // The backend's real metadata store, with a blob store that always fails.
+    let (store, _) = rt
+        .block_on(gantry_registry::server::open_storage(&config))
         .unwrap();
-    let store: std::sync::Arc<dyn gantry_registry::store::MetaStore> = std::sync::Arc::new(
-        rt.block_on(gantry_registry::sqlite::SqliteStore::open(
-            &dir.path().join("db.sqlite"),
-        ))
-        .unwrap(),
-    );
     let user = rt.block_on(store.create_user("alice")).unwrap();
     let token = gantry_registry::auth::generate_token();
     let new = gantry_registry::store::NewToken {
@@ -1006,11 +989,10 @@ fn failed_blob_write_publishes_nothing() {
     rt.block_on(server.stop()).unwrap();
 }
 
-#[test]
-fn rate_limits_answer_429_with_retry_after() {
+fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     use gantry_registry::ratelimit::{Bucket, RateLimits};
     use std::time::Duration;
-    let reg = TestRegistry::start_with(|c| {
+    let reg = TestRegistry::start_with(backend, |c| {
         c.rate_limits = Some(RateLimits {
             publish_new: Bucket {
                 refill: Duration::from_secs(600),
@@ -1050,3 +1032,19 @@ fn rate_limits_answer_429_with_retry_after() {
         200
     );
 }
+
+backend_tests!(
+    publish_index_download_and_conditional_get,
+    crate_name_rules,
+    canonical_collisions_and_versions,
+    metadata_rules,
+    size_limits,
+    tarball_structure,
+    malformed_bodies_keep_the_server_serving,
+    authentication_and_scopes,
+    validate_only_runs_every_check_and_stores_nothing,
+    auth_required_guards_index_downloads_and_search,
+    concurrent_duplicate_publishes_have_exactly_one_winner,
+    failed_blob_write_publishes_nothing,
+    rate_limits_answer_429_with_retry_after,
+);

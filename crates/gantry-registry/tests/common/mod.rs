@@ -1,6 +1,12 @@
-//! Shared test helpers: an in-process registry on 127.0.0.1:0, a tiny blocking HTTP/1.1 client, and
-//! builders for `.crate` files and publish bodies.
+//! Shared test helpers: an in-process registry on 127.0.0.1:0 over either storage backend, a tiny
+//! blocking HTTP/1.1 client, and builders for `.crate` files and publish bodies.
 #![allow(dead_code)]
+
+pub mod cargo_env;
+pub mod services;
+
+#[allow(unused_imports)]
+pub use cargo_env::{CargoEnv, project};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,28 +17,230 @@ use gantry_registry::auth::{generate_token, hash_token};
 use gantry_registry::store::NewToken;
 use gantry_registry::{Config, RunningServer};
 
+/// Turns each listed `fn name(backend: Backend)` into two tests, `sqlite_local::name` and
+/// `postgres_s3::name`: the whole suite runs against both storage backends with the same bodies.
+#[allow(unused_macros)]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_local {
+            $(#[test] fn $name() { super::$name($crate::common::Backend::SqliteLocal) })*
+        }
+        mod postgres_s3 {
+            $(#[test] fn $name() { super::$name($crate::common::Backend::PostgresS3) })*
+        }
+    };
+}
+
+/// Which metadata store and blob store a test registry runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite under the data dir + a local blob directory (the defaults).
+    SqliteLocal,
+    /// The shared test PostgreSQL (own database) + s3s-fs (own bucket).
+    PostgresS3,
+}
+
+/// Concrete storage for one registry (or several instances sharing it).
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub backend: Backend,
+    pub data_dir: std::path::PathBuf,
+    pub pg_s3: Option<services::PgS3>,
+}
+
+impl Storage {
+    /// Fresh, empty storage: `data_dir` for SQLite+local, a new database and bucket otherwise.
+    pub fn fresh(backend: Backend, data_dir: std::path::PathBuf) -> Self {
+        let pg_s3 = match backend {
+            Backend::SqliteLocal => None,
+            Backend::PostgresS3 => Some(services::fresh()),
+        };
+        Storage {
+            backend,
+            data_dir,
+            pg_s3,
+        }
+    }
+
+    /// A config for this storage (listening on 127.0.0.1:0).
+    pub fn config(&self) -> Config {
+        let mut config = Config::new(&self.data_dir);
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        if let Some(p) = &self.pg_s3 {
+            config.database_url = Some(p.database_url.clone());
+            config.storage_url = Some(p.storage_url.clone());
+            config.s3 = gantry_registry::config::S3Settings {
+                endpoint: Some(p.s3_endpoint.clone()),
+                region: Some(services::S3_REGION.into()),
+                access_key_id: Some(services::S3_ACCESS_KEY.into()),
+                secret_access_key: Some(services::S3_SECRET_KEY.into()),
+                allow_http: Some(true),
+            };
+        }
+        config
+    }
+
+    /// `gantry-registry` global flags and environment for this storage.
+    pub fn command(&self, bin: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg("--data-dir").arg(&self.data_dir);
+        for k in [
+            "GANTRY_DATABASE_URL",
+            "GANTRY_STORAGE_URL",
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_ALLOW_HTTP",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            cmd.env_remove(k);
+        }
+        if let Some(p) = &self.pg_s3 {
+            cmd.args(["--database-url", &p.database_url])
+                .args(["--storage-url", &p.storage_url])
+                .args(["--s3-endpoint", &p.s3_endpoint])
+                .args(["--s3-region", services::S3_REGION])
+                .args(["--s3-allow-http", "true"])
+                .env("AWS_ACCESS_KEY_ID", services::S3_ACCESS_KEY)
+                .env("AWS_SECRET_ACCESS_KEY", services::S3_SECRET_KEY);
+        }
+        cmd
+    }
+
+    /// Where `.crate` objects end up on disk (the local blob dir, or the s3s-fs bucket dir).
+    pub fn blob_dir(&self) -> std::path::PathBuf {
+        match &self.pg_s3 {
+            None => self.data_dir.join("blobs"),
+            Some(p) => p.bucket_dir.clone(),
+        }
+    }
+
+    /// Number of stored `.crate` objects.
+    pub fn blob_count(&self) -> usize {
+        walk(&self.blob_dir())
+            .into_iter()
+            .filter(|p| p.ends_with(".crate"))
+            .count()
+    }
+}
+
+/// A real `gantry-registry serve` process on `storage`, listening on 127.0.0.1:0; stopped with
+/// SIGTERM (and waited for) on drop.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    pub index_url: String,
+}
+
+impl ServeProcess {
+    pub fn start(storage: &Storage, extra: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = storage
+            .command(env!("CARGO_BIN_EXE_gantry-registry"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("starting gantry-registry serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut index_url = String::new();
+        let mut api = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("index: ") {
+                index_url = u.to_owned();
+            }
+            if let Some(u) = line.strip_prefix("api: ") {
+                api = Some(u.to_owned());
+                break;
+            }
+        }
+        let Some(api) = api else {
+            let status = child.wait();
+            panic!("gantry-registry serve exited before printing its address: {status:?}");
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let addr = api
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected api line {api:?}"));
+        ServeProcess {
+            child,
+            addr,
+            index_url,
+        }
+    }
+
+    pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        http(self.addr, method, path, headers, body)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `gantry-registry` admin command on `storage`; returns stdout, panics with stderr on failure.
+pub fn admin(storage: &Storage, args: &[&str]) -> String {
+    let out = storage
+        .command(env!("CARGO_BIN_EXE_gantry-registry"))
+        .args(args)
+        .output()
+        .expect("running gantry-registry");
+    assert!(
+        out.status.success(),
+        "gantry-registry {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Creates `login` and returns a fresh all-powerful token for it, through the admin CLI.
+pub fn admin_token(storage: &Storage, login: &str) -> String {
+    admin(storage, &["user", "add", login]);
+    let out = admin(storage, &["token", "new", "--user", login]);
+    out.lines().last().unwrap().trim().to_owned()
+}
+
 pub struct TestRegistry {
     pub rt: tokio::runtime::Runtime,
     pub server: Option<RunningServer>,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    pub storage: Storage,
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 impl TestRegistry {
-    pub fn start(auth_required: bool) -> Self {
-        Self::start_with(|c| c.auth_required = auth_required)
+    pub fn start(backend: Backend, auth_required: bool) -> Self {
+        Self::start_with(backend, |c| c.auth_required = auth_required)
     }
 
-    pub fn start_with(f: impl FnOnce(&mut Config)) -> Self {
+    pub fn start_with(backend: Backend, f: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"));
-        config.listen = "127.0.0.1:0".parse().unwrap();
+        let storage = Storage::fresh(backend, dir.path().join("data"));
+        Self::start_on(storage, dir, f)
+    }
+
+    /// A registry on existing storage (e.g. restored from a backup); `dir` is kept alive with it.
+    pub fn start_on(storage: Storage, dir: tempfile::TempDir, f: impl FnOnce(&mut Config)) -> Self {
+        let mut config = storage.config();
         f(&mut config);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let server = rt.block_on(gantry_registry::start(config)).unwrap();
         let addr = server.addr;
         TestRegistry {
@@ -40,6 +248,7 @@ impl TestRegistry {
             server: Some(server),
             addr,
             dir,
+            storage,
         }
     }
 
@@ -130,14 +339,11 @@ impl TestRegistry {
 
     /// Number of stored `.crate` blobs.
     pub fn blob_count(&self) -> usize {
-        walk(&self.dir.path().join("data/blobs"))
-            .into_iter()
-            .filter(|p| p.ends_with(".crate"))
-            .count()
+        self.storage.blob_count()
     }
 }
 
-fn walk(dir: &std::path::Path) -> Vec<String> {
+pub fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut out = vec![];
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
