@@ -139,6 +139,8 @@ impl ServeProcess {
             .command(env!("CARGO_BIN_EXE_gantry-registry"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            // Warnings and errors only: several instances per test would drown the output.
+            .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
