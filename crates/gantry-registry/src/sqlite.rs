@@ -50,12 +50,13 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // Like the file itself, its directory is created on first use.
-        if let Some(dir) = opts.get_filename().parent() {
-            if !dir.as_os_str().is_empty() && !url.contains(":memory:") {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Db(format!("cannot create directory {}: {e}", dir.display()))
-                })?;
-            }
+        if let Some(dir) = opts.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+            && !url.contains(":memory:")
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Db(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
