@@ -1033,6 +1033,61 @@ fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     );
 }
 
+fn ops_endpoints_health_ready_metrics(backend: Backend) {
+    let reg = TestRegistry::start(backend, true);
+    let r = reg.http("GET", "/health", &[], b"");
+    assert_eq!((r.status, r.text().trim()), (200, "ok"));
+    let r = reg.http("GET", "/ready", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tok = reg.token("alice");
+    assert_eq!(
+        reg.publish(&tok, &publish_body("ops-a", "0.1.0")).status,
+        200
+    );
+    // Probes and metrics need no token, even with auth required.
+    let r = reg.http("GET", "/metrics", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/plain"),
+        "{:?}",
+        r.header("content-type")
+    );
+    let text = r.text();
+    assert!(text.contains("gantry_http_requests_total{"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("gantry_publish_duration_seconds_count") && !l.ends_with(" 0")),
+        "{text}"
+    );
+
+    // A broken dependency takes the instance out of rotation, naming what failed.
+    match &reg.storage.pg_s3 {
+        Some(p) => {
+            std::fs::remove_dir_all(&p.bucket_dir).unwrap();
+            let r = reg.http("GET", "/ready", &[], b"");
+            assert_eq!(r.status, 503, "{}", r.text());
+            assert!(r.text().starts_with("storage: "), "{}", r.text());
+            services::services().psql(
+                "postgres",
+                &format!("DROP DATABASE {} WITH (FORCE)", p.database),
+            );
+            let r = reg.http("GET", "/ready", &[], b"");
+            assert_eq!(r.status, 503, "{}", r.text());
+            assert!(r.text().contains("database: "), "{}", r.text());
+            assert_eq!(reg.http("GET", "/health", &[], b"").status, 200);
+        }
+        None => {
+            let blobs = reg.storage.blob_dir();
+            std::fs::remove_dir_all(&blobs).unwrap();
+            std::fs::write(&blobs, b"not a directory").unwrap();
+            let r = reg.http("GET", "/ready", &[], b"");
+            assert_eq!(r.status, 503, "{}", r.text());
+            assert!(r.text().starts_with("storage: "), "{}", r.text());
+            assert_eq!(reg.http("GET", "/health", &[], b"").status, 200);
+        }
+    }
+}
+
 backend_tests!(
     publish_index_download_and_conditional_get,
     crate_name_rules,
@@ -1047,4 +1102,5 @@ backend_tests!(
     concurrent_duplicate_publishes_have_exactly_one_winner,
     failed_blob_write_publishes_nothing,
     rate_limits_answer_429_with_retry_after,
+    ops_endpoints_health_ready_metrics,
 );
