@@ -2,7 +2,7 @@
 //! bytes for one version can never overwrite each other's file.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -47,6 +47,7 @@ pub fn crate_key(cksum: &str) -> String {
 /// Local directory through `object_store` (writes go to a temp file and are renamed into place).
 pub struct LocalBlobStore {
     inner: Arc<LocalFileSystem>,
+    root: PathBuf,
 }
 
 impl LocalBlobStore {
@@ -55,6 +56,7 @@ impl LocalBlobStore {
         let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| BlobError(e.to_string()))?;
         Ok(LocalBlobStore {
             inner: Arc::new(fs),
+            root: root.to_owned(),
         })
     }
 }
@@ -89,5 +91,51 @@ impl BlobStore for LocalBlobStore {
                 Err(e) => Err(BlobError(e.to_string())),
             }
         })
+    }
+
+    /// The directory must still be there (a read of a missing key cannot tell).
+    fn ping(&self) -> BoxFut<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            match tokio::fs::metadata(&self.root).await {
+                Ok(m) if m.is_dir() => Ok(()),
+                Ok(_) => Err(BlobError(format!(
+                    "{} is not a directory",
+                    self.root.display()
+                ))),
+                Err(e) => Err(BlobError(format!(
+                    "blob directory {}: {e}",
+                    self.root.display()
+                ))),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_puts_are_write_once_and_repeatable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::new(&dir.path().join("blobs")).unwrap();
+        let key = crate_key("ab12");
+        store.put(&key, b"first".to_vec()).await.unwrap();
+        // Same key again is success and leaves the stored bytes alone (content-addressed keys
+        // mean a second writer has the same bytes; nothing is ever rewritten).
+        store.put(&key, b"second".to_vec()).await.unwrap();
+        assert_eq!(store.get(&key).await.unwrap().unwrap(), b"first");
+        assert_eq!(store.get("crates/zz/none.crate").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn local_ping_notices_a_missing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("blobs");
+        let store = LocalBlobStore::new(&root).unwrap();
+        store.ping().await.unwrap();
+        std::fs::remove_dir(&root).unwrap();
+        let e = store.ping().await.unwrap_err().to_string();
+        assert!(e.contains(&root.display().to_string()), "{e}");
     }
 }

@@ -110,3 +110,59 @@ impl Drop for Finish<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::config::Config;
+
+    /// One `GET` over a fresh connection; (status, body).
+    async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await.unwrap();
+        let status = raw[9..12].parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").unwrap().1.to_owned();
+        (status, body)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_ready_and_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let server = crate::start(config).await.unwrap();
+        let addr = server.addr;
+
+        assert_eq!(get(addr, "/health").await, (200, "ok".to_owned()));
+        assert_eq!(get(addr, "/ready").await, (200, "ready".to_owned()));
+        assert_eq!(get(addr, "/index/3/f/foo").await.0, 404);
+        assert_eq!(get(addr, "/no/such/route").await.0, 404);
+
+        let (status, text) = get(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        for line in [
+            "gantry_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1",
+            "gantry_http_requests_total{route=\"/ready\",method=\"GET\",status=\"200\"} 1",
+            "gantry_http_requests_total{route=\"/index/{*path}\",method=\"GET\",status=\"404\"} 1",
+            "gantry_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+            "gantry_publish_duration_seconds_count 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in\n{text}"
+            );
+        }
+
+        // Losing the blob directory makes the instance unready, and the answer says why.
+        std::fs::remove_dir_all(dir.path().join("data/blobs")).unwrap();
+        let (status, body) = get(addr, "/ready").await;
+        assert_eq!(status, 503);
+        assert!(body.starts_with("storage: "), "{body}");
+        assert!(!body.contains("database"), "{body}");
+        server.stop().await.unwrap();
+    }
+}

@@ -18,6 +18,11 @@ use sqlx::{ConnectOptions, Connection, PgPool, Row};
 use crate::config::redact_url;
 use crate::store::*;
 
+/// The reasoning above relies on READ COMMITTED (a fresh snapshot per statement); say so rather than
+/// inherit a server whose `default_transaction_isolation` is stricter and would answer races with
+/// serialization failures instead of clean conflicts.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
 /// How long a request waits for a free pooled connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -301,7 +306,7 @@ impl MetaStore for PgStore {
         user_ids: &'a [i64],
     ) -> BoxFut<'a, StoreResult<bool>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
             // Serialises owner removals per crate: without it two removals of different owners
             // could each see the other's owner still present and together leave none.
             sqlx::query("SELECT id FROM crates WHERE id = $1 FOR UPDATE")
@@ -349,7 +354,7 @@ impl MetaStore for PgStore {
 
     fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
             match publish_in_tx(&mut tx, rec).await {
                 Ok(()) => {
                     tx.commit().await.map_err(|e| {
