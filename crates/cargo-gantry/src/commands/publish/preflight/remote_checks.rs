@@ -19,6 +19,9 @@ use super::{Preflight, PreflightInput, Upload, probe};
 const GANTRY_ME_PREFIX: &str = "Gantry registry at ";
 
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
+    if uploads.is_empty() {
+        return; // nothing will be uploaded, so nothing needs a token
+    }
     let Some(api) = input.api else {
         let name = input.remote.target.name.as_deref().unwrap_or(CRATES_IO);
         let login = if name == CRATES_IO {
