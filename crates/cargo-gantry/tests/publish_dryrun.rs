@@ -337,3 +337,43 @@ fn other_registries_get_read_only_ownership_checks() {
         "a crate that does not exist yet has no owners to ask about: {requests:?}"
     );
 }
+
+/// Versioned dev- and build-dependencies on a crate of the plan are held to the same rule.
+#[test]
+fn dev_and_build_requirements_must_accept_the_published_version() {
+    let reg = Registry::start(SMALL_LIMIT);
+    let tmp = tempfile::tempdir().unwrap();
+    let home = cargo_home(&tmp.path().join("home"), &reg.index_url());
+    let token = reg.token("dana");
+    seed(&reg, &home, &tmp.path().join("seeds"), "d", "0.1.0", &token);
+    let root = tmp.path().join("ws");
+    write(
+        &root,
+        "Cargo.toml",
+        b"[workspace]\nmembers = [\"c\", \"d\"]\nresolver = \"2\"\n",
+    );
+    package(&root, "d", "0.2.0", "", "");
+    package(
+        &root,
+        "c",
+        "0.1.0",
+        "",
+        "[dev-dependencies]\nd = { path = \"../d\", version = \"0.1\", registry = \"g\" }\n\n[build-dependencies]\nd = { path = \"../d\", version = \"0.1\", registry = \"g\" }\n",
+    );
+    let out = gantry(&root, &home, Some(&token), DRY_RUN);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    finding(
+        &err,
+        "c v0.1.0",
+        "dev-dependency `d` requires version `0.1`, but this publish contains `d` v0.2.0",
+    );
+    finding(
+        &err,
+        "c v0.1.0",
+        "build-dependency `d` requires version `0.1`, but this publish contains `d` v0.2.0",
+    );
+    assert!(err.contains("error: dry run found 2 problems"), "{err}");
+    assert_eq!(reg.versions("d"), ["0.1.0"]);
+    assert!(reg.versions("c").is_empty());
+}
