@@ -142,9 +142,10 @@ fn publish_to_gantry_registry() {
         text(&out)
     );
 
-    // Dry run: everything but the upload.
+    // Dry run: everything but the upload (authenticated: a dry-run without a token is a problem).
     let mut cmd = gantry();
-    cmd.args(["publish", "--registry", "g", "--dry-run"]);
+    cmd.args(["publish", "--registry", "g", "--dry-run"])
+        .env("CARGO_REGISTRIES_G_TOKEN", &token);
     let out = run(cmd, &dir, &home);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

@@ -3,6 +3,7 @@
 //! a configurable wait with a non-zero exit on timeout, and JSON events.
 
 mod events;
+mod preflight;
 mod upload;
 
 use std::time::{Duration, Instant};
@@ -139,6 +140,12 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         }
     }
     let crates = package_all(args, shell, &ctx, &ws, &selected, &target, events)?;
+    // --- preflight (branch `preflight`): dry-run checks until the plan flow calls them itself.
+    if args.dry_run {
+        let token = args.token.as_deref();
+        preflight::dry_run(&ctx, &ws, &crates, &remote, &target, token, shell)?;
+    }
+    // --- end preflight
     let edges = select::local_edges(&ws, &selected);
     let wait = wait_timeout(args, &ctx)?;
     let api_client = remote.web_api(token)?;
