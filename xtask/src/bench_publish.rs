@@ -138,8 +138,10 @@ fn at(t: Option<Duration>) -> String {
 
 /// `--gantry`/`--registry-bin` if given, else both built here in release mode.
 fn binaries(cargo: &Path, repo: &Path, opts: &Options) -> Result<(PathBuf, PathBuf), String> {
+    // Both run from other directories, so relative paths are made absolute first.
+    let absolute = |p: &PathBuf| fs::canonicalize(p).map_err(|e| format!("`{}`: {e}", p.display()));
     if let (Some(g), Some(r)) = (&opts.gantry, &opts.registry) {
-        return Ok((g.clone(), r.clone()));
+        return Ok((absolute(g)?, absolute(r)?));
     }
     eprintln!("building cargo-gantry and gantry-registry (release) …");
     let st = Command::new(cargo)
@@ -159,10 +161,14 @@ fn binaries(cargo: &Path, repo: &Path, opts: &Options) -> Result<(PathBuf, PathB
     }
     let bin = repo.join("target/release");
     Ok((
-        opts.gantry.clone().unwrap_or(bin.join("cargo-gantry")),
-        opts.registry
-            .clone()
-            .unwrap_or(bin.join("gantry-registry")),
+        match &opts.gantry {
+            Some(g) => absolute(g)?,
+            None => bin.join("cargo-gantry"),
+        },
+        match &opts.registry {
+            Some(r) => absolute(r)?,
+            None => bin.join("gantry-registry"),
+        },
     ))
 }
 
@@ -274,7 +280,11 @@ impl Timed {
         self.marks.iter().find(|(_, w)| w == word).map(|(t, _)| *t)
     }
     fn last(&self, word: &str) -> Option<Duration> {
-        self.marks.iter().rev().find(|(_, w)| w == word).map(|(t, _)| *t)
+        self.marks
+            .iter()
+            .rev()
+            .find(|(_, w)| w == word)
+            .map(|(t, _)| *t)
     }
 }
 
