@@ -43,7 +43,16 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
         .prefix("gantry-bench-publish-")
         .tempdir()
         .map_err(|e| e.to_string())?;
-    let s = scratch.path();
+    // GANTRY_BENCH_KEEP=1 leaves the workspaces, registries and target dirs for inspection.
+    let (_scratch, s) = if std::env::var_os("GANTRY_BENCH_KEEP").is_some() {
+        let kept = scratch.keep();
+        eprintln!("keeping {}", kept.display());
+        (None, kept)
+    } else {
+        let path = scratch.path().to_owned();
+        (Some(scratch), path)
+    };
+    let s = s.as_path();
     eprintln!("generating {} crates in {} …", opts.crates, s.display());
     let lines = generate(&s.join("ws-cargo"), opts)?;
     generate(&s.join("ws-gantry"), opts)?;
@@ -111,17 +120,18 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
         opts.crates
     );
     println!(
-        "{:<8} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "tool", "wall", "1st Package", "1st Verify", "1st Upload", "last Publ."
+        "{:<8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "tool", "wall", "1st Package", "1st Verify", "1st Upload", "last Publ.", "compiles"
     );
     for (label, t) in &results {
         println!(
-            "{label:<8} {:>9.1}s {:>12} {:>12} {:>12} {:>12}",
+            "{label:<8} {:>9.1}s {:>12} {:>12} {:>12} {:>12} {:>9}",
             t.elapsed.as_secs_f64(),
             at(t.first("Packaging")),
             at(t.first("Verifying")),
             at(t.first("Uploading")),
             at(t.last("Published").or(t.last("Uploaded"))),
+            t.marks.iter().filter(|(_, w)| w == "Compiling").count(),
         );
     }
     println!(
