@@ -162,10 +162,10 @@ fn workspace_manifest(req: &AllRequest, manifests: &[String]) -> String {
     };
     let mut wanted: BTreeSet<(&str, &str)> = BTreeSet::new();
     for manifest in manifests {
+        // By name, not by registry: a publish-form manifest names an alternative registry by its
+        // index URL, spelled however the user configured it, and a patch over one registry never
+        // affects dependencies on another anyway.
         for dep in dep_specs(manifest, true).unwrap_or_default() {
-            if dep.elsewhere {
-                continue;
-            }
             for a in req.archives.iter().filter(|a| a.name == dep.package) {
                 if requirement_allows(dep.req.as_deref(), a.version) {
                     wanted.insert((a.name, a.version));
@@ -322,7 +322,7 @@ mod tests {
         let manifests = [
             "[package]\nname = \"a\"\n[dependencies.b]\nversion = \"0.2\"\n[dependencies.c]\nversion = \"0.9\"\n".to_owned(),
             "[package]\nname = \"b\"\n[dev-dependencies.a]\nversion = \"0.1.0\"\n".to_owned(),
-            "[package]\nname = \"c\"\n".to_owned(),
+            "[package]\nname = \"c\"\n[dependencies.b]\nversion = \"0.2.0\"\nregistry-index = \"sparse+http://127.0.0.1:1/index/\"\n".to_owned(),
         ];
         let text = workspace_manifest(&req, &manifests);
         assert_eq!(

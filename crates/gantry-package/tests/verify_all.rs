@@ -16,8 +16,13 @@ use gantry_package::report::{Event, Recorder};
 use gantry_package::verify::{BuildFlags, VerifyError};
 use gantry_package::workspace::{Workspace, load_workspace};
 
+/// An alternative registry the tests configure by name; never contacted (offline).
+const ALT_INDEX: &str = "sparse+http://127.0.0.1:9/index/";
+
 struct Setup {
     _tmp: tempfile::TempDir,
+    /// `Some("alt")`: packages go to the alternative registry `alt` instead of crates.io.
+    registry: Option<&'static str>,
     ws_dir: PathBuf,
     target_dir: PathBuf,
     verify_dir: PathBuf,
@@ -62,6 +67,7 @@ impl Setup {
             ..CargoInvocation::default()
         };
         Setup {
+            registry: None,
             target_dir: tmp.path().join("target"),
             verify_dir: tmp.path().join("verify"),
             ws_dir,
@@ -90,8 +96,11 @@ impl Setup {
             check_metadata: false,
             allow_dirty: true,
             include_lockfile: true,
-            registry: RegistryRequest::None,
-            registry_index: &|_| None,
+            registry: match self.registry {
+                Some(name) => RegistryRequest::Name(name.into()),
+                None => RegistryRequest::None,
+            },
+            registry_index: &|name| (name == "alt").then(|| ALT_INDEX.to_owned()),
             registry_name: &|_| None,
             crates_io_replacement: None,
             target_dir: self.target_dir.clone(),
@@ -133,6 +142,10 @@ fn member(name: &str, deps: &str, dev_deps: &str, lib: &str) -> [(String, String
 
 fn sibling(name: &str) -> String {
     format!("{name} = {{ path = \"../{name}\", version = \"0.1.0\" }}\n")
+}
+
+fn alt_sibling(name: &str) -> String {
+    format!("{name} = {{ path = \"../{name}\", version = \"0.1.0\", registry = \"alt\" }}\n")
 }
 
 fn workspace_files(members: &[[(String, String); 2]]) -> Vec<(String, String)> {
@@ -246,6 +259,35 @@ fn chain_and_diamond_verify_in_one_build() {
             "{name} not built: {rlibs:?}"
         );
     }
+}
+
+/// Siblings going to an alternative registry (named by index URL in the publish-form manifests)
+/// are patched over that registry.
+#[test]
+fn alternative_registry_siblings_resolve_from_archives() {
+    let members = [
+        member("low", "", "", "pub fn low() -> u32 { 1 }\n"),
+        member(
+            "high",
+            &alt_sibling("low"),
+            "",
+            "pub fn high() -> u32 { low::low() + 1 }\n",
+        ),
+    ];
+    let mut files = workspace_files(&members);
+    files.push((
+        ".cargo/config.toml".into(),
+        format!("[registries.alt]\nindex = \"{ALT_INDEX}\"\n"),
+    ));
+    let mut setup = Setup::new(&as_refs(&files));
+    setup.registry = Some("alt");
+    let (_, _, result) = setup.package_and_verify();
+    result.unwrap();
+    let manifest = fs::read_to_string(setup.verify_dir.join("workspace/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("[patch.alt]\nlow = {{ path = \"low-0.1.0\" }}\n")),
+        "{manifest}"
+    );
 }
 
 /// When one crate does not compile, the error names it (and only it).
