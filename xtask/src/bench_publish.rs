@@ -350,7 +350,7 @@ fn deps_of(i: usize, crates: usize) -> Vec<usize> {
     let mut deps: Vec<usize> = (0..3.min(below.len()))
         .map(|k| below[(i / LAYERS + k) % below.len()])
         .collect();
-    if layer >= 2 && i % 2 == 0 {
+    if layer >= 2 && i.is_multiple_of(2) {
         let further = in_layer(layer - 2);
         deps.push(further[(i / LAYERS) % further.len()]);
     }

@@ -285,7 +285,7 @@ fn alternative_registry_siblings_resolve_from_archives() {
     result.unwrap();
     let manifest = fs::read_to_string(setup.verify_dir.join("workspace/Cargo.toml")).unwrap();
     assert!(
-        manifest.contains(&format!("[patch.alt]\nlow = {{ path = \"low-0.1.0\" }}\n")),
+        manifest.contains("[patch.alt]\nlow = { path = \"low-0.1.0\" }\n"),
         "{manifest}"
     );
 }
@@ -371,7 +371,6 @@ fn unpublished_sibling_resolves_from_its_archive() {
     ]);
     for (path, text) in files.iter_mut() {
         if path == "dep/Cargo.toml" {
-            text.push_str("\n");
             *text = text.replace(
                 "description = \"test\"\n",
                 "description = \"test\"\nexclude = [\"repo-only.txt\"]\n",
