@@ -8,11 +8,13 @@
 //! * `bench registry [ARGS…]` (the registry load benchmark, release build; servers as for `test`)
 //! * `test [ARGS…]` (the whole test suite: `cargo test --workspace --locked ARGS…`, after making sure
 //!   s3s-fs and PostgreSQL 15 are there for the registry's PostgreSQL+S3 runs)
+//! * `bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]`
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
 
 mod bench;
+mod bench_publish;
 mod common;
 mod corpus;
 mod demo;
@@ -28,6 +30,7 @@ const USAGE: &str = "usage:
   cargo xtask bench package [--runs N] [--files N] [--gantry PATH]
   cargo xtask bench registry [ARGS...]
   cargo xtask test [ARGS...]
+  cargo xtask bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -143,9 +146,19 @@ fn run(args: Vec<String>) -> Result<(), String> {
             let tools = common::Tools::locate(gantry, &repo)?;
             corpus::run(&tools, &opts)
         }
+        "bench" if f.take_flag("publish-workspace") => {
+            let opts = bench_publish::Options {
+                crates: f.take_number("--crates", 30)?,
+                items: f.take_number("--items", 150)?,
+                gantry,
+                registry: f.take_value("--registry-bin")?.map(PathBuf::from),
+            };
+            f.finish()?;
+            bench_publish::run(&repo, &opts)
+        }
         "bench" => {
             if !f.take_flag("package") {
-                return Err(format!("unknown benchmark (package or registry)\n{USAGE}"));
+                return Err(format!("unknown benchmark (package, registry or publish-workspace)\n{USAGE}"));
             }
             let opts = bench::Options {
                 runs: f.take_number("--runs", 5)?,
