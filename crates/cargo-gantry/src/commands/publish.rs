@@ -3,8 +3,12 @@
 //! a configurable wait with a non-zero exit on timeout, and JSON events.
 
 mod events;
+mod journal;
+mod plan;
+mod progress;
 mod upload;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -21,6 +25,10 @@ use crate::remote::{self, Remote, Target};
 use crate::shell::Shell;
 
 pub use events::Events;
+use journal::{Journal, Step};
+use plan::RegistryState;
+use progress::Progress;
+use upload::Outcome;
 
 /// Wait for the index this long unless `publish.timeout` / `--publish-timeout` say otherwise.
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -101,62 +109,304 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
-    let token = if args.dry_run {
-        None
-    } else {
-        Some(remote::token(
+    if !args.dry_run {
+        remote::token(
             &ctx,
             &target,
             args.token.as_deref(),
             remote::Operation::READ,
-        )?)
-    };
-    for &i in &selected {
-        let m = &ws.members[i];
-        let version = m.version.to_string();
-        if remote
-            .runtime
-            .block_on(remote.index.find(&m.name, &version))?
-            .is_some()
-        {
-            let msg = format!(
-                "crate {}@{} already exists on {}",
-                m.name,
-                version,
-                target.describe()
-            );
-            if args.dry_run {
-                shell.warning(&msg);
-            } else {
-                bail!(msg);
-            }
-        }
+        )?;
     }
-
     if target.is_crates_io() {
         for &i in &selected {
             check_no_foreign_deps(&ws.members[i])?;
         }
     }
+
+    // Packaging is cheap: do it first, so the registry state can be decided by checksum.
+    let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let crates = package_all(args, shell, &ctx, &ws, &selected, &target, events)?;
-    let edges = select::local_edges(&ws, &selected);
+    let states = plan::read_states(&remote.runtime, &remote.index, &crates)
+        .with_context(|| format!("failed to read {}", target.describe()))?;
+    let registry_name = target.display().to_owned();
+    show_plan(&crates, &states, &registry_name, shell, events);
+    let refusals: Vec<String> = crates
+        .iter()
+        .zip(&states)
+        .filter_map(|(c, s)| plan::refusal(c, s, &target.describe()))
+        .collect();
+    if !refusals.is_empty() {
+        bail!("{}", refusals.join("\n\n"));
+    }
+
+    let journal_path = journal::path_for(&target_dir, &ws.root_dir, &target.index_url);
+    let planned: Vec<(String, String, String)> = crates
+        .iter()
+        .map(|c| (c.name.clone(), c.version.clone(), c.checksum.clone()))
+        .collect();
+    let previous = match journal::load(&journal_path) {
+        Ok(p) => p,
+        Err(why) => {
+            shell.warning(&format!("{why}; starting a fresh journal"));
+            None
+        }
+    };
+    let previous = previous.map(|p| journal::compare(&p, &planned));
+    for note in previous.iter().flat_map(|p| &p.notes) {
+        shell.note(note);
+    }
+    let to_upload: Vec<usize> = (0..crates.len())
+        .filter(|&i| matches!(states[i], RegistryState::Absent { .. }))
+        .collect();
+    // A dry run leaves the journal of a real run alone.
+    let journal = if args.dry_run {
+        None
+    } else {
+        let journal = Journal::start(
+            journal_path,
+            &registry_name,
+            &planned
+                .iter()
+                .map(|(n, v, c)| (n.clone(), v.clone(), Some(c.clone())))
+                .collect::<Vec<_>>(),
+            Box::new(|m: &str| shell.warning(m)),
+        );
+        for (c, s) in crates.iter().zip(&states) {
+            journal.record(&c.name, &c.version, Step::Packaged, None);
+            if *s == RegistryState::Identical {
+                journal.record(&c.name, &c.version, Step::Skipped, None);
+            }
+        }
+        Some(journal)
+    };
+
+    let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
+    let name_known: Vec<bool> = to_upload
+        .iter()
+        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
+        .collect();
+    let recheck: BTreeSet<usize> = upload
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            previous.as_ref().is_some_and(|p| {
+                p.recheck
+                    .iter()
+                    .any(|(n, v)| *n == c.name && *v == c.version)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let edges = upload_edges(&ws, &selected);
     let wait = wait_timeout(args, &ctx)?;
-    let api_client = remote.web_api(token)?;
+    let token_for = |c: &PackagedCrate| {
+        remote::publish_token(
+            &ctx,
+            &target,
+            args.token.as_deref(),
+            (&c.name, &c.version),
+            &c.checksum,
+        )
+    };
     let plan = upload::Plan {
-        crates: &crates,
+        crates: &upload,
+        name_known: &name_known,
+        recheck: &recheck,
         edges: &edges,
         remote: &remote,
-        api: &api_client,
         api_url: &api,
+        token: &token_for,
         dry_run: args.dry_run,
         wait,
+        jobs: usize::from(args.upload_jobs),
         reg: crate::metadata::RegistryContext {
             target_index: target.canonical_url(),
             target_is_crates_io: target.is_crates_io(),
         },
         ws: &ws,
     };
-    upload::run(&plan, shell, events)
+    let quiet_journal;
+    let journal = match &journal {
+        Some(j) => j,
+        None => {
+            // Dry run: steps go nowhere.
+            quiet_journal = Journal::discard();
+            &quiet_journal
+        }
+    };
+    let progress = Progress::new(upload.len(), !args.global.quiet);
+    let outcomes = upload::run(&plan, shell, events, journal, &progress);
+    report(&crates, &states, &to_upload, &outcomes, shell, events, wait)
+}
+
+/// The packaging edges (cargo's: versioned dev-dependencies count) minus the dev-only edges that
+/// would close a cycle: a dev-dependency is not needed to build the dependent, so when two crates
+/// dev-depend on each other through a normal dependency, the normal edge decides the order.
+fn upload_edges(
+    ws: &gantry_package::workspace::Workspace,
+    selected: &[usize],
+) -> Vec<(usize, usize)> {
+    use gantry_package::workspace::DepKind;
+    let all = select::local_edges(ws, selected);
+    let dev_only = |(a, b): (usize, usize)| {
+        ws.members[a]
+            .dependencies
+            .iter()
+            .filter(|d| d.path.as_ref().and_then(|p| ws.member_by_root(p)) == Some(b))
+            .all(|d| d.kind == DepKind::Dev)
+    };
+    let (dev, mut kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|&e| dev_only(e));
+    let reaches = |edges: &[(usize, usize)], from: usize, to: usize| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if seen.insert(n) {
+                stack.extend(edges.iter().filter(|(x, _)| *x == n).map(|(_, y)| *y));
+            }
+        }
+        false
+    };
+    for (a, b) in dev {
+        if !reaches(&kept, b, a) {
+            kept.push((a, b));
+        }
+    }
+    kept
+}
+
+/// Prints each crate's registry state and what will happen to it, and the `plan` event.
+fn show_plan(
+    crates: &[PackagedCrate],
+    states: &[RegistryState],
+    registry: &str,
+    shell: &Shell,
+    events: &Events,
+) {
+    let mut json = Vec::new();
+    for (c, s) in crates.iter().zip(states) {
+        let line = format!(
+            "{} v{} ({}): {}",
+            c.name,
+            c.version,
+            s.describe(),
+            s.action()
+        );
+        match s {
+            RegistryState::Identical => shell.status("Skipping", &line),
+            _ => shell.status("Planned", &line),
+        }
+        json.push(serde_json::json!({
+            "crate": c.name,
+            "version": c.version,
+            "checksum": c.checksum,
+            "state": s.describe(),
+            "action": s.action(),
+        }));
+        if *s == RegistryState::Identical {
+            events.step(
+                "skipped",
+                &c.name,
+                &c.version,
+                Some(&c.checksum),
+                Duration::ZERO,
+            );
+        }
+    }
+    events.plan(registry, json);
+}
+
+/// The final summary; `Ok` only when every planned crate is in the index with our checksum.
+fn report(
+    crates: &[PackagedCrate],
+    states: &[RegistryState],
+    to_upload: &[usize],
+    outcomes: &[Outcome],
+    shell: &Shell,
+    events: &Events,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let id = |i: usize| format!("{} v{}", crates[i].name, crates[i].version);
+    let skipped: Vec<String> = (0..crates.len())
+        .filter(|&i| states[i] == RegistryState::Identical)
+        .map(id)
+        .collect();
+    let mut published = Vec::new();
+    let mut unconfirmed = Vec::new();
+    let mut timed_out = Vec::new();
+    let mut failed = Vec::new();
+    let mut not_attempted = Vec::new();
+    let mut dry = 0;
+    for (&i, o) in to_upload.iter().zip(outcomes) {
+        match o {
+            Outcome::Confirmed => published.push(id(i)),
+            Outcome::Uploaded => unconfirmed.push(id(i)),
+            Outcome::TimedOut => timed_out.push(id(i)),
+            Outcome::Failed(why) => failed.push((id(i), why.clone())),
+            Outcome::NotAttempted(why) => not_attempted.push((id(i), why.clone())),
+            Outcome::DryRun => dry += 1,
+        }
+    }
+    let ok = failed.is_empty() && not_attempted.is_empty() && timed_out.is_empty();
+    let names = |v: &[(String, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    events.summary(serde_json::json!({
+        "success": ok,
+        "published": published,
+        "uploaded_not_waited_for": unconfirmed,
+        "already_published": skipped,
+        "timed_out": timed_out,
+        "failed": names(&failed),
+        "not_attempted": names(&not_attempted),
+        "dry_run": dry,
+    }));
+    if crates.len() > 1 || !ok || !skipped.is_empty() {
+        let mut parts = Vec::new();
+        for (n, word) in [
+            (published.len(), "published"),
+            (unconfirmed.len(), "uploaded (not waited for)"),
+            (skipped.len(), "already published (identical)"),
+            (dry, "checked (dry run)"),
+            (timed_out.len(), "not yet visible in the index"),
+            (failed.len(), "failed"),
+            (not_attempted.len(), "not attempted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        shell.status("Summary", &parts.join(", "));
+    }
+    if ok {
+        return Ok(());
+    }
+    if let ([(_, why)], [], []) = (&failed[..], &not_attempted[..], &timed_out[..]) {
+        bail!(
+            "{why}\n  = help: run the same command again once the cause is fixed; crates already published identically are skipped"
+        );
+    }
+    let mut lines = Vec::new();
+    for (n, why) in &failed {
+        lines.push(format!("  failed: {n}: {why}"));
+    }
+    for n in &timed_out {
+        lines.push(format!(
+            "  not yet visible in the index after {}s: {n}",
+            wait.as_secs()
+        ));
+    }
+    for (n, why) in &not_attempted {
+        lines.push(format!("  not attempted: {n}: {why}"));
+    }
+    let missing = failed.len() + timed_out.len() + not_attempted.len();
+    bail!(
+        "{missing} of {} planned crate{} {} not published\n{}\n  = help: run the same command again to finish: crates already in the index with the same checksum are skipped",
+        crates.len(),
+        if crates.len() == 1 { "" } else { "s" },
+        if missing == 1 { "was" } else { "were" },
+        lines.join("\n")
+    )
 }
 
 /// crates.io cannot hold a crate whose dependencies live in another registry (spec §8.3).
