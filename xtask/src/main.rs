@@ -5,11 +5,13 @@
 //! * `corpus --workspaces`
 //! * `demo` (quick start: registry + publish + consume + yank)
 //! * `bench package [--runs N] [--files N] [--gantry PATH]`
+//! * `bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]`
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
 
 mod bench;
+mod bench_publish;
 mod common;
 mod corpus;
 mod demo;
@@ -22,6 +24,7 @@ const USAGE: &str = "usage:
   cargo xtask corpus [--count N] [--git] [--online] [--only SUBSTR] [--gantry PATH] [--work DIR]
   cargo xtask corpus --workspaces [--gantry PATH] [--work DIR]
   cargo xtask bench package [--runs N] [--files N] [--gantry PATH]
+  cargo xtask bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -108,6 +111,16 @@ fn run(args: Vec<String>) -> Result<(), String> {
             f.finish()?;
             let tools = common::Tools::locate(gantry, &repo)?;
             corpus::run(&tools, &opts)
+        }
+        "bench" if f.take_flag("publish-workspace") => {
+            let opts = bench_publish::Options {
+                crates: f.take_number("--crates", 30)?,
+                items: f.take_number("--items", 150)?,
+                gantry,
+                registry: f.take_value("--registry-bin")?.map(PathBuf::from),
+            };
+            f.finish()?;
+            bench_publish::run(&repo, &opts)
         }
         "bench" => {
             if !f.take_flag("package") {

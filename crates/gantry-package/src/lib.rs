@@ -22,4 +22,5 @@ pub mod select;
 pub mod unpack;
 pub mod vcs;
 pub mod verify;
+pub mod verify_all;
 pub mod workspace;

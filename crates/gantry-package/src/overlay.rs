@@ -308,7 +308,7 @@ fn field<'a>(block: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// A dotted-key segment: bare when TOML allows, else quoted.
-fn toml_key(key: &str) -> String {
+pub(crate) fn toml_key(key: &str) -> String {
     if !key.is_empty()
         && key
             .chars()

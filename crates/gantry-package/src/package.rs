@@ -23,6 +23,7 @@ use crate::report::Reporter;
 use crate::select::{self};
 use crate::vcs::{self, VcsOptions};
 use crate::verify::{self, BuildFlags, VerifyError, VerifyRequest};
+use crate::verify_all::{self, AllError, AllRequest, Archive};
 use crate::workspace::{ManifestError, Package, Workspace};
 
 pub struct PackageOptions<'a> {
@@ -90,12 +91,34 @@ pub enum PackageError {
     /// The build failed; cargo has already printed why, so there is no cause to add.
     #[error("failed to verify package tarball")]
     VerifyBuild,
+    /// Verification of several archives at once ([`verify_packaged`]) failed; `crates` are the
+    /// `name vX.Y.Z` blamed (empty when cargo's output named none).
+    #[error("failed to verify package tarball{}", of_crates(.crates))]
+    VerifyFailed {
+        crates: Vec<String>,
+        #[source]
+        source: Option<VerifyError>,
+    },
     #[error("failed to write `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+fn of_crates(crates: &[String]) -> String {
+    match crates {
+        [] => String::new(),
+        [one] => format!(" of `{one}`"),
+        many => format!(
+            "s of {}",
+            many.iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,25 +142,11 @@ pub fn package(
 ) -> Result<Vec<PackagedCrate>, PackageError> {
     let edges = select::local_edges(ws, selected);
     let order = select::packaging_order(ws, selected, &edges);
-    let explicit_registry = opts.registry != RegistryRequest::None;
     let needs_registry = !opts.list
-        && ((!edges.is_empty() && (opts.include_lockfile || opts.verify)) || explicit_registry);
+        && ((!edges.is_empty() && (opts.include_lockfile || opts.verify))
+            || opts.registry != RegistryRequest::None);
     let target = if needs_registry {
-        // Checked in member order, as cargo reports the first offender among the selection.
-        let settings: Vec<PublishSetting> = selected
-            .iter()
-            .map(|&i| PublishSetting {
-                name: &ws.members[i].name,
-                publish: ws.members[i].publish.as_deref(),
-            })
-            .collect();
-        Some(registry::resolve_target(
-            &opts.registry,
-            &settings,
-            opts.registry_index,
-            opts.crates_io_replacement.as_deref(),
-            "packaged",
-        )?)
+        Some(target_registry(ws, selected, opts)?)
     } else {
         None
     };
@@ -274,6 +283,90 @@ pub fn package(
         }
     }
     Ok(done)
+}
+
+/// The registry the packages go to; checked in member order, as cargo reports the first offender
+/// among the selection.
+fn target_registry(
+    ws: &Workspace,
+    selected: &[usize],
+    opts: &PackageOptions,
+) -> Result<TargetRegistry, PackageError> {
+    let settings: Vec<PublishSetting> = selected
+        .iter()
+        .map(|&i| PublishSetting {
+            name: &ws.members[i].name,
+            publish: ws.members[i].publish.as_deref(),
+        })
+        .collect();
+    Ok(registry::resolve_target(
+        &opts.registry,
+        &settings,
+        opts.registry_index,
+        opts.crates_io_replacement.as_deref(),
+        "packaged",
+    )?)
+}
+
+/// Verifies already-packaged crates (from [`package`] with `opts.verify == false`) in one cargo
+/// build outside the repository (see [`crate::verify_all`]): siblings among `crates` resolve from
+/// their archives, every other dependency as the workspace's `Cargo.lock` has it. A failure names
+/// the crate. Emits one `Verifying` status per crate before the build starts.
+pub fn verify_packaged(
+    ws: &Workspace,
+    crates: &[PackagedCrate],
+    opts: &PackageOptions,
+    reporter: &dyn Reporter,
+) -> Result<(), PackageError> {
+    if crates.is_empty() {
+        return Ok(());
+    }
+    let selected: Vec<usize> = crates.iter().map(|c| c.member).collect();
+    let has_edges = !select::local_edges(ws, &selected).is_empty();
+    // Siblings are patched over the registry they are going to; a replaced crates.io is reached
+    // through its replacement, which a patch cannot stand in front of (as in `package`).
+    let patch_key = if has_edges || opts.registry != RegistryRequest::None {
+        let target = target_registry(ws, &selected, opts)?;
+        (!(target.is_crates_io && opts.crates_io_replacement.is_some()))
+            .then_some(target.upstream.patch_key)
+    } else {
+        None
+    };
+    for c in crates {
+        reporter.status("Verifying", &pkg_id(&ws.members[c.member]));
+    }
+    let archives: Vec<Archive> = crates
+        .iter()
+        .map(|c| Archive {
+            name: &c.name,
+            version: &c.version,
+            crate_file: &c.tmp_path,
+        })
+        .collect();
+    let ws_lock = ws.lockfile_path();
+    let result = verify_all::verify_all(&AllRequest {
+        archives: &archives,
+        root: &opts.verify_dir.join("workspace"),
+        resolver: &ws.resolver,
+        patch_key: patch_key.as_deref(),
+        workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
+        target_dir: &opts.target_dir,
+        cargo_package_dir: &opts.build_dir.join("package"),
+        cargo: &opts.cargo,
+        flags: &opts.build,
+    });
+    match result {
+        Ok(_) => Ok(()),
+        Err(AllError::Setup(e)) => Err(PackageError::Verify(e)),
+        Err(AllError::Build { crates, status }) => Err(PackageError::VerifyFailed {
+            crates,
+            source: Some(VerifyError::Build { status }),
+        }),
+        Err(AllError::SourceModified { krate, report }) => Err(PackageError::VerifyFailed {
+            crates: vec![krate],
+            source: Some(VerifyError::SourceModified(report)),
+        }),
+    }
 }
 
 /// Copies each archive to `<target-dir>/package/` (what `cargo package` leaves for the user).

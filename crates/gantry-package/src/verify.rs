@@ -86,25 +86,7 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     let manifest = dir.join("Cargo.toml");
     let mut cmd = cargo.command("build", &manifest);
     cmd.arg("--target-dir").arg(req.target_dir);
-    let flags = req.flags;
-    if !flags.features.is_empty() {
-        cmd.arg("--features").arg(flags.features.join(","));
-    }
-    if flags.all_features {
-        cmd.arg("--all-features");
-    }
-    if flags.no_default_features {
-        cmd.arg("--no-default-features");
-    }
-    for t in &flags.targets {
-        cmd.arg("--target").arg(t);
-    }
-    if let Some(j) = &flags.jobs {
-        cmd.arg("--jobs").arg(j);
-    }
-    if flags.keep_going {
-        cmd.arg("--keep-going");
-    }
+    add_build_flags(&mut cmd, req.flags);
     for arg in overlay_args.iter().flatten() {
         cmd.arg("--config").arg(arg);
     }
@@ -136,6 +118,28 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     Ok(dir)
 }
 
+/// The user's build flags, passed on to the verification build.
+pub(crate) fn add_build_flags(cmd: &mut Command, flags: &BuildFlags) {
+    if !flags.features.is_empty() {
+        cmd.arg("--features").arg(flags.features.join(","));
+    }
+    if flags.all_features {
+        cmd.arg("--all-features");
+    }
+    if flags.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+    for t in &flags.targets {
+        cmd.arg("--target").arg(t);
+    }
+    if let Some(j) = &flags.jobs {
+        cmd.arg("--jobs").arg(j);
+    }
+    if flags.keep_going {
+        cmd.arg("--keep-going");
+    }
+}
+
 /// A package that is its own workspace root gets the same artifact hash wherever it lives, so our
 /// unpacked copy shares its fingerprint with `cargo package`'s own verification build. That
 /// fingerprint's dep-info points into cargo's unpack directory (`<build-dir>/package/<name>-<ver>`),
@@ -143,9 +147,15 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
 /// recreates that directory on every run; removing it makes the fingerprint stale, so the archive
 /// we just wrote is really compiled.
 fn forget_cargo_unpack(req: &VerifyRequest) -> Result<(), VerifyError> {
-    let dir = req
-        .cargo_package_dir
-        .join(format!("{}-{}", req.name, req.version));
+    forget_unpack_of(req.cargo_package_dir, req.name, req.version)
+}
+
+pub(crate) fn forget_unpack_of(
+    cargo_package_dir: &Path,
+    name: &str,
+    version: &str,
+) -> Result<(), VerifyError> {
+    let dir = cargo_package_dir.join(format!("{name}-{version}"));
     match fs::remove_dir_all(&dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -156,7 +166,7 @@ fn forget_cargo_unpack(req: &VerifyRequest) -> Result<(), VerifyError> {
 /// Runs the build, passing its output through except cargo's lockfile bookkeeping about the patched
 /// overlay crates (`Locking 1 package…`, `Adding b v0.2.0 (<overlay>)`), which `cargo package` never
 /// shows because its overlay is a registry, not a patch.
-fn run_filtered(mut cmd: Command, overlay_root: &Path) -> io::Result<ExitStatus> {
+pub(crate) fn run_filtered(mut cmd: Command, overlay_root: &Path) -> io::Result<ExitStatus> {
     cmd.stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let overlay = overlay_root.display().to_string();
@@ -178,7 +188,7 @@ fn run_filtered(mut cmd: Command, overlay_root: &Path) -> io::Result<ExitStatus>
     child.wait()
 }
 
-fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -197,14 +207,14 @@ fn strip_ansi(text: &str) -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Fingerprint {
+pub(crate) enum Fingerprint {
     File([u8; 32]),
     Symlink(PathBuf),
     Dir,
 }
 
 /// Every path under `dir` except a top-level `target` (the build's own output).
-fn snapshot(dir: &Path) -> Result<BTreeMap<PathBuf, Fingerprint>, VerifyError> {
+pub(crate) fn snapshot(dir: &Path) -> Result<BTreeMap<PathBuf, Fingerprint>, VerifyError> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(current) = stack.pop() {
@@ -252,7 +262,7 @@ fn hash_file(path: &Path) -> Result<[u8; 32], VerifyError> {
 }
 
 /// Cargo's report (spec §6): Changed/Added/Removed sections, sorted, later entries tab-indented.
-fn describe_changes(
+pub(crate) fn describe_changes(
     before: &BTreeMap<PathBuf, Fingerprint>,
     after: &BTreeMap<PathBuf, Fingerprint>,
 ) -> Option<String> {
