@@ -58,26 +58,29 @@ fn publish_to_gantry_registry() {
     );
     assert!(!stderr(&out).contains("Packaging"), "{}", text(&out));
 
-    // Wrong token: the registry's answer, wrapped as cargo does.
+    // Wrong token: found by the preflight (the registry's validate-only publish) before any build
+    // or upload, naming the crate and what to check.
     let mut cmd = gantry();
     cmd.args(["publish", "--registry", "g", "--no-verify"])
         .env("CARGO_REGISTRIES_G_TOKEN", "wrong");
     let out = run(cmd, &dir, &home);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("failed to publish e2e-one v0.1.0 to registry at http://"),
+        stderr(&out).contains("error: e2e-one v0.1.0: authentication failed"),
         "{}",
         text(&out)
     );
     assert!(
-        stderr(&out).contains("the remote server responded with an error (status 403 Forbidden)"),
+        stderr(&out).contains("nothing was built or uploaded"),
         "{}",
         text(&out)
     );
+    assert!(!stderr(&out).contains("Uploading"), "{}", text(&out));
 
-    // Dry run: everything but the upload.
+    // Dry run: everything but the upload (with a token: a dry run checks authentication too).
     let mut cmd = gantry();
-    cmd.args(["publish", "--registry", "g", "--dry-run"]);
+    cmd.args(["publish", "--registry", "g", "--dry-run"])
+        .env("CARGO_REGISTRIES_G_TOKEN", &token);
     let out = run(cmd, &dir, &home);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -118,8 +121,8 @@ fn publish_to_gantry_registry() {
         kinds,
         [
             "packaged",
-            "verified",
             "plan",
+            "verified",
             "uploaded",
             "confirmed",
             "summary"

@@ -130,14 +130,52 @@ impl WebApi {
         metadata_json: &[u8],
         tarball: &[u8],
     ) -> Result<PublishResponse, ApiError> {
+        self.put_crate("/api/v1/crates/new", metadata_json, tarball)
+            .await
+    }
+
+    /// `PUT {api}/api/v1/crates/new?validate_only=true`: every check of a publish, nothing stored.
+    /// Send it only to a registry known to honour the flag: one that ignores it would publish.
+    pub async fn validate_publish(
+        &self,
+        metadata_json: &[u8],
+        tarball: &[u8],
+    ) -> Result<PublishResponse, ApiError> {
+        self.put_crate(
+            "/api/v1/crates/new?validate_only=true",
+            metadata_json,
+            tarball,
+        )
+        .await
+    }
+
+    async fn put_crate(
+        &self,
+        path: &str,
+        metadata_json: &[u8],
+        tarball: &[u8],
+    ) -> Result<PublishResponse, ApiError> {
         let body = encode_publish_body(metadata_json, tarball);
-        let text = self
-            .request(Method::PUT, "/api/v1/crates/new", Some(body), false)
-            .await?;
+        let text = self.request(Method::PUT, path, Some(body), false).await?;
         if text.trim().is_empty() {
             return Ok(PublishResponse::default());
         }
         serde_json::from_str(&text).map_err(|e| ApiError::Json(e.to_string()))
+    }
+
+    /// `GET {api}/api/v1/me`: the login of the token's user, in crates.io's `{"user":{"login":…}}`.
+    pub async fn me(&self) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct Me {
+            user: MeUser,
+        }
+        #[derive(Deserialize)]
+        struct MeUser {
+            login: String,
+        }
+        let text = self.request(Method::GET, "/api/v1/me", None, false).await?;
+        let me: Me = serde_json::from_str(&text).map_err(|e| ApiError::Json(e.to_string()))?;
+        Ok(me.user.login)
     }
 
     pub async fn yank(&self, name: &str, version: &str) -> Result<(), ApiError> {

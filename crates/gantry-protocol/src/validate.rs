@@ -216,8 +216,19 @@ fn check_rust_version(rv: &Option<String>) -> Result<(), MetadataError> {
     }
 }
 
-/// Every request-only rule on a publish's metadata, in crates.io's order. The first failure wins.
+/// Every request-only rule on a publish's metadata, in crates.io's order. The first failure wins,
+/// exactly as the registry answers; [`validate_metadata_all`] lists every failure.
 pub fn validate_metadata(krate: &NewCrate, rules: &MetadataRules) -> Result<(), MetadataError> {
+    match validate_metadata_all(krate, rules).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every failure of the request-only rules, in crates.io's order (the first one is the registry's
+/// answer). A client's dry-run uses this to report all problems at once.
+pub fn validate_metadata_all(krate: &NewCrate, rules: &MetadataRules) -> Vec<MetadataError> {
+    let mut errors = Vec::new();
     let mut missing = Vec::new();
     if nonempty(&krate.description).is_none() {
         missing.push("description");
@@ -226,26 +237,29 @@ pub fn validate_metadata(krate: &NewCrate, rules: &MetadataRules) -> Result<(), 
         missing.push("license");
     }
     if !missing.is_empty() {
-        return Err(MetadataError::MissingFields(missing));
+        errors.push(MetadataError::MissingFields(missing));
     }
     if krate.description.as_deref().unwrap_or("").len() > MAX_DESCRIPTION_LENGTH {
-        return Err(MetadataError::DescriptionTooLong);
+        errors.push(MetadataError::DescriptionTooLong);
     }
     if let Some(license) = nonempty(&krate.license)
         && !is_valid_license_expression(license)
     {
-        return Err(MetadataError::InvalidLicense(license.to_owned()));
+        errors.push(MetadataError::InvalidLicense(license.to_owned()));
     }
-    check_url("homepage", &krate.homepage)?;
-    check_url("documentation", &krate.documentation)?;
-    check_url("repository", &krate.repository)?;
-    check_rust_version(&krate.rust_version)?;
+    let checks = [
+        check_url("homepage", &krate.homepage),
+        check_url("documentation", &krate.documentation),
+        check_url("repository", &krate.repository),
+        check_rust_version(&krate.rust_version),
+    ];
+    errors.extend(checks.into_iter().filter_map(Result::err));
     if krate.keywords.len() > MAX_KEYWORDS {
-        return Err(MetadataError::TooManyKeywords);
+        errors.push(MetadataError::TooManyKeywords);
     }
-    krate.keywords.iter().try_for_each(|k| check_keyword(k))?;
+    errors.extend(krate.keywords.iter().filter_map(|k| check_keyword(k).err()));
     if krate.categories.len() > MAX_CATEGORIES {
-        return Err(MetadataError::TooManyCategories);
+        errors.push(MetadataError::TooManyCategories);
     }
     let unknown: Vec<String> = krate
         .categories
@@ -254,45 +268,59 @@ pub fn validate_metadata(krate: &NewCrate, rules: &MetadataRules) -> Result<(), 
         .cloned()
         .collect();
     if !unknown.is_empty() {
-        return Err(MetadataError::UnknownCategories(unknown));
+        errors.push(MetadataError::UnknownCategories(unknown));
     }
+    check_features(krate, rules, &mut errors);
+    check_dependencies(krate, rules, &mut errors);
+    errors
+}
+
+fn check_features(krate: &NewCrate, rules: &MetadataRules, errors: &mut Vec<MetadataError>) {
     if krate.features.len() > rules.max_features {
-        return Err(MetadataError::TooManyFeatures {
+        errors.push(MetadataError::TooManyFeatures {
             max: rules.max_features,
             count: krate.features.len(),
         });
     }
     for (name, values) in &krate.features {
         if !is_valid_feature_name(name) {
-            return Err(MetadataError::InvalidFeatureName(name.clone()));
+            errors.push(MetadataError::InvalidFeatureName(name.clone()));
         }
         if values.len() > rules.max_features {
-            return Err(MetadataError::TooManyFeatureValues {
+            errors.push(MetadataError::TooManyFeatureValues {
                 max: rules.max_features,
                 feature: name.clone(),
                 count: values.len(),
             });
         }
-        values.iter().try_for_each(|v| check_feature_value(v))?;
+        errors.extend(values.iter().filter_map(|v| check_feature_value(v).err()));
     }
+}
+
+fn check_dependencies(krate: &NewCrate, rules: &MetadataRules, errors: &mut Vec<MetadataError>) {
     if krate.deps.len() > rules.max_dependencies {
-        return Err(MetadataError::TooManyDependencies(rules.max_dependencies));
+        errors.push(MetadataError::TooManyDependencies(rules.max_dependencies));
     }
     for dep in &krate.deps {
-        validate_dependency_name(&dep.name)?;
-        if let Some(alias) = &dep.explicit_name_in_toml {
-            validate_dependency_name(alias)?;
+        if let Err(e) = validate_dependency_name(&dep.name) {
+            errors.push(e.into());
+        }
+        if let Some(alias) = &dep.explicit_name_in_toml
+            && let Err(e) = validate_dependency_name(alias)
+        {
+            errors.push(e.into());
         }
         if dep.registry.as_deref().is_some_and(|r| !r.is_empty()) && !rules.allow_other_registries {
-            return Err(MetadataError::CrossRegistryDependency(dep.name.clone()));
+            errors.push(MetadataError::CrossRegistryDependency(dep.name.clone()));
         }
-        let req = semver::VersionReq::parse(&dep.version_req)
-            .map_err(|_| MetadataError::InvalidVersionReq(dep.version_req.clone()))?;
-        if req == semver::VersionReq::STAR {
-            return Err(MetadataError::WildcardDependency(dep.name.clone()));
+        match semver::VersionReq::parse(&dep.version_req) {
+            Err(_) => errors.push(MetadataError::InvalidVersionReq(dep.version_req.clone())),
+            Ok(req) if req == semver::VersionReq::STAR => {
+                errors.push(MetadataError::WildcardDependency(dep.name.clone()));
+            }
+            Ok(_) => {}
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -351,5 +379,30 @@ mod tests {
         let mut k = base();
         k.license = Some("Nope-1.0".into());
         assert!(err(&k).starts_with("unknown or invalid license expression"));
+    }
+
+    /// The all-errors variant lists every failure, and its first is the registry's single answer.
+    #[test]
+    fn all_failures_in_registry_order() {
+        let mut k = base();
+        k.description = Some("x".repeat(MAX_DESCRIPTION_LENGTH + 1));
+        k.license = Some("Nope-1.0".into());
+        k.keywords = vec!["ok".into(), "not ok".into(), "a".repeat(21)];
+        k.categories = vec!["nope".into(), "also-nope".into()];
+        let all = validate_metadata_all(&k, &MetadataRules::default());
+        let texts: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(all.len(), 5, "{texts:#?}");
+        assert_eq!(all[0], MetadataError::DescriptionTooLong);
+        assert!(matches!(all[1], MetadataError::InvalidLicense(_)));
+        assert_eq!(all[2], MetadataError::InvalidKeyword("not ok".into()));
+        assert_eq!(all[3], MetadataError::KeywordTooLong("a".repeat(21)));
+        assert_eq!(
+            all[4],
+            MetadataError::UnknownCategories(vec!["nope".into(), "also-nope".into()])
+        );
+        assert_eq!(
+            validate_metadata(&k, &MetadataRules::default()),
+            Err(all[0].clone())
+        );
     }
 }

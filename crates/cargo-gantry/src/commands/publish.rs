@@ -5,6 +5,7 @@
 mod events;
 mod journal;
 mod plan;
+mod preflight;
 mod progress;
 mod upload;
 
@@ -125,7 +126,30 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
 
     // Packaging is cheap: do it first, so the registry state can be decided by checksum.
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
-    let crates = package_all(args, shell, &ctx, &ws, &selected, &target, events)?;
+    let registry_index = |name: &str| ctx.registry_index(name);
+    let registry_name_of = |url: &str| ctx.registry_name(url);
+    let list_sink = |line: &str| shell.stdout_line(line);
+    let opts = package_options(
+        args,
+        shell,
+        &ctx,
+        &ws,
+        &target,
+        &registry_index,
+        &registry_name_of,
+        &list_sink,
+    )?;
+    let started = Instant::now();
+    let crates = pkg::package(&ws, &selected, &opts, shell)?;
+    for c in &crates {
+        events.step(
+            "packaged",
+            &c.name,
+            &c.version,
+            Some(&c.checksum),
+            started.elapsed(),
+        );
+    }
     let states = plan::read_states(&remote.runtime, &remote.index, &crates)
         .with_context(|| format!("failed to read {}", target.describe()))?;
     let registry_name = target.display().to_owned();
@@ -135,7 +159,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         .zip(&states)
         .filter_map(|(c, s)| plan::refusal(c, s, &target.describe()))
         .collect();
-    if !refusals.is_empty() {
+    // A real run stops here; a dry run reports these together with everything preflight finds.
+    if !refusals.is_empty() && !args.dry_run {
         bail!("{}", refusals.join("\n\n"));
     }
 
@@ -181,6 +206,25 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     };
 
     let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
+    run_preflight(
+        args, &ctx, &ws, &crates, &upload, &remote, &target, &refusals, shell,
+    )?;
+    if !args.no_verify && !upload.is_empty() {
+        let started = Instant::now();
+        pkg::verify_packaged(&ws, &upload, &opts, shell)?;
+        for c in &upload {
+            events.step(
+                "verified",
+                &c.name,
+                &c.version,
+                Some(&c.checksum),
+                started.elapsed(),
+            );
+            if let Some(j) = &journal {
+                j.record(&c.name, &c.version, Step::Verified, None);
+            }
+        }
+    }
     let name_known: Vec<bool> = to_upload
         .iter()
         .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
@@ -275,6 +319,64 @@ fn upload_edges(
         }
     }
     kept
+}
+
+/// The registry's rules, inter-crate requirements, authentication and ownership, checked before
+/// any build or upload (spec: issue 5 item 3). Every problem is printed; any problem stops the run.
+#[allow(clippy::too_many_arguments)]
+fn run_preflight(
+    args: &PublishArgs,
+    ctx: &Context,
+    ws: &gantry_package::workspace::Workspace,
+    all: &[PackagedCrate],
+    upload: &[PackagedCrate],
+    remote: &Remote,
+    target: &Target,
+    refusals: &[String],
+    shell: &Shell,
+) -> anyhow::Result<()> {
+    let all_versions: Vec<(String, String)> = all
+        .iter()
+        .map(|c| (c.name.clone(), c.version.clone()))
+        .collect();
+    let token = match args.token.as_deref() {
+        Some(t) => Some(t.to_owned()),
+        None => remote::lookup(ctx, target, remote::Operation::READ)?,
+    };
+    let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
+    let input = preflight::PreflightInput {
+        ws,
+        crates: upload,
+        all_versions: &all_versions,
+        remote,
+        api: api.as_ref(),
+        reg: crate::metadata::RegistryContext {
+            target_index: target.canonical_url(),
+            target_is_crates_io: target.is_crates_io(),
+        },
+    };
+    let found = if upload.is_empty() {
+        preflight::Preflight::default()
+    } else {
+        preflight::check_all(&input)
+    };
+    for r in refusals {
+        shell.error(&anyhow::anyhow!("{r}"));
+    }
+    preflight::report(&found, shell);
+    let n = found.problems.len() + refusals.len();
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        if args.dry_run {
+            bail!(
+                "dry run found {n} problem{s} that the registry would refuse; nothing was uploaded"
+            );
+        }
+        bail!(
+            "found {n} problem{s} that the registry would refuse; nothing was built or uploaded\n  = help: `--dry-run` lists the same checks without publishing"
+        );
+    }
+    Ok(())
 }
 
 /// Prints each crate's registry state and what will happen to it, and the `plan` event.
@@ -468,40 +570,40 @@ fn split_unpublishable(
     Ok(Some(ok))
 }
 
-fn package_all(
+/// cargo publish's packaging options; verification is a separate step ([`pkg::verify_packaged`]),
+/// run after the plan and the preflight checks, for the crates that will be uploaded.
+#[allow(clippy::too_many_arguments)]
+fn package_options<'a>(
     args: &PublishArgs,
     shell: &Shell,
     ctx: &Context,
     ws: &gantry_package::workspace::Workspace,
-    selected: &[usize],
     target: &Target,
-    events: &Events,
-) -> anyhow::Result<Vec<PackagedCrate>> {
+    registry_index: &'a dyn Fn(&str) -> Option<String>,
+    registry_name: &'a dyn Fn(&str) -> Option<String>,
+    list_sink: &'a dyn Fn(&str),
+) -> anyhow::Result<PackageOptions<'a>> {
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
-    let features = args.features.list();
-    let registry_index = |name: &str| ctx.registry_index(name);
-    let registry_name = |url: &str| ctx.registry_name(url);
-    let list_sink = |line: &str| shell.stdout_line(line);
     let registry = match &target.name {
         Some(n) => RegistryRequest::Name(n.clone()),
         None => RegistryRequest::Index(target.index_url.clone()),
     };
-    let opts = PackageOptions {
+    Ok(PackageOptions {
         list: false,
-        verify: !args.no_verify,
+        verify: false,
         check_metadata: true,
         allow_dirty: args.allow_dirty,
         include_lockfile: true,
         registry,
-        registry_index: &registry_index,
-        registry_name: &registry_name,
+        registry_index,
+        registry_name,
         crates_io_replacement: None,
         verify_dir: super::package::verify_dir(&ws.root_dir),
         target_dir,
         build_dir,
         build: BuildFlags {
-            features,
+            features: args.features.list(),
             all_features: args.features.all_features,
             no_default_features: args.features.no_default_features,
             targets: args.compile.target.clone(),
@@ -511,18 +613,8 @@ fn package_all(
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: true,
-        list_sink: &list_sink,
-    };
-    let started = Instant::now();
-    let crates = pkg::package(ws, selected, &opts, shell)?;
-    let elapsed = started.elapsed();
-    for c in &crates {
-        events.step("packaged", &c.name, &c.version, Some(&c.checksum), elapsed);
-        if !args.no_verify {
-            events.step("verified", &c.name, &c.version, Some(&c.checksum), elapsed);
-        }
-    }
-    Ok(crates)
+        list_sink,
+    })
 }
 
 /// `--publish-timeout`, else `publish.timeout` (seconds; 0 = do not wait), else 60 s.

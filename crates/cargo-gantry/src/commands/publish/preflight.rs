@@ -1,0 +1,484 @@
+//! The checks a dry-run owes its users (issue 5, item 3): everything the registry would refuse,
+//! found before any build or upload, and reported all at once.
+//!
+//! - The registry's request rules run locally with the registry's own code (`gantry_protocol`):
+//!   name, version, metadata, upload size (where the limit is known), the `.crate` checks, and
+//!   "no known crate" for dependencies on this registry.
+//! - Inter-crate requirements: a path dependency on a crate of the plan must accept the version the
+//!   plan publishes.
+//! - Authentication and ownership: a registry that honours `validate_only` (gantry-registry) is
+//!   asked with the exact upload; any other registry gets read-only calls (`/api/v1/me`, owners).
+//! - crates.io's rate limits: the extra waiting a plan will meet, as a warning.
+//!
+//! Only definitive findings are problems (a refusal the real publish would meet). Advisory calls
+//! that could not be made (network errors, 5xx, an API without `/me`) are warnings: they must not
+//! block a publish that would succeed.
+
+mod probe;
+mod remote_checks;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use gantry_client::webapi::WebApi;
+use gantry_package::package::PackagedCrate;
+use gantry_package::report::Reporter;
+use gantry_package::workspace::{DepKind, Workspace};
+use gantry_protocol::body::{BodyError, DEFAULT_MAX_UPLOAD_SIZE, MAX_METADATA_LEN};
+use gantry_protocol::tarball::{self, MIN_UNPACKED_LIMIT};
+use gantry_protocol::{
+    MetadataError, MetadataRules, NameError, NewCrate, is_reserved_name, validate_crate_name,
+    validate_metadata_all, validate_version,
+};
+
+use crate::context::Context;
+use crate::metadata::{self, RegistryContext};
+use crate::remote::{self, Remote, Target};
+use crate::shell::Shell;
+
+/// One finding, naming the crate (when it is about one), what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub krate: Option<(String, String)>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(
+        krate: Option<&PackagedCrate>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Self {
+        Problem {
+            krate: krate.map(|c| (c.name.clone(), c.version.clone())),
+            message: message.into(),
+            help,
+        }
+    }
+
+    /// `name v1.0.0: message` plus cargo's `= help:` footer.
+    pub fn render(&self) -> String {
+        let mut out = match &self.krate {
+            Some((n, v)) => format!("{n} v{v}: {}", self.message),
+            None => self.message.clone(),
+        };
+        if let Some(help) = &self.help {
+            out.push_str("\n  |\n  = help: ");
+            out.push_str(help);
+        }
+        out
+    }
+}
+
+pub struct PreflightInput<'a> {
+    pub ws: &'a Workspace,
+    /// Only those that will be uploaded (not identical-skipped).
+    pub crates: &'a [PackagedCrate],
+    /// (name, version) of every planned crate, skipped ones included.
+    pub all_versions: &'a [(String, String)],
+    pub remote: &'a Remote,
+    /// None when no token is available: reported as a problem.
+    pub api: Option<&'a WebApi>,
+    pub reg: RegistryContext<'a>,
+}
+
+/// Problems stop a publish; warnings are advice (rate-limit waits, checks that could not be made).
+#[derive(Debug, Default)]
+pub struct Preflight {
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+impl Preflight {
+    fn problem(&mut self, c: Option<&PackagedCrate>, msg: impl Into<String>, help: Option<String>) {
+        self.problems.push(Problem::new(c, msg, help));
+    }
+
+    fn warning(&mut self, c: Option<&PackagedCrate>, msg: impl Into<String>, help: Option<String>) {
+        self.warnings.push(Problem::new(c, msg, help));
+    }
+
+    /// Whether `c` already has a problem with exactly this message (a registry answer repeating a
+    /// local finding is not reported twice).
+    fn has(&self, c: &PackagedCrate, message: &str) -> bool {
+        self.problems.iter().any(|p| {
+            p.message == message
+                && p.krate
+                    .as_ref()
+                    .is_some_and(|(n, v)| *n == c.name && *v == c.version)
+        })
+    }
+}
+
+/// The problems only (the fixed interface); see [`check_all`] for the warnings too.
+#[allow(dead_code)] // the plan flow's entry point; until it is merged only the dry-run block calls in
+pub fn check(input: &PreflightInput) -> Vec<Problem> {
+    check_all(input).problems
+}
+
+/// One crate as it would be uploaded.
+struct Upload<'a> {
+    krate: &'a PackagedCrate,
+    metadata: NewCrate,
+    tarball: Vec<u8>,
+    /// Whether the registry already has this crate (any version); None when the index failed.
+    exists: Option<bool>,
+}
+
+pub fn check_all(input: &PreflightInput) -> Preflight {
+    let mut out = Preflight::default();
+    let mut index = IndexCache::default();
+    let mut uploads = Vec::new();
+    for c in input.crates {
+        match prepare(input, c, &mut index) {
+            Ok(u) => uploads.push(u),
+            Err(e) => out.problem(Some(c), format!("{e:#}"), None),
+        }
+    }
+    for u in &uploads {
+        request_rules(input, u, &mut out);
+        dependencies_known(input, u, &mut index, &mut out);
+    }
+    inter_crate_requirements(input, &mut out);
+    remote_checks::run(input, &uploads, &mut out);
+    if input.remote.target.is_crates_io() {
+        rate_budget(&uploads, &mut out);
+    }
+    out
+}
+
+fn prepare<'a>(
+    input: &PreflightInput,
+    c: &'a PackagedCrate,
+    index: &mut IndexCache,
+) -> anyhow::Result<Upload<'a>> {
+    let metadata = metadata::new_crate(&c.tmp_path, &c.manifest, &c.name, &c.version, &input.reg)?;
+    let tarball = std::fs::read(&c.tmp_path)
+        .with_context(|| format!("failed to read `{}`", c.tmp_path.display()))?;
+    let exists = index.exists(input.remote, &c.name).ok();
+    Ok(Upload {
+        krate: c,
+        metadata,
+        tarball,
+        exists,
+    })
+}
+
+/// Which `[package]` field a metadata rule is about, for the help line.
+fn field_of(e: &MetadataError) -> &'static str {
+    use MetadataError as E;
+    match e {
+        E::InvalidVersion(_) | E::VersionTooLong => "package.version",
+        E::MissingFields(_) => "package.description` / `package.license",
+        E::DescriptionTooLong => "package.description",
+        E::InvalidLicense(_) => "package.license",
+        E::UrlScheme { field, .. } | E::InvalidUrl { field, .. } => match *field {
+            "homepage" => "package.homepage",
+            "documentation" => "package.documentation",
+            _ => "package.repository",
+        },
+        E::InvalidRustVersion => "package.rust-version",
+        E::TooManyKeywords | E::KeywordTooLong(_) | E::InvalidKeyword(_) => "package.keywords",
+        E::TooManyCategories | E::UnknownCategories(_) => "package.categories",
+        E::TooManyFeatures { .. } | E::TooManyFeatureValues { .. } | E::InvalidFeatureName(_) => {
+            "features"
+        }
+        _ => "dependencies",
+    }
+}
+
+fn manifest_help(input: &PreflightInput, c: &PackagedCrate, field: &str) -> Option<String> {
+    let path = input.ws.members[c.member].manifest_path.display();
+    Some(format!("fix `{field}` in `{path}`"))
+}
+
+/// The rules the registry applies to the request alone, with the registry's code and texts.
+fn request_rules(input: &PreflightInput, u: &Upload, out: &mut Preflight) {
+    let c = u.krate;
+    let m = &u.metadata;
+    if let Err(e) = validate_crate_name(&m.name) {
+        out.problem(
+            Some(c),
+            e.to_string(),
+            manifest_help(input, c, "package.name"),
+        );
+    }
+    if u.exists == Some(false) && is_reserved_name(&m.name) {
+        let help = Some("choose another name; crates.io reserves this one".to_owned());
+        out.problem(Some(c), NameError::Reserved.to_string(), help);
+    }
+    if let Err(e) = validate_version(&m.vers) {
+        out.problem(
+            Some(c),
+            e.to_string(),
+            manifest_help(input, c, "package.version"),
+        );
+    }
+    for e in validate_metadata_all(m, &rules_for(input)) {
+        let help = manifest_help(input, c, field_of(&e));
+        out.problem(Some(c), e.to_string(), help);
+    }
+    let json_len = serde_json::to_vec(m).map_or(0, |j| j.len());
+    if json_len > MAX_METADATA_LEN as usize {
+        let help = Some("shorten the readme or the description".to_owned());
+        out.problem(Some(c), BodyError::MetadataTooLarge.to_string(), help);
+    }
+    size_limit(input, u, out);
+    if let Err(e) = tarball::verify(&u.tarball, &m.name, &m.vers, MIN_UNPACKED_LIMIT) {
+        out.problem(Some(c), e.to_string(), None);
+    }
+}
+
+/// crates.io's rules are known; another registry's own limits are checked by its validate-only
+/// endpoint when it has one (see `remote_checks`).
+fn rules_for(input: &PreflightInput) -> MetadataRules {
+    MetadataRules {
+        allow_other_registries: !input.remote.target.is_crates_io(),
+        ..MetadataRules::default()
+    }
+}
+
+fn size_limit(input: &PreflightInput, u: &Upload, out: &mut Preflight) {
+    let max = DEFAULT_MAX_UPLOAD_SIZE;
+    if u.tarball.len() <= max as usize {
+        return;
+    }
+    let msg = BodyError::TarballTooLarge { max }.to_string();
+    let help = Some(format!(
+        "the `.crate` is {} bytes; exclude large files with `package.exclude` in `{}`",
+        u.tarball.len(),
+        input.ws.members[u.krate.member].manifest_path.display()
+    ));
+    if input.remote.target.is_crates_io() {
+        out.problem(Some(u.krate), msg, help);
+    } else if !remote_checks::validates_remotely(input) {
+        // Another registry may allow more than crates.io's default; we cannot know.
+        out.warning(
+            Some(u.krate),
+            format!("larger than crates.io's default limit ({msg}); this registry may refuse it"),
+            help,
+        );
+    }
+}
+
+/// Dependencies on the target registry must name crates it knows, unless this plan publishes them.
+fn dependencies_known(
+    input: &PreflightInput,
+    u: &Upload,
+    index: &mut IndexCache,
+    out: &mut Preflight,
+) {
+    for dep in u.metadata.deps.iter().filter(|d| d.registry.is_none()) {
+        if input.all_versions.iter().any(|(n, _)| *n == dep.name) {
+            continue;
+        }
+        match index.exists(input.remote, &dep.name) {
+            Ok(true) => {}
+            Ok(false) => out.problem(
+                Some(u.krate),
+                format!("no known crate named `{}`", dep.name),
+                Some(format!(
+                    "publish `{}` to this registry first, or take the dependency from where it lives (`registry = …`)",
+                    dep.name
+                )),
+            ),
+            Err(e) => out.warning(
+                Some(u.krate),
+                format!("could not check that dependency `{}` exists: {e:#}", dep.name),
+                None,
+            ),
+        }
+    }
+}
+
+/// A path dependency on a crate of this plan must accept the version being published: otherwise the
+/// published crate resolves to another (older, already published) version than the one it was
+/// developed against, or to nothing.
+fn inter_crate_requirements(input: &PreflightInput, out: &mut Preflight) {
+    let planned: BTreeMap<&str, &str> = input
+        .all_versions
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    for c in input.crates {
+        let member = &input.ws.members[c.member];
+        for dep in &member.dependencies {
+            let (Some(path), Some(req)) = (&dep.path, &dep.version_req) else {
+                continue;
+            };
+            let Some(target) = input.ws.member_by_root(path) else {
+                continue;
+            };
+            let target = &input.ws.members[target];
+            let Some(&version) = planned.get(target.name.as_str()) else {
+                continue;
+            };
+            let (Ok(parsed_req), Ok(parsed_version)) = (
+                semver::VersionReq::parse(req),
+                semver::Version::parse(version),
+            ) else {
+                continue; // unparseable requirements are reported by the metadata rules
+            };
+            if !parsed_req.matches(&parsed_version) {
+                let kind = match dep.kind {
+                    DepKind::Normal => "",
+                    DepKind::Build => "build-",
+                    DepKind::Dev => "dev-",
+                };
+                out.problem(
+                    Some(c),
+                    format!(
+                        "{kind}dependency `{}` requires version `{req}`, but this publish contains `{}` v{version}",
+                        dep.name_in_toml, target.name
+                    ),
+                    Some(format!(
+                        "change the requirement in `{}` to accept {version} (for example `version = \"{version}\"`)",
+                        member.manifest_path.display()
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// crates.io's published limits (registry.md, rate limits): new crates and new versions.
+const NEW_CRATE_BURST: usize = 5;
+const NEW_CRATE_REFILL_MINUTES: usize = 10;
+const NEW_VERSION_BURST: usize = 30;
+const NEW_VERSION_REFILL_MINUTES: usize = 1;
+
+/// Minutes of waiting beyond the bursts, assuming full buckets. The two buckets refill in parallel,
+/// so the longer wait is the estimate.
+fn extra_wait_minutes(new_crates: usize, new_versions: usize) -> usize {
+    let new = new_crates.saturating_sub(NEW_CRATE_BURST) * NEW_CRATE_REFILL_MINUTES;
+    let upd = new_versions.saturating_sub(NEW_VERSION_BURST) * NEW_VERSION_REFILL_MINUTES;
+    new.max(upd)
+}
+
+fn rate_budget(uploads: &[Upload], out: &mut Preflight) {
+    let new_crates = uploads.iter().filter(|u| u.exists == Some(false)).count();
+    let new_versions = uploads.iter().filter(|u| u.exists == Some(true)).count();
+    let minutes = extra_wait_minutes(new_crates, new_versions);
+    if minutes == 0 {
+        return;
+    }
+    out.warning(
+        None,
+        format!(
+            "this plan publishes {new_crates} new crate(s) and {new_versions} new version(s); crates.io allows bursts of {NEW_CRATE_BURST} new crates (then 1 per {NEW_CRATE_REFILL_MINUTES} minutes) and {NEW_VERSION_BURST} new versions (then 1 per minute), so expect about {minutes} minute(s) of waiting for rate limits"
+        ),
+        Some("the upload waits for `Retry-After` and resumes by itself; nothing to do unless that is too long".to_owned()),
+    );
+}
+
+/// Index lookups, each crate fetched once.
+#[derive(Default)]
+struct IndexCache {
+    known: BTreeMap<String, bool>,
+}
+
+impl IndexCache {
+    fn exists(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
+        if let Some(&b) = self.known.get(name) {
+            return Ok(b);
+        }
+        let entries = remote.runtime.block_on(remote.index.entries(name))?;
+        let b = !entries.is_empty();
+        self.known.insert(name.to_owned(), b);
+        Ok(b)
+    }
+}
+
+/// The dry-run path of `cargo gantry publish`: check the packaged crates and print every finding;
+/// an error (non-zero exit) when there is a problem. Crates already in the index with the same
+/// checksum are skipped (nothing would be uploaded for them).
+pub fn dry_run(
+    ctx: &Context,
+    ws: &Workspace,
+    crates: &[PackagedCrate],
+    remote: &Remote,
+    target: &Target,
+    token_flag: Option<&str>,
+    shell: &Shell,
+) -> anyhow::Result<()> {
+    let mut uploads = Vec::new();
+    for c in crates {
+        let found = remote
+            .runtime
+            .block_on(remote.index.find(&c.name, &c.version));
+        if !matches!(&found, Ok(Some(e)) if e.cksum == c.checksum) {
+            uploads.push(c.clone());
+        }
+    }
+    let all_versions: Vec<(String, String)> = crates
+        .iter()
+        .map(|c| (c.name.clone(), c.version.clone()))
+        .collect();
+    let token = match token_flag {
+        Some(t) => Some(t.to_owned()),
+        None => remote::lookup(ctx, target, remote::Operation::READ)?,
+    };
+    let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
+    let input = PreflightInput {
+        ws,
+        crates: &uploads,
+        all_versions: &all_versions,
+        remote,
+        api: api.as_ref(),
+        reg: RegistryContext {
+            target_index: target.canonical_url(),
+            target_is_crates_io: target.is_crates_io(),
+        },
+    };
+    let found = check_all(&input);
+    report(&found, shell);
+    let n = found.problems.len();
+    if n > 0 {
+        bail!(
+            "dry run found {n} problem{} that the registry would refuse; nothing was uploaded",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// Warnings first, then each problem as an `error:` line.
+pub fn report(found: &Preflight, shell: &Shell) {
+    for w in &found.warnings {
+        shell.warning(&w.render());
+    }
+    for p in &found.problems {
+        shell.error(&anyhow::anyhow!(p.render()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_budget_estimate() {
+        assert_eq!(extra_wait_minutes(5, 30), 0);
+        assert_eq!(extra_wait_minutes(6, 0), 10);
+        assert_eq!(extra_wait_minutes(0, 32), 2);
+        assert_eq!(extra_wait_minutes(8, 40), 30);
+        assert_eq!(extra_wait_minutes(6, 45), 15);
+    }
+
+    #[test]
+    fn problems_render_with_crate_and_help() {
+        let p = Problem {
+            krate: Some(("a".into(), "1.0.0".into())),
+            message: "bad".into(),
+            help: Some("fix it".into()),
+        };
+        assert_eq!(p.render(), "a v1.0.0: bad\n  |\n  = help: fix it");
+        let p = Problem {
+            krate: None,
+            message: "no token".into(),
+            help: None,
+        };
+        assert_eq!(p.render(), "no token");
+    }
+}

@@ -1,0 +1,182 @@
+//! Authentication and ownership, asked of the registry.
+//!
+//! A registry known to honour `?validate_only=true` (gantry-registry) gets the exact upload: it runs
+//! every rule a publish meets, ownership and its own limits included, and stores nothing. It is
+//! only ever sent to a registry identified as gantry-registry: a registry that ignored the flag
+//! would publish. Any other registry (crates.io first) gets read-only calls: `GET /api/v1/me` for
+//! the token's user, then `GET /api/v1/crates/{name}/owners` for each existing crate.
+//!
+//! 401/403 answers are problems (the publish would be refused); anything that only means "could
+//! not ask" (network, 5xx, an API without `/me`) is a warning.
+
+use gantry_client::credentials::token_env_var;
+use gantry_client::webapi::{ApiError, WebApi};
+use gantry_package::registry::CRATES_IO;
+
+use super::{Preflight, PreflightInput, Upload, probe};
+
+/// What `GET {api}/me` starts with on gantry-registry.
+const GANTRY_ME_PREFIX: &str = "Gantry registry at ";
+
+pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
+    let Some(api) = input.api else {
+        let name = input.remote.target.name.as_deref().unwrap_or(CRATES_IO);
+        let login = if name == CRATES_IO {
+            "cargo login".to_owned()
+        } else {
+            format!("cargo login --registry {name}")
+        };
+        out.problem(
+            None,
+            format!(
+                "not authenticated: no token found for registry `{}`, so the publish would be refused",
+                input.remote.target.display()
+            ),
+            Some(format!(
+                "run `{login}` or set the environment variable {}",
+                token_env_var(name)
+            )),
+        );
+        return;
+    };
+    if validates_remotely(input) {
+        for u in uploads {
+            validate_only(input, api, u, out);
+        }
+    } else {
+        read_only(input, api, uploads, out);
+    }
+}
+
+/// Whether the target is a gantry-registry (which honours `validate_only`). Never crates.io.
+pub fn validates_remotely(input: &PreflightInput) -> bool {
+    if input.remote.target.is_crates_io() {
+        return false;
+    }
+    let Ok(api) = input.remote.api_url() else {
+        return false;
+    };
+    let client = &input.remote.client;
+    input.remote.runtime.block_on(async {
+        match client.get(format!("{api}/me")).send().await {
+            Ok(resp) if resp.status().is_success() => resp
+                .text()
+                .await
+                .is_ok_and(|t| t.starts_with(GANTRY_ME_PREFIX)),
+            _ => false,
+        }
+    })
+}
+
+fn detail(e: &ApiError) -> String {
+    match e {
+        ApiError::Remote { detail, .. } => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn is_auth(e: &ApiError) -> bool {
+    matches!(e.status(), Some(401 | 403))
+}
+
+const AUTH_HELP: &str = "check the token (`cargo login`) and that its user owns the crate (`cargo owner --list`); a token scoped to other crates or actions is refused too";
+
+fn validate_only(input: &PreflightInput, api: &WebApi, u: &Upload, out: &mut Preflight) {
+    let c = u.krate;
+    // Dependencies this plan publishes do not exist yet; the registry would call them unknown.
+    let mut metadata = u.metadata.clone();
+    metadata
+        .deps
+        .retain(|d| d.registry.is_some() || !input.all_versions.iter().any(|(n, _)| *n == d.name));
+    let json = match serde_json::to_vec(&metadata) {
+        Ok(j) => j,
+        Err(e) => return out.warning(Some(c), format!("could not encode the metadata: {e}"), None),
+    };
+    let rt = &input.remote.runtime;
+    let err = match rt.block_on(api.validate_publish(&json, &u.tarball)) {
+        Ok(_) => return,
+        Err(e) => e,
+    };
+    if is_auth(&err) {
+        return out.problem(Some(c), detail(&err), Some(AUTH_HELP.to_owned()));
+    }
+    if err.outcome_unknown() || err.status().is_none() {
+        return out.warning(
+            Some(c),
+            format!("the registry's validate-only check could not be made: {err}"),
+            None,
+        );
+    }
+    let text = detail(&err);
+    if !out.has(c, &text) {
+        out.problem(
+            Some(c),
+            text,
+            Some("reported by the registry's validate-only check".to_owned()),
+        );
+    }
+    // The refusal came before the ownership check: ask again with an upload that passes the rules.
+    let (Ok(json), Ok(tarball)) = (
+        probe::metadata(&c.name, &c.version),
+        probe::tarball(&c.name, &c.version),
+    ) else {
+        return out.warning(Some(c), "could not build the ownership probe", None);
+    };
+    match rt.block_on(api.validate_publish(&json, &tarball)) {
+        Err(e) if is_auth(&e) => out.problem(Some(c), detail(&e), Some(AUTH_HELP.to_owned())),
+        Err(e) if e.outcome_unknown() => out.warning(
+            Some(c),
+            format!("could not check ownership with the registry: {e}"),
+            None,
+        ),
+        _ => {}
+    }
+}
+
+fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut Preflight) {
+    let rt = &input.remote.runtime;
+    let login = match rt.block_on(api.me()) {
+        Ok(login) => Some(login),
+        Err(e) if is_auth(&e) => {
+            return out.problem(
+                None,
+                format!("the registry refused the token: {}", detail(&e)),
+                Some(AUTH_HELP.to_owned()),
+            );
+        }
+        Err(e) => {
+            out.warning(
+                None,
+                format!("could not identify the token's user (GET /api/v1/me: {e}); ownership was not checked"),
+                None,
+            );
+            None
+        }
+    };
+    let Some(login) = login else { return };
+    for u in uploads.iter().filter(|u| u.exists == Some(true)) {
+        let c = u.krate;
+        match rt.block_on(api.list_owners(&c.name)) {
+            Ok(owners) if owners.iter().any(|o| o.login == login) => {}
+            // A team owner may include the user; only the registry can say.
+            Ok(owners) if owners.iter().any(|o| o.login.contains(':')) => out.warning(
+                Some(c),
+                format!("`{login}` is not a direct owner; publishing relies on membership of a team owner"),
+                None,
+            ),
+            Ok(owners) => {
+                let names: Vec<&str> = owners.iter().map(|o| o.login.as_str()).collect();
+                out.problem(
+                    Some(c),
+                    format!(
+                        "`{login}` is not an owner of this crate (owners: {}), so the registry would refuse the publish",
+                        names.join(", ")
+                    ),
+                    Some(format!("ask an owner to run `cargo owner --add {login} {}`", c.name)),
+                );
+            }
+            Err(e) if is_auth(&e) => out.problem(Some(c), detail(&e), Some(AUTH_HELP.to_owned())),
+            Err(e) => out.warning(Some(c), format!("could not list the owners: {e}"), None),
+        }
+    }
+}

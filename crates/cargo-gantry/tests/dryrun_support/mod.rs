@@ -1,0 +1,173 @@
+//! Support for the dry-run tests: a real in-process `gantry-registry` (127.0.0.1, its own data
+//! directory), tokens for named users, an isolated `CARGO_HOME`, and the cargo-gantry runner.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gantry_registry::auth::{generate_token, hash_token};
+use gantry_registry::store::NewToken;
+use gantry_registry::{Config, RunningServer};
+
+pub struct Registry {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start(max_upload_size: u32) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.max_upload_size = max_upload_size;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(gantry_registry::start(config)).unwrap();
+        Registry {
+            rt,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn index_url(&self) -> String {
+        format!(
+            "sparse+http://{}/index/",
+            self.server.as_ref().unwrap().addr
+        )
+    }
+
+    /// A new token for `login` (created on first use), with every scope.
+    pub fn token(&self, login: &str) -> String {
+        let store = self.server.as_ref().unwrap().app.store.clone();
+        self.rt.block_on(async {
+            if store.user_by_login(login).await.unwrap().is_none() {
+                store.create_user(login).await.unwrap();
+            }
+            let user = store.user_by_login(login).await.unwrap().unwrap();
+            let token = generate_token();
+            let new = NewToken {
+                user_id: user.id,
+                name: "t".into(),
+                hash: hash_token(&token),
+                scopes: None,
+                crate_patterns: vec![],
+                expires_at: None,
+            };
+            store.create_token(&new).await.unwrap();
+            token
+        })
+    }
+
+    /// The versions the registry holds for `name` (empty when the crate is unknown).
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let store = self.server.as_ref().unwrap().app.store.clone();
+        self.rt.block_on(async {
+            match store.crate_by_name(name).await.unwrap() {
+                None => Vec::new(),
+                Some(c) => {
+                    let mut v: Vec<String> = store
+                        .versions(c.id)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.num)
+                        .collect();
+                    v.sort();
+                    v
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+/// A fresh `CARGO_HOME` knowing registry `g`.
+pub fn cargo_home(dir: &Path, index_url: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = format!(
+        "[registries]\ng = {{ index = \"{index_url}\" }}\n\n[net]\ngit-fetch-with-cli = false\n"
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    dir.to_owned()
+}
+
+/// `cargo gantry <args>` in `dir` with its own `CARGO_HOME` and, if given, the token for `g`.
+pub fn gantry(dir: &Path, home: &Path, token: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
+    c.arg("gantry").args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_") || k == "RUSTC_WRAPPER" {
+            c.env_remove(&k);
+        }
+    }
+    c.env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_HOME", home)
+        .current_dir(dir);
+    if let Some(t) = token {
+        c.env("CARGO_REGISTRIES_G_TOKEN", t);
+    }
+    c.output().unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        stderr(o)
+    )
+}
+
+pub fn write(root: &Path, rel: &str, contents: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, contents).unwrap();
+}
+
+/// A library package `name` under `root` with a valid description and license unless `extra`
+/// (more `[package]` keys, then other tables) says otherwise.
+pub fn package(root: &Path, name: &str, version: &str, package_keys: &str, tables: &str) {
+    let dir = root.join(name);
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n{package_keys}\n{tables}"
+    );
+    let manifest = if package_keys.contains("description") {
+        manifest
+    } else {
+        manifest.replacen("edition", "description = \"d\"\nedition", 1)
+    };
+    let manifest = if package_keys.contains("license") {
+        manifest
+    } else {
+        manifest.replacen("edition", "license = \"MIT\"\nedition", 1)
+    };
+    write(&dir, "Cargo.toml", manifest.as_bytes());
+    write(&dir, "src/lib.rs", b"pub fn f() -> u32 {\n    1\n}\n");
+}
+
+/// Bytes that do not compress (a fixed linear congruential sequence), to make a large `.crate`.
+pub fn incompressible(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x2545_f491;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        })
+        .collect()
+}
