@@ -190,13 +190,13 @@ impl<'a> Journal<'a> {
 
     fn save(&self) {
         let Some(path) = &self.path else { return };
-        if let Err(e) = self.try_save(path) {
-            if !self.write_failed.replace(true) {
-                (self.warn)(&format!(
-                    "cannot write the publish journal `{}`: {e}; the publish goes on, but a re-run will not know what this run did",
-                    path.display()
-                ));
-            }
+        if let Err(e) = self.try_save(path)
+            && !self.write_failed.replace(true)
+        {
+            (self.warn)(&format!(
+                "cannot write the publish journal `{}`: {e}; the publish goes on, but a re-run will not know what this run did",
+                path.display()
+            ));
         }
     }
 

@@ -107,12 +107,14 @@ struct Sched<'a, 'p> {
     attempts: Vec<u32>,
     limited: Vec<u32>,
     started: Vec<Option<Instant>>,
-    bodies: Vec<Option<(Arc<Vec<u8>>, Arc<Vec<u8>>)>>,
+    bodies: Vec<Option<Body>>,
     paused: Vec<(Bucket, Instant)>,
     announced: Vec<usize>,
 }
 
 type Answer = (usize, Result<PublishResponse, ApiError>);
+/// A crate's upload: metadata JSON and `.crate` bytes, built once, shared by retries.
+type Body = (Arc<Vec<u8>>, Arc<Vec<u8>>);
 
 pub fn run(
     plan: &Plan,
@@ -313,7 +315,7 @@ impl Sched<'_, '_> {
     }
 
     /// Builds the request body once per crate; a failure here is the crate's failure.
-    fn body(&mut self, i: usize) -> Result<(Arc<Vec<u8>>, Arc<Vec<u8>>), String> {
+    fn body(&mut self, i: usize) -> Result<Body, String> {
         if let Some(b) = &self.bodies[i] {
             return Ok(b.clone());
         }
