@@ -284,3 +284,56 @@ fn clean_workspace_passes_dry_run_then_publishes() {
     assert_eq!(reg.versions("x"), ["0.1.0"]);
     assert_eq!(reg.versions("y"), ["0.1.0"]);
 }
+
+/// A registry without validate-only (crates.io, others) gets read-only calls: the token's user from
+/// `/api/v1/me`, the owners of each existing crate; a refused token is a problem; nothing is PUT.
+#[test]
+fn other_registries_get_read_only_ownership_checks() {
+    let stub = dryrun_support::ReadOnlyStub::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = cargo_home(&tmp.path().join("home"), &stub.index_url());
+    let root = tmp.path().join("ws");
+    write(
+        &root,
+        "Cargo.toml",
+        b"[workspace]\nmembers = [\"taken\", \"fresh\"]\nresolver = \"2\"\n",
+    );
+    package(&root, "taken", "0.2.0", "", "");
+    package(&root, "fresh", "0.1.0", "", "");
+
+    let out = gantry(&root, &home, Some("bob-token"), DRY_RUN);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        err.contains("error: taken v0.2.0: `bob` is not an owner of this crate (owners: alice), so the registry would refuse the publish\n  |\n  = help: ask an owner to run `cargo owner --add bob taken`"),
+        "{err}"
+    );
+    assert!(err.contains("error: dry run found 1 problem that"), "{err}");
+
+    let out = gantry(&root, &home, Some("stale-token"), DRY_RUN);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        err.contains("error: the registry refused the token: authentication failed"),
+        "{err}"
+    );
+    assert!(err.contains("error: dry run found 1 problem that"), "{err}");
+
+    let requests = stub.requests();
+    assert!(
+        requests.iter().all(|(m, _)| m == "GET"),
+        "a dry-run must not write: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|(_, p)| p == "/api/v1/crates/taken/owners"),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|(_, p)| p == "/api/v1/crates/fresh/owners"),
+        "a crate that does not exist yet has no owners to ask about: {requests:?}"
+    );
+}

@@ -171,3 +171,95 @@ pub fn incompressible(len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A registry that is not gantry-registry (so it gets read-only calls only): `taken` exists and is
+/// owned by `alice`; token `bob-token` is bob's, any other token is refused. Records every request.
+pub struct ReadOnlyStub {
+    pub addr: std::net::SocketAddr,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl ReadOnlyStub {
+    pub fn start() -> ReadOnlyStub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let _ = serve(conn, addr, &seen);
+            }
+        });
+        ReadOnlyStub { addr, requests }
+    }
+
+    pub fn index_url(&self) -> String {
+        format!("sparse+http://{}/index/", self.addr)
+    }
+
+    /// (method, path) of every request so far.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    conn: std::net::TcpStream,
+    addr: std::net::SocketAddr,
+    seen: &std::sync::Mutex<Vec<(String, String)>>,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or("").to_owned(),
+        parts.next().unwrap_or("").to_owned(),
+    );
+    let (mut len, mut auth) = (0usize, String::new());
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => len = v.trim().parse().unwrap_or(0),
+                "authorization" => auth = v.trim().to_owned(),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    seen.lock().unwrap().push((method.clone(), path.clone()));
+    let taken = r#"{"name":"taken","vers":"0.1.0","deps":[],"cksum":"0000000000000000000000000000000000000000000000000000000000000000","features":{},"yanked":false}"#;
+    let (status, resp) = match (method.as_str(), path.as_str()) {
+        ("GET", "/index/config.json") => (
+            200,
+            format!(r#"{{"dl":"http://{addr}/dl","api":"http://{addr}"}}"#),
+        ),
+        ("GET", "/index/ta/ke/taken") => (200, format!("{taken}\n")),
+        ("GET", "/api/v1/me") if auth == "bob-token" => (200, r#"{"user":{"login":"bob"}}"#.into()),
+        ("GET", "/api/v1/me") => (
+            403,
+            r#"{"errors":[{"detail":"authentication failed"}]}"#.into(),
+        ),
+        ("GET", "/api/v1/crates/taken/owners") => (
+            200,
+            r#"{"users":[{"id":1,"login":"alice","name":null}]}"#.into(),
+        ),
+        ("GET", "/me") => (200, "a registry".into()),
+        _ => (404, r#"{"errors":[{"detail":"not found"}]}"#.into()),
+    };
+    let mut out = conn;
+    write!(
+        out,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{resp}",
+        resp.len()
+    )?;
+    out.flush()
+}

@@ -145,6 +145,17 @@ pub fn check_all(input: &PreflightInput) -> Preflight {
     if input.remote.target.is_crates_io() {
         rate_budget(&uploads, &mut out);
     }
+    // Read crate by crate, in plan order; findings about the whole run first.
+    let position = |p: &Problem| {
+        p.krate.as_ref().map(|(n, v)| {
+            input
+                .crates
+                .iter()
+                .position(|c| c.name == *n && c.version == *v)
+        })
+    };
+    out.problems.sort_by_key(&position);
+    out.warnings.sort_by_key(&position);
     out
 }
 

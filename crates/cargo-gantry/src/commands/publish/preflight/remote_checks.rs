@@ -109,11 +109,16 @@ fn validate_only(input: &PreflightInput, api: &WebApi, u: &Upload, out: &mut Pre
     }
     let text = detail(&err);
     if !out.has(c, &text) {
-        out.problem(
-            Some(c),
-            text,
-            Some("reported by the registry's validate-only check".to_owned()),
-        );
+        let help = if err.status() == Some(413) {
+            format!(
+                "the `.crate` is {} bytes; leave large files out with `package.exclude` (or `include`) in `{}`",
+                u.tarball.len(),
+                input.ws.members[c.member].manifest_path.display()
+            )
+        } else {
+            "reported by the registry's validate-only check".to_owned()
+        };
+        out.problem(Some(c), text, Some(help));
     }
     // The refusal came before the ownership check: ask again with an upload that passes the rules.
     let (Ok(json), Ok(tarball)) = (
