@@ -525,3 +525,70 @@ fn versioned_dev_dependency_cycle_fails_before_any_upload() {
     assert!(err.contains("required by package `cyc-b v0.1.0"), "{err}");
     assert!(s.stub.publishes().is_empty());
 }
+
+#[test]
+fn credential_provider_is_asked_per_upload_with_the_checksum() {
+    let s = setup(Behaviour::default(), &[m("pa", &[]), m("pb", &["pa"])]);
+    let script = s.home.join("provider.sh");
+    let log = s.home.join("requests.jsonl");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --cargo-plugin ] || exit 3\necho '{{\"v\":[1]}}'\nread req\necho \"$req\" >> '{}'\necho '{{\"Ok\":{{\"kind\":\"get\",\"token\":\"short-lived\",\"cache\":\"never\",\"operation_independent\":false}}}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut config = std::fs::read_to_string(s.home.join("config.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[registry]\nglobal-credential-providers = [\"{}\"]\n",
+        script.display()
+    ));
+    std::fs::write(s.home.join("config.toml"), config).unwrap();
+    let out = publish_cmd(
+        &s.root,
+        &s.home,
+        &["--no-verify", "--message-format", "json"],
+    )
+    .env_remove("CARGO_REGISTRIES_G_TOKEN")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let checksums: Vec<(String, String)> = events(&out)
+        .iter()
+        .filter(|e| e["event"] == "uploaded")
+        .map(|e| {
+            (
+                e["crate"].as_str().unwrap().to_owned(),
+                e["checksum"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(checksums.len(), 2);
+    let asked: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["operation"] == "publish")
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for (name, cksum) in &checksums {
+        assert!(
+            asked.iter().any(|r| r["name"] == name.as_str()
+                && r["vers"] == "0.1.0"
+                && r["cksum"] == cksum.as_str()),
+            "{name}: {asked:?}"
+        );
+    }
+    assert!(
+        s.stub
+            .publishes()
+            .iter()
+            .all(|r| r.header("authorization") == Some("short-lived"))
+    );
+}
