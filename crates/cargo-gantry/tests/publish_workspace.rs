@@ -592,3 +592,65 @@ fn credential_provider_is_asked_per_upload_with_the_checksum() {
             .all(|r| r.header("authorization") == Some("short-lived"))
     );
 }
+
+#[test]
+fn real_registry_rate_limit_pauses_new_crates_while_an_update_proceeds() {
+    use gantry_registry::ratelimit::{Bucket, RateLimits};
+    let reg = Registry::start_with(|c| {
+        c.rate_limits = Some(RateLimits {
+            publish_new: Bucket {
+                refill: Duration::from_secs(2),
+                burst: 1,
+            },
+            publish_update: Bucket {
+                refill: Duration::from_secs(1),
+                burst: 100,
+            },
+            yank: Bucket {
+                refill: Duration::from_secs(1),
+                burst: 100,
+            },
+        });
+    });
+    let token = reg.token("alice");
+    let tmp = tempfile::tempdir().unwrap();
+    let home = cargo_home(&tmp.path().join("home"), &[("g", &reg.index_url())]);
+    let root = workspace(
+        &tmp.path().join("ws"),
+        &[m("rl-old", &[]), m("rl-n1", &[]), m("rl-n2", &[])],
+    );
+    let run = |extra: &[&str]| {
+        let mut cmd = publish_cmd(&root, &home, extra);
+        cmd.env("CARGO_REGISTRIES_G_TOKEN", &token);
+        cmd.output().unwrap()
+    };
+    // rl-old exists (0.1.0); its 0.2.0 is an update, another bucket than the two new crates.
+    let out = run(&["--no-verify", "--exclude", "rl-n1", "--exclude", "rl-n2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest = root.join("rl-old/Cargo.toml");
+    let text_old = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text_old.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(2)); // the new-crate bucket refills
+
+    let out = run(&["--no-verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the registry is rate limiting uploads of new crates; retrying rl-n"),
+        "{err}"
+    );
+    assert!(err.contains("Summary 3 published"), "{err}");
+    let waiting = err.find("rate limiting uploads of new crates").unwrap();
+    let last_new = err
+        .rfind("Uploaded rl-n1 v0.1.0")
+        .max(err.rfind("Uploaded rl-n2 v0.1.0"))
+        .unwrap();
+    let old = err.find("Uploaded rl-old v0.2.0").expect(&err);
+    // The update did not wait for the new crates' pause.
+    assert!(old < last_new, "{err}");
+    assert!(waiting < last_new, "{err}");
+}
