@@ -284,7 +284,7 @@ fn dependencies_known(
         if input.all_versions.iter().any(|(n, _)| *n == dep.name) {
             continue;
         }
-        match index.exists(input.remote, &dep.name) {
+        match index.has_exact(input.remote, &dep.name) {
             Ok(true) => {}
             Ok(false) => out.problem(
                 Some(u.krate),
@@ -383,21 +383,33 @@ fn rate_budget(uploads: &[Upload], out: &mut Preflight) {
     );
 }
 
-/// Index lookups, each crate fetched once.
+/// Index lookups, each crate fetched once: the exact names its index file lists (the file is shared
+/// by every capitalisation of a name).
 #[derive(Default)]
 struct IndexCache {
-    known: BTreeMap<String, bool>,
+    names: BTreeMap<String, Vec<String>>,
 }
 
 impl IndexCache {
-    fn exists(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
-        if let Some(&b) = self.known.get(name) {
-            return Ok(b);
+    fn names(&mut self, remote: &Remote, name: &str) -> anyhow::Result<&[String]> {
+        let key = name.to_ascii_lowercase();
+        if !self.names.contains_key(&key) {
+            let entries = remote.runtime.block_on(remote.index.entries(name))?;
+            let mut names: Vec<String> = entries.into_iter().map(|e| e.name).collect();
+            names.dedup();
+            self.names.insert(key.clone(), names);
         }
-        let entries = remote.runtime.block_on(remote.index.entries(name))?;
-        let b = !entries.is_empty();
-        self.known.insert(name.to_owned(), b);
-        Ok(b)
+        Ok(self.names.get(&key).map_or(&[], Vec::as_slice))
+    }
+
+    /// Whether the registry has a crate of this name in any capitalisation.
+    fn exists(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
+        Ok(!self.names(remote, name)?.is_empty())
+    }
+
+    /// Whether the registry has a crate of exactly this name (what a dependency must name).
+    fn has_exact(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
+        Ok(self.names(remote, name)?.iter().any(|n| n == name))
     }
 }
 
