@@ -654,3 +654,38 @@ fn real_registry_rate_limit_pauses_new_crates_while_an_update_proceeds() {
     assert!(old < last_new, "{err}");
     assert!(waiting < last_new, "{err}");
 }
+
+#[test]
+fn corrupt_journal_warns_and_starts_fresh() {
+    let s = setup(Behaviour::default(), &[m("ja", &[]), m("jb", &["ja"])]);
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = s.root.join("target/package/gantry-publish");
+    let journals: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&journals[0]).unwrap()).unwrap();
+    let states: Vec<&str> = written["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["confirmed", "confirmed"]);
+    // As if the process died in the middle of a write (it cannot, thanks to the rename, but a
+    // disk can): half a file.
+    std::fs::write(&journals[0], b"{\"format\":1,\"crates\":[{\"na").unwrap();
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is not a valid publish journal"), "{err}");
+    assert!(err.contains("starting a fresh journal"), "{err}");
+    assert!(
+        err.contains("Summary 2 already published (identical)"),
+        "{err}"
+    );
+}
