@@ -245,6 +245,9 @@ pub struct PublishArgs {
     /// Output representation: human, or JSON lines of events
     #[arg(long = "message-format", value_name = "FMT", value_parser = ["human", "json"])]
     pub message_format: Option<String>,
+    /// How many uploads may be in flight at once (crates whose dependencies are all in the index)
+    #[arg(long = "upload-jobs", value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub upload_jobs: u16,
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]

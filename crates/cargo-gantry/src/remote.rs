@@ -264,6 +264,40 @@ pub fn lookup(
     target: &Target,
     operation: Operation,
 ) -> anyhow::Result<Option<String>> {
+    lookup_with_checksum(ctx, target, operation, None)
+}
+
+/// The token for one upload: `--token`, else the provider asked for operation `publish` with the
+/// crate's name, version and checksum (cargo's credential protocol), so a provider issuing
+/// short-lived or per-crate tokens can answer each upload afresh.
+pub fn publish_token(
+    ctx: &Context,
+    target: &Target,
+    cli: Option<&str>,
+    krate: (&str, &str),
+    cksum: &str,
+) -> anyhow::Result<String> {
+    let op = Operation {
+        name: "publish",
+        krate: Some(krate),
+    };
+    let token = match cli {
+        Some(t) => t.to_owned(),
+        None => match lookup_with_checksum(ctx, target, op, Some(cksum))? {
+            Some(t) => t,
+            None => return Err(missing_token(ctx, target)),
+        },
+    };
+    credentials::validate_token(&token)?;
+    Ok(token)
+}
+
+fn lookup_with_checksum(
+    ctx: &Context,
+    target: &Target,
+    operation: Operation,
+    cksum: Option<&str>,
+) -> anyhow::Result<Option<String>> {
     let Some(name) = target.credential_name(ctx) else {
         return Ok(None);
     };
@@ -276,7 +310,7 @@ pub fn lookup(
                 registry_name: Some(&name),
                 operation: operation.name,
                 krate: operation.krate,
-                cksum: None,
+                cksum,
             };
             match gantry_client::provider::get_token(&cmd, &req)? {
                 Some(t) => Ok(Some(t)),

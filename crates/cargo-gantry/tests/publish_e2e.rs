@@ -7,74 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use gantry_registry::auth::{generate_token, hash_token};
-use gantry_registry::store::NewToken;
-use gantry_registry::{Config, RunningServer};
-use publish_support::{Behaviour, Stub, cargo, cargo_home, gantry, text, write};
-
-struct Registry {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"));
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(gantry_registry::start(config)).unwrap();
-        Registry {
-            rt,
-            server: Some(server),
-            _dir: dir,
-        }
-    }
-
-    fn index_url(&self) -> String {
-        format!(
-            "sparse+http://{}/index/",
-            self.server.as_ref().unwrap().addr
-        )
-    }
-
-    fn token(&self, login: &str) -> String {
-        let store = self.server.as_ref().unwrap().app.store.clone();
-        self.rt.block_on(async {
-            let user = match store.user_by_login(login).await.unwrap() {
-                Some(u) => u,
-                None => {
-                    store.create_user(login).await.unwrap();
-                    store.user_by_login(login).await.unwrap().unwrap()
-                }
-            };
-            let token = generate_token();
-            let new = NewToken {
-                user_id: user.id,
-                name: "t".into(),
-                hash: hash_token(&token),
-                scopes: None,
-                crate_patterns: vec![],
-                expires_at: None,
-            };
-            store.create_token(&new).await.unwrap();
-            token
-        })
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
+use publish_support::{Behaviour, Registry, Stub, cargo, cargo_home, gantry, text, write};
 
 fn package(root: &Path, name: &str, version: &str, extra: &str) -> PathBuf {
     let dir = root.join(name);
@@ -125,24 +58,26 @@ fn publish_to_gantry_registry() {
     );
     assert!(!stderr(&out).contains("Packaging"), "{}", text(&out));
 
-    // Wrong token: the registry's answer, wrapped as cargo does.
+    // Wrong token: found by the preflight (the registry's validate-only publish) before any build
+    // or upload, naming the crate and what to check.
     let mut cmd = gantry();
     cmd.args(["publish", "--registry", "g", "--no-verify"])
         .env("CARGO_REGISTRIES_G_TOKEN", "wrong");
     let out = run(cmd, &dir, &home);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("failed to publish e2e-one v0.1.0 to registry at http://"),
+        stderr(&out).contains("error: e2e-one v0.1.0: authentication failed"),
         "{}",
         text(&out)
     );
     assert!(
-        stderr(&out).contains("the remote server responded with an error (status 403 Forbidden)"),
+        stderr(&out).contains("nothing was built or uploaded"),
         "{}",
         text(&out)
     );
+    assert!(!stderr(&out).contains("Uploading"), "{}", text(&out));
 
-    // Dry run: everything but the upload (authenticated: a dry-run without a token is a problem).
+    // Dry run: everything but the upload (with a token: a dry run checks authentication too).
     let mut cmd = gantry();
     cmd.args(["publish", "--registry", "g", "--dry-run"])
         .env("CARGO_REGISTRIES_G_TOKEN", &token);
@@ -182,21 +117,34 @@ fn publish_to_gantry_registry() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["packaged", "verified", "uploaded", "confirmed"]);
-    assert_eq!(events[2]["crate"], "e2e-one");
-    assert_eq!(events[2]["checksum"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        kinds,
+        [
+            "packaged",
+            "plan",
+            "verified",
+            "uploaded",
+            "confirmed",
+            "summary"
+        ]
+    );
+    assert_eq!(events[3]["crate"], "e2e-one");
+    assert_eq!(events[3]["checksum"].as_str().unwrap().len(), 64);
+    assert_eq!(events[5]["success"], true);
 
-    // Again: already exists (error), and a warning in a dry run.
+    // Again: the same bytes are already there, so this is a skip, not an error (cargo refuses
+    // here; a re-run must be able to finish a publish), in a real run and in a dry run.
     let mut cmd = gantry();
     cmd.args(["publish", "--registry", "g", "--no-verify"])
         .env("CARGO_REGISTRIES_G_TOKEN", &token);
     let out = run(cmd, &dir, &home);
-    assert!(!out.status.success());
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
-        stderr(&out).contains("error: crate e2e-one@0.1.0 already exists on `g` index"),
+        stderr(&out).contains("Skipping e2e-one v0.1.0 (already published, identical): skip"),
         "{}",
         text(&out)
     );
+    assert!(!stderr(&out).contains("Uploading"), "{}", text(&out));
     let out = run(
         gantry()
             .args(["publish", "--registry", "g", "--dry-run", "--no-verify"])
@@ -206,7 +154,7 @@ fn publish_to_gantry_registry() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        stderr(&out).contains("warning: crate e2e-one@0.1.0 already exists on `g` index"),
+        stderr(&out).contains("Skipping e2e-one v0.1.0 (already published, identical): skip"),
         "{}",
         text(&out)
     );
@@ -304,7 +252,7 @@ fn rate_limited_once_then_retried() {
     assert_eq!(stub.publishes().len(), 2);
     assert!(
         stderr(&out)
-            .contains("Waiting the registry is rate limiting uploads; retrying flaky v0.2.0 in 1s"),
+            .contains("Waiting the registry is rate limiting uploads of new crates; retrying flaky v0.2.0 in 1s"),
         "{}",
         text(&out)
     );

@@ -3,9 +3,14 @@
 //! a configurable wait with a non-zero exit on timeout, and JSON events.
 
 mod events;
+mod journal;
+mod plan;
 mod preflight;
+mod progress;
+mod report;
 mod upload;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -22,6 +27,9 @@ use crate::remote::{self, Remote, Target};
 use crate::shell::Shell;
 
 pub use events::Events;
+use journal::{Journal, Step};
+use plan::RegistryState;
+use progress::Progress;
 
 /// Wait for the index this long unless `publish.timeout` / `--publish-timeout` say otherwise.
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -102,68 +110,273 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
-    let token = if args.dry_run {
-        None
-    } else {
-        Some(remote::token(
+    if !args.dry_run {
+        remote::token(
             &ctx,
             &target,
             args.token.as_deref(),
             remote::Operation::READ,
-        )?)
-    };
-    for &i in &selected {
-        let m = &ws.members[i];
-        let version = m.version.to_string();
-        if remote
-            .runtime
-            .block_on(remote.index.find(&m.name, &version))?
-            .is_some()
-        {
-            let msg = format!(
-                "crate {}@{} already exists on {}",
-                m.name,
-                version,
-                target.describe()
-            );
-            if args.dry_run {
-                shell.warning(&msg);
-            } else {
-                bail!(msg);
-            }
-        }
+        )?;
     }
-
     if target.is_crates_io() {
         for &i in &selected {
             check_no_foreign_deps(&ws.members[i])?;
         }
     }
-    let crates = package_all(args, shell, &ctx, &ws, &selected, &target, events)?;
-    // --- preflight (branch `preflight`): dry-run checks until the plan flow calls them itself.
-    if args.dry_run {
-        let token = args.token.as_deref();
-        preflight::dry_run(&ctx, &ws, &crates, &remote, &target, token, shell)?;
+
+    // Packaging is cheap: do it first, so the registry state can be decided by checksum.
+    let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
+    let registry_index = |name: &str| ctx.registry_index(name);
+    let registry_name_of = |url: &str| ctx.registry_name(url);
+    let list_sink = |line: &str| shell.stdout_line(line);
+    let opts = package_options(
+        args,
+        shell,
+        &ctx,
+        &ws,
+        &target,
+        &registry_index,
+        &registry_name_of,
+        &list_sink,
+    )?;
+    let started = Instant::now();
+    let crates = pkg::package(&ws, &selected, &opts, shell)?;
+    for c in &crates {
+        events.step(
+            "packaged",
+            &c.name,
+            &c.version,
+            Some(&c.checksum),
+            started.elapsed(),
+        );
     }
-    // --- end preflight
-    let edges = select::local_edges(&ws, &selected);
+    let states = plan::read_states(&remote.runtime, &remote.index, &crates)
+        .with_context(|| format!("failed to read {}", target.describe()))?;
+    let registry_name = target.display().to_owned();
+    report::show_plan(&crates, &states, &registry_name, shell, events);
+    let refusals: Vec<String> = crates
+        .iter()
+        .zip(&states)
+        .filter_map(|(c, s)| plan::refusal(c, s, &target.describe()))
+        .collect();
+    // A real run stops here; a dry run reports these together with everything preflight finds.
+    if !refusals.is_empty() && !args.dry_run {
+        bail!("{}", refusals.join("\n\n"));
+    }
+
+    let journal_path = journal::path_for(&target_dir, &ws.root_dir, &target.index_url);
+    let planned: Vec<(String, String, String)> = crates
+        .iter()
+        .map(|c| (c.name.clone(), c.version.clone(), c.checksum.clone()))
+        .collect();
+    let previous = match journal::load(&journal_path) {
+        Ok(p) => p,
+        Err(why) => {
+            shell.warning(&format!("{why}; starting a fresh journal"));
+            None
+        }
+    };
+    let previous = previous.map(|p| journal::compare(&p, &planned));
+    for note in previous.iter().flat_map(|p| &p.notes) {
+        shell.note(note);
+    }
+    let to_upload: Vec<usize> = (0..crates.len())
+        .filter(|&i| matches!(states[i], RegistryState::Absent { .. }))
+        .collect();
+    // A dry run leaves the journal of a real run alone.
+    let journal = if args.dry_run {
+        None
+    } else {
+        let journal = Journal::start(
+            journal_path,
+            &registry_name,
+            &planned
+                .iter()
+                .map(|(n, v, c)| (n.clone(), v.clone(), Some(c.clone())))
+                .collect::<Vec<_>>(),
+            Box::new(|m: &str| shell.warning(m)),
+        );
+        for (c, s) in crates.iter().zip(&states) {
+            journal.record(&c.name, &c.version, Step::Packaged, None);
+            if *s == RegistryState::Identical {
+                journal.record(&c.name, &c.version, Step::Skipped, None);
+            }
+        }
+        Some(journal)
+    };
+
+    let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
+    run_preflight(
+        args, &ctx, &ws, &crates, &upload, &remote, &target, &refusals, shell,
+    )?;
+    if !args.no_verify && !upload.is_empty() {
+        let started = Instant::now();
+        pkg::verify_packaged(&ws, &upload, &opts, shell)?;
+        for c in &upload {
+            events.step(
+                "verified",
+                &c.name,
+                &c.version,
+                Some(&c.checksum),
+                started.elapsed(),
+            );
+            if let Some(j) = &journal {
+                j.record(&c.name, &c.version, Step::Verified, None);
+            }
+        }
+    }
+    let name_known: Vec<bool> = to_upload
+        .iter()
+        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
+        .collect();
+    let recheck: BTreeSet<usize> = upload
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            previous.as_ref().is_some_and(|p| {
+                p.recheck
+                    .iter()
+                    .any(|(n, v)| *n == c.name && *v == c.version)
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let edges = upload_edges(&ws, &selected);
     let wait = wait_timeout(args, &ctx)?;
-    let api_client = remote.web_api(token)?;
+    let token_for = |c: &PackagedCrate| {
+        remote::publish_token(
+            &ctx,
+            &target,
+            args.token.as_deref(),
+            (&c.name, &c.version),
+            &c.checksum,
+        )
+    };
     let plan = upload::Plan {
-        crates: &crates,
+        crates: &upload,
+        name_known: &name_known,
+        recheck: &recheck,
         edges: &edges,
         remote: &remote,
-        api: &api_client,
         api_url: &api,
+        token: &token_for,
         dry_run: args.dry_run,
         wait,
+        jobs: usize::from(args.upload_jobs),
         reg: crate::metadata::RegistryContext {
             target_index: target.canonical_url(),
             target_is_crates_io: target.is_crates_io(),
         },
         ws: &ws,
     };
-    upload::run(&plan, shell, events)
+    let quiet_journal;
+    let journal = match &journal {
+        Some(j) => j,
+        None => {
+            // Dry run: steps go nowhere.
+            quiet_journal = Journal::discard();
+            &quiet_journal
+        }
+    };
+    let progress = Progress::new(upload.len(), !args.global.quiet);
+    let outcomes = upload::run(&plan, shell, events, journal, &progress);
+    report::report(&crates, &states, &to_upload, &outcomes, shell, events, wait)
+}
+
+/// The packaging edges (cargo's: versioned dev-dependencies count) minus the dev-only edges that
+/// would close a cycle: a dev-dependency is not needed to build the dependent, so when two crates
+/// dev-depend on each other through a normal dependency, the normal edge decides the order.
+fn upload_edges(
+    ws: &gantry_package::workspace::Workspace,
+    selected: &[usize],
+) -> Vec<(usize, usize)> {
+    use gantry_package::workspace::DepKind;
+    let all = select::local_edges(ws, selected);
+    let dev_only = |(a, b): (usize, usize)| {
+        ws.members[a]
+            .dependencies
+            .iter()
+            .filter(|d| d.path.as_ref().and_then(|p| ws.member_by_root(p)) == Some(b))
+            .all(|d| d.kind == DepKind::Dev)
+    };
+    let (dev, mut kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|&e| dev_only(e));
+    let reaches = |edges: &[(usize, usize)], from: usize, to: usize| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if seen.insert(n) {
+                stack.extend(edges.iter().filter(|(x, _)| *x == n).map(|(_, y)| *y));
+            }
+        }
+        false
+    };
+    for (a, b) in dev {
+        if !reaches(&kept, b, a) {
+            kept.push((a, b));
+        }
+    }
+    kept
+}
+
+/// The registry's rules, inter-crate requirements, authentication and ownership, checked before
+/// any build or upload (spec: issue 5 item 3). Every problem is printed; any problem stops the run.
+#[allow(clippy::too_many_arguments)]
+fn run_preflight(
+    args: &PublishArgs,
+    ctx: &Context,
+    ws: &gantry_package::workspace::Workspace,
+    all: &[PackagedCrate],
+    upload: &[PackagedCrate],
+    remote: &Remote,
+    target: &Target,
+    refusals: &[String],
+    shell: &Shell,
+) -> anyhow::Result<()> {
+    let all_versions: Vec<(String, String)> = all
+        .iter()
+        .map(|c| (c.name.clone(), c.version.clone()))
+        .collect();
+    let token = match args.token.as_deref() {
+        Some(t) => Some(t.to_owned()),
+        None => remote::lookup(ctx, target, remote::Operation::READ)?,
+    };
+    let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
+    let input = preflight::PreflightInput {
+        ws,
+        crates: upload,
+        all_versions: &all_versions,
+        remote,
+        api: api.as_ref(),
+        reg: crate::metadata::RegistryContext {
+            target_index: target.canonical_url(),
+            target_is_crates_io: target.is_crates_io(),
+        },
+    };
+    let found = if upload.is_empty() {
+        preflight::Preflight::default()
+    } else {
+        preflight::check_all(&input)
+    };
+    for r in refusals {
+        shell.error(&anyhow::anyhow!("{r}"));
+    }
+    preflight::report(&found, shell);
+    let n = found.problems.len() + refusals.len();
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        if args.dry_run {
+            bail!(
+                "dry run found {n} problem{s} that the registry would refuse; nothing was uploaded"
+            );
+        }
+        bail!(
+            "found {n} problem{s} that the registry would refuse; nothing was built or uploaded\n  = help: `--dry-run` lists the same checks without publishing"
+        );
+    }
+    Ok(())
 }
 
 /// crates.io cannot hold a crate whose dependencies live in another registry (spec §8.3).
@@ -225,40 +438,40 @@ fn split_unpublishable(
     Ok(Some(ok))
 }
 
-fn package_all(
+/// cargo publish's packaging options; verification is a separate step ([`pkg::verify_packaged`]),
+/// run after the plan and the preflight checks, for the crates that will be uploaded.
+#[allow(clippy::too_many_arguments)]
+fn package_options<'a>(
     args: &PublishArgs,
     shell: &Shell,
     ctx: &Context,
     ws: &gantry_package::workspace::Workspace,
-    selected: &[usize],
     target: &Target,
-    events: &Events,
-) -> anyhow::Result<Vec<PackagedCrate>> {
+    registry_index: &'a dyn Fn(&str) -> Option<String>,
+    registry_name: &'a dyn Fn(&str) -> Option<String>,
+    list_sink: &'a dyn Fn(&str),
+) -> anyhow::Result<PackageOptions<'a>> {
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
-    let features = args.features.list();
-    let registry_index = |name: &str| ctx.registry_index(name);
-    let registry_name = |url: &str| ctx.registry_name(url);
-    let list_sink = |line: &str| shell.stdout_line(line);
     let registry = match &target.name {
         Some(n) => RegistryRequest::Name(n.clone()),
         None => RegistryRequest::Index(target.index_url.clone()),
     };
-    let opts = PackageOptions {
+    Ok(PackageOptions {
         list: false,
-        verify: !args.no_verify,
+        verify: false,
         check_metadata: true,
         allow_dirty: args.allow_dirty,
         include_lockfile: true,
         registry,
-        registry_index: &registry_index,
-        registry_name: &registry_name,
+        registry_index,
+        registry_name,
         crates_io_replacement: None,
         verify_dir: super::package::verify_dir(&ws.root_dir),
         target_dir,
         build_dir,
         build: BuildFlags {
-            features,
+            features: args.features.list(),
             all_features: args.features.all_features,
             no_default_features: args.features.no_default_features,
             targets: args.compile.target.clone(),
@@ -268,18 +481,8 @@ fn package_all(
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: true,
-        list_sink: &list_sink,
-    };
-    let started = Instant::now();
-    let crates = pkg::package(ws, selected, &opts, shell)?;
-    let elapsed = started.elapsed();
-    for c in &crates {
-        events.step("packaged", &c.name, &c.version, Some(&c.checksum), elapsed);
-        if !args.no_verify {
-            events.step("verified", &c.name, &c.version, Some(&c.checksum), elapsed);
-        }
-    }
-    Ok(crates)
+        list_sink,
+    })
 }
 
 /// `--publish-timeout`, else `publish.timeout` (seconds; 0 = do not wait), else 60 s.

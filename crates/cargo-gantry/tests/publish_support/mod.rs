@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use gantry_registry::auth::{generate_token, hash_token};
+use gantry_registry::store::NewToken;
+use gantry_registry::{Config, RunningServer};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -52,6 +55,12 @@ pub struct Behaviour {
     pub fail_after_store_once: bool,
     /// Never show published versions in the index.
     pub hide_published: bool,
+    /// Refuse the first publish of this crate with a 400 (nothing stored).
+    pub refuse_once: Option<String>,
+    /// Answer the first publish of this crate with 429 and `Retry-After` of this many seconds.
+    pub rate_limit_crate_once: Option<(String, u32)>,
+    /// Never answer publishes of this crate (the request hangs until the stub stops).
+    pub hang_on: Option<String>,
 }
 
 #[derive(Default)]
@@ -59,6 +68,8 @@ struct State {
     behaviour: Behaviour,
     seeded: BTreeMap<String, Vec<String>>,
     published: BTreeMap<String, Vec<String>>,
+    /// Names in the order their publishes were stored.
+    order: Vec<String>,
     requests: Vec<Request>,
 }
 
@@ -127,6 +138,19 @@ impl Stub {
             .collect()
     }
 
+    /// Crate names in the order the stub stored them.
+    pub fn stored_order(&self) -> Vec<String> {
+        self.state.lock().unwrap().order.clone()
+    }
+
+    pub fn set_hide_published(&self, hide: bool) {
+        self.state.lock().unwrap().behaviour.hide_published = hide;
+    }
+
+    pub fn set_hang_on(&self, name: Option<&str>) {
+        self.state.lock().unwrap().behaviour.hang_on = name.map(str::to_owned);
+    }
+
     pub fn clear(&self) {
         let mut s = self.state.lock().unwrap();
         s.requests.clear();
@@ -181,10 +205,22 @@ fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io::R
         headers,
         body,
     };
+    let hang = req.method == "PUT" && {
+        let s = state.lock().unwrap();
+        let name = s.behaviour.hang_on.clone();
+        drop(s);
+        name.is_some_and(|n| req.publish_parts().0["name"] == n.as_str())
+    };
+    if hang {
+        state.lock().unwrap().requests.push(req);
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        return Ok(());
+    }
     let (status, extra, resp) = route(&req, addr, state);
     state.lock().unwrap().requests.push(req);
     let reason = match status {
         200 => "OK",
+        400 => "Bad Request",
         404 => "Not Found",
         429 => "Too Many Requests",
         _ => "Internal Server Error",
@@ -228,6 +264,25 @@ fn route(req: &Request, addr: SocketAddr, state: &Mutex<State>) -> (u16, String,
             }
             let (json, tarball) = req.publish_parts();
             let name = json["name"].as_str().unwrap_or("").to_owned();
+            if s.behaviour.refuse_once.as_deref() == Some(name.as_str()) {
+                s.behaviour.refuse_once = None;
+                return (
+                    400,
+                    String::new(),
+                    r#"{"errors":[{"detail":"refused once on purpose"}]}"#.into(),
+                );
+            }
+            if let Some((n, secs)) = s.behaviour.rate_limit_crate_once.clone()
+                && n == name
+            {
+                s.behaviour.rate_limit_crate_once = None;
+                return (
+                    429,
+                    format!("Retry-After: {secs}\r\n"),
+                    r#"{"errors":[{"detail":"too many requests"}]}"#.into(),
+                );
+            }
+            s.order.push(name.clone());
             let line = serde_json::json!({"name": name, "vers": json["vers"], "deps": [], "cksum": hex::encode(Sha256::digest(&tarball)), "features": {}, "yanked": false}).to_string();
             s.published
                 .entry(name.to_lowercase())
@@ -299,4 +354,75 @@ pub fn write(root: &Path, rel: &str, contents: &str) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, contents).unwrap();
+}
+
+/// A real `gantry-registry` in-process, on 127.0.0.1, with its data in a temp dir.
+pub struct Registry {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        Registry::start_with(|_| {})
+    }
+
+    /// Starts with a config adjusted by `tweak` (rate limits, rules…).
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(gantry_registry::start(config)).unwrap();
+        Registry {
+            rt,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn index_url(&self) -> String {
+        format!(
+            "sparse+http://{}/index/",
+            self.server.as_ref().unwrap().addr
+        )
+    }
+
+    pub fn token(&self, login: &str) -> String {
+        let store = self.server.as_ref().unwrap().app.store.clone();
+        self.rt.block_on(async {
+            let user = match store.user_by_login(login).await.unwrap() {
+                Some(u) => u,
+                None => {
+                    store.create_user(login).await.unwrap();
+                    store.user_by_login(login).await.unwrap().unwrap()
+                }
+            };
+            let token = generate_token();
+            let new = NewToken {
+                user_id: user.id,
+                name: "t".into(),
+                hash: hash_token(&token),
+                scopes: None,
+                crate_patterns: vec![],
+                expires_at: None,
+            };
+            store.create_token(&new).await.unwrap();
+            token
+        })
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
 }

@@ -20,7 +20,7 @@ impl Events {
         }
     }
 
-    /// `packaged`, `verified`, `uploaded`, `confirmed`.
+    /// `packaged`, `verified`, `skipped`, `uploaded`, `confirmed`.
     pub fn step(
         &self,
         event: &str,
@@ -36,6 +36,34 @@ impl Events {
             "checksum": checksum,
             "duration_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         }));
+    }
+
+    /// A crate that did not make it: `failed` (with the reason) or `not-attempted` (with why).
+    pub fn settled_badly(&self, event: &str, krate: &str, version: &str, message: &str) {
+        self.emit(serde_json::json!({
+            "event": event,
+            "crate": krate,
+            "version": version,
+            "message": message,
+        }));
+    }
+
+    /// The whole plan, before any slow work: every crate with its registry state and action.
+    pub fn plan(&self, registry: &str, crates: Vec<serde_json::Value>) {
+        self.emit(serde_json::json!({
+            "event": "plan",
+            "registry": registry,
+            "crates": crates,
+        }));
+    }
+
+    /// The last line: what happened to every planned crate, and whether the run succeeded.
+    pub fn summary(&self, summary: serde_json::Value) {
+        let mut value = summary;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("event".into(), "summary".into());
+        }
+        self.emit(value);
     }
 
     pub fn warning(&self, krate: Option<(&str, &str)>, message: &str) {

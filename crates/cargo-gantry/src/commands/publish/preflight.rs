@@ -19,7 +19,7 @@ mod remote_checks;
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use gantry_client::webapi::WebApi;
 use gantry_package::package::PackagedCrate;
 use gantry_package::report::Reporter;
@@ -31,9 +31,8 @@ use gantry_protocol::{
     validate_metadata_all, validate_version,
 };
 
-use crate::context::Context;
 use crate::metadata::{self, RegistryContext};
-use crate::remote::{self, Remote, Target};
+use crate::remote::Remote;
 use crate::shell::Shell;
 
 /// One finding, naming the crate (when it is about one), what is wrong and what to do.
@@ -109,12 +108,6 @@ impl Preflight {
                     .is_some_and(|(n, v)| *n == c.name && *v == c.version)
         })
     }
-}
-
-/// The problems only (the fixed interface); see [`check_all`] for the warnings too.
-#[allow(dead_code)] // the plan flow's entry point; until it is merged only the dry-run block calls in
-pub fn check(input: &PreflightInput) -> Vec<Problem> {
-    check_all(input).problems
 }
 
 /// One crate as it would be uploaded.
@@ -411,59 +404,6 @@ impl IndexCache {
     fn has_exact(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
         Ok(self.names(remote, name)?.iter().any(|n| n == name))
     }
-}
-
-/// The dry-run path of `cargo gantry publish`: check the packaged crates and print every finding;
-/// an error (non-zero exit) when there is a problem. Crates already in the index with the same
-/// checksum are skipped (nothing would be uploaded for them).
-pub fn dry_run(
-    ctx: &Context,
-    ws: &Workspace,
-    crates: &[PackagedCrate],
-    remote: &Remote,
-    target: &Target,
-    token_flag: Option<&str>,
-    shell: &Shell,
-) -> anyhow::Result<()> {
-    let mut uploads = Vec::new();
-    for c in crates {
-        let found = remote
-            .runtime
-            .block_on(remote.index.find(&c.name, &c.version));
-        if !matches!(&found, Ok(Some(e)) if e.cksum == c.checksum) {
-            uploads.push(c.clone());
-        }
-    }
-    let all_versions: Vec<(String, String)> = crates
-        .iter()
-        .map(|c| (c.name.clone(), c.version.clone()))
-        .collect();
-    let token = match token_flag {
-        Some(t) => Some(t.to_owned()),
-        None => remote::lookup(ctx, target, remote::Operation::READ)?,
-    };
-    let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
-    let input = PreflightInput {
-        ws,
-        crates: &uploads,
-        all_versions: &all_versions,
-        remote,
-        api: api.as_ref(),
-        reg: RegistryContext {
-            target_index: target.canonical_url(),
-            target_is_crates_io: target.is_crates_io(),
-        },
-    };
-    let found = check_all(&input);
-    report(&found, shell);
-    let n = found.problems.len();
-    if n > 0 {
-        bail!(
-            "dry run found {n} problem{} that the registry would refuse; nothing was uploaded",
-            if n == 1 { "" } else { "s" }
-        );
-    }
-    Ok(())
 }
 
 /// Warnings first, then each problem as an `error:` line.

@@ -1,11 +1,15 @@
-//! Uploading in dependency waves and waiting for the index (spec §7, §9). Retries are safe: before
-//! sending a crate again after an unknown outcome (no answer, 5xx) we ask the index whether it
-//! already lists the version with our checksum, so a retry never publishes twice.
+//! The upload scheduler (spec §7, §9). A crate is uploaded as soon as every in-plan dependency is
+//! confirmed in the index with the expected checksum; independent crates go concurrently, at most
+//! [`Plan::jobs`] at a time. A 429 pauses only that crate and new uploads of the same rate-limit
+//! bucket (new crate / new version, as crates.io counts them) for `Retry-After`; everything else
+//! continues. Retries are safe: after an unknown outcome (no answer, 5xx) the index is asked whether
+//! it already lists our checksum before anything is sent again. The credential is fetched for each
+//! upload, so a provider issuing short-lived tokens is asked afresh every time.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
 use gantry_client::webapi::{ApiError, WebApi};
 use gantry_package::package::{PackagedCrate, pkg_id};
 use gantry_package::report::Reporter;
@@ -14,223 +18,639 @@ use gantry_protocol::PublishResponse;
 
 use super::events::Events;
 use super::join_list;
+use super::journal::{Journal, Step};
+use super::progress::Progress;
 use crate::metadata::{self, RegistryContext};
 use crate::remote::Remote;
 use crate::shell::Shell;
 
-/// How often one crate's upload is attempted before giving up.
+/// How often one crate's upload is attempted after failures whose outcome is unknown.
 const MAX_ATTEMPTS: u32 = 5;
+/// How many 429 answers one crate may get before the run gives up on it (a re-run resumes).
+const MAX_RATE_LIMITED: u32 = 30;
 /// Upper bound on a single `Retry-After` wait.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// Index polls start fast (a strongly consistent registry shows a version at once) and slow down.
+const FIRST_POLL: Duration = Duration::from_millis(50);
+const MAX_POLL: Duration = Duration::from_secs(1);
+/// How long a crate uploaded by an earlier run, but never confirmed, is looked for in the index
+/// before it is sent again.
+const RECHECK_WAIT: Duration = Duration::from_secs(10);
 
 pub struct Plan<'a> {
+    /// The crates to upload (identical ones already left out), in packaging order.
     pub crates: &'a [PackagedCrate],
+    /// Whether the registry already knows each crate's name (index `crates` order).
+    pub name_known: &'a [bool],
+    /// Crates uploaded by an earlier run but never confirmed: look before sending (indices).
+    pub recheck: &'a BTreeSet<usize>,
     /// (a, b): member a depends on member b.
     pub edges: &'a [(usize, usize)],
     pub remote: &'a Remote,
-    pub api: &'a WebApi,
     pub api_url: &'a str,
+    /// The token for one upload.
+    pub token: &'a dyn Fn(&PackagedCrate) -> anyhow::Result<String>,
     pub dry_run: bool,
     pub wait: Duration,
+    pub jobs: usize,
     pub reg: RegistryContext<'a>,
     pub ws: &'a Workspace,
+}
+
+/// What became of one crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Confirmed,
+    /// Uploaded; not waited for (`publish.timeout = 0`).
+    Uploaded,
+    /// Uploaded, but the index did not show it in time.
+    TimedOut,
+    Failed(String),
+    NotAttempted(String),
+    DryRun,
 }
 
 fn label(c: &PackagedCrate) -> String {
     format!("{} v{}", c.name, c.version)
 }
 
-pub fn run(plan: &Plan, shell: &Shell, events: &Events) -> anyhow::Result<()> {
-    let registry = plan.remote.target.display().to_owned();
-    let mut pending: Vec<usize> = (0..plan.crates.len()).collect();
-    let mut confirmed: BTreeSet<usize> = BTreeSet::new(); // member indices
-    let mut unconfirmed: Vec<usize> = Vec::new(); // crate indices
-    let mut timed_out = false;
-    while !pending.is_empty() || !unconfirmed.is_empty() {
-        let (mut ready, rest): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
-            let member = plan.crates[i].member;
-            plan.edges
-                .iter()
-                .filter(|(a, _)| *a == member)
-                .all(|(_, b)| confirmed.contains(b) || !plan.crates.iter().any(|c| c.member == *b))
-        });
-        ready.sort_by(|&a, &b| {
-            let (ca, cb) = (&plan.crates[a], &plan.crates[b]);
-            (&ca.name, &ca.version).cmp(&(&cb.name, &cb.version))
-        });
-        pending = rest;
-        if ready.is_empty() && unconfirmed.is_empty() {
-            bail!("cannot order the remaining crates for publishing (dependency cycle)");
-        }
-        for &i in &ready {
-            let c = &plan.crates[i];
-            shell.status("Uploading", &pkg_id(&plan.ws.members[c.member]));
-            if plan.dry_run {
-                shell.warning("aborting upload due to dry run");
-                confirmed.insert(c.member);
-                continue;
-            }
-            let started = Instant::now();
-            let left: Vec<usize> = pending.clone();
-            upload_one(plan, c, shell, events).map_err(|e| with_remaining(e, plan, &left))?;
-            shell.status(
-                "Uploaded",
-                &format!("{} to registry `{registry}`", label(c)),
-            );
-            events.step(
-                "uploaded",
-                &c.name,
-                &c.version,
-                Some(&c.checksum),
-                started.elapsed(),
-            );
-            unconfirmed.push(i);
-        }
-        if unconfirmed.is_empty() {
-            continue;
-        }
-        if plan.wait.is_zero() {
-            for i in unconfirmed.drain(..) {
-                confirmed.insert(plan.crates[i].member);
-            }
-            continue;
-        }
-        match wait_for_any(plan, &unconfirmed, pending.len(), &registry, shell)? {
-            Some(visible) => {
-                let names: Vec<String> = visible.iter().map(|&i| label(&plan.crates[i])).collect();
-                shell.status(
-                    "Published",
-                    &format!("{} at registry `{registry}`", join_list(&names, "and")),
-                );
-                for &i in &visible {
-                    let c = &plan.crates[i];
-                    events.step(
-                        "confirmed",
-                        &c.name,
-                        &c.version,
-                        Some(&c.checksum),
-                        Duration::ZERO,
-                    );
-                    confirmed.insert(c.member);
-                }
-                unconfirmed.retain(|i| !visible.contains(i));
-            }
-            None => {
-                let mut names: Vec<String> = unconfirmed
-                    .iter()
-                    .map(|&i| label(&plan.crates[i]))
-                    .collect();
-                names.sort();
-                let msg = format!(
-                    "timed out waiting for {} to be available in registry `{registry}`\n  |\n  = note: the registry may have a backlog that is delaying making the crate available. The crate should be available soon.",
-                    join_list(&names, "or")
-                );
-                shell.warning(&msg);
-                events.warning(None, &msg);
-                if !pending.is_empty() {
-                    bail!(
-                        "unable to publish {} due to a timeout while waiting for published dependencies to be available.",
-                        join_list(&names, "and")
-                    );
-                }
-                unconfirmed.clear();
-                timed_out = true;
-            }
-        }
-    }
-    if timed_out {
-        // Cargo exits 0 here; a publish nobody can see yet is not a success for scripts.
-        bail!(
-            "the upload succeeded but the index did not show it within {} seconds",
-            plan.wait.as_secs()
-        );
-    }
-    Ok(())
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Bucket {
+    NewCrate,
+    NewVersion,
 }
 
-fn with_remaining(e: anyhow::Error, plan: &Plan, left: &[usize]) -> anyhow::Error {
-    if left.is_empty() {
-        return e;
-    }
-    let ids: Vec<String> = left
-        .iter()
-        .map(|&i| format!("  {}", pkg_id(&plan.ws.members[plan.crates[i].member])))
-        .collect();
-    e.context(format!(
-        "\n\nnote: the following crates have not been published yet:\n{}",
-        ids.join("\n")
-    ))
+enum St {
+    Waiting,
+    /// Sent again no earlier than this.
+    RetryAt(Instant),
+    InFlight,
+    /// In the registry's hands; poll the index until `deadline`.
+    Unconfirmed {
+        deadline: Instant,
+        next_poll: Instant,
+        polls: u32,
+        /// An earlier run's upload being looked for: on timeout, send it.
+        recheck: bool,
+    },
+    Done(Outcome),
 }
 
-fn upload_one(
+struct Sched<'a, 'p> {
+    plan: &'a Plan<'p>,
+    shell: &'a Shell,
+    events: &'a Events,
+    journal: &'a Journal<'a>,
+    progress: &'a Progress,
+    registry: String,
+    st: Vec<St>,
+    attempts: Vec<u32>,
+    limited: Vec<u32>,
+    started: Vec<Option<Instant>>,
+    bodies: Vec<Option<Body>>,
+    paused: Vec<(Bucket, Instant)>,
+    announced: Vec<usize>,
+}
+
+type Answer = (usize, Result<PublishResponse, ApiError>);
+/// A crate's upload: metadata JSON and `.crate` bytes, built once, shared by retries.
+type Body = (Arc<Vec<u8>>, Arc<Vec<u8>>);
+
+pub fn run(
     plan: &Plan,
-    c: &PackagedCrate,
     shell: &Shell,
     events: &Events,
-) -> anyhow::Result<()> {
-    let failed = || {
+    journal: &Journal,
+    progress: &Progress,
+) -> Vec<Outcome> {
+    if plan.dry_run {
+        return plan
+            .crates
+            .iter()
+            .map(|c| {
+                shell.status("Uploading", &pkg_id(&plan.ws.members[c.member]));
+                shell.warning("aborting upload due to dry run");
+                Outcome::DryRun
+            })
+            .collect();
+    }
+    let n = plan.crates.len();
+    let now = Instant::now();
+    let st = (0..n)
+        .map(|i| {
+            if plan.recheck.contains(&i) {
+                St::Unconfirmed {
+                    deadline: now + plan.wait.min(RECHECK_WAIT),
+                    next_poll: now,
+                    polls: 0,
+                    recheck: true,
+                }
+            } else {
+                St::Waiting
+            }
+        })
+        .collect();
+    let mut s = Sched {
+        plan,
+        shell,
+        events,
+        journal,
+        progress,
+        registry: plan.remote.target.display().to_owned(),
+        st,
+        attempts: vec![0; n],
+        limited: vec![0; n],
+        started: vec![None; n],
+        bodies: vec![None; n],
+        paused: Vec::new(),
+        announced: Vec::new(),
+    };
+    plan.remote.runtime.block_on(s.drive());
+    progress.finish();
+    s.st.into_iter()
+        .map(|st| match st {
+            St::Done(o) => o,
+            // `drive` only returns once every crate is settled.
+            _ => Outcome::NotAttempted("the scheduler stopped early".into()),
+        })
+        .collect()
+}
+
+impl Sched<'_, '_> {
+    fn c(&self, i: usize) -> &PackagedCrate {
+        &self.plan.crates[i]
+    }
+
+    fn say(&self, f: impl FnOnce(&Shell)) {
+        self.progress.print(|| f(self.shell));
+    }
+
+    /// Member indices whose crates count as available to dependents.
+    fn available(&self, member: usize) -> bool {
+        match self.plan.crates.iter().position(|c| c.member == member) {
+            // Not in the upload list: identical-skipped or not selected; either way it is there.
+            None => true,
+            Some(j) => matches!(
+                self.st[j],
+                St::Done(Outcome::Confirmed) | St::Done(Outcome::Uploaded)
+            ),
+        }
+    }
+
+    fn deps(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let member = self.c(i).member;
+        self.plan
+            .edges
+            .iter()
+            .filter(move |(a, _)| *a == member)
+            .map(|(_, b)| *b)
+    }
+
+    fn bucket(&self, i: usize) -> Bucket {
+        if self.plan.name_known.get(i).copied().unwrap_or(false) {
+            Bucket::NewVersion
+        } else {
+            Bucket::NewCrate
+        }
+    }
+
+    fn settle(&mut self, i: usize, outcome: Outcome) {
+        let c = &self.plan.crates[i];
+        let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
+        match &outcome {
+            Outcome::Confirmed => {
+                self.events
+                    .step("confirmed", &c.name, &c.version, Some(&c.checksum), took);
+                self.journal
+                    .record(&c.name, &c.version, Step::Confirmed, None);
+            }
+            Outcome::Uploaded => {}
+            Outcome::TimedOut => {
+                let msg = "uploaded, but not yet visible in the index";
+                self.events
+                    .settled_badly("timed-out", &c.name, &c.version, msg);
+            }
+            Outcome::Failed(why) => {
+                self.events
+                    .settled_badly("failed", &c.name, &c.version, why);
+                self.journal
+                    .record(&c.name, &c.version, Step::Failed, Some(why));
+            }
+            Outcome::NotAttempted(why) => {
+                self.events
+                    .settled_badly("not-attempted", &c.name, &c.version, why);
+                self.journal
+                    .record(&c.name, &c.version, Step::NotAttempted, Some(why));
+            }
+            Outcome::DryRun => {}
+        }
+        self.st[i] = St::Done(outcome);
+        self.progress.settled();
+    }
+
+    /// Crates waiting on a dependency that will not arrive in this run are not attempted.
+    fn give_up_on_orphans(&mut self) {
+        loop {
+            let mut changed = false;
+            for i in 0..self.st.len() {
+                if !matches!(self.st[i], St::Waiting | St::RetryAt(_)) {
+                    continue;
+                }
+                let dead = self.deps(i).find(|&m| {
+                    self.plan
+                        .crates
+                        .iter()
+                        .position(|c| c.member == m)
+                        .is_some_and(|j| {
+                            matches!(
+                                self.st[j],
+                                St::Done(
+                                    Outcome::Failed(_)
+                                        | Outcome::TimedOut
+                                        | Outcome::NotAttempted(_)
+                                )
+                            )
+                        })
+                });
+                if let Some(m) = dead {
+                    let why = format!(
+                        "its dependency `{}` was not published in this run",
+                        self.plan.ws.members[m].name
+                    );
+                    self.settle(i, Outcome::NotAttempted(why));
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.st.iter().filter(|s| matches!(s, St::InFlight)).count()
+    }
+
+    fn ready(&self, now: Instant) -> Vec<usize> {
+        let mut ready: Vec<usize> = (0..self.st.len())
+            .filter(|&i| match self.st[i] {
+                St::Waiting => true,
+                St::RetryAt(at) => at <= now,
+                _ => false,
+            })
+            .filter(|&i| self.deps(i).all(|m| self.available(m)))
+            .filter(|&i| {
+                let b = self.bucket(i);
+                !self
+                    .paused
+                    .iter()
+                    .any(|(pb, until)| *pb == b && *until > now)
+            })
+            .collect();
+        ready.sort_by(|&a, &b| {
+            let (ca, cb) = (self.c(a), self.c(b));
+            (&ca.name, &ca.version).cmp(&(&cb.name, &cb.version))
+        });
+        ready
+    }
+
+    /// Builds the request body once per crate; a failure here is the crate's failure.
+    fn body(&mut self, i: usize) -> Result<Body, String> {
+        if let Some(b) = &self.bodies[i] {
+            return Ok(b.clone());
+        }
+        let c = self.c(i);
+        let build = || -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+            let krate = metadata::new_crate(
+                &c.tmp_path,
+                &c.manifest,
+                &c.name,
+                &c.version,
+                &self.plan.reg,
+            )?;
+            let json = serde_json::to_vec(&krate)?;
+            let tarball = std::fs::read(&c.tmp_path)
+                .map_err(|e| anyhow::anyhow!("failed to read `{}`: {e}", c.tmp_path.display()))?;
+            Ok((json, tarball))
+        };
+        let (json, tarball) =
+            build().map_err(|e| format!("{:#}", e.context(self.failed_msg(i))))?;
+        let pair = (Arc::new(json), Arc::new(tarball));
+        self.bodies[i] = Some(pair.clone());
+        Ok(pair)
+    }
+
+    fn failed_msg(&self, i: usize) -> String {
+        let c = self.c(i);
         format!(
             "failed to publish {} v{} to registry at {}",
-            c.name, c.version, plan.api_url
+            c.name, c.version, self.plan.api_url
         )
-    };
-    let krate = metadata::new_crate(&c.tmp_path, &c.manifest, &c.name, &c.version, &plan.reg)
-        .with_context(failed)?;
-    let json = serde_json::to_vec(&krate).context("failed to serialise the publish metadata")?;
-    let tarball = std::fs::read(&c.tmp_path)
-        .with_context(|| format!("failed to read `{}`", c.tmp_path.display()))?;
-    let mut attempt = 0;
-    let response = loop {
-        attempt += 1;
-        let result = plan
-            .remote
-            .runtime
-            .block_on(plan.api.publish(&json, &tarball));
+    }
+
+    fn start(&mut self, i: usize, set: &mut tokio::task::JoinSet<Answer>) {
+        let (json, tarball) = match self.body(i) {
+            Ok(b) => b,
+            Err(e) => return self.settle(i, Outcome::Failed(e)),
+        };
+        let c = self.c(i);
+        let token = match (self.plan.token)(c) {
+            Ok(t) => t,
+            Err(e) => return self.settle(i, Outcome::Failed(format!("{e:#}"))),
+        };
+        let id = pkg_id(&self.plan.ws.members[c.member]);
+        self.say(|sh| sh.status("Uploading", &id));
+        self.started[i].get_or_insert_with(Instant::now);
+        self.attempts[i] += 1;
+        self.st[i] = St::InFlight;
+        let api = WebApi::new(
+            self.plan.remote.client.clone(),
+            self.plan.api_url,
+            Some(token),
+        );
+        set.spawn(async move { (i, api.publish(&json, &tarball).await) });
+    }
+
+    async fn our_checksum_listed(&self, i: usize) -> Result<bool, String> {
+        let c = self.c(i);
+        match self.plan.remote.index.find(&c.name, &c.version).await {
+            Ok(Some(e)) if e.cksum == c.checksum => Ok(true),
+            Ok(Some(e)) => Err(format!(
+                "{} is in the index with a different checksum ({}, ours {}); it was published from other sources",
+                label(c),
+                e.cksum,
+                c.checksum
+            )),
+            Ok(None) => Ok(false),
+            // An index hiccup is not an answer; treat as "not seen yet".
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn uploaded(&mut self, i: usize, response: &PublishResponse) {
+        let c = self.c(i);
+        let label = label(c);
+        for w in warnings(response) {
+            self.say(|sh| sh.warning(&w));
+            self.events.warning(Some((&c.name, &c.version)), &w);
+        }
+        let registry = self.registry.clone();
+        self.say(|sh| sh.status("Uploaded", &format!("{label} to registry `{registry}`")));
+        let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
+        self.events
+            .step("uploaded", &c.name, &c.version, Some(&c.checksum), took);
+        self.journal
+            .record(&c.name, &c.version, Step::Uploaded, None);
+        if self.plan.wait.is_zero() {
+            self.settle(i, Outcome::Uploaded);
+        } else {
+            let now = Instant::now();
+            self.st[i] = St::Unconfirmed {
+                deadline: now + self.plan.wait,
+                next_poll: now,
+                polls: 0,
+                recheck: false,
+            };
+        }
+    }
+
+    async fn answered(&mut self, i: usize, result: Result<PublishResponse, ApiError>) {
         let err = match result {
-            Ok(r) => break r,
+            Ok(r) => return self.uploaded(i, &r),
             Err(e) => e,
         };
-        // After an earlier unknown outcome, a refusal may just mean our first try landed.
-        if attempt > 1 && already_there(plan, c)? {
-            shell.note(&format!(
-                "{} is in the index with this checksum; an earlier attempt succeeded",
-                label(c)
-            ));
-            break PublishResponse::default();
+        let c = self.c(i).clone();
+        // After an unknown outcome (now or earlier), a refusal may just mean an earlier try landed.
+        if err.outcome_unknown() || self.attempts[i] > 1 {
+            match self.our_checksum_listed(i).await {
+                Ok(true) => {
+                    let note = format!(
+                        "the registry answered with an error, but {} is in the index with this checksum",
+                        label(&c)
+                    );
+                    self.say(|sh| sh.note(&note));
+                    return self.uploaded(i, &PublishResponse::default());
+                }
+                Ok(false) => {}
+                Err(e) => return self.settle(i, Outcome::Failed(e)),
+            }
         }
-        let retryable = err.status() == Some(429) || err.outcome_unknown();
-        if !retryable || attempt >= MAX_ATTEMPTS {
-            return Err(anyhow::Error::new(err).context(failed()));
+        let now = Instant::now();
+        let rate_limited = err.status() == Some(429);
+        let give_up = if rate_limited {
+            self.limited[i] += 1;
+            self.attempts[i] -= 1;
+            self.limited[i] >= MAX_RATE_LIMITED
+        } else {
+            !err.outcome_unknown() || self.attempts[i] >= MAX_ATTEMPTS
+        };
+        if give_up {
+            let msg = format!("{:#}", anyhow::Error::new(err).context(self.failed_msg(i)));
+            return self.settle(i, Outcome::Failed(msg));
         }
-        if err.outcome_unknown() && already_there(plan, c)? {
-            shell.note(&format!(
-                "the registry answered with an error, but {} is in the index with this checksum",
-                label(c)
-            ));
-            break PublishResponse::default();
-        }
-        let delay = delay_for(&err, attempt);
-        let why = if err.status() == Some(429) {
-            "the registry is rate limiting uploads".to_owned()
+        let delay = delay_for(&err, self.attempts[i].max(1));
+        let why = if rate_limited {
+            let bucket = self.bucket(i);
+            let until = now + delay;
+            match self.paused.iter_mut().find(|(b, _)| *b == bucket) {
+                Some((_, u)) => *u = (*u).max(until),
+                None => self.paused.push((bucket, until)),
+            }
+            let kind = match bucket {
+                Bucket::NewCrate => "new crates",
+                Bucket::NewVersion => "new versions",
+            };
+            format!("the registry is rate limiting uploads of {kind}")
         } else {
             format!("upload failed ({})", first_line(&err))
         };
         let msg = format!(
-            "{why}; retrying {} in {}s (attempt {} of {MAX_ATTEMPTS})",
-            label(c),
-            delay.as_secs().max(1),
-            attempt + 1
+            "{why}; retrying {} in {}s (other uploads continue)",
+            label(&c),
+            delay.as_secs_f64().ceil() as u64
         );
-        shell.status("Waiting", &msg);
-        events.warning(Some((&c.name, &c.version)), &msg);
-        std::thread::sleep(delay);
-    };
-    for w in warnings(&response) {
-        shell.warning(&w);
-        events.warning(Some((&c.name, &c.version)), &w);
+        self.say(|sh| sh.status("Waiting", &msg));
+        self.events.warning(Some((&c.name, &c.version)), &msg);
+        self.st[i] = St::RetryAt(now + delay);
     }
-    Ok(())
+
+    /// Polls the index for every unconfirmed crate whose turn it is.
+    async fn poll(&mut self) {
+        let now = Instant::now();
+        let mut visible = Vec::new();
+        for i in 0..self.st.len() {
+            let St::Unconfirmed {
+                deadline,
+                next_poll,
+                polls,
+                recheck,
+            } = self.st[i]
+            else {
+                continue;
+            };
+            if next_poll > now {
+                continue;
+            }
+            match self.our_checksum_listed(i).await {
+                Ok(true) => {
+                    visible.push(i);
+                    continue;
+                }
+                Err(e) => {
+                    self.settle(i, Outcome::Failed(e));
+                    continue;
+                }
+                Ok(false) => {}
+            }
+            if Instant::now() < deadline {
+                let step = (FIRST_POLL * 2u32.saturating_pow(polls.min(10))).min(MAX_POLL);
+                self.st[i] = St::Unconfirmed {
+                    deadline,
+                    next_poll: Instant::now() + step,
+                    polls: polls + 1,
+                    recheck,
+                };
+            } else if recheck {
+                let note = format!(
+                    "{} was uploaded by an earlier run but the index does not list it; sending it again",
+                    label(self.c(i))
+                );
+                self.say(|sh| sh.note(&note));
+                self.st[i] = St::Waiting;
+            } else {
+                let msg = format!(
+                    "timed out waiting for {} to be available in registry `{}`\n  |\n  = note: the registry may have a backlog that is delaying making the crate available. The crate should be available soon.\n  = help: run the same command again to finish the publish once it is",
+                    label(self.c(i)),
+                    self.registry
+                );
+                self.say(|sh| sh.warning(&msg));
+                self.settle(i, Outcome::TimedOut);
+            }
+        }
+        if !visible.is_empty() {
+            let mut names: Vec<String> = visible.iter().map(|&i| label(self.c(i))).collect();
+            names.sort();
+            let msg = format!(
+                "{} at registry `{}`",
+                join_list(&names, "and"),
+                self.registry
+            );
+            self.say(|sh| sh.status("Published", &msg));
+            for i in visible {
+                self.settle(i, Outcome::Confirmed);
+            }
+        }
+    }
+
+    /// cargo's "waiting for … to be available" note, once per set of crates waited for, when the
+    /// index is all that holds things up.
+    fn announce_wait(&mut self) {
+        let waiting: Vec<usize> = (0..self.st.len())
+            .filter(|&i| matches!(self.st[i], St::Unconfirmed { .. }))
+            .collect();
+        if waiting.is_empty() || waiting == self.announced || self.in_flight() > 0 {
+            return;
+        }
+        let mut names: Vec<String> = waiting.iter().map(|&i| label(self.c(i))).collect();
+        names.sort();
+        let list = join_list(&names, "or");
+        let remaining = self
+            .st
+            .iter()
+            .filter(|s| matches!(s, St::Waiting | St::RetryAt(_)))
+            .count();
+        let registry = &self.registry;
+        let msg = if remaining == 0 {
+            format!(
+                "waiting for {list} to be available at registry `{registry}`\nhelp: you may press ctrl-c to skip waiting; the crate should be available shortly"
+            )
+        } else {
+            format!(
+                "waiting for {list} to be available at registry `{registry}`.\n      {remaining} remaining crate{} to be published",
+                if remaining == 1 { "" } else { "s" }
+            )
+        };
+        self.say(|sh| sh.note(&msg));
+        self.announced = waiting;
+    }
+
+    /// When something next needs doing without an upload answer: a poll, a retry, a pause ending.
+    fn next_wake(&self) -> Option<Instant> {
+        let mut wake: Option<Instant> = None;
+        let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        for s in &self.st {
+            match s {
+                St::Unconfirmed { next_poll, .. } => at(*next_poll),
+                St::RetryAt(t) => at(*t),
+                _ => {}
+            }
+        }
+        for (_, until) in &self.paused {
+            if *until > Instant::now() {
+                at(*until);
+            }
+        }
+        wake
+    }
+
+    async fn drive(&mut self) {
+        let mut set: tokio::task::JoinSet<Answer> = tokio::task::JoinSet::new();
+        loop {
+            self.give_up_on_orphans();
+            let now = Instant::now();
+            for i in self.ready(now) {
+                if self.in_flight() >= self.plan.jobs.max(1) {
+                    break;
+                }
+                self.start(i, &mut set);
+            }
+            let unconfirmed = self
+                .st
+                .iter()
+                .filter(|s| matches!(s, St::Unconfirmed { .. }))
+                .count();
+            self.progress.message(self.in_flight(), unconfirmed);
+            self.announce_wait();
+            if set.is_empty() {
+                match self.next_wake() {
+                    Some(wake) => {
+                        tokio::time::sleep_until(wake.into()).await;
+                        self.poll().await;
+                    }
+                    None => break,
+                }
+                continue;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                joined = set.join_next() => {
+                    if let Some(Ok((i, result))) = joined {
+                        self.answered(i, result).await;
+                    }
+                }
+                _ = sleep_until_opt(wake) => self.poll().await,
+            }
+        }
+        // Whatever is still waiting has a dependency cycle or a dependency that never settled.
+        for i in 0..self.st.len() {
+            if !matches!(self.st[i], St::Done(_)) {
+                self.settle(
+                    i,
+                    Outcome::NotAttempted(
+                        "its in-workspace dependencies could not be ordered (dependency cycle)"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn first_line(e: &ApiError) -> String {
@@ -242,22 +662,6 @@ fn delay_for(err: &ApiError, attempt: u32) -> Duration {
         return d.min(MAX_RETRY_AFTER).max(Duration::from_millis(100));
     }
     Duration::from_secs(1 << (attempt - 1).min(4))
-}
-
-/// Does the index list this exact version with our checksum?
-fn already_there(plan: &Plan, c: &PackagedCrate) -> anyhow::Result<bool> {
-    let entry = plan
-        .remote
-        .runtime
-        .block_on(plan.remote.index.find(&c.name, &c.version))?;
-    match entry {
-        Some(e) if e.cksum == c.checksum => Ok(true),
-        Some(_) => Err(anyhow!(
-            "{} is in the index with a different checksum; it was published from other sources",
-            label(c)
-        )),
-        None => Ok(false),
-    }
 }
 
 fn warnings(r: &PublishResponse) -> Vec<String> {
@@ -277,50 +681,4 @@ fn warnings(r: &PublishResponse) -> Vec<String> {
     }
     out.extend(w.other.iter().cloned());
     out
-}
-
-/// Polls until at least one of `waiting` shows up with our checksum; None on timeout.
-fn wait_for_any(
-    plan: &Plan,
-    waiting: &[usize],
-    remaining: usize,
-    registry: &str,
-    shell: &Shell,
-) -> anyhow::Result<Option<Vec<usize>>> {
-    let mut names: Vec<String> = waiting.iter().map(|&i| label(&plan.crates[i])).collect();
-    names.sort();
-    let list = join_list(&names, "or");
-    if remaining == 0 {
-        shell.note(&format!(
-            "waiting for {list} to be available at registry `{registry}`\nhelp: you may press ctrl-c to skip waiting; the crate should be available shortly"
-        ));
-    } else {
-        shell.note(&format!(
-            "waiting for {list} to be available at registry `{registry}`.\n      {remaining} remaining crate{} to be published",
-            if remaining == 1 { "" } else { "s" }
-        ));
-    }
-    let deadline = Instant::now() + plan.wait;
-    loop {
-        let mut visible = Vec::new();
-        for &i in waiting {
-            let c = &plan.crates[i];
-            // A transient index error is just another poll that saw nothing.
-            if let Ok(Some(e)) = plan
-                .remote
-                .runtime
-                .block_on(plan.remote.index.find(&c.name, &c.version))
-                && e.cksum == c.checksum
-            {
-                visible.push(i);
-            }
-        }
-        if !visible.is_empty() {
-            return Ok(Some(visible));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
-    }
 }
