@@ -158,7 +158,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
         }
         "bench" => {
             if !f.take_flag("package") {
-                return Err(format!("unknown benchmark (package, registry or publish-workspace)\n{USAGE}"));
+                return Err(format!(
+                    "unknown benchmark (package, registry or publish-workspace)\n{USAGE}"
+                ));
             }
             let opts = bench::Options {
                 runs: f.take_number("--runs", 5)?,

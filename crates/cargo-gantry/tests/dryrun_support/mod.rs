@@ -107,6 +107,17 @@ pub fn cargo_home(dir: &Path, index_url: &str) -> PathBuf {
 pub fn gantry(dir: &Path, home: &Path, token: Option<&str>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
     c.arg("gantry").args(args);
+    run_with(c, dir, home, token)
+}
+
+/// The installed cargo with the same environment as [`gantry`] (its own `CARGO_HOME`).
+pub fn cargo(dir: &Path, home: &Path, token: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new("cargo");
+    c.args(args);
+    run_with(c, dir, home, token)
+}
+
+fn run_with(mut c: Command, dir: &Path, home: &Path, token: Option<&str>) -> Output {
     for (k, _) in std::env::vars() {
         if k.starts_with("CARGO_") || k == "RUSTC_WRAPPER" {
             c.env_remove(&k);
