@@ -12,6 +12,19 @@ pub struct RegistryConfig {
     pub api: Option<String>,
     #[serde(default, rename = "auth-required")]
     pub auth_required: bool,
+    /// What a gantry-registry advertises beyond cargo's keys; `None` for other registries.
+    #[serde(default)]
+    pub gantry: Option<GantryCapabilities>,
+}
+
+/// The `gantry` object of a gantry-registry's `config.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GantryCapabilities {
+    /// `PUT /api/v1/crates/new?validate_only=true` runs every publish rule and stores nothing.
+    #[serde(default, rename = "validate-only")]
+    pub validate_only: bool,
+    #[serde(default, rename = "max-upload-size")]
+    pub max_upload_size: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

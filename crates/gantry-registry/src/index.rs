@@ -55,6 +55,13 @@ pub async fn config_json(
         "dl": format!("{}/api/v1/crates", app.api_url()),
         "api": app.api_url(),
         "auth-required": app.config.auth_required,
+        // Capabilities for gantry clients (cargo ignores unknown keys): `validate-only` tells
+        // `cargo gantry publish --dry-run` that `?validate_only=true` is honoured, so it may send
+        // the real upload to be checked without it ever being stored.
+        "gantry": {
+            "validate-only": true,
+            "max-upload-size": app.config.max_upload_size,
+        },
     })
     .to_string();
     Ok(conditional(

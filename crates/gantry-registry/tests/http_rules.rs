@@ -49,6 +49,12 @@ fn publish_index_download_and_conditional_get(backend: Backend) {
     let cfg = cfg.json();
     assert_eq!(cfg["api"], format!("http://{}", reg.addr));
     assert_eq!(cfg["auth-required"], false);
+    // Advertised to gantry clients so a dry-run may use validate-only publishes.
+    assert_eq!(cfg["gantry"]["validate-only"], true);
+    assert_eq!(
+        cfg["gantry"]["max-upload-size"],
+        gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE
+    );
 
     let f = reg.index_file("MyCrate");
     assert_eq!(f.status, 200);

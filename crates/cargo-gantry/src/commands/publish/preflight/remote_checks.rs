@@ -1,10 +1,11 @@
 //! Authentication and ownership, asked of the registry.
 //!
-//! A registry known to honour `?validate_only=true` (gantry-registry) gets the exact upload: it runs
-//! every rule a publish meets, ownership and its own limits included, and stores nothing. It is
-//! only ever sent to a registry identified as gantry-registry: a registry that ignored the flag
-//! would publish. Any other registry (crates.io first) gets read-only calls: `GET /api/v1/me` for
-//! the token's user, then `GET /api/v1/crates/{name}/owners` for each existing crate.
+//! A registry whose `config.json` advertises `"gantry": {"validate-only": true}` (gantry-registry)
+//! gets the exact upload with `?validate_only=true`: it runs every rule a publish meets, ownership
+//! and its own limits included, and stores nothing. Nothing else ever gets that request: a registry
+//! that ignored the flag would publish. Any other registry (crates.io first) gets read-only calls:
+//! `GET /api/v1/me` for the token's user, then `GET /api/v1/crates/{name}/owners` for each existing
+//! crate.
 //!
 //! 401/403 answers are problems (the publish would be refused); anything that only means "could
 //! not ask" (network, 5xx, an API without `/me`) is a warning.
@@ -14,9 +15,6 @@ use gantry_client::webapi::{ApiError, WebApi};
 use gantry_package::registry::CRATES_IO;
 
 use super::{Preflight, PreflightInput, Upload, probe};
-
-/// What `GET {api}/me` starts with on gantry-registry.
-const GANTRY_ME_PREFIX: &str = "Gantry registry at ";
 
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
@@ -51,24 +49,16 @@ pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     }
 }
 
-/// Whether the target is a gantry-registry (which honours `validate_only`). Never crates.io.
+/// Whether the target honours `validate_only` — only when its `config.json` says so (gantry-registry
+/// does); a registry that ignored the flag would publish. Never crates.io.
 pub fn validates_remotely(input: &PreflightInput) -> bool {
-    if input.remote.target.is_crates_io() {
-        return false;
-    }
-    let Ok(api) = input.remote.api_url() else {
-        return false;
-    };
-    let client = &input.remote.client;
-    input.remote.runtime.block_on(async {
-        match client.get(format!("{api}/me")).send().await {
-            Ok(resp) if resp.status().is_success() => resp
-                .text()
-                .await
-                .is_ok_and(|t| t.starts_with(GANTRY_ME_PREFIX)),
-            _ => false,
-        }
-    })
+    !input.remote.target.is_crates_io()
+        && input
+            .remote
+            .config
+            .gantry
+            .as_ref()
+            .is_some_and(|g| g.validate_only)
 }
 
 fn detail(e: &ApiError) -> String {
