@@ -109,6 +109,13 @@ pub fn verify_all(req: &AllRequest) -> Result<Vec<PathBuf>, AllError> {
     cmd.arg("--workspace")
         .arg("--target-dir")
         .arg(req.target_dir);
+    // The unpacked copies are built once and thrown away: incremental state for them is pure
+    // overhead (a from-scratch incremental build is slower and writes a query cache no later build
+    // of the user's reads). The code generated, and so what verification proves, is the same. A
+    // user's own CARGO_INCREMENTAL still wins.
+    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     add_build_flags(&mut cmd, req.flags);
     let members: BTreeMap<&str, &str> = req.archives.iter().map(|a| (a.name, a.version)).collect();
     let (status, failing) = run_build(cmd).map_err(|source| VerifyError::Spawn {
