@@ -3,11 +3,12 @@
 //! registry answers to a real publish.
 
 mod dryrun_support;
+mod publish_support;
 
 use std::path::Path;
 
 use dryrun_support::{
-    Registry, cargo, cargo_home, gantry, incompressible, package, stderr, text, write,
+    Registry, cargo, cargo_home, gantry, incompressible, package, registry, stderr, text, write,
 };
 
 /// The registry's upload limit in these tests: far below crates.io's, so a small crate can break it.
@@ -102,7 +103,7 @@ struct Setup {
 
 /// A registry where alice owns `owned` and `taken`, bob owns `b` 0.1.0; the bad workspace.
 fn setup() -> Setup {
-    let reg = Registry::start(SMALL_LIMIT);
+    let reg = registry(SMALL_LIMIT);
     let tmp = tempfile::tempdir().unwrap();
     let home = cargo_home(&tmp.path().join("home"), &reg.index_url());
     let (alice, bob) = (reg.token("alice"), reg.token("bob"));
@@ -250,7 +251,7 @@ fn dry_run_findings_match_the_registry_answers() {
 
 #[test]
 fn clean_workspace_passes_dry_run_then_publishes() {
-    let reg = Registry::start(SMALL_LIMIT);
+    let reg = registry(SMALL_LIMIT);
     let tmp = tempfile::tempdir().unwrap();
     let home = cargo_home(&tmp.path().join("home"), &reg.index_url());
     let token = reg.token("carol");
@@ -345,7 +346,7 @@ fn other_registries_get_read_only_ownership_checks() {
 /// Versioned dev- and build-dependencies on a crate of the plan are held to the same rule.
 #[test]
 fn dev_and_build_requirements_must_accept_the_published_version() {
-    let reg = Registry::start(SMALL_LIMIT);
+    let reg = registry(SMALL_LIMIT);
     let tmp = tempfile::tempdir().unwrap();
     let home = cargo_home(&tmp.path().join("home"), &reg.index_url());
     let token = reg.token("dana");

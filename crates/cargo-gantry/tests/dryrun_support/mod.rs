@@ -1,96 +1,15 @@
-//! Support for the dry-run tests: a real in-process `gantry-registry` (127.0.0.1, its own data
-//! directory), tokens for named users, an isolated `CARGO_HOME`, and the cargo-gantry runner.
+//! Support for the dry-run tests: the publish tests' in-process `gantry-registry` with an upload
+//! limit, an isolated `CARGO_HOME` knowing it as `g`, and the cargo / cargo-gantry runners.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gantry_registry::auth::{generate_token, hash_token};
-use gantry_registry::store::NewToken;
-use gantry_registry::{Config, RunningServer};
+pub use crate::publish_support::Registry;
 
-pub struct Registry {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    pub fn start(max_upload_size: u32) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"));
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.max_upload_size = max_upload_size;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(gantry_registry::start(config)).unwrap();
-        Registry {
-            rt,
-            server: Some(server),
-            _dir: dir,
-        }
-    }
-
-    pub fn index_url(&self) -> String {
-        format!(
-            "sparse+http://{}/index/",
-            self.server.as_ref().unwrap().addr
-        )
-    }
-
-    /// A new token for `login` (created on first use), with every scope.
-    pub fn token(&self, login: &str) -> String {
-        let store = self.server.as_ref().unwrap().app.store.clone();
-        self.rt.block_on(async {
-            if store.user_by_login(login).await.unwrap().is_none() {
-                store.create_user(login).await.unwrap();
-            }
-            let user = store.user_by_login(login).await.unwrap().unwrap();
-            let token = generate_token();
-            let new = NewToken {
-                user_id: user.id,
-                name: "t".into(),
-                hash: hash_token(&token),
-                scopes: None,
-                crate_patterns: vec![],
-                expires_at: None,
-            };
-            store.create_token(&new).await.unwrap();
-            token
-        })
-    }
-
-    /// The versions the registry holds for `name` (empty when the crate is unknown).
-    pub fn versions(&self, name: &str) -> Vec<String> {
-        let store = self.server.as_ref().unwrap().app.store.clone();
-        self.rt.block_on(async {
-            match store.crate_by_name(name).await.unwrap() {
-                None => Vec::new(),
-                Some(c) => {
-                    let mut v: Vec<String> = store
-                        .versions(c.id)
-                        .await
-                        .unwrap()
-                        .into_iter()
-                        .map(|r| r.num)
-                        .collect();
-                    v.sort();
-                    v
-                }
-            }
-        })
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
+/// A registry whose upload limit is `max_upload_size` bytes.
+pub fn registry(max_upload_size: u32) -> Registry {
+    Registry::start_with(|c| c.max_upload_size = max_upload_size)
 }
 
 /// A fresh `CARGO_HOME` knowing registry `g`.

@@ -417,6 +417,27 @@ impl Registry {
             token
         })
     }
+
+    /// The versions the registry holds for `name`, sorted (empty when the crate is unknown).
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let store = self.server.as_ref().unwrap().app.store.clone();
+        self.rt.block_on(async {
+            match store.crate_by_name(name).await.unwrap() {
+                None => Vec::new(),
+                Some(c) => {
+                    let mut v: Vec<String> = store
+                        .versions(c.id)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.num)
+                        .collect();
+                    v.sort();
+                    v
+                }
+            }
+        })
+    }
 }
 
 impl Drop for Registry {
