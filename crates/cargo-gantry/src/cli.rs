@@ -145,6 +145,20 @@ pub struct CompileArgs {
     pub keep_going: bool,
 }
 
+impl CompileArgs {
+    /// What a verification build passes on to cargo: these options plus the feature selection.
+    pub fn build_flags(&self, features: &FeatureArgs) -> gantry_package::verify::BuildFlags {
+        gantry_package::verify::BuildFlags {
+            features: features.list(),
+            all_features: features.all_features,
+            no_default_features: features.no_default_features,
+            targets: self.target.clone(),
+            jobs: self.jobs.clone(),
+            keep_going: self.keep_going,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectionArgs {
     /// Package(s) to assemble

@@ -3,7 +3,6 @@
 use anyhow::bail;
 use gantry_package::package::{self as pkg, PackageOptions};
 use gantry_package::report::Reporter;
-use gantry_package::verify::BuildFlags;
 use gantry_package::workspace::{ManifestError, load_workspace};
 
 use crate::cli::PackageArgs;
@@ -27,7 +26,6 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     let selected = selection.resolve(&ws)?;
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;
-    let features = args.features.list();
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
@@ -44,14 +42,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         verify_dir: verify_dir(&ws.root_dir),
         target_dir: target_dir.clone(),
         build_dir,
-        build: BuildFlags {
-            features,
-            all_features: args.features.all_features,
-            no_default_features: args.features.no_default_features,
-            targets: args.compile.target.clone(),
-            jobs: args.compile.jobs.clone(),
-            keep_going: args.compile.keep_going,
-        },
+        build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: false,

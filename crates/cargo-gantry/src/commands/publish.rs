@@ -18,7 +18,6 @@ use gantry_package::package::{self as pkg, PackageOptions, PackagedCrate};
 use gantry_package::registry::{self, PublishSetting, RegistryRequest};
 use gantry_package::report::Reporter;
 use gantry_package::select;
-use gantry_package::verify::BuildFlags;
 use gantry_package::workspace::load_workspace;
 
 use crate::cli::PublishArgs;
@@ -470,14 +469,7 @@ fn package_options<'a>(
         verify_dir: super::package::verify_dir(&ws.root_dir),
         target_dir,
         build_dir,
-        build: BuildFlags {
-            features: args.features.list(),
-            all_features: args.features.all_features,
-            no_default_features: args.features.no_default_features,
-            targets: args.compile.target.clone(),
-            jobs: args.compile.jobs.clone(),
-            keep_going: args.compile.keep_going,
-        },
+        build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: true,
