@@ -9,8 +9,9 @@ use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
 use crate::ratelimit::RateLimits;
 
-/// crates.io's floor for the decompressed size of a `.crate` (512 MiB).
-pub const MIN_UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
+/// crates.io's floor for the decompressed size of a `.crate`; one definition, shared with the client's
+/// dry-run.
+pub use gantry_protocol::tarball::MIN_UNPACKED_LIMIT;
 /// Whole-request time limit.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// Pool size for the embedded SQLite database (one writer anyway; a few readers).
