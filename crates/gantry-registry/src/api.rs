@@ -79,7 +79,7 @@ pub async fn publish(
     // Authorisation depends on whether the crate exists: publish-new vs publish-update + ownership.
     let action = match app.store.crate_by_name(&krate.name).await? {
         Some(existing) => {
-            authed.require(Scope::PublishUpdate, &krate.name)?;
+            authed.authorize(Scope::PublishUpdate, &krate.name)?;
             if !app.store.is_owner(existing.id, authed.user_id()).await? {
                 return Err(ApiErr::forbidden(NOT_OWNER));
             }
@@ -99,7 +99,7 @@ pub async fn publish(
             Action::PublishUpdate
         }
         None => {
-            authed.require(Scope::PublishNew, &krate.name)?;
+            authed.authorize(Scope::PublishNew, &krate.name)?;
             if is_reserved_name(&krate.name) {
                 return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
             }
@@ -195,7 +195,7 @@ async fn set_yank(
 ) -> Result<Response, ApiErr> {
     let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
     let krate = find_crate(&app, &name).await?;
-    authed.require(Scope::Yank, &krate.name)?;
+    authed.authorize(Scope::Yank, &krate.name)?;
     if !app.store.is_owner(krate.id, authed.user_id()).await? {
         return Err(ApiErr::forbidden(
             "must already be an owner to yank or unyank",
@@ -298,7 +298,7 @@ async fn owners_change(
 ) -> Result<Response, ApiErr> {
     let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
     let krate = find_crate(&app, &name).await?;
-    authed.require(Scope::ChangeOwners, &krate.name)?;
+    authed.authorize(Scope::ChangeOwners, &krate.name)?;
     if !app.store.is_owner(krate.id, authed.user_id()).await? {
         return Err(ApiErr::forbidden(
             "only owners have permission to modify owners",

@@ -65,30 +65,29 @@ impl Authed {
         self.token.user.id
     }
 
-    /// crates.io: legacy tokens (no scopes) may do anything; otherwise both the endpoint scope and
-    /// one crate pattern (empty list = all crates) must match.
-    pub fn allows(&self, scope: Scope, crate_name: &str) -> bool {
-        let endpoint_ok = match &self.token.scopes {
-            None => return true,
-            Some(s) => s.iter().any(|s| s == scope.as_str()),
-        };
-        endpoint_ok
-            && (self.token.crate_patterns.is_empty()
-                || self
-                    .token
-                    .crate_patterns
-                    .iter()
-                    .any(|p| pattern_matches(p, crate_name)))
-    }
-
-    pub fn require(&self, scope: Scope, crate_name: &str) -> Result<(), ApiErr> {
-        if self.allows(scope, crate_name) {
+    /// The one authorisation rule for every action on a crate. Like crates.io, the endpoint scopes
+    /// and the crate patterns are checked independently: a token without scopes may use every
+    /// endpoint, a token without patterns may act on every crate, and a token that lists either
+    /// is held to what it lists — also when it lists only the other.
+    pub fn authorize(&self, scope: Scope, crate_name: &str) -> Result<(), ApiErr> {
+        if self.permits(scope, crate_name) {
             Ok(())
         } else {
             Err(ApiErr::forbidden(
                 "this token does not have the required permissions to perform this action",
             ))
         }
+    }
+
+    fn permits(&self, scope: Scope, crate_name: &str) -> bool {
+        let endpoint_ok = match &self.token.scopes {
+            None => true,
+            Some(scopes) => scopes.iter().any(|s| s == scope.as_str()),
+        };
+        let patterns = &self.token.crate_patterns;
+        let crate_ok =
+            patterns.is_empty() || patterns.iter().any(|p| pattern_matches(p, crate_name));
+        endpoint_ok && crate_ok
     }
 }
 
@@ -158,6 +157,47 @@ mod tests {
         assert!(!pattern_matches("serde-*", "serde"));
         assert!(pattern_matches("foo", "foo"));
         assert!(!pattern_matches("foo", "foo2"));
+    }
+
+    fn authed(scopes: Option<&[&str]>, patterns: &[&str]) -> Authed {
+        Authed {
+            token: TokenRecord {
+                id: 1,
+                user: crate::store::User {
+                    id: 1,
+                    login: "alice".into(),
+                },
+                name: "t".into(),
+                hash: vec![],
+                scopes: scopes.map(|s| s.iter().map(|s| s.to_string()).collect()),
+                crate_patterns: patterns.iter().map(|s| s.to_string()).collect(),
+                expires_at: None,
+                revoked: false,
+            },
+        }
+    }
+
+    #[test]
+    fn scopes_and_patterns_are_checked_independently() {
+        let all = [
+            Scope::PublishNew,
+            Scope::PublishUpdate,
+            Scope::Yank,
+            Scope::ChangeOwners,
+        ];
+        let legacy = authed(None, &[]);
+        let patterns_only = authed(None, &["other-*"]);
+        let scopes_only = authed(Some(&["yank"]), &[]);
+        let both = authed(Some(&["yank"]), &["other-*"]);
+        for scope in all {
+            assert!(legacy.permits(scope, "mine"));
+            assert!(!patterns_only.permits(scope, "mine"), "{scope:?}");
+            assert!(patterns_only.permits(scope, "other-x"), "{scope:?}");
+            let yank = scope == Scope::Yank;
+            assert_eq!(scopes_only.permits(scope, "mine"), yank, "{scope:?}");
+            assert!(!both.permits(scope, "mine"), "{scope:?}");
+            assert_eq!(both.permits(scope, "other-x"), yank, "{scope:?}");
+        }
     }
 
     #[test]

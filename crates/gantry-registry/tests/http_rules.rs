@@ -722,6 +722,63 @@ fn authentication_and_scopes(backend: Backend) {
     );
 }
 
+/// Issue 12 defect 1: a token given crate patterns but no scopes may use every endpoint, but only
+/// on the crates its patterns match (before the fix it could act on every crate).
+fn crate_patterns_bind_tokens_without_scopes(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
+    let all = reg.token("alice");
+    reg.user("bob");
+    assert_eq!(
+        reg.publish(&all, &publish_body("mine", "0.1.0")).status,
+        200
+    );
+    let other_only = reg.token_with("alice", None, &["other-*"], None);
+
+    refused(
+        &reg,
+        &other_only,
+        &publish_body("mine-new", "0.1.0"),
+        403,
+        SCOPE,
+    );
+    refused(
+        &reg,
+        &other_only,
+        &publish_body("mine", "0.2.0"),
+        403,
+        SCOPE,
+    );
+    let auth = [("Authorization", other_only.as_str())];
+    let r = reg.http("DELETE", "/api/v1/crates/mine/0.1.0/yank", &auth, b"");
+    assert_eq!((r.status, r.detail().as_str()), (403, SCOPE));
+    let r = reg.http("PUT", "/api/v1/crates/mine/0.1.0/unyank", &auth, b"");
+    assert_eq!((r.status, r.detail().as_str()), (403, SCOPE));
+    let owners = br#"{"users":["bob"]}"#;
+    for method in ["PUT", "DELETE"] {
+        let r = reg.http(method, "/api/v1/crates/mine/owners", &auth, owners);
+        assert_eq!((r.status, r.detail().as_str()), (403, SCOPE), "{method}");
+    }
+    assert_eq!(reg.index_lines("mine").len(), 1);
+    assert!(reg.index_lines("mine").iter().all(|l| l["yanked"] == false));
+    assert_eq!(reg.index_file("mine-new").status, 404);
+
+    // On a matching crate the same token may do everything.
+    assert_eq!(
+        reg.publish(&other_only, &publish_body("other-x", "0.1.0"))
+            .status,
+        200
+    );
+    assert_eq!(
+        reg.publish(&other_only, &publish_body("other-x", "0.2.0"))
+            .status,
+        200
+    );
+    let r = reg.http("DELETE", "/api/v1/crates/other-x/0.1.0/yank", &auth, b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = reg.http("PUT", "/api/v1/crates/other-x/owners", &auth, owners);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 fn validate_only_runs_every_check_and_stores_nothing(backend: Backend) {
     let reg = TestRegistry::start(backend, false);
     let alice = reg.token("alice");
@@ -1103,6 +1160,7 @@ backend_tests!(
     tarball_structure,
     malformed_bodies_keep_the_server_serving,
     authentication_and_scopes,
+    crate_patterns_bind_tokens_without_scopes,
     validate_only_runs_every_check_and_stores_nothing,
     auth_required_guards_index_downloads_and_search,
     concurrent_duplicate_publishes_have_exactly_one_winner,
