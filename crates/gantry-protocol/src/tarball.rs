@@ -3,6 +3,8 @@
 //! client's dry-run runs the same code on its archives. Pure and synchronous (CPU-bound: a server
 //! runs it off its async runtime).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::{self, Read};
 
 use flate2::read::GzDecoder;
@@ -22,10 +24,20 @@ pub enum TarballError {
     InvalidPath(String),
     #[error("unexpected tar entry type `{kind}` found: {path}")]
     UnexpectedEntryType { kind: String, path: String },
+    /// Two entries that an unpacker writes to the same place (`a/b`, `a/./b`, `a//b`, `a/b/`):
+    /// the later one would silently replace what was checked.
+    #[error(
+        "uploaded tarball contains more than one entry for `{path}`: `{earlier}` and `{later}`"
+    )]
+    DuplicateEntry {
+        path: String,
+        earlier: String,
+        later: String,
+    },
     #[error("uploaded tarball is missing a `Cargo.toml` manifest file")]
     MissingManifest,
-    #[error("uploaded tarball contains more than one `Cargo.toml` manifest file")]
-    MultipleManifests,
+    #[error("uploaded tarball contains more than one `Cargo.toml` manifest file: {0}, {1}")]
+    MultipleManifests(String, String),
     #[error("uploaded tarball contains an incorrectly cased `Cargo.toml` manifest file: {0}")]
     IncorrectlyCasedManifest(String),
     #[error("failed to parse `Cargo.toml` manifest file\n\n{0}")]
@@ -69,57 +81,102 @@ pub fn verify(
     if !tarball.starts_with(&[0x1f, 0x8b]) {
         return Err(TarballError::TooLargeOrMalformed);
     }
-    let prefix = format!("{name}-{vers}/");
     let mut reader = Limited {
         inner: GzDecoder::new(tarball),
         left: max_unpacked,
         exceeded: false,
     };
-    let mut manifest: Option<String> = None;
-    let result = (|| {
-        let mut archive = tar::Archive::new(&mut reader);
-        let entries = archive.entries().map_err(|_| TarballError::Malformed)?;
-        for entry in entries {
-            let mut entry = entry.map_err(|_| TarballError::Malformed)?;
-            let raw = entry.path_bytes();
-            let path = String::from_utf8_lossy(&raw).into_owned();
-            let Some(rel) = path.strip_prefix(&prefix) else {
-                return Err(TarballError::InvalidPath(path));
-            };
-            if rel.split(['/', '\\']).any(|c| c == "..") || rel.starts_with('/') {
-                return Err(TarballError::InvalidPath(path));
-            }
-            let kind = entry.header().entry_type();
-            if !(kind.is_file() || kind.is_dir()) {
-                return Err(TarballError::UnexpectedEntryType {
-                    kind: format!("{kind:?}"),
-                    path,
+    let result = find_manifest(&mut reader, &format!("{name}-{vers}"));
+    if reader.exceeded {
+        return Err(TarballError::TooLargeOrMalformed);
+    }
+    let manifest = result?.ok_or(TarballError::MissingManifest)?;
+    check_manifest(&manifest, name, vers)
+}
+
+/// Walks the archive, checking every entry's path and type, and returns the text of the one
+/// `Cargo.toml` at the package root (if any).
+fn find_manifest(reader: impl Read, root: &str) -> Result<Option<String>, TarballError> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(|_| TarballError::Malformed)?;
+    // Normalised path → the path as written, to name both sides of a duplicate.
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut manifest: Option<(String, String)> = None;
+    for entry in entries {
+        let mut entry = entry.map_err(|_| TarballError::Malformed)?;
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        let rel = match package_relative(&path, root) {
+            // A file cannot be the package directory itself.
+            Some(rel) if !(rel.is_empty() && kind.is_file()) => rel,
+            _ => return Err(TarballError::InvalidPath(path)),
+        };
+        if !(kind.is_file() || kind.is_dir()) {
+            return Err(TarballError::UnexpectedEntryType {
+                kind: format!("{kind:?}"),
+                path,
+            });
+        }
+        match seen.entry(rel) {
+            Entry::Occupied(e) => {
+                return Err(TarballError::DuplicateEntry {
+                    path: format!("{root}/{}", e.key()),
+                    earlier: e.get().clone(),
+                    later: path,
                 });
             }
-            if kind.is_file() && rel.eq_ignore_ascii_case("cargo.toml") {
-                if manifest.is_some() {
-                    return Err(TarballError::MultipleManifests);
+            Entry::Vacant(e) => {
+                let rel = e.key().clone();
+                e.insert(path.clone());
+                if !(kind.is_file() && rel.eq_ignore_ascii_case("cargo.toml")) {
+                    continue;
+                }
+                // Case-insensitively, so that no file system can end up with another manifest
+                // than the one checked here.
+                if let Some((earlier, _)) = manifest {
+                    return Err(TarballError::MultipleManifests(earlier, path));
                 }
                 if rel != "Cargo.toml" && rel != "cargo.toml" {
                     return Err(TarballError::IncorrectlyCasedManifest(path));
                 }
-                let mut text = String::new();
-                entry
-                    .by_ref()
-                    .take(MAX_MANIFEST_SIZE)
-                    .read_to_string(&mut text)
-                    .map_err(|_| TarballError::InvalidManifest("manifest is not UTF-8".into()))?;
-                manifest = Some(text);
+                let text = read_manifest(&mut entry, &path)?;
+                manifest = Some((path, text));
             }
         }
-        Ok(())
-    })();
-    if reader.exceeded {
-        return Err(TarballError::TooLargeOrMalformed);
     }
-    result?;
-    let manifest = manifest.ok_or(TarballError::MissingManifest)?;
-    check_manifest(&manifest, name, vers)
+    Ok(manifest.map(|(_, text)| text))
+}
+
+/// The part of an entry path below `root/`, normalised the way an unpacker resolves it: empty and
+/// `.` components dropped, so `a/b`, `a//b`, `a/./b` and `a/b/` are all `a/b`. `None` when the path
+/// does not start with `root/` (absolute, `./`-prefixed or another directory) or contains `..`.
+fn package_relative(path: &str, root: &str) -> Option<String> {
+    let mut components = path.split('/');
+    if components.next() != Some(root) {
+        return None;
+    }
+    let mut rel: Vec<&str> = Vec::new();
+    for c in components {
+        match c {
+            "" | "." => {}
+            // A backslash separates components for unpackers on Windows.
+            c if c.split('\\').any(|part| part == "..") => return None,
+            c => rel.push(c),
+        }
+    }
+    Some(rel.join("/"))
+}
+
+fn read_manifest<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    _path: &str,
+) -> Result<String, TarballError> {
+    let mut text = String::new();
+    entry
+        .take(MAX_MANIFEST_SIZE)
+        .read_to_string(&mut text)
+        .map_err(|_| TarballError::InvalidManifest("manifest is not UTF-8".into()))?;
+    Ok(text)
 }
 
 fn check_manifest(text: &str, name: &str, vers: &str) -> Result<(), TarballError> {
@@ -147,4 +204,137 @@ fn check_manifest(text: &str, name: &str, vers: &str) -> Result<(), TarballError
         return Err(TarballError::VersionMismatch(vers.to_owned(), m_vers));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const MANIFEST: &[u8] = b"[package]\nname = \"x\"\nversion = \"0.1.0\"\n";
+
+    /// A `.crate` whose entries keep their paths byte for byte (the tar crate's own path setter
+    /// would normalise `./` away). `(path, kind, data)`.
+    fn crate_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(*kind);
+            h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn files(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let e: Vec<_> = entries
+            .iter()
+            .map(|(p, d)| (*p, tar::EntryType::Regular, *d))
+            .collect();
+        crate_of(&e)
+    }
+
+    fn check(tarball: &[u8]) -> Result<(), TarballError> {
+        verify(tarball, "x", "0.1.0", MIN_UNPACKED_LIMIT)
+    }
+
+    #[test]
+    fn paths_are_normalised_before_they_are_compared() {
+        assert_eq!(check(&files(&[("x-0.1.0/Cargo.toml", MANIFEST)])), Ok(()));
+        assert_eq!(check(&files(&[("x-0.1.0/./Cargo.toml", MANIFEST)])), Ok(()));
+        for second in [
+            "x-0.1.0/./Cargo.toml",
+            "x-0.1.0/Cargo.toml/",
+            "x-0.1.0//Cargo.toml",
+            "x-0.1.0/./Cargo.toml/.",
+        ] {
+            let t = files(&[("x-0.1.0/Cargo.toml", MANIFEST), (second, b"[patch]")]);
+            assert_eq!(
+                check(&t),
+                Err(TarballError::DuplicateEntry {
+                    path: "x-0.1.0/Cargo.toml".into(),
+                    earlier: "x-0.1.0/Cargo.toml".into(),
+                    later: second.into(),
+                }),
+                "{second}"
+            );
+        }
+        // Any file, and a directory over a file, count as well.
+        let t = files(&[
+            ("x-0.1.0/Cargo.toml", MANIFEST),
+            ("x-0.1.0/src/lib.rs", b""),
+            ("x-0.1.0/src//lib.rs", b"evil"),
+        ]);
+        assert!(matches!(
+            check(&t),
+            Err(TarballError::DuplicateEntry { .. })
+        ));
+        let t = crate_of(&[
+            ("x-0.1.0/Cargo.toml", tar::EntryType::Regular, MANIFEST),
+            ("x-0.1.0/Cargo.toml/", tar::EntryType::Directory, b""),
+        ]);
+        assert!(matches!(
+            check(&t),
+            Err(TarballError::DuplicateEntry { .. })
+        ));
+    }
+
+    #[test]
+    fn manifests_differing_only_by_case_are_refused() {
+        let t = files(&[
+            ("x-0.1.0/Cargo.toml", MANIFEST),
+            ("x-0.1.0/./CARGO.TOML", MANIFEST),
+        ]);
+        let e = check(&t).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "uploaded tarball contains more than one `Cargo.toml` manifest file: \
+             x-0.1.0/Cargo.toml, x-0.1.0/./CARGO.TOML"
+        );
+        let t = files(&[("x-0.1.0//CARGO.toml", MANIFEST)]);
+        assert_eq!(
+            check(&t),
+            Err(TarballError::IncorrectlyCasedManifest(
+                "x-0.1.0//CARGO.toml".into()
+            ))
+        );
+        // Only the root's manifest is the package's.
+        let t = files(&[
+            ("x-0.1.0/Cargo.toml", MANIFEST),
+            ("x-0.1.0/sub/Cargo.toml", b"not toml ["),
+        ]);
+        assert_eq!(check(&t), Ok(()));
+    }
+
+    #[test]
+    fn paths_outside_the_package_directory_are_refused() {
+        for bad in [
+            "./x-0.1.0/Cargo.toml",
+            "/x-0.1.0/Cargo.toml",
+            "x-0.1.0/../x-0.1.0/Cargo.toml",
+            "x-0.1.0/a\\..\\b",
+            "x-0.1.00/Cargo.toml",
+            "x-0.1.0",
+            "x-0.1.0/.",
+        ] {
+            let t = files(&[("x-0.1.0/Cargo.toml", MANIFEST), (bad, b"")]);
+            assert_eq!(
+                check(&t),
+                Err(TarballError::InvalidPath(bad.into())),
+                "{bad}"
+            );
+        }
+        // The package directory itself, as a directory entry, is fine.
+        let t = crate_of(&[
+            ("x-0.1.0/", tar::EntryType::Directory, b""),
+            ("x-0.1.0/Cargo.toml", tar::EntryType::Regular, MANIFEST),
+        ]);
+        assert_eq!(check(&t), Ok(()));
+    }
 }

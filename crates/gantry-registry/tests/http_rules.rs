@@ -433,7 +433,8 @@ fn tarball_structure(backend: Backend) {
                 Entry::File("tb-0.1.0/Cargo.toml", mb),
                 Entry::File("tb-0.1.0/cargo.toml", mb),
             ]),
-            "uploaded tarball contains more than one `Cargo.toml` manifest file",
+            "uploaded tarball contains more than one `Cargo.toml` manifest file: \
+             tb-0.1.0/Cargo.toml, tb-0.1.0/cargo.toml",
         ),
         (
             tar_gz(&[Entry::File("tb-0.1.0/CARGO.toml", mb)]),
@@ -475,6 +476,56 @@ fn tarball_structure(backend: Backend) {
             detail,
         );
     }
+    assert_eq!(reg.index_file("tb").status, 404);
+    assert_eq!(reg.publish(&tok, &publish_body("tb", "0.1.0")).status, 200);
+}
+
+/// Issue 12 defect 2: entry paths are compared the way an unpacker resolves them. A second
+/// manifest spelled `./Cargo.toml` or `Cargo.toml/` would replace the checked one when cargo
+/// unpacks the crate, so it is refused, naming both entries.
+fn tarball_paths_are_compared_after_normalisation(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
+    let tok = reg.token("alice");
+    let m = manifest("tb", "0.1.0");
+    let evil = format!("{m}[lib]\npath = \"evil.rs\"\n");
+    let meta = metadata("tb", "0.1.0");
+    for second in [
+        "tb-0.1.0/./Cargo.toml",
+        "tb-0.1.0/Cargo.toml/",
+        "tb-0.1.0//Cargo.toml",
+    ] {
+        let t = tar_gz(&[
+            Entry::File("tb-0.1.0/Cargo.toml", m.as_bytes()),
+            Entry::RawPath(second.as_bytes(), evil.as_bytes()),
+        ]);
+        let detail = format!(
+            "uploaded tarball contains more than one entry for `tb-0.1.0/Cargo.toml`: \
+             `tb-0.1.0/Cargo.toml` and `{second}`"
+        );
+        refused(&reg, &tok, &body(&meta, &t), 400, &detail);
+    }
+    let t = tar_gz(&[
+        Entry::File("tb-0.1.0/Cargo.toml", m.as_bytes()),
+        Entry::RawPath(b"tb-0.1.0/./CARGO.TOML", evil.as_bytes()),
+    ]);
+    refused(
+        &reg,
+        &tok,
+        &body(&meta, &t),
+        400,
+        "uploaded tarball contains more than one `Cargo.toml` manifest file: \
+         tb-0.1.0/Cargo.toml, tb-0.1.0/./CARGO.TOML",
+    );
+    // A manifest spelled `./Cargo.toml` is the manifest, and is checked as such.
+    let patched = format!("{m}[patch.crates-io]\nx = {{ path = \"x\" }}\n");
+    let t = tar_gz(&[Entry::RawPath(b"tb-0.1.0/./Cargo.toml", patched.as_bytes())]);
+    refused(
+        &reg,
+        &tok,
+        &body(&meta, &t),
+        400,
+        "crates cannot be published with `[patch]` tables",
+    );
     assert_eq!(reg.index_file("tb").status, 404);
     assert_eq!(reg.publish(&tok, &publish_body("tb", "0.1.0")).status, 200);
 }
@@ -1158,6 +1209,7 @@ backend_tests!(
     metadata_rules,
     size_limits,
     tarball_structure,
+    tarball_paths_are_compared_after_normalisation,
     malformed_bodies_keep_the_server_serving,
     authentication_and_scopes,
     crate_patterns_bind_tokens_without_scopes,
