@@ -9,8 +9,8 @@ use std::io::{self, Read};
 
 use flate2::read::GzDecoder;
 
-/// A manifest larger than this is not a real Cargo.toml.
-const MAX_MANIFEST_SIZE: u64 = 10 * 1024 * 1024;
+/// The largest `Cargo.toml` accepted (10 MiB); a larger one is refused, never read in part.
+pub const MAX_MANIFEST_SIZE: u64 = 10 * 1024 * 1024;
 /// crates.io's floor for the decompressed size of a `.crate` (512 MiB).
 pub const MIN_UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
 
@@ -40,6 +40,10 @@ pub enum TarballError {
     MultipleManifests(String, String),
     #[error("uploaded tarball contains an incorrectly cased `Cargo.toml` manifest file: {0}")]
     IncorrectlyCasedManifest(String),
+    #[error(
+        "the `Cargo.toml` manifest file {path} is larger than the limit of {MAX_MANIFEST_SIZE} bytes"
+    )]
+    ManifestTooLarge { path: String },
     #[error("failed to parse `Cargo.toml` manifest file\n\n{0}")]
     InvalidManifest(String),
     #[error("crates cannot be published with `[patch]` tables")]
@@ -167,16 +171,24 @@ fn package_relative(path: &str, root: &str) -> Option<String> {
     Some(rel.join("/"))
 }
 
+/// Reads a manifest whole; one over [`MAX_MANIFEST_SIZE`] is refused rather than checked in part.
 fn read_manifest<R: Read>(
     entry: &mut tar::Entry<'_, R>,
-    _path: &str,
+    path: &str,
 ) -> Result<String, TarballError> {
-    let mut text = String::new();
+    // The entry's size (from its header, or a PAX record) bounds what it yields.
+    let size = entry.size();
+    if size > MAX_MANIFEST_SIZE {
+        return Err(TarballError::ManifestTooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
     entry
-        .take(MAX_MANIFEST_SIZE)
-        .read_to_string(&mut text)
-        .map_err(|_| TarballError::InvalidManifest("manifest is not UTF-8".into()))?;
-    Ok(text)
+        .read_to_end(&mut bytes)
+        .map_err(|_| TarballError::Malformed)?;
+    String::from_utf8(bytes)
+        .map_err(|_| TarballError::InvalidManifest("manifest is not UTF-8".into()))
 }
 
 fn check_manifest(text: &str, name: &str, vers: &str) -> Result<(), TarballError> {
@@ -336,5 +348,23 @@ mod tests {
             ("x-0.1.0/Cargo.toml", tar::EntryType::Regular, MANIFEST),
         ]);
         assert_eq!(check(&t), Ok(()));
+    }
+
+    #[test]
+    fn oversized_manifests_are_refused_not_truncated() {
+        // Valid TOML within the limit, `[patch]` after it: reading a prefix would accept it.
+        let mut m = MANIFEST.to_vec();
+        m.push(b'#');
+        m.resize(MAX_MANIFEST_SIZE as usize, b' ');
+        m.extend_from_slice(b"\n[patch.crates-io]\n");
+        let e = check(&files(&[("x-0.1.0/Cargo.toml", &m)])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the `Cargo.toml` manifest file x-0.1.0/Cargo.toml is larger than the limit of \
+             10485760 bytes"
+        );
+        // Exactly at the limit is read whole.
+        m.truncate(MAX_MANIFEST_SIZE as usize);
+        assert_eq!(check(&files(&[("x-0.1.0/Cargo.toml", &m)])), Ok(()));
     }
 }

@@ -530,6 +530,30 @@ fn tarball_paths_are_compared_after_normalisation(backend: Backend) {
     assert_eq!(reg.publish(&tok, &publish_body("tb", "0.1.0")).status, 200);
 }
 
+/// Issue 12 defect 3: a `Cargo.toml` over 10 MiB is refused; it used to be checked on its first
+/// 10 MiB only, so `[patch]` (or broken TOML) after a long comment passed.
+fn oversized_manifest_is_refused(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
+    let tok = reg.token("alice");
+    let limit = gantry_protocol::tarball::MAX_MANIFEST_SIZE as usize;
+    let mut m = manifest("big-toml", "0.1.0").into_bytes();
+    m.push(b'#');
+    m.resize(limit, b' ');
+    m.extend_from_slice(b"\n[patch.crates-io]\nx = { path = \"x\" }\n");
+    let t = tar_gz(&[Entry::File("big-toml-0.1.0/Cargo.toml", &m)]);
+    refused(
+        &reg,
+        &tok,
+        &body(&metadata("big-toml", "0.1.0"), &t),
+        400,
+        &format!(
+            "the `Cargo.toml` manifest file big-toml-0.1.0/Cargo.toml is larger than the limit \
+             of {limit} bytes"
+        ),
+    );
+    assert_eq!(reg.index_file("big-toml").status, 404);
+}
+
 fn malformed_bodies_keep_the_server_serving(backend: Backend) {
     let reg = TestRegistry::start(backend, false);
     let tok = reg.token("alice");
@@ -1210,6 +1234,7 @@ backend_tests!(
     size_limits,
     tarball_structure,
     tarball_paths_are_compared_after_normalisation,
+    oversized_manifest_is_refused,
     malformed_bodies_keep_the_server_serving,
     authentication_and_scopes,
     crate_patterns_bind_tokens_without_scopes,
