@@ -91,6 +91,26 @@ impl Context {
         Ok(self.cwd.join(expanded))
     }
 
+    /// Whether crates.io is reached through its git index (`registries.crates-io.protocol`).
+    pub fn crates_io_git(&self) -> anyhow::Result<bool> {
+        Ok(self
+            .config
+            .get_string("registries.crates-io.protocol")?
+            .is_some_and(|(p, _)| p == "git"))
+    }
+
+    /// The record of index updates for one run, knowing the configured registries by index URL
+    /// (cargo names them in `Updating` lines).
+    pub fn index_updates(&self) -> gantry_package::lockfile::IndexUpdates {
+        let names = self
+            .config
+            .registry_names()
+            .into_iter()
+            .filter_map(|name| Some((self.registry_index(&name)?, name)))
+            .collect();
+        gantry_package::lockfile::IndexUpdates::new(names)
+    }
+
     /// `--registry`/`--index`, else `registry.default`.
     pub fn registry_request(
         &self,

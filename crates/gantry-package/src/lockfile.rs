@@ -7,10 +7,12 @@
 //! seed it with the workspace lockfile and run `cargo update --workspace`, which resolves keeping
 //! every locked package and never downloads crates.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex;
 
 mod direct;
 
@@ -53,10 +55,62 @@ pub struct LockRequest<'a> {
     pub publish_manifest: &'a str,
     /// The workspace's `Cargo.lock`, if it exists.
     pub workspace_lock: Option<&'a Path>,
-    /// A scratch directory for this package (wiped).
+    /// A scratch directory for this package (wiped, and removed afterwards).
     pub scratch: &'a Path,
     pub overlay: Option<&'a Overlay>,
+    /// `publish --dry-run`: overlay crates replace same-version registry ones (see
+    /// [`Overlay::adopt_checksums`]).
+    pub dry_run: bool,
     pub cargo: &'a CargoInvocation,
+    /// Index updates already shown in this run.
+    pub updates: &'a IndexUpdates,
+}
+
+/// The `Updating <index>` lines shown so far. Cargo updates an index once per process; Gantry runs
+/// cargo once per package, so the same line would otherwise repeat.
+#[derive(Debug, Default)]
+pub struct IndexUpdates {
+    shown: Mutex<BTreeSet<String>>,
+    /// Index URL → configured registry name: our scratch manifests name other registries by URL
+    /// (`registry-index`), where cargo, which still knows the name, says `` `name` index ``.
+    names: BTreeMap<String, String>,
+}
+
+impl IndexUpdates {
+    pub fn new(names: BTreeMap<String, String>) -> Self {
+        IndexUpdates {
+            shown: Mutex::new(BTreeSet::new()),
+            names,
+        }
+    }
+
+    /// `` `<url>` index `` → `` `name` index `` for a configured registry.
+    pub fn display(&self, message: &str) -> String {
+        if let Some(url) = message
+            .strip_prefix('`')
+            .and_then(|m| m.strip_suffix("` index"))
+            && let Some(name) = self.names.get(url)
+        {
+            return format!("`{name}` index");
+        }
+        message.to_owned()
+    }
+
+    /// Reports `Updating <message>` unless it was reported already.
+    pub fn report(&self, message: &str, reporter: &dyn Reporter) {
+        if self.first_time(message) {
+            reporter.status("Updating", &self.display(message));
+        }
+    }
+
+    /// Records `message` as shown; whether it had not been shown before.
+    pub fn first_time(&self, message: &str) -> bool {
+        let message = self.display(message);
+        self.shown
+            .lock()
+            .map(|mut s| s.insert(message))
+            .unwrap_or(true)
+    }
 }
 
 /// Resolves and returns the lockfile text to archive.
@@ -70,20 +124,28 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
         None => None,
     };
     if let Some(version) = direct::lock_version(ws_lock_text.as_deref(), req.rust_version)
-        && let Some(body) = direct::direct_lock(
-            req.name,
-            req.version,
-            req.publish_manifest,
-            req.overlay,
-            version,
-        )
+        && let Some(body) =
+            direct::direct_lock(req.name, req.version, req.publish_manifest, version)
     {
-        let body = match req.overlay {
-            Some(o) if !o.is_empty() => o.rewrite_lock(&body, req.name),
-            _ => body,
-        };
         return Ok(with_header(&body, own_lock.as_deref()));
     }
+    let result = resolve_in_scratch(req, ws_lock_text.as_deref(), reporter);
+    // The scratch workspace is ours alone; nothing in it is wanted after the lockfile is read.
+    let _ = fs::remove_dir_all(req.scratch);
+    let resolved = result?;
+    if let Some(o) = req.overlay {
+        o.check_lock(&resolved)?;
+    }
+    Ok(with_header(&resolved, own_lock.as_deref()))
+}
+
+/// Writes the publish-form manifest into the scratch directory, seeds it with the workspace
+/// lockfile and lets cargo resolve it with the overlay layered over the target registry.
+fn resolve_in_scratch(
+    req: &LockRequest,
+    ws_lock: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<String, LockError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| LockError::Io { path, source }
@@ -101,21 +163,21 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
     )
     .map_err(io_err(&manifest))?;
     let lock_path = req.scratch.join("Cargo.lock");
-    if let Some(ws_lock) = req.workspace_lock {
-        fs::copy(ws_lock, &lock_path).map_err(io_err(ws_lock))?;
+    if let Some(ws_lock) = ws_lock {
+        let seed = match req.overlay {
+            Some(o) if req.dry_run => o.adopt_checksums(ws_lock),
+            _ => ws_lock.to_owned(),
+        };
+        fs::write(&lock_path, seed).map_err(io_err(&lock_path))?;
     }
 
     // `--locked` was already enforced on the workspace's own lockfile; this scratch lock is new by
     // definition, so only offline-ness carries over (cargo behaves the same).
     let cargo = req.cargo.unlocked();
-    let overlay_args = match req.overlay {
-        Some(o) if !o.is_empty() => o.config_args_for(req.publish_manifest, true)?,
-        _ => Vec::new(),
-    };
     let mut cmd = cargo.command("update", &manifest);
     cmd.arg("--workspace");
-    for arg in &overlay_args {
-        cmd.arg("--config").arg(arg);
+    if let Some(o) = req.overlay {
+        o.apply(&mut cmd);
     }
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let output = cmd.output().map_err(|source| LockError::Spawn {
@@ -123,25 +185,23 @@ pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, Lo
         source,
     })?;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    forward_progress(&stderr, reporter);
+    forward_progress(&stderr, req.updates, reporter);
     if !output.status.success() {
         return Err(LockError::Resolve(cargo_error_text(&stderr)));
     }
-    let resolved = fs::read_to_string(&lock_path).map_err(io_err(&lock_path))?;
-    let resolved = match req.overlay {
-        Some(o) if !o.is_empty() => o.rewrite_lock(&resolved, req.name),
-        _ => resolved,
-    };
-    Ok(with_header(&resolved, own_lock.as_deref()))
+    fs::read_to_string(&lock_path).map_err(io_err(&lock_path))
 }
 
-/// Cargo prints index updates while packaging (`Updating crates.io index`); pass those on and drop
-/// `cargo update`'s own bookkeeping lines (`Locking`, `Adding`, …), which `cargo package` never shows.
-fn forward_progress(stderr: &str, reporter: &dyn Reporter) {
+/// Cargo prints index updates while packaging (`Updating crates.io index`); pass those on (once)
+/// and drop `cargo update`'s own bookkeeping lines (`Locking`, `Adding`, …), which `cargo package`
+/// never shows.
+fn forward_progress(stderr: &str, updates: &IndexUpdates, reporter: &dyn Reporter) {
     for line in stderr.lines() {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("Updating ") {
-            reporter.status("Updating", rest);
+        if let Some(rest) = trimmed.strip_prefix("Updating ")
+            && rest.ends_with(" index")
+        {
+            updates.report(rest, reporter);
         } else if let Some(rest) = trimmed.strip_prefix("warning: ") {
             reporter.warning(rest);
         }
@@ -151,7 +211,8 @@ fn forward_progress(stderr: &str, reporter: &dyn Reporter) {
 /// Passes on what cargo package itself would print for the workspace resolution, up to the error
 /// (reported separately). `cargo update --workspace` differs from a plain resolution in two ways we
 /// undo: it reports the workspace's own path packages, and it always prints a `Locking` summary.
-fn forward_all(stderr: &str, reporter: &dyn Reporter) {
+/// Index updates are progress, not changes: they are shown as they come and never counted.
+fn forward_all(stderr: &str, updates: &IndexUpdates, reporter: &dyn Reporter) {
     let mut changes: Vec<(&str, &str)> = Vec::new();
     for line in stderr.lines() {
         if line.starts_with("error: ") {
@@ -164,6 +225,10 @@ fn forward_all(stderr: &str, reporter: &dyn Reporter) {
         let Some((word, message)) = status_line(line) else {
             continue;
         };
+        if word == "Updating" && message.ends_with(" index") {
+            updates.report(message, reporter);
+            continue;
+        }
         let local_path = message.ends_with(')') && message.contains(" (/");
         match word {
             "Locking" => {}
@@ -246,6 +311,7 @@ fn with_header(resolved: &str, own_lock: Option<&str>) -> String {
 pub fn resolve_workspace(
     root_manifest: &Path,
     cargo: &CargoInvocation,
+    updates: &IndexUpdates,
     reporter: &dyn Reporter,
 ) -> Result<(), LockError> {
     let mut cmd = cargo.command("update", root_manifest);
@@ -258,7 +324,7 @@ pub fn resolve_workspace(
     let stderr = String::from_utf8_lossy(&output.stderr);
     // This is the resolution cargo package itself performs, so its status lines (`Locking`,
     // `Adding`, …) are what cargo shows too.
-    forward_all(&stderr, reporter);
+    forward_all(&stderr, updates, reporter);
     if output.status.success() {
         Ok(())
     } else {
@@ -289,13 +355,18 @@ mod tests {
         use crate::report::{Event, Recorder};
         let rec = Recorder::new(false);
         forward_all(
-            "     Locking 2 packages to latest compatible versions\n      Adding dep v1.0.0\n      Adding foo v0.1.0 (/w/foo)\n",
+            "    Updating crates.io index\n     Locking 2 packages to latest compatible versions\n      Adding dep v1.0.0\n      Adding foo v0.1.0 (/w/foo)\n",
+            &IndexUpdates::default(),
             &rec,
         );
         let shown: Vec<Event> = rec.events();
         assert_eq!(
             shown,
             [
+                Event::Status {
+                    word: "Updating".into(),
+                    message: "crates.io index".into()
+                },
                 Event::Status {
                     word: "Locking".into(),
                     message: "1 package to latest compatible version".into()
@@ -307,11 +378,15 @@ mod tests {
             ]
         );
         let rec = Recorder::new(false);
+        let updates = IndexUpdates::default();
+        updates.report("crates.io index", &rec);
         forward_all(
-            "     Locking 0 packages to latest compatible versions\n",
+            "    Updating crates.io index\n     Locking 0 packages to latest compatible versions\n",
+            &updates,
             &rec,
         );
-        assert!(rec.events().is_empty());
+        // A cold index update is not a package change, and is shown once per run.
+        assert_eq!(rec.events().len(), 1);
     }
 
     #[test]
