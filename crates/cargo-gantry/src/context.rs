@@ -99,16 +99,15 @@ impl Context {
             .is_some_and(|(p, _)| p == "git"))
     }
 
-    /// The record of index updates for one run, knowing the configured registries by index URL
-    /// (cargo names them in `Updating` lines).
-    pub fn index_updates(&self) -> gantry_package::lockfile::IndexUpdates {
+    /// The configured registries by index URL (cargo shows them by name).
+    pub fn registry_names(&self) -> gantry_package::registry_names::RegistryNames {
         let names = self
             .config
             .registry_names()
             .into_iter()
             .filter_map(|name| Some((self.registry_index(&name)?, name)))
             .collect();
-        gantry_package::lockfile::IndexUpdates::new(names)
+        gantry_package::registry_names::RegistryNames::new(names)
     }
 
     /// `--registry`/`--index`, else `registry.default`.

@@ -4,8 +4,6 @@
 //!
 //! - lockfile bookkeeping (`Locking 3 packages…`, `Adding …`): cargo verifies in an ephemeral
 //!   workspace, which never writes or reports a lockfile;
-//! - an `Updating <index>` line already shown earlier in the run (cargo updates an index once per
-//!   process);
 //! - the build's closing `error: …` block when it is not a compilation failure (a resolution or
 //!   download error, say): cargo prints those *under* "failed to verify package tarball" as its
 //!   cause, so it is returned for the caller to nest. Compilation failures (`could not compile`,
@@ -14,8 +12,6 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitStatus, Stdio};
-
-use crate::lockfile::IndexUpdates;
 
 /// What a finished build left to report.
 #[derive(Debug)]
@@ -28,11 +24,7 @@ pub struct BuildOutcome {
 
 /// Runs `cmd`, streaming its stderr to ours as described in the module doc; `on_line` sees every
 /// line (without colours), shown or not.
-pub fn run(
-    mut cmd: Command,
-    updates: &IndexUpdates,
-    on_line: &mut dyn FnMut(&str),
-) -> io::Result<BuildOutcome> {
+pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> io::Result<BuildOutcome> {
     cmd.stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let mut held: Vec<Vec<u8>> = Vec::new();
@@ -43,12 +35,6 @@ pub fn run(
             let plain = strip_ansi(&String::from_utf8_lossy(&line));
             on_line(&plain);
             if is_lock_bookkeeping(&plain) {
-                continue;
-            }
-            if let Some(index) = plain.trim_start().strip_prefix("Updating ")
-                && index.ends_with(" index")
-                && !updates.first_time(index)
-            {
                 continue;
             }
             if plain.starts_with("error: ") {
@@ -244,7 +230,7 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("printf '%s' '{stderr}' >&2; exit 101"));
-        run(cmd, &IndexUpdates::default(), &mut |_| {}).unwrap()
+        run(cmd, &mut |_| {}).unwrap()
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod overlay;
 pub mod package;
 pub mod publish_deps;
 pub mod registry;
+pub mod registry_names;
 pub mod report;
 pub mod select;
 pub mod unpack;

@@ -15,10 +15,11 @@ use crate::cargo_cmd::CargoInvocation;
 use crate::entries::{self, EntryError, EntryInputs, EntryPlan, ReferencedFile};
 use crate::files::{self, FilesError, ListOptions};
 use crate::human::human_bytes;
-use crate::lockfile::{self, IndexUpdates, LockError, LockRequest};
+use crate::lockfile::{self, LockError, LockRequest};
 use crate::normalize::{self, PublishInputs};
 use crate::overlay::{Overlay, OverlayError, Upstream};
 use crate::registry::{self, PublishSetting, RegistryError, RegistryRequest, TargetRegistry};
+use crate::registry_names::RegistryNames;
 use crate::report::Reporter;
 use crate::select::{self};
 use crate::vcs::{self, VcsOptions};
@@ -52,8 +53,8 @@ pub struct PackageOptions<'a> {
     pub publishing: bool,
     /// `cargo publish --dry-run`: overlay crates may stand in for same-version registry ones.
     pub dry_run: bool,
-    /// Index updates shown so far in this run (shared by packaging and verification).
-    pub updates: IndexUpdates,
+    /// The configured registries, by index URL (see [`RegistryNames`]).
+    pub names: RegistryNames,
     /// Receives `--list` output lines (stdout in the CLI).
     pub list_sink: &'a dyn Fn(&str),
 }
@@ -185,7 +186,7 @@ pub fn package(
     // lockfile as its own error, refreshes a stale one, and is where `--locked` is enforced.
     let ws_lock = ws.lockfile_path();
     if opts.include_lockfile && ws_lock.is_file() {
-        lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, &opts.updates, reporter)?;
+        lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, reporter)?;
     }
 
     let mut done = Vec::new();
@@ -290,7 +291,7 @@ pub fn package(
                 overlay: overlay.as_ref().filter(|o| !o.is_empty()),
                 cargo: &opts.cargo,
                 flags: &opts.build,
-                updates: &opts.updates,
+                names: &opts.names,
             })
             .map_err(verify_error)?;
         }
@@ -371,7 +372,7 @@ pub fn verify_packaged(
             overlay,
             cargo: &opts.cargo,
             flags: &opts.build,
-            updates: &opts.updates,
+            names: &opts.names,
         })
     };
     if let [only] = crates {
@@ -411,7 +412,7 @@ pub fn verify_packaged(
         workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
         cargo: &opts.cargo,
         flags: &opts.build,
-        updates: &opts.updates,
+        names: &opts.names,
     });
     match result {
         Ok(_) => Ok(()),
@@ -557,7 +558,7 @@ fn write_archive(
                 overlay: overlay.filter(|o| target.is_some() && !o.is_empty()),
                 dry_run: opts.dry_run,
                 cargo: &opts.cargo,
-                updates: &opts.updates,
+                names: &opts.names,
             },
             reporter,
         )

@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 
 use crate::build_output::{self, CargoError};
 use crate::cargo_cmd::CargoInvocation;
-use crate::lockfile::IndexUpdates;
 use crate::overlay::Overlay;
+use crate::registry_names::RegistryNames;
 use crate::unpack::{UnpackError, unpack_crate};
 
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,8 @@ pub struct VerifyRequest<'a> {
     pub overlay: Option<&'a Overlay>,
     pub cargo: &'a CargoInvocation,
     pub flags: &'a BuildFlags,
-    pub updates: &'a IndexUpdates,
+    /// Configured registries, which the build manifest names as cargo would.
+    pub names: &'a RegistryNames,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,18 +93,17 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     )?;
     let before = snapshot(&dir)?;
     let manifest = dir.join("Cargo.toml");
-    let guard = BuildGuard::enter(&dir, true)?;
+    let guard = BuildGuard::enter(&dir, true, req.names)?;
     let mut cmd = req.cargo.unlocked().command("build", &manifest);
     add_build_dirs(&mut cmd, req.build_dir);
     add_build_flags(&mut cmd, req.flags);
     if let Some(o) = req.overlay {
         o.apply(&mut cmd);
     }
-    let outcome =
-        build_output::run(cmd, req.updates, &mut |_| {}).map_err(|source| VerifyError::Spawn {
-            program: req.cargo.program.display().to_string(),
-            source,
-        });
+    let outcome = build_output::run(cmd, &mut |_| {}).map_err(|source| VerifyError::Spawn {
+        program: req.cargo.program.display().to_string(),
+        source,
+    });
     guard.leave()?;
     let outcome = outcome?;
     if !outcome.status.success() {
@@ -132,29 +132,37 @@ pub(crate) fn add_build_dirs(cmd: &mut Command, build_dir: &Path) {
 }
 
 /// What a verification build may change in an unpacked crate only for its own sake, undone
-/// afterwards so that the source comparison sees what a build script did: the `[workspace]` table
-/// (when `own_workspace`) and the lockfile.
+/// afterwards so that the source comparison sees what a build script did: the manifest (a
+/// `[workspace]` table when `own_workspace`, registries named as cargo names them, see
+/// [`RegistryNames`]) and the lockfile.
 pub(crate) struct BuildGuard {
     manifest: PathBuf,
-    original_manifest: Option<Vec<u8>>,
+    /// The archive's manifest and the one the build sees, when they differ.
+    original_manifest: Option<(Vec<u8>, Vec<u8>)>,
     lock: PathBuf,
     original_lock: Option<Vec<u8>>,
 }
 
 impl BuildGuard {
-    pub(crate) fn enter(dir: &Path, own_workspace: bool) -> Result<Self, VerifyError> {
+    pub(crate) fn enter(
+        dir: &Path,
+        own_workspace: bool,
+        names: &RegistryNames,
+    ) -> Result<Self, VerifyError> {
         let manifest = dir.join("Cargo.toml");
         let lock = dir.join("Cargo.lock");
         let io_err = |path: &Path| {
             let path = path.to_owned();
             move |source| VerifyError::Io { path, source }
         };
-        let original_manifest = if own_workspace {
-            let text = fs::read(&manifest).map_err(io_err(&manifest))?;
-            let mut with_ws = text.clone();
-            with_ws.extend_from_slice(OWN_WORKSPACE.as_bytes());
-            fs::write(&manifest, with_ws).map_err(io_err(&manifest))?;
-            Some(text)
+        let text = fs::read_to_string(&manifest).map_err(io_err(&manifest))?;
+        let mut for_build = names.name_dependencies(&text);
+        if own_workspace {
+            for_build.push_str(OWN_WORKSPACE);
+        }
+        let original_manifest = if for_build != text {
+            fs::write(&manifest, &for_build).map_err(io_err(&manifest))?;
+            Some((text.into_bytes(), for_build.into_bytes()))
         } else {
             None
         };
@@ -178,12 +186,10 @@ impl BuildGuard {
             let path = path.to_owned();
             move |source| VerifyError::Io { path, source }
         };
-        if let Some(original) = &self.original_manifest {
-            let mut ours = original.clone();
-            ours.extend_from_slice(OWN_WORKSPACE.as_bytes());
-            if fs::read(&self.manifest).ok().as_ref() == Some(&ours) {
-                fs::write(&self.manifest, original).map_err(io_err(&self.manifest))?;
-            }
+        if let Some((original, ours)) = &self.original_manifest
+            && fs::read(&self.manifest).ok().as_ref() == Some(ours)
+        {
+            fs::write(&self.manifest, original).map_err(io_err(&self.manifest))?;
         }
         match &self.original_lock {
             Some(bytes) => {

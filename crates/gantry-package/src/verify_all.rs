@@ -27,11 +27,12 @@ use std::path::{Path, PathBuf};
 
 use crate::build_output::{self, CargoError};
 use crate::cargo_cmd::CargoInvocation;
-use crate::lockfile::IndexUpdates;
 use crate::overlay::Overlay;
+use crate::registry_names::RegistryNames;
 use crate::unpack::unpack_crate;
 use crate::verify::{
-    BuildFlags, VerifyError, add_build_dirs, add_build_flags, describe_changes, snapshot,
+    BuildFlags, BuildGuard, VerifyError, add_build_dirs, add_build_flags, describe_changes,
+    snapshot,
 };
 
 /// One archive to verify.
@@ -54,7 +55,8 @@ pub struct AllRequest<'a> {
     pub workspace_lock: Option<&'a Path>,
     pub cargo: &'a CargoInvocation,
     pub flags: &'a BuildFlags,
-    pub updates: &'a IndexUpdates,
+    /// Configured registries, which the members' manifests name as cargo would during the build.
+    pub names: &'a RegistryNames,
 }
 
 /// Why the one build failed, naming the crates involved.
@@ -123,6 +125,33 @@ fn build_all(
         before.push(snapshot(&dir)?);
         dirs.push(dir);
     }
+    let mut guards = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        guards.push(BuildGuard::enter(dir, false, req.names)?);
+    }
+    let result = build(req, root_manifest, root_lock);
+    for guard in guards {
+        guard.leave()?;
+    }
+    result?;
+    for ((a, dir), before) in req.archives.iter().zip(&dirs).zip(&before) {
+        let after = snapshot(dir)?;
+        if let Some(report) = describe_changes(before, &after) {
+            return Err(AllError::SourceModified {
+                krate: format!("{} v{}", a.name, a.version),
+                report,
+            });
+        }
+    }
+    Ok(dirs)
+}
+
+/// Writes the synthetic workspace and runs the one build.
+fn build(req: &AllRequest, root_manifest: &Path, root_lock: &Path) -> Result<(), AllError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| VerifyError::Io { path, source }
+    };
     fs::write(root_manifest, workspace_manifest(req)).map_err(io_err(root_manifest))?;
     match req.workspace_lock {
         Some(lock) => {
@@ -170,28 +199,17 @@ fn build_all(
             }
         }
     };
-    let outcome =
-        build_output::run(cmd, req.updates, &mut blame).map_err(|source| VerifyError::Spawn {
-            program: req.cargo.program.display().to_string(),
-            source,
-        })?;
+    let outcome = build_output::run(cmd, &mut blame).map_err(|source| VerifyError::Spawn {
+        program: req.cargo.program.display().to_string(),
+        source,
+    })?;
     if !outcome.status.success() {
         let error = outcome
             .error
             .map(|text| VerifyError::Build(CargoError::parse(&text)));
         return Err(AllError::Build { crates, error });
     }
-
-    for ((a, dir), before) in req.archives.iter().zip(&dirs).zip(&before) {
-        let after = snapshot(dir)?;
-        if let Some(report) = describe_changes(before, &after) {
-            return Err(AllError::SourceModified {
-                krate: format!("{} v{}", a.name, a.version),
-                report,
-            });
-        }
-    }
-    Ok(dirs)
+    Ok(())
 }
 
 /// The synthetic workspace: every unpacked archive is a member.
@@ -268,7 +286,7 @@ mod tests {
         ];
         let flags = BuildFlags::default();
         let cargo = CargoInvocation::default();
-        let updates = IndexUpdates::default();
+        let names = RegistryNames::default();
         let req = AllRequest {
             archives: &archives,
             build_dir: Path::new("/t"),
@@ -278,7 +296,7 @@ mod tests {
             workspace_lock: None,
             cargo: &cargo,
             flags: &flags,
-            updates: &updates,
+            names: &names,
         };
         assert_eq!(
             workspace_manifest(&req),

@@ -8,11 +8,11 @@ use std::fs;
 use std::path::PathBuf;
 
 use gantry_package::cargo_cmd::CargoInvocation;
-use gantry_package::lockfile::IndexUpdates;
 use gantry_package::package::{
     PackageError, PackageOptions, PackagedCrate, package, verify_packaged,
 };
 use gantry_package::registry::RegistryRequest;
+use gantry_package::registry_names::RegistryNames;
 use gantry_package::report::{Event, Recorder};
 use gantry_package::verify::{BuildFlags, VerifyError};
 use gantry_package::workspace::{Workspace, load_workspace};
@@ -110,7 +110,7 @@ impl Setup {
             cwd: self.ws_dir.clone(),
             publishing: true,
             dry_run: false,
-            updates: IndexUpdates::default(),
+            names: RegistryNames::default(),
             list_sink: sink,
         }
     }

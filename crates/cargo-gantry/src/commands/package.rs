@@ -47,7 +47,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         cwd: ctx.cwd.clone(),
         publishing: false,
         dry_run: false,
-        updates: ctx.index_updates(),
+        names: ctx.registry_names(),
         list_sink: &list_sink,
     };
     let mut packaged = pkg::package(&ws, &selected, &opts, shell)?;

@@ -474,7 +474,7 @@ fn package_options<'a>(
         cwd: ctx.cwd.clone(),
         publishing: true,
         dry_run: args.dry_run,
-        updates: ctx.index_updates(),
+        names: ctx.registry_names(),
         list_sink,
     })
 }

@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod fixture;
+pub mod registry;
 
 pub use fixture::*;
 
