@@ -229,6 +229,19 @@ fn build_dir_with_a_template() {
             .join("home-gantry/build/package/tmp-registry/index/1/b")
             .is_file()
     );
+    // `{workspace-path-hash}`, cargo's own hash of the workspace path.
+    fx.file(
+        ".cargo/config.toml",
+        &format!(
+            "{}\n[build]\nbuild-dir = \"{{cargo-cache-home}}/build/{{workspace-path-hash}}\"\n",
+            reg.config("local")
+        ),
+    );
+    Case::new(&fx)
+        .args(&["--workspace"])
+        .assert_same()
+        .cargo_ok()
+        .stderr_contains("([CARGO_HOME]/build/");
 }
 
 /// Commits a lockfile for the fixture's workspace, resolved by cargo against the fixture's
