@@ -13,13 +13,19 @@ use crate::cli::{GlobalArgs, ManifestArgs};
 pub struct Context {
     pub cwd: PathBuf,
     pub config: CargoConfig,
+    /// `--config` arguments, for the cargo run that answers what only cargo computes.
+    config_args: Vec<String>,
 }
 
 impl Context {
     pub fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
         let cwd = std::env::current_dir().context("could not read the current directory")?;
         let config = CargoConfig::load(&cwd, &global.config)?;
-        Ok(Context { cwd, config })
+        Ok(Context {
+            cwd,
+            config,
+            config_args: global.config.clone(),
+        })
     }
 
     /// `--manifest-path`, else the nearest `Cargo.toml` from the current directory upward.
@@ -77,9 +83,8 @@ impl Context {
                 &self.config.cargo_home().display().to_string(),
             );
         if expanded.contains("{workspace-path-hash}") {
-            bail!(
-                "`build.build-dir` uses `{{workspace-path-hash}}`, which cargo-gantry does not support yet; set an explicit directory"
-            );
+            // A hash of the workspace path in cargo's own stable hashing: asked of cargo itself.
+            return self.cargo_build_dir(ws_root);
         }
         if expanded == value {
             // No template: a plain path, relative to where it was configured.
@@ -89,6 +94,59 @@ impl Context {
                 .unwrap_or_else(|| self.cwd.join(&value)));
         }
         Ok(self.cwd.join(expanded))
+    }
+
+    /// Whether crates.io is reached through its git index (`registries.crates-io.protocol`).
+    pub fn crates_io_git(&self) -> anyhow::Result<bool> {
+        Ok(self
+            .config
+            .get_string("registries.crates-io.protocol")?
+            .is_some_and(|(p, _)| p == "git"))
+    }
+
+    /// The configured registries by index URL (cargo shows them by name).
+    pub fn registry_names(&self) -> gantry_package::registry_names::RegistryNames {
+        let names = self
+            .config
+            .registry_names()
+            .into_iter()
+            .filter_map(|name| Some((self.registry_index(&name)?, name)))
+            .collect();
+        gantry_package::registry_names::RegistryNames::new(names)
+    }
+
+    /// The build directory as `cargo metadata` reports it.
+    fn cargo_build_dir(&self, ws_root: &Path) -> anyhow::Result<PathBuf> {
+        let mut cmd = std::process::Command::new(CargoInvocation::default_program());
+        cmd.args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(ws_root.join("Cargo.toml"))
+        .current_dir(&self.cwd)
+        .stdin(std::process::Stdio::null());
+        for c in &self.config_args {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd
+            .output()
+            .context("could not run `cargo metadata` to learn `build.build-dir`")?;
+        if !out.status.success() {
+            bail!(
+                "`cargo metadata` could not resolve `build.build-dir`:\n{}",
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            );
+        }
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .context("`cargo metadata` printed something other than JSON")?;
+        match meta.get("build_directory").and_then(|d| d.as_str()) {
+            Some(dir) => Ok(PathBuf::from(dir)),
+            None => bail!("`cargo metadata` did not report a `build_directory`"),
+        }
     }
 
     /// `--registry`/`--index`, else `registry.default`.

@@ -7,6 +7,8 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
+use gantry_package::overlay::{CRATES_IO_INDEX, same_index};
+use gantry_package::publish_deps::{DepKind, publish_deps};
 use gantry_protocol::{DependencyKind, NewCrate, NewCrateDependency};
 use toml::{Table, Value};
 
@@ -110,7 +112,7 @@ pub fn new_crate(
     Ok(NewCrate {
         name: name.to_owned(),
         vers: version.to_owned(),
-        deps: dependencies(&manifest, reg)?,
+        deps: dependencies(name, manifest_text, reg)?,
         features: string_lists(manifest.get("features")),
         authors: strings("authors"),
         description: string("description"),
@@ -167,132 +169,60 @@ fn badges(value: Option<&Value>) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect()
 }
 
+/// The publish metadata's dependencies: the archive's manifest as a registry sees it (shared with
+/// the overlay's index lines), with each dependency's registry spelt relative to the target.
 fn dependencies(
-    manifest: &Table,
+    name: &str,
+    manifest_text: &str,
     reg: &RegistryContext,
 ) -> anyhow::Result<Vec<NewCrateDependency>> {
-    let mut out = Vec::new();
-    let sections = |t: &Table, target: Option<&str>, kinds: &[(&str, DependencyKind)]| {
-        let mut deps = Vec::new();
-        for (key, kind) in kinds {
-            if let Some(table) = t.get(*key).and_then(Value::as_table) {
-                let mut names: Vec<&String> = table.keys().collect();
-                names.sort();
-                for n in names {
-                    deps.push(dependency(n, &table[n], target, *kind, reg));
-                }
-            }
-        }
-        deps
-    };
-    use DependencyKind::{Build, Dev, Normal};
-    for d in sections(
-        manifest,
-        None,
-        &[
-            ("dependencies", Normal),
-            ("dev-dependencies", Dev),
-            ("build-dependencies", Build),
-        ],
-    ) {
-        out.push(d?);
-    }
-    if let Some(targets) = manifest.get("target").and_then(Value::as_table) {
-        let mut platforms: Vec<&String> = targets.keys().collect();
-        platforms.sort();
-        for p in platforms {
-            let Some(t) = targets[p].as_table() else {
-                continue;
-            };
-            for d in sections(
-                t,
-                Some(p),
-                &[
-                    ("dependencies", Normal),
-                    ("build-dependencies", Build),
-                    ("dev-dependencies", Dev),
-                ],
-            ) {
-                out.push(d?);
-            }
-        }
-    }
-    Ok(out)
+    let deps = publish_deps(name, manifest_text)?;
+    Ok(deps
+        .into_iter()
+        .map(|d| NewCrateDependency {
+            optional: d.optional,
+            default_features: d.default_features,
+            name: d.package,
+            features: d.features,
+            version_req: d.req,
+            target: d.target,
+            kind: match d.kind {
+                DepKind::Normal => DependencyKind::Normal,
+                DepKind::Dev => DependencyKind::Dev,
+                DepKind::Build => DependencyKind::Build,
+            },
+            registry: match d.registry_index {
+                Some(url) if same_index(&url, reg.target_index) => None,
+                Some(url) => Some(url),
+                None if reg.target_is_crates_io => None,
+                None => Some(CRATES_IO_INDEX.to_owned()),
+            },
+            explicit_name_in_toml: d.rename,
+            artifact: d.artifact,
+            bindep_target: d.bindep_target,
+            lib: d.lib,
+        })
+        .collect())
 }
 
-fn dependency(
-    key: &str,
-    value: &Value,
-    target: Option<&str>,
-    kind: DependencyKind,
-    reg: &RegistryContext,
-) -> anyhow::Result<NewCrateDependency> {
-    let empty = Table::new();
-    let (version, table) = match value {
-        Value::String(v) => (Some(v.as_str()), &empty),
-        Value::Table(t) => (t.get("version").and_then(Value::as_str), t),
-        _ => bail!("invalid dependency `{key}` in the packaged manifest"),
-    };
-    let req = version.unwrap_or("*");
-    let version_req = semver::VersionReq::parse(req)
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| req.to_owned());
-    let get_bool = |k: &str| table.get(k).and_then(Value::as_bool);
-    let package = table.get("package").and_then(Value::as_str);
-    let registry = match table.get("registry-index").and_then(Value::as_str) {
-        Some(url) if same_index(url, reg.target_index) => None,
-        Some(url) => Some(url.to_owned()),
-        None if reg.target_is_crates_io => None,
-        None => Some(crate::remote::CRATES_IO_CANONICAL.to_owned()),
-    };
-    let artifact = match table.get("artifact") {
-        Some(Value::String(s)) => Some(vec![s.clone()]),
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-        ),
-        _ => None,
-    };
-    Ok(NewCrateDependency {
-        optional: get_bool("optional").unwrap_or(false),
-        default_features: get_bool("default-features")
-            .or_else(|| get_bool("default_features"))
-            .unwrap_or(true),
-        name: package.unwrap_or(key).to_owned(),
-        features: table
-            .get("features")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        version_req,
-        target: target.map(str::to_owned),
-        kind,
-        registry,
-        explicit_name_in_toml: package.map(|_| key.to_owned()),
-        bindep_target: artifact.as_ref().and(
-            table
-                .get("target")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        ),
-        artifact,
-        lib: get_bool("lib").unwrap_or(false),
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn same_index(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.trim_start_matches("sparse+")
-            .trim_start_matches("registry+")
-            .trim_end_matches('/')
-            .to_owned()
-    };
-    norm(a) == norm(b)
+    #[test]
+    fn target_is_sent_as_cargo_platform_renders_it() {
+        let reg = RegistryContext {
+            target_index: "sparse+http://r/index/",
+            target_is_crates_io: false,
+        };
+        let manifest = "[target.'cfg(target_os=\"hermit\")'.dependencies.h]\nversion = \"1\"\n\n[dependencies.a]\nversion = \"0.1\"\nregistry-index = \"sparse+http://r/index\"\n";
+        let deps = dependencies("p", manifest, &reg).unwrap();
+        assert_eq!(deps[0].name, "a");
+        assert_eq!(deps[0].registry, None);
+        assert_eq!(
+            deps[1].target.as_deref(),
+            Some("cfg(target_os = \"hermit\")")
+        );
+        assert_eq!(deps[1].registry.as_deref(), Some(CRATES_IO_INDEX));
+    }
 }

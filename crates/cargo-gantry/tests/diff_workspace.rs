@@ -31,31 +31,45 @@ fn chain(fx: &Fixture) {
 }
 
 /// Cargo's overlay (`<target>/package/tmp-registry`) serves each sibling exactly as its archive, and
-/// the lockfile checksums of dependents come from there. Gantry keeps its overlay outside the
-/// repository (with verification) rather than recreating cargo's scratch layout, so: every crate in
-/// cargo's overlay must be byte-identical to the archive gantry produced for it.
+/// the lockfile checksums of dependents come from there. Gantry hands cargo the same overlay, so the
+/// two directories must hold the same files, byte for byte (index lines included).
 fn same_tmp_registry(pair: &Pair) {
-    let overlay = pair.cargo.target_dir.join("package/tmp-registry");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&overlay)
-        .expect("cargo's tmp-registry")
-        .flatten()
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".crate") {
-            continue;
+    let files = |target: &std::path::Path| {
+        let root = target.join("package/tmp-registry");
+        let mut out = std::collections::BTreeMap::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a tmp-registry").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if entry.file_name() != ".cargo-lock" {
+                    let rel = path.strip_prefix(&root).unwrap().display().to_string();
+                    out.insert(rel, std::fs::read(&path).unwrap());
+                }
+            }
         }
-        let cargo_bytes = std::fs::read(entry.path()).unwrap();
-        assert!(
-            pair.gantry.crates.get(&name) == Some(&cargo_bytes),
-            "cargo's overlay has {name}, which gantry did not produce byte-identically"
-        );
-        checked += 1;
-    }
+        out
+    };
+    let cargo = files(&pair.cargo.target_dir);
+    let gantry = files(&pair.gantry.target_dir);
     assert!(
-        checked > 0,
+        cargo.keys().any(|k| k.ends_with(".crate")),
         "cargo's overlay was empty: the fixture does not exercise it"
     );
+    assert_eq!(
+        cargo.keys().collect::<Vec<_>>(),
+        gantry.keys().collect::<Vec<_>>(),
+        "the overlays hold different files"
+    );
+    for (rel, bytes) in &cargo {
+        assert!(
+            gantry[rel] == *bytes,
+            "{rel} differs:\ncargo:  {}\ngantry: {}",
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&gantry[rel])
+        );
+    }
 }
 
 #[test]

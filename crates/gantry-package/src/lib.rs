@@ -8,6 +8,7 @@
 //! It calls the `cargo` binary only where cargo itself would call its resolver or the compiler.
 
 pub mod archive;
+pub mod build_output;
 pub mod cargo_cmd;
 pub mod entries;
 pub mod files;
@@ -16,7 +17,9 @@ pub mod lockfile;
 pub mod normalize;
 pub mod overlay;
 pub mod package;
+pub mod publish_deps;
 pub mod registry;
+pub mod registry_names;
 pub mod report;
 pub mod select;
 pub mod unpack;

@@ -346,8 +346,15 @@ pub fn check_dependency_versions(pkg: &Package, publishing: bool) -> Result<(), 
 /// What cargo rejects when it turns the publish form back into a manifest: dropping excluded
 /// targets or an excluded build script can leave a package that cannot be built.
 fn check_publish_form(manifest: &TomlManifest) -> Result<(), ManifestError> {
-    let has_bin = manifest.bin.as_ref().is_some_and(|b| !b.is_empty());
-    if manifest.lib.is_none() && !has_bin {
+    // Any target keeps the package buildable in cargo's eyes; only a package left with none at all
+    // (every target excluded from the archive) is refused.
+    let some = |t: &Option<Vec<_>>| t.as_ref().is_some_and(|t| !t.is_empty());
+    if manifest.lib.is_none()
+        && !some(&manifest.bin)
+        && !some(&manifest.example)
+        && !some(&manifest.test)
+        && !some(&manifest.bench)
+    {
         return Err(ManifestError::Workspace(
             "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present".to_owned(),
         ));

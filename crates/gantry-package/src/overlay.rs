@@ -1,51 +1,96 @@
 //! The local overlay of freshly packaged workspace crates (spec §9): when `a` depends on sibling `b`
-//! and both are being packaged, `a`'s lockfile and verification build must see `b` exactly as its
-//! new archive, "as if published" to the target registry.
+//! and both are being packaged, `a`'s lockfile and verification build must see `b`'s new archive "as
+//! if published" to the target registry — as **one more candidate** beside the versions the registry
+//! already has, so a newer compatible version on the registry still wins, and a published version
+//! with another checksum still trips cargo's "checksum … changed between lock files".
 //!
-//! Cargo does this with an internal overlay source. The `cargo` binary offers no such source, so we
-//! give it `[patch.<registry>]` entries pointing at each unpacked archive and then rewrite the
-//! resulting lockfile so those packages carry the upstream registry source and the archive's
-//! checksum — which is precisely what cargo's overlay produces.
+//! # How: cargo's own overlay, reached through its environment hook
+//!
+//! `cargo package` builds a local registry at `<build-dir>/package/tmp-registry` (an `index/` tree
+//! plus the `.crate` files) and layers it over the upstream source in-process. We can only drive the
+//! `cargo` binary, so we write exactly that registry and ask the binary to layer it the same way
+//! through `__CARGO_TEST_DEPENDENCY_CONFUSION_VULNERABILITY_DO_NOT_USE_THIS=<source url>=<dir>`, the
+//! hook cargo (1.83 and later, 1.95 included) reads when it builds any workspace's package registry.
+//! It is a test hook of cargo's, not a documented interface; it is used here because it is the
+//! only way to get cargo's resolution rather than an imitation of it:
+//!
+//! - `[patch]` (what Gantry used before) always beats the registry's versions and leaks
+//!   "patch … was not used" warnings and `[[patch.unused]]` entries;
+//! - a loopback sparse-index server with source replacement would need the upstream index files
+//!   (fetched again, or read from cargo's private cache format), and replaced sources keep their
+//!   own download cache and source directories, so every verification build would download and
+//!   rebuild every registry dependency again;
+//! - a `local-registry`/`directory` replacement cannot hold the rest of the registry at all.
+//!
+//! With the hook, the upstream is the genuine source with its own index and download caches (so it
+//! works offline exactly as cargo does), cargo's resolver sees the same candidates as in `cargo
+//! package`, and lockfiles carry the upstream `source` and the archive's checksum with no rewriting.
+//! Should a future cargo drop the hook, [`Overlay::check_lock`] turns the symptom (a sibling locked
+//! with the registry's checksum instead of its archive's) into an error instead of a wrong lockfile.
+//! The variable reaches build scripts of a verification build too; cargo's in-process overlay does
+//! not, which matters only to a build script that runs cargo against the target registry itself.
 
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::unpack::{UnpackError, unpack_crate};
+use cargo_util_schemas::index::{IndexPackage, RegistryDependency};
+
+use crate::publish_deps::{PublishDepError, publish_deps};
+
+/// The variable through which cargo layers a local registry over a source (see the module doc).
+pub const OVERLAY_ENV: &str = "__CARGO_TEST_DEPENDENCY_CONFUSION_VULNERABILITY_DO_NOT_USE_THIS";
+
+/// crates.io's index as cargo names it in lockfiles and in the publish metadata.
+pub const CRATES_IO_INDEX: &str = "https://github.com/rust-lang/crates.io-index";
 
 /// The registry the overlay stands in front of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    /// How `[patch]` names it: `crates-io`, a registry name, or an index URL.
-    pub patch_key: String,
     /// The lockfile `source` of packages from it, e.g.
     /// `registry+https://github.com/rust-lang/crates.io-index` or `sparse+http://host/index/`.
     pub lock_source: String,
+    /// The source cargo layers the overlay on: crates.io is reached through its sparse index unless
+    /// `registries.crates-io.protocol = "git"`.
+    pub overlay_key: String,
+    /// Index URL as the publish metadata spells it (`registry` of a dependency from elsewhere).
+    pub index: String,
+    pub is_crates_io: bool,
 }
 
 impl Upstream {
     pub fn crates_io() -> Self {
         Upstream {
-            patch_key: "crates-io".into(),
-            lock_source: "registry+https://github.com/rust-lang/crates.io-index".into(),
+            lock_source: format!("registry+{CRATES_IO_INDEX}"),
+            overlay_key: "sparse+https://index.crates.io/".into(),
+            index: CRATES_IO_INDEX.into(),
+            is_crates_io: true,
+        }
+    }
+
+    /// crates.io reached through its git index (`registries.crates-io.protocol = "git"`).
+    pub fn crates_io_git() -> Self {
+        Upstream {
+            overlay_key: format!("registry+{CRATES_IO_INDEX}"),
+            ..Self::crates_io()
         }
     }
 
     /// An alternative registry named `name` whose index URL is `index` (as configured).
-    pub fn named(name: &str, index: &str) -> Self {
-        Upstream {
-            patch_key: name.to_owned(),
-            lock_source: lock_source_for_index(index),
-        }
+    pub fn named(_name: &str, index: &str) -> Self {
+        Self::url(index)
     }
 
     /// A registry given by `--index URL`.
     pub fn url(index: &str) -> Self {
         Upstream {
-            patch_key: index.to_owned(),
             lock_source: lock_source_for_index(index),
+            overlay_key: lock_source_for_index(index),
+            index: index.to_owned(),
+            is_crates_io: false,
         }
     }
 }
@@ -59,19 +104,6 @@ pub fn lock_source_for_index(index: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone)]
-struct OverlayCrate {
-    checksum: String,
-    crate_file: PathBuf,
-    /// Unpacked on first use: only a cargo-run resolution or build needs the files.
-    dir: OnceCell<PathBuf>,
-    /// Package names of its normal and build dependencies (dev-dependencies of a dependency never
-    /// take part in resolution).
-    deps: Vec<String>,
-    /// Its publish-form manifest, for building lockfiles without a resolver.
-    manifest: String,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum OverlayError {
     #[error("failed to prepare the local overlay registry at `{}`", path.display())]
@@ -81,40 +113,61 @@ pub enum OverlayError {
         source: io::Error,
     },
     #[error(transparent)]
-    Unpack(#[from] UnpackError),
+    Deps(#[from] PublishDepError),
+    #[error(
+        "the installed cargo did not take `{name} v{version}` from the local overlay registry (its lockfile entry has checksum {found}, the archive {expected}); this cargo does not support Gantry's workspace packaging, use cargo 1.95"
+    )]
+    NotApplied {
+        name: String,
+        version: String,
+        found: String,
+        expected: String,
+    },
 }
 
+/// `<build-dir>/package/tmp-registry`, laid out as cargo lays it out.
 #[derive(Debug, Clone)]
 pub struct Overlay {
     upstream: Upstream,
     root: PathBuf,
-    crates: BTreeMap<(String, String), OverlayCrate>,
+    /// (name, version) → the archive's checksum.
+    checksums: BTreeMap<(String, String), String>,
 }
 
 impl Overlay {
-    /// An empty overlay whose crates are unpacked (when needed) under `root`.
+    /// An empty overlay at `root`; an index left by an earlier run (ours or cargo's) is removed.
     pub fn new(upstream: Upstream, root: PathBuf) -> Result<Self, OverlayError> {
-        fs::create_dir_all(&root).map_err(|source| OverlayError::Io {
-            path: root.clone(),
-            source,
-        })?;
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| OverlayError::Io { path, source }
+        };
+        let index = root.join("index");
+        match fs::remove_dir_all(&index) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&index)(e)),
+            _ => {}
+        }
+        fs::create_dir_all(&index).map_err(io_err(&index))?;
         Ok(Overlay {
             upstream,
             root,
-            crates: BTreeMap::new(),
+            checksums: BTreeMap::new(),
         })
     }
 
-    /// Where the overlay's crates are unpacked.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.crates.is_empty()
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
     }
 
-    /// Adds a freshly written archive and its publish-form manifest (the archive's `Cargo.toml`).
+    pub fn is_empty(&self) -> bool {
+        self.checksums.is_empty()
+    }
+
+    /// Publishes a freshly written archive into the overlay: the `.crate` beside the index and one
+    /// index line built from its publish-form manifest (the archive's `Cargo.toml`).
     pub fn add(
         &mut self,
         name: &str,
@@ -122,168 +175,201 @@ impl Overlay {
         crate_file: &Path,
         checksum: &str,
         manifest: &str,
-    ) {
-        self.crates.insert(
-            (name.to_owned(), version.to_owned()),
-            OverlayCrate {
-                checksum: checksum.to_owned(),
-                crate_file: crate_file.to_owned(),
-                dir: OnceCell::new(),
-                deps: dependency_names(manifest, false),
-                manifest: manifest.to_owned(),
-            },
-        );
-    }
-
-    /// `--config` arguments that make cargo resolve overlay crates from their unpacked archives, for
-    /// a package whose publish-form manifest is `manifest`. Only crates reachable from it are
-    /// patched: cargo warns about (and records) patches that end up unused.
-    pub fn config_args_for(
-        &self,
-        manifest: &str,
-        include_dev: bool,
-    ) -> Result<Vec<String>, OverlayError> {
-        let mut wanted: Vec<String> = dependency_names(manifest, include_dev);
-        let mut chosen: BTreeMap<&(String, String), &OverlayCrate> = BTreeMap::new();
-        while let Some(name) = wanted.pop() {
-            for (key, c) in self.crates.iter().filter(|(k, _)| k.0 == name) {
-                if chosen.insert(key, c).is_none() {
-                    wanted.extend(c.deps.iter().cloned());
-                }
-            }
+    ) -> Result<(), OverlayError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| OverlayError::Io { path, source }
+        };
+        let line = index_line(name, version, checksum, manifest, &self.upstream)?;
+        let dest = self.root.join(format!("{name}-{version}.crate"));
+        fs::copy(crate_file, &dest).map_err(io_err(&dest))?;
+        let file = self.root.join("index").join(index_path(name));
+        if let Some(dir) = file.parent() {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let patch = toml_key(&self.upstream.patch_key);
-        let mut args = Vec::with_capacity(chosen.len());
-        for ((name, version), c) in chosen {
-            let dir = match c.dir.get() {
-                Some(dir) => dir.clone(),
-                None => {
-                    let dir = unpack_crate(&c.crate_file, &self.root, name, version)?;
-                    c.dir.get_or_init(|| dir).clone()
-                }
-            };
-            let path = toml::Value::String(dir.to_string_lossy().into_owned());
-            args.push(format!("patch.{patch}.{}.path={path}", toml_key(name)));
+        fs::write(&file, line).map_err(io_err(&file))?;
+        self.checksums
+            .insert((name.to_owned(), version.to_owned()), checksum.to_owned());
+        Ok(())
+    }
+
+    /// The variable and value that make cargo layer this overlay over the upstream.
+    pub fn env(&self) -> (&'static str, OsString) {
+        let mut value = OsString::from(format!("{}=", self.upstream.overlay_key));
+        value.push(self.root.as_os_str());
+        (OVERLAY_ENV, value)
+    }
+
+    /// Sets [`env`](Self::env) on `cmd` when there is anything to overlay.
+    pub fn apply(&self, cmd: &mut Command) {
+        if !self.is_empty() {
+            let (key, value) = self.env();
+            cmd.env(key, value);
         }
-        Ok(args)
     }
 
-    /// Overlay crates named `name`: (version, publish-form manifest).
-    pub fn candidates<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.crates
-            .iter()
-            .filter(move |(k, _)| k.0 == name)
-            .map(|(k, c)| (k.1.as_str(), c.manifest.as_str()))
-    }
-
-    /// Rewrites a lockfile resolved with [`config_args_for`](Self::config_args_for) into what cargo's overlay
-    /// produces: overlay packages get the upstream `source` and their archive's `checksum`, and the
-    /// `[[patch.unused]]` bookkeeping (an artefact of patching) is dropped.
-    pub fn rewrite_lock(&self, lock: &str, root_name: &str) -> String {
-        let mut out = String::with_capacity(lock.len() + 256);
+    /// `publish --dry-run` lets overlay crates replace same-version registry ones: in the previous
+    /// lockfile their checksums become the archives' (as cargo does), so an unbumped version does
+    /// not fail with "checksum changed".
+    pub fn adopt_checksums(&self, lock: &str) -> String {
+        let mut out = String::with_capacity(lock.len());
         for block in split_blocks(lock) {
-            if block.starts_with("[[patch.unused]]") {
-                continue;
+            match self.ours(block) {
+                Some(ours) if block.contains("\nchecksum = \"") => {
+                    for line in block.split_inclusive('\n') {
+                        if line.starts_with("checksum = \"") {
+                            out.push_str(&format!("checksum = \"{ours}\"\n"));
+                        } else {
+                            out.push_str(line);
+                        }
+                    }
+                }
+                _ => out.push_str(block),
             }
-            if block.starts_with("[[package]]")
-                && !block.contains("\nsource = ")
-                && let Some(fixed) = self.add_source(block, root_name)
-            {
-                out.push_str(&fixed);
-                continue;
-            }
-            out.push_str(block);
-        }
-        // Dropping a trailing block can leave a double blank line at the end.
-        while out.ends_with("\n\n") {
-            out.pop();
         }
         out
     }
 
-    fn add_source(&self, block: &str, root_name: &str) -> Option<String> {
-        let name = field(block, "name")?;
-        let version = field(block, "version")?;
-        if name == root_name {
-            return None;
-        }
-        let krate = self.crates.get(&(name.to_owned(), version.to_owned()))?;
-        let version_line = format!("version = \"{version}\"\n");
-        let at = block.find(&version_line)? + version_line.len();
-        let mut fixed = String::with_capacity(block.len() + 128);
-        fixed.push_str(&block[..at]);
-        fixed.push_str(&format!("source = \"{}\"\n", self.upstream.lock_source));
-        fixed.push_str(&format!("checksum = \"{}\"\n", krate.checksum));
-        fixed.push_str(&block[at..]);
-        Some(fixed)
-    }
-}
-
-/// One dependency entry of a publish-form manifest.
-pub(crate) struct DepSpec {
-    pub package: String,
-    pub req: Option<String>,
-    /// Declared against another registry: never served by the overlay.
-    pub elsewhere: bool,
-}
-
-/// Every dependency of a publish-form manifest, from the top-level and per-target tables (renames
-/// resolved through `package = …`); dev-dependencies only when asked, since a dependency's own
-/// dev-dependencies never take part in resolution. `None` if the manifest does not parse.
-pub(crate) fn dep_specs(manifest: &str, include_dev: bool) -> Option<Vec<DepSpec>> {
-    let doc: toml::Table = manifest.parse().ok()?;
-    let mut kinds = vec!["dependencies", "build-dependencies", "build_dependencies"];
-    if include_dev {
-        kinds.extend(["dev-dependencies", "dev_dependencies"]);
-    }
-    let per_target = doc
-        .get("target")
-        .and_then(toml::Value::as_table)
-        .into_iter()
-        .flat_map(|t| t.values().filter_map(toml::Value::as_table));
-    let mut specs = Vec::new();
-    for table in std::iter::once(&doc).chain(per_target) {
-        for kind in &kinds {
-            let Some(deps) = table.get(*kind).and_then(toml::Value::as_table) else {
+    /// Fails when a lockfile resolved with the overlay locks an overlay crate (same name, version
+    /// and upstream source) with a checksum other than its archive's: the cargo that resolved it did
+    /// not apply the overlay.
+    pub fn check_lock(&self, lock: &str) -> Result<(), OverlayError> {
+        for block in split_blocks(lock) {
+            let (Some(ours), Some(found)) = (self.ours(block), field(block, "checksum")) else {
                 continue;
             };
-            for (key, value) in deps {
-                specs.push(match value {
-                    toml::Value::String(req) => DepSpec {
-                        package: key.clone(),
-                        req: Some(req.clone()),
-                        elsewhere: false,
-                    },
-                    toml::Value::Table(t) => DepSpec {
-                        package: t
-                            .get("package")
-                            .and_then(|p| p.as_str())
-                            .unwrap_or(key)
-                            .to_owned(),
-                        req: t.get("version").and_then(|v| v.as_str()).map(str::to_owned),
-                        elsewhere: t.contains_key("registry-index") || t.contains_key("registry"),
-                    },
-                    _ => return None,
+            if found != ours {
+                return Err(OverlayError::NotApplied {
+                    name: field(block, "name").unwrap_or_default().to_owned(),
+                    version: field(block, "version").unwrap_or_default().to_owned(),
+                    found: found.to_owned(),
+                    expected: ours.to_owned(),
                 });
             }
         }
+        Ok(())
     }
-    Some(specs)
+
+    /// The archive checksum for a lockfile `[[package]]` block that names an overlay crate from the
+    /// upstream.
+    fn ours(&self, block: &str) -> Option<&str> {
+        if !block.starts_with("[[package]]") || field(block, "source")? != self.upstream.lock_source
+        {
+            return None;
+        }
+        let key = (
+            field(block, "name")?.to_owned(),
+            field(block, "version")?.to_owned(),
+        );
+        self.checksums.get(&key).map(String::as_str)
+    }
 }
 
-/// Package names a manifest depends on, sorted and deduplicated (see [`dep_specs`]).
-pub fn dependency_names(manifest: &str, include_dev: bool) -> Vec<String> {
-    let mut names: Vec<String> = dep_specs(manifest, include_dev)
-        .unwrap_or_default()
+/// The overlay's index line for one crate: what cargo writes into its tmp-registry.
+fn index_line(
+    name: &str,
+    version: &str,
+    checksum: &str,
+    manifest: &str,
+    upstream: &Upstream,
+) -> Result<String, OverlayError> {
+    let parse_err = |why: String| PublishDepError::Parse {
+        name: name.to_owned(),
+        why,
+    };
+    let doc: toml::Table = manifest
+        .parse()
+        .map_err(|e: toml::de::Error| parse_err(e.message().to_owned()))?;
+    let deps = publish_deps(name, manifest)?;
+    let deps = deps
         .into_iter()
-        .map(|d| d.package)
+        .map(|d| {
+            // Relative to the source the overlay stands in for: crates.io reached through its
+            // sparse index is not the git-index crates.io that dependencies name, so cargo spells
+            // crates.io out there too.
+            let registry = match &d.registry_index {
+                Some(url) if same_index(url, &upstream.overlay_key) => None,
+                Some(url) => Some(url.clone()),
+                None if same_index(CRATES_IO_INDEX, &upstream.overlay_key) => None,
+                None => Some(CRATES_IO_INDEX.to_owned()),
+            };
+            RegistryDependency {
+                name: d.rename.clone().unwrap_or_else(|| d.package.clone()).into(),
+                req: d.req.into(),
+                features: d.features.into_iter().map(Into::into).collect(),
+                optional: d.optional,
+                default_features: d.default_features,
+                target: d.target.map(Into::into),
+                kind: Some(d.kind.as_str().into()),
+                registry: registry.map(Into::into),
+                package: d.rename.map(|_| d.package.into()),
+                public: None,
+                artifact: d.artifact.map(|a| a.into_iter().map(Into::into).collect()),
+                bindep_target: d.bindep_target.map(Into::into),
+                lib: d.lib,
+            }
+        })
         .collect();
-    names.sort();
-    names.dedup();
-    names
+    let features = doc
+        .get("features")
+        .and_then(toml::Value::as_table)
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| {
+                    let list = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(toml::Value::as_str)
+                        .map(|s| s.to_owned().into())
+                        .collect();
+                    (k.clone().into(), list)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let links = doc
+        .get("package")
+        .and_then(|p| p.get("links"))
+        .and_then(toml::Value::as_str)
+        .map(|s| s.to_owned().into());
+    let vers = semver::Version::parse(version).map_err(|e| parse_err(e.to_string()))?;
+    let line = IndexPackage {
+        name: name.into(),
+        vers,
+        deps,
+        features,
+        features2: None,
+        cksum: checksum.to_owned(),
+        yanked: None,
+        links,
+        rust_version: None,
+        pubtime: None,
+        v: Some(2),
+    };
+    serde_json::to_string(&line).map_err(|e| parse_err(e.to_string()).into())
+}
+
+/// Where a crate's index file lives: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…` (lowercased).
+fn index_path(name: &str) -> String {
+    let name = name.to_lowercase();
+    match name.len() {
+        1 => format!("1/{name}"),
+        2 => format!("2/{name}"),
+        3 => format!("3/{}/{name}", &name[..1]),
+        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+    }
+}
+
+/// Whether two spellings name the same index (`sparse+`/`registry+` and a trailing `/` aside).
+pub fn same_index(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.trim_start_matches("sparse+")
+            .trim_start_matches("registry+")
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    norm(a) == norm(b)
 }
 
 /// Splits a lockfile into blocks that each start at a line beginning with `[`, keeping all bytes.
@@ -307,87 +393,70 @@ fn field<'a>(block: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(&prefix)?.strip_suffix('"'))
 }
 
-/// A dotted-key segment: bare when TOML allows, else quoted.
-pub(crate) fn toml_key(key: &str) -> String {
-    if !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        key.to_owned()
-    } else {
-        toml::Value::String(key.to_owned()).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LOCK: &str = "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.2.0\"\n\n[[patch.unused]]\nname = \"c\"\nversion = \"0.3.0\"\n";
+    const LOCK: &str = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"99\"\n\n[[package]]\nname = \"b\"\nversion = \"0.3.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"77\"\n";
+
+    fn overlay(dir: &Path) -> Overlay {
+        let mut o = Overlay::new(Upstream::crates_io(), dir.join("tmp-registry")).unwrap();
+        let krate = dir.join("b.crate");
+        fs::write(&krate, b"bytes").unwrap();
+        o.add(
+            "b",
+            "0.2.0",
+            &krate,
+            "ab12",
+            "[package]\nname = \"b\"\nversion = \"0.2.0\"\n\n[features]\ndefault = [\"x\"]\nx = []\n\n[dependencies.serde]\nversion = \"1\"\n\n[target.'cfg(unix)'.dependencies.alt]\nversion = \"0.1\"\nregistry-index = \"sparse+http://r/index/\"\n",
+        )
+        .unwrap();
+        o
+    }
 
     #[test]
-    fn overlay_packages_get_upstream_source_and_checksum() {
+    fn crates_are_laid_out_as_cargo_lays_them_out() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut overlay = Overlay::new(Upstream::crates_io(), tmp.path().join("o")).unwrap();
-        overlay.crates.insert(
-            ("b".into(), "0.2.0".into()),
-            OverlayCrate {
-                checksum: "ab12".into(),
-                crate_file: PathBuf::new(),
-                dir: OnceCell::from(tmp.path().join("o/b-0.2.0")),
-                deps: vec![],
-                manifest: String::new(),
-            },
-        );
-        let fixed = overlay.rewrite_lock(LOCK, "a");
+        let o = overlay(tmp.path());
+        let root = tmp.path().join("tmp-registry");
+        assert_eq!(fs::read(root.join("b-0.2.0.crate")).unwrap(), b"bytes");
         assert_eq!(
-            fixed,
-            "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ab12\"\n"
+            fs::read_to_string(root.join("index/1/b")).unwrap(),
+            r#"{"name":"b","vers":"0.2.0","deps":[{"name":"serde","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":"https://github.com/rust-lang/crates.io-index","package":null,"public":null,"artifact":null,"bindep_target":null,"lib":false},{"name":"alt","req":"^0.1","features":[],"optional":false,"default_features":true,"target":"cfg(unix)","kind":"normal","registry":"sparse+http://r/index/","package":null,"public":null,"artifact":null,"bindep_target":null,"lib":false}],"features":{"default":["x"],"x":[]},"features2":null,"cksum":"ab12","yanked":null,"links":null,"rust_version":null,"pubtime":null,"v":2}"#
         );
-        let args = overlay
-            .config_args_for("[dependencies.b]\nversion = \"0.2\"\n", false)
-            .unwrap();
-        assert!(
-            overlay
-                .config_args_for("[dev-dependencies.b]\nversion = \"0.2\"\n", false)
-                .unwrap()
-                .is_empty()
+        let (key, value) = o.env();
+        assert_eq!(key, OVERLAY_ENV);
+        assert_eq!(
+            value,
+            OsString::from(format!(
+                "sparse+https://index.crates.io/={}",
+                root.display()
+            ))
         );
-        assert!(
-            overlay
-                .config_args_for("[package]\nname = \"b\"\n", true)
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(args.len(), 1);
-        assert!(
-            args[0].starts_with("patch.crates-io.b.path=\""),
-            "{}",
-            args[0]
-        );
+        // A new run starts from an empty index.
+        Overlay::new(Upstream::crates_io(), root.clone()).unwrap();
+        assert!(!root.join("index/1/b").exists());
     }
 
     #[test]
-    fn dependency_names_follow_renames_and_targets() {
-        let m = "[dependencies.x]\nversion = \"1\"\npackage = \"real\"\n\n[dev-dependencies.d]\nversion = \"1\"\n\n[target.\"cfg(unix)\".build-dependencies.t]\nversion = \"1\"\n";
-        assert_eq!(dependency_names(m, false), ["real", "t"]);
-        assert_eq!(dependency_names(m, true), ["d", "real", "t"]);
+    fn lock_checks_and_dry_run_checksums() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = overlay(tmp.path());
+        let err = o.check_lock(LOCK).unwrap_err();
+        assert!(matches!(err, OverlayError::NotApplied { ref found, .. } if found == "99"));
+        let adopted = o.adopt_checksums(LOCK);
+        assert_eq!(
+            adopted,
+            LOCK.replace("checksum = \"99\"", "checksum = \"ab12\"")
+        );
+        o.check_lock(&adopted).unwrap();
     }
 
     #[test]
-    fn index_urls_are_quoted_patch_keys() {
-        assert_eq!(
-            toml_key("sparse+http://x/index/"),
-            "\"sparse+http://x/index/\""
-        );
-        assert_eq!(
-            lock_source_for_index("https://example.com/git-index"),
-            "registry+https://example.com/git-index"
-        );
-        assert_eq!(
-            lock_source_for_index("sparse+http://x/"),
-            "sparse+http://x/"
-        );
+    fn index_paths() {
+        assert_eq!(index_path("a"), "1/a");
+        assert_eq!(index_path("ab"), "2/ab");
+        assert_eq!(index_path("Abc"), "3/a/abc");
+        assert_eq!(index_path("serde"), "se/rd/serde");
     }
 }

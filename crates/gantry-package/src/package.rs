@@ -17,8 +17,9 @@ use crate::files::{self, FilesError, ListOptions};
 use crate::human::human_bytes;
 use crate::lockfile::{self, LockError, LockRequest};
 use crate::normalize::{self, PublishInputs};
-use crate::overlay::{Overlay, OverlayError};
+use crate::overlay::{Overlay, OverlayError, Upstream};
 use crate::registry::{self, PublishSetting, RegistryError, RegistryRequest, TargetRegistry};
+use crate::registry_names::RegistryNames;
 use crate::report::Reporter;
 use crate::select::{self};
 use crate::vcs::{self, VcsOptions};
@@ -40,14 +41,20 @@ pub struct PackageOptions<'a> {
     /// How `[source]` replaces crates.io, if it does (see [`registry::resolve_target`]).
     pub crates_io_replacement: Option<String>,
     pub target_dir: PathBuf,
+    /// `build.build-dir` (the target dir unless configured): scratch files, the overlay registry
+    /// and verification live in its `package/`, as cargo's do.
     pub build_dir: PathBuf,
-    /// Where verification unpacks archives: must be outside the source repository.
-    pub verify_dir: PathBuf,
+    /// `registries.crates-io.protocol = "git"`: cargo layers the overlay over crates.io's git index.
+    pub crates_io_git: bool,
     pub build: BuildFlags,
     pub cargo: CargoInvocation,
     pub cwd: PathBuf,
     /// `cargo publish` wording ("when publishing") instead of `cargo package`'s.
     pub publishing: bool,
+    /// `cargo publish --dry-run`: overlay crates may stand in for same-version registry ones.
+    pub dry_run: bool,
+    /// The configured registries, by index URL (see [`RegistryNames`]).
+    pub names: RegistryNames,
     /// Receives `--list` output lines (stdout in the CLI).
     pub list_sink: &'a dyn Fn(&str),
 }
@@ -88,7 +95,7 @@ pub enum PackageError {
     Prepare(#[source] PrepareError),
     #[error("failed to verify package tarball")]
     Verify(#[source] VerifyError),
-    /// The build failed; cargo has already printed why, so there is no cause to add.
+    /// The build failed and cargo has already shown why, so there is no cause to add.
     #[error("failed to verify package tarball")]
     VerifyBuild,
     /// Verification of several archives at once ([`verify_packaged`]) failed; `crates` are the
@@ -133,13 +140,23 @@ pub enum PrepareError {
     Overlay(#[from] OverlayError),
 }
 
-/// Packages `selected` (member indices). Returns the archives in packaging order (empty for `--list`).
+/// What [`package`] produced.
+#[derive(Debug)]
+pub struct Packaged {
+    /// The archives in packaging order (empty for `--list`).
+    pub crates: Vec<PackagedCrate>,
+    /// The overlay registry the archives were added to, when siblings needed one; verification
+    /// after packaging ([`verify_packaged`]) resolves through it.
+    pub overlay: Option<Overlay>,
+}
+
+/// Packages `selected` (member indices).
 pub fn package(
     ws: &Workspace,
     selected: &[usize],
     opts: &PackageOptions,
     reporter: &dyn Reporter,
-) -> Result<Vec<PackagedCrate>, PackageError> {
+) -> Result<Packaged, PackageError> {
     let edges = select::local_edges(ws, selected);
     let order = select::packaging_order(ws, selected, &edges);
     let needs_registry = !opts.list
@@ -161,10 +178,7 @@ pub fn package(
     let crates_io_replaced = opts.crates_io_replacement.is_some();
     let mut overlay = match &target {
         Some(t) if t.is_crates_io && crates_io_replaced => None,
-        Some(t) => Some(
-            Overlay::new(t.upstream.clone(), opts.verify_dir.join("tmp-registry"))
-                .map_err(|e| PackageError::Prepare(e.into()))?,
-        ),
+        Some(t) => Some(new_overlay(t, opts, &package_dir)?),
         None => None,
     };
 
@@ -256,10 +270,14 @@ pub fn package(
                 &packaged.tmp_path,
                 &packaged.checksum,
                 &packaged.manifest,
-            );
+            )
+            .map_err(|e| PackageError::Prepare(e.into()))?;
         }
         done.push(packaged);
     }
+
+    // Each lockfile's scratch workspace is removed as soon as it is read; this drops their parent.
+    let _ = fs::remove_dir(package_dir.join("gantry-lock"));
 
     if opts.verify {
         for packaged in &done {
@@ -269,20 +287,19 @@ pub fn package(
                 crate_file: &packaged.tmp_path,
                 name: &packaged.name,
                 version: &packaged.version,
-                unpack_root: &opts.verify_dir,
-                target_dir: &opts.target_dir,
-                cargo_package_dir: &package_dir,
-                overlay: overlay.as_ref(),
+                build_dir: &opts.build_dir,
+                overlay: overlay.as_ref().filter(|o| !o.is_empty()),
                 cargo: &opts.cargo,
                 flags: &opts.build,
+                names: &opts.names,
             })
-            .map_err(|e| match e {
-                VerifyError::Build { .. } => PackageError::VerifyBuild,
-                other => PackageError::Verify(other),
-            })?;
+            .map_err(verify_error)?;
         }
     }
-    Ok(done)
+    Ok(Packaged {
+        crates: done,
+        overlay,
+    })
 }
 
 /// The registry the packages go to; checked in member order, as cargo reports the first offender
@@ -308,34 +325,76 @@ fn target_registry(
     )?)
 }
 
-/// Verifies already-packaged crates (from [`package`] with `opts.verify == false`) in one cargo
-/// build outside the repository (see [`crate::verify_all`]): siblings among `crates` resolve from
-/// their archives, every other dependency as the workspace's `Cargo.lock` has it. A failure names
-/// the crate. Emits one `Verifying` status per crate before the build starts.
+/// Cargo shows a compilation failure as it happens, and then only "failed to verify package
+/// tarball"; any other verification error is that message's cause.
+fn verify_error(e: VerifyError) -> PackageError {
+    match e {
+        VerifyError::BuildShown { .. } => PackageError::VerifyBuild,
+        other => PackageError::Verify(other),
+    }
+}
+
+/// Cargo's `<build-dir>/package/tmp-registry` for the target registry.
+fn new_overlay(
+    target: &TargetRegistry,
+    opts: &PackageOptions,
+    package_dir: &Path,
+) -> Result<Overlay, PackageError> {
+    let upstream = if target.is_crates_io && opts.crates_io_git {
+        Upstream::crates_io_git()
+    } else {
+        target.upstream.clone()
+    };
+    Overlay::new(upstream, package_dir.join("tmp-registry"))
+        .map_err(|e| PackageError::Prepare(e.into()))
+}
+
+/// Verifies already-packaged crates (from [`package`] with `opts.verify == false`), siblings among
+/// them resolving through `overlay` as in packaging. One crate is verified exactly as cargo verifies
+/// it; several share one cargo build (see [`crate::verify_all`]), except those whose manifest has
+/// tables a workspace member cannot have (`[profile]`, …), which are verified on their own so that
+/// what is built is what cargo builds. A failure names the crate. Emits one `Verifying` status per
+/// crate before the builds start.
 pub fn verify_packaged(
     ws: &Workspace,
     crates: &[PackagedCrate],
+    overlay: Option<&Overlay>,
     opts: &PackageOptions,
     reporter: &dyn Reporter,
 ) -> Result<(), PackageError> {
-    if crates.is_empty() {
-        return Ok(());
-    }
-    let selected: Vec<usize> = crates.iter().map(|c| c.member).collect();
-    let has_edges = !select::local_edges(ws, &selected).is_empty();
-    // Siblings are patched over the registry they are going to; a replaced crates.io is reached
-    // through its replacement, which a patch cannot stand in front of (as in `package`).
-    let patch_key = if has_edges || opts.registry != RegistryRequest::None {
-        let target = target_registry(ws, &selected, opts)?;
-        (!(target.is_crates_io && opts.crates_io_replacement.is_some()))
-            .then_some(target.upstream.patch_key)
-    } else {
-        None
+    let overlay = overlay.filter(|o| !o.is_empty());
+    let verify_one = |c: &PackagedCrate| {
+        verify::verify(&VerifyRequest {
+            crate_file: &c.tmp_path,
+            name: &c.name,
+            version: &c.version,
+            build_dir: &opts.build_dir,
+            overlay,
+            cargo: &opts.cargo,
+            flags: &opts.build,
+            names: &opts.names,
+        })
     };
+    if let [only] = crates {
+        reporter.status("Verifying", &pkg_id(&ws.members[only.member]));
+        return verify_one(only).map(drop).map_err(verify_error);
+    }
     for c in crates {
         reporter.status("Verifying", &pkg_id(&ws.members[c.member]));
     }
-    let archives: Vec<Archive> = crates
+    let (alone, together): (Vec<&PackagedCrate>, Vec<&PackagedCrate>) = crates
+        .iter()
+        .partition(|c| verify_all::needs_own_build(&c.manifest));
+    for c in alone {
+        verify_one(c).map_err(|e| PackageError::VerifyFailed {
+            crates: vec![format!("{} v{}", c.name, c.version)],
+            source: (!matches!(e, VerifyError::BuildShown { .. })).then_some(e),
+        })?;
+    }
+    if together.is_empty() {
+        return Ok(());
+    }
+    let archives: Vec<Archive> = together
         .iter()
         .map(|c| Archive {
             name: &c.name,
@@ -346,21 +405,21 @@ pub fn verify_packaged(
     let ws_lock = ws.lockfile_path();
     let result = verify_all::verify_all(&AllRequest {
         archives: &archives,
-        root: &opts.verify_dir.join("workspace"),
+        build_dir: &opts.build_dir,
         resolver: &ws.resolver,
-        patch_key: patch_key.as_deref(),
+        overlay,
+        dry_run: opts.dry_run,
         workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
-        target_dir: &opts.target_dir,
-        cargo_package_dir: &opts.build_dir.join("package"),
         cargo: &opts.cargo,
         flags: &opts.build,
+        names: &opts.names,
     });
     match result {
         Ok(_) => Ok(()),
         Err(AllError::Setup(e)) => Err(PackageError::Verify(e)),
-        Err(AllError::Build { crates, status }) => Err(PackageError::VerifyFailed {
+        Err(AllError::Build { crates, error }) => Err(PackageError::VerifyFailed {
             crates,
-            source: Some(VerifyError::Build { status }),
+            source: error,
         }),
         Err(AllError::SourceModified { krate, report }) => Err(PackageError::VerifyFailed {
             crates: vec![krate],
@@ -496,8 +555,10 @@ fn write_archive(
                 publish_manifest: &publish.text,
                 workspace_lock: ws_lock.is_file().then_some(ws_lock.as_path()),
                 scratch: &scratch,
-                overlay: overlay.filter(|_| target.is_some()),
+                overlay: overlay.filter(|o| target.is_some() && !o.is_empty()),
+                dry_run: opts.dry_run,
                 cargo: &opts.cargo,
+                names: &opts.names,
             },
             reporter,
         )

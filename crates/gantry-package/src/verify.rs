@@ -1,18 +1,32 @@
-//! Verification (spec §6): unpack each archive **outside the source repository** — so a path that
-//! escapes the package (`include_str!("../../README.md")`) cannot silently resolve against the real
-//! checkout — build it with the installed cargo into the workspace's target dir (dependencies are
-//! reused), and fail if a build script changed the unpacked sources.
+//! Verification (spec §6), where and as cargo verifies: each archive is unpacked into
+//! `<build-dir>/package/<name>-<version>` and built on its own with the installed cargo into the
+//! build dir (so dependency artifacts are reused and `Compiling` lines name the same path), with the
+//! overlay of freshly packaged siblings layered over the target registry; then the unpacked sources
+//! must be as the archive left them.
+//!
+//! Cargo builds the unpacked crate as an in-memory ephemeral workspace; the `cargo` binary can only
+//! be handed a manifest, so for the duration of the build the unpacked `Cargo.toml` gets a
+//! `[workspace]` table (the crate is its own workspace root wherever the build dir lives, as in
+//! cargo) and is put back before the sources are compared. An ephemeral workspace never writes its
+//! lockfile, so neither may the build: the archive's own `Cargo.lock` is put back as it was, and
+//! one the build created (`--exclude-lockfile`) is removed.
+//!
+//! A path in the crate that escapes the package (`include_str!("../../README.md")`) is not checked
+//! for: cargo does not check it either, and from `<build-dir>/package/<name>-<version>` such a path
+//! points into the build dir, where it rarely resolves.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::build_output::{self, CargoError};
 use crate::cargo_cmd::CargoInvocation;
 use crate::overlay::Overlay;
+use crate::registry_names::RegistryNames;
 use crate::unpack::{UnpackError, unpack_crate};
 
 #[derive(Debug, Clone, Default)]
@@ -29,22 +43,19 @@ pub struct VerifyRequest<'a> {
     pub crate_file: &'a Path,
     pub name: &'a str,
     pub version: &'a str,
-    /// Where archives are unpacked (outside the repository).
-    pub unpack_root: &'a Path,
-    pub target_dir: &'a Path,
-    /// `<build-dir>/package`, where `cargo package` unpacks for its own verification.
-    pub cargo_package_dir: &'a Path,
+    /// The workspace's build dir: archives are unpacked into its `package/` and built into it.
+    pub build_dir: &'a Path,
     pub overlay: Option<&'a Overlay>,
     pub cargo: &'a CargoInvocation,
     pub flags: &'a BuildFlags,
+    /// Configured registries, which the build manifest names as cargo would.
+    pub names: &'a RegistryNames,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(transparent)]
     Unpack(#[from] UnpackError),
-    #[error(transparent)]
-    Overlay(#[from] crate::overlay::OverlayError),
     #[error("failed to inspect `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -57,58 +68,50 @@ pub enum VerifyError {
         #[source]
         source: io::Error,
     },
-    #[error("build failed: `cargo build` exited with {status}")]
-    Build { status: String },
+    /// The build failed; cargo's closing error, which it prints under "failed to verify package
+    /// tarball".
+    #[error(transparent)]
+    Build(CargoError),
+    /// The build failed and cargo has already shown why (a compilation failure), or had nothing to
+    /// say (it was killed, say).
+    #[error("`cargo build` exited with {status}")]
+    BuildShown { status: String },
     #[error("{0}")]
     SourceModified(String),
 }
 
+/// Appended to the unpacked manifest during the build: the crate is its own workspace root.
+const OWN_WORKSPACE: &str = "\n[workspace]\n";
+
 /// Unpacks and builds one archive; returns the unpacked directory.
 pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
-    forget_cargo_unpack(req)?;
-    let dir = unpack_crate(req.crate_file, req.unpack_root, req.name, req.version)?;
+    let dir = unpack_crate(
+        req.crate_file,
+        &req.build_dir.join("package"),
+        req.name,
+        req.version,
+    )?;
     let before = snapshot(&dir)?;
-    let lock_path = dir.join("Cargo.lock");
-    let saved_lock = fs::read(&lock_path).ok();
-
-    let manifest_text = fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-    let overlay_args = match req.overlay {
-        Some(o) => Some(o.config_args_for(&manifest_text, true)?).filter(|a| !a.is_empty()),
-        None => None,
-    };
-    // With the overlay, cargo re-resolves the patched siblings and rewrites Cargo.lock; the lock we
-    // packaged was resolved moments ago under the user's --locked, so only offline-ness carries over.
-    let cargo = if overlay_args.is_some() {
-        req.cargo.unlocked()
-    } else {
-        req.cargo.clone()
-    };
     let manifest = dir.join("Cargo.toml");
-    let mut cmd = cargo.command("build", &manifest);
-    cmd.arg("--target-dir").arg(req.target_dir);
+    let guard = BuildGuard::enter(&dir, true, req.names)?;
+    let mut cmd = req.cargo.unlocked().command("build", &manifest);
+    add_build_dirs(&mut cmd, req.build_dir);
     add_build_flags(&mut cmd, req.flags);
-    for arg in overlay_args.iter().flatten() {
-        cmd.arg("--config").arg(arg);
+    if let Some(o) = req.overlay {
+        o.apply(&mut cmd);
     }
-    let spawn_err = |source| VerifyError::Spawn {
+    let outcome = build_output::run(cmd, &mut |_| {}).map_err(|source| VerifyError::Spawn {
         program: req.cargo.program.display().to_string(),
         source,
-    };
-    let status = match (overlay_args.is_some(), req.overlay) {
-        (true, Some(overlay)) => run_filtered(cmd, overlay.root()).map_err(spawn_err)?,
-        _ => cmd.status().map_err(spawn_err)?,
-    };
-    if overlay_args.is_some()
-        && let Some(saved) = &saved_lock
-    {
-        fs::write(&lock_path, saved).map_err(|source| VerifyError::Io {
-            path: lock_path.clone(),
-            source,
-        })?;
-    }
-    if !status.success() {
-        return Err(VerifyError::Build {
-            status: status.to_string(),
+    });
+    guard.leave()?;
+    let outcome = outcome?;
+    if !outcome.status.success() {
+        return Err(match outcome.error {
+            Some(text) => VerifyError::Build(CargoError::parse(&text)),
+            None => VerifyError::BuildShown {
+                status: outcome.status.to_string(),
+            },
         });
     }
     let after = snapshot(&dir)?;
@@ -116,6 +119,93 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
         return Err(VerifyError::SourceModified(report));
     }
     Ok(dir)
+}
+
+/// Cargo builds verified crates with the original workspace's build dir as both target and build
+/// dir.
+pub(crate) fn add_build_dirs(cmd: &mut Command, build_dir: &Path) {
+    let quoted = toml::Value::String(build_dir.to_string_lossy().into_owned()).to_string();
+    cmd.arg("--target-dir")
+        .arg(build_dir)
+        .arg("--config")
+        .arg(format!("build.build-dir={quoted}"));
+}
+
+/// What a verification build may change in an unpacked crate only for its own sake, undone
+/// afterwards so that the source comparison sees what a build script did: the manifest (a
+/// `[workspace]` table when `own_workspace`, registries named as cargo names them, see
+/// [`RegistryNames`]) and the lockfile.
+pub(crate) struct BuildGuard {
+    manifest: PathBuf,
+    /// The archive's manifest and the one the build sees, when they differ.
+    original_manifest: Option<(Vec<u8>, Vec<u8>)>,
+    lock: PathBuf,
+    original_lock: Option<Vec<u8>>,
+}
+
+impl BuildGuard {
+    pub(crate) fn enter(
+        dir: &Path,
+        own_workspace: bool,
+        names: &RegistryNames,
+    ) -> Result<Self, VerifyError> {
+        let manifest = dir.join("Cargo.toml");
+        let lock = dir.join("Cargo.lock");
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| VerifyError::Io { path, source }
+        };
+        let text = fs::read_to_string(&manifest).map_err(io_err(&manifest))?;
+        let mut for_build = names.name_dependencies(&text);
+        if own_workspace {
+            for_build.push_str(OWN_WORKSPACE);
+        }
+        let original_manifest = if for_build != text {
+            fs::write(&manifest, &for_build).map_err(io_err(&manifest))?;
+            Some((text.into_bytes(), for_build.into_bytes()))
+        } else {
+            None
+        };
+        let original_lock = match fs::read(&lock) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&lock)(e)),
+        };
+        Ok(BuildGuard {
+            manifest,
+            original_manifest,
+            lock,
+            original_lock,
+        })
+    }
+
+    /// Puts back what [`enter`](Self::enter) and the build changed; a manifest a build script
+    /// rewrote is left as it is, for the comparison to report.
+    pub(crate) fn leave(self) -> Result<(), VerifyError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| VerifyError::Io { path, source }
+        };
+        if let Some((original, ours)) = &self.original_manifest
+            && fs::read(&self.manifest).ok().as_ref() == Some(ours)
+        {
+            fs::write(&self.manifest, original).map_err(io_err(&self.manifest))?;
+        }
+        match &self.original_lock {
+            Some(bytes) => {
+                if fs::read(&self.lock).ok().as_ref() != Some(bytes) {
+                    fs::write(&self.lock, bytes).map_err(io_err(&self.lock))?;
+                }
+            }
+            None => match fs::remove_file(&self.lock) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_err(&self.lock)(e));
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    }
 }
 
 /// The user's build flags, passed on to the verification build.
@@ -138,72 +228,6 @@ pub(crate) fn add_build_flags(cmd: &mut Command, flags: &BuildFlags) {
     if flags.keep_going {
         cmd.arg("--keep-going");
     }
-}
-
-/// A package that is its own workspace root gets the same artifact hash wherever it lives, so our
-/// unpacked copy shares its fingerprint with `cargo package`'s own verification build. That
-/// fingerprint's dep-info points into cargo's unpack directory (`<build-dir>/package/<name>-<ver>`),
-/// whose old files would make cargo call our new sources fresh and skip building them. Cargo
-/// recreates that directory on every run; removing it makes the fingerprint stale, so the archive
-/// we just wrote is really compiled.
-fn forget_cargo_unpack(req: &VerifyRequest) -> Result<(), VerifyError> {
-    forget_unpack_of(req.cargo_package_dir, req.name, req.version)
-}
-
-pub(crate) fn forget_unpack_of(
-    cargo_package_dir: &Path,
-    name: &str,
-    version: &str,
-) -> Result<(), VerifyError> {
-    let dir = cargo_package_dir.join(format!("{name}-{version}"));
-    match fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(VerifyError::Io { path: dir, source }),
-    }
-}
-
-/// Runs the build, passing its output through except cargo's lockfile bookkeeping about the patched
-/// overlay crates (`Locking 1 package…`, `Adding b v0.2.0 (<overlay>)`), which `cargo package` never
-/// shows because its overlay is a registry, not a patch.
-pub(crate) fn run_filtered(mut cmd: Command, overlay_root: &Path) -> io::Result<ExitStatus> {
-    cmd.stderr(Stdio::piped());
-    let mut child = cmd.spawn()?;
-    let overlay = overlay_root.display().to_string();
-    if let Some(stderr) = child.stderr.take() {
-        let mut out = io::stderr();
-        for line in BufReader::new(stderr).split(b'\n') {
-            let line = line?;
-            let text = String::from_utf8_lossy(&line);
-            let plain = strip_ansi(&text);
-            let word = plain.split_whitespace().next().unwrap_or("");
-            let bookkeeping = (word == "Locking" && plain.contains(" package"))
-                || (matches!(word, "Adding" | "Updating" | "Removing") && plain.contains(&overlay));
-            if !bookkeeping {
-                out.write_all(&line)?;
-                out.write_all(b"\n")?;
-            }
-        }
-    }
-    child.wait()
-}
-
-pub(crate) fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI sequences end with a letter.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,14 +317,6 @@ pub(crate) fn describe_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ansi_is_stripped_for_matching() {
-        assert_eq!(
-            strip_ansi("\u{1b}[1m\u{1b}[32m     Locking\u{1b}[0m 1 package"),
-            "     Locking 1 package"
-        );
-    }
 
     #[test]
     fn change_report_layout() {

@@ -39,18 +39,20 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         registry_index: &registry_index,
         registry_name: &registry_name,
         crates_io_replacement: ctx.config.crates_io_replacement()?,
-        verify_dir: verify_dir(&ws.root_dir),
         target_dir: target_dir.clone(),
         build_dir,
+        crates_io_git: ctx.crates_io_git()?,
         build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: false,
+        dry_run: false,
+        names: ctx.registry_names(),
         list_sink: &list_sink,
     };
-    let mut crates = pkg::package(&ws, &selected, &opts, shell)?;
+    let mut packaged = pkg::package(&ws, &selected, &opts, shell)?;
     if !args.list {
-        pkg::uplift(&mut crates, &target_dir)?;
+        pkg::uplift(&mut packaged.crates, &target_dir)?;
     }
     Ok(())
 }
@@ -61,14 +63,4 @@ pub(crate) fn manifest_error(e: ManifestError, cwd: &std::path::Path) -> anyhow:
         ManifestError::Syntax(syntax) => anyhow::anyhow!(syntax.render(Some(cwd))),
         other => other.into(),
     }
-}
-
-/// Verification unpacks outside the repository (so `../` paths in the crate cannot resolve against
-/// the checkout), in a directory that is stable per workspace so cargo can reuse fingerprints.
-pub(crate) fn verify_dir(ws_root: &std::path::Path) -> std::path::PathBuf {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(ws_root.as_os_str().as_encoded_bytes());
-    std::env::temp_dir()
-        .join("gantry-verify")
-        .join(&hex::encode(digest)[..16])
 }

@@ -139,7 +139,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &list_sink,
     )?;
     let started = Instant::now();
-    let crates = pkg::package(&ws, &selected, &opts, shell)?;
+    let pkg::Packaged { crates, overlay } = pkg::package(&ws, &selected, &opts, shell)?;
     for c in &crates {
         events.step(
             "packaged",
@@ -210,7 +210,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     )?;
     if !args.no_verify && !upload.is_empty() {
         let started = Instant::now();
-        pkg::verify_packaged(&ws, &upload, &opts, shell)?;
+        pkg::verify_packaged(&ws, &upload, overlay.as_ref(), &opts, shell)?;
         for c in &upload {
             events.step(
                 "verified",
@@ -466,13 +466,15 @@ fn package_options<'a>(
         registry_index,
         registry_name,
         crates_io_replacement: None,
-        verify_dir: super::package::verify_dir(&ws.root_dir),
         target_dir,
         build_dir,
+        crates_io_git: ctx.crates_io_git()?,
         build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),
         publishing: true,
+        dry_run: args.dry_run,
+        names: ctx.registry_names(),
         list_sink,
     })
 }

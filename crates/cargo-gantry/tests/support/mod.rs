@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod fixture;
+pub mod registry;
 
 pub use fixture::*;
 
@@ -448,7 +449,6 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         s = s.replace(p.to_str().unwrap_or("\u{0}"), token);
     }
     let _ = scratch;
-    let s = map_verify_dir(&s);
     // Usage lines name the command as invoked: `cargo gantry package` is how gantry is run.
     let s = s.replace("Usage: cargo gantry ", "Usage: cargo ");
     let mut out = String::with_capacity(s.len());
@@ -456,28 +456,6 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         let t = line.trim_start();
         if t.starts_with("Blocking ") {
             continue; // lock contention is timing, not behaviour
-        }
-        // Cargo unpacks overlay crates from its local registry; gantry compiles them from their
-        // unpacked archives. Both build the same sources; only these progress lines differ.
-        if t.starts_with("Unpacking ") && t.contains("/package/tmp-registry`)") {
-            continue;
-        }
-        if t.starts_with("Compiling ")
-            && let Some(i) = line.find(" ([TARGET]/package/tmp-registry/")
-        {
-            out.push_str(&line[..i]);
-            out.push('\n');
-            continue;
-        }
-        // The verified crate itself: cargo unpacks into `<target or build dir>/package/`.
-        if t.starts_with("Compiling ")
-            && let (Some(open), Some(pkg)) = (line.find(" ("), line.find("/package/"))
-            && open < pkg
-        {
-            out.push_str(&line[..open]);
-            out.push_str(" ([TARGET]");
-            out.push_str(&line[pkg..]);
-            continue;
         }
         if t.starts_with("Finished ")
             && let Some(i) = line.rfind(" in ")
@@ -491,31 +469,6 @@ pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> St
         }
         out.push_str(line);
     }
-    out
-}
-
-/// Gantry deliberately verifies outside the repository, in `<tmp>/gantry-verify/<hash>/`, where cargo
-/// uses `<target>/package/`; map the former onto the latter so the rest of the output is compared.
-fn map_verify_dir(s: &str) -> String {
-    let base = std::env::temp_dir().join("gantry-verify");
-    let base = format!("{}/", base.display());
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(&base) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + base.len()..];
-        match after.find('/') {
-            Some(j) if j == 16 && after[..j].bytes().all(|b| b.is_ascii_hexdigit()) => {
-                out.push_str("[TARGET]/package/");
-                rest = &after[j + 1..];
-            }
-            _ => {
-                out.push_str(&base);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
     out
 }
 

@@ -1,87 +1,20 @@
-//! Lockfiles that need no resolver. When a package has no dependencies, or depends only on
-//! workspace siblings that are being packaged with it (the overlay), there is exactly one possible
-//! resolution; writing it here saves a `cargo` process per package, which dominates the time of
-//! packaging a large workspace. Anything else (a registry dependency, a requirement the sibling
-//! does not satisfy, an old lockfile format) returns `None` and goes to cargo.
+//! Lockfiles that need no resolver. A package with no dependencies of any kind has exactly one
+//! resolution, itself; writing it here saves a `cargo` process per package, which dominates the time
+//! of packaging a large workspace. As soon as there is a dependency — even on a sibling packaged in
+//! the same run — the registry may offer other candidates (a newer compatible version beside the
+//! sibling's new archive), so cargo's resolver decides.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::overlay::{DepSpec, Overlay, dep_specs};
+use crate::publish_deps::publish_deps;
 
 /// The lockfile body (without the leading comment lines) for `name`/`version`, or `None` when a
 /// real resolution is needed. `lock_version` is the format to write.
-pub fn direct_lock(
-    name: &str,
-    version: &str,
-    manifest: &str,
-    overlay: Option<&Overlay>,
-    lock_version: u32,
-) -> Option<String> {
-    if lock_version < 3 {
+pub fn direct_lock(name: &str, version: &str, manifest: &str, lock_version: u32) -> Option<String> {
+    if lock_version < 3 || !publish_deps(name, manifest).ok()?.is_empty() {
         return None;
     }
-    // (name, version) → its dependencies' package names.
-    let mut packages: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let root_deps = resolve_deps(&dep_specs(manifest, true)?, overlay, name)?;
-    let mut queue: Vec<(String, String)> = root_deps.iter().cloned().collect();
-    packages.insert(
-        (name.to_owned(), version.to_owned()),
-        root_deps.into_iter().map(|(n, _)| n).collect(),
-    );
-    while let Some(key) = queue.pop() {
-        if packages.contains_key(&key) {
-            continue;
-        }
-        let overlay = overlay?;
-        let (_, sibling_manifest) = overlay.candidates(&key.0).find(|(v, _)| *v == key.1)?;
-        let deps = resolve_deps(&dep_specs(sibling_manifest, false)?, Some(overlay), name)?;
-        queue.extend(deps.iter().cloned());
-        packages.insert(key, deps.into_iter().map(|(n, _)| n).collect());
-    }
-    // One version per name: with several, cargo qualifies references by version and the simple
-    // writer below would be wrong.
-    let names: BTreeSet<&str> = packages.keys().map(|(n, _)| n.as_str()).collect();
-    if names.len() != packages.len() {
-        return None;
-    }
-    let mut out = format!("version = {lock_version}\n");
-    for ((pkg, ver), deps) in &packages {
-        out.push_str(&format!(
-            "\n[[package]]\nname = \"{pkg}\"\nversion = \"{ver}\"\n"
-        ));
-        if !deps.is_empty() {
-            out.push_str("dependencies = [\n");
-            for d in deps {
-                out.push_str(&format!(" \"{d}\",\n"));
-            }
-            out.push_str("]\n");
-        }
-    }
-    Some(out)
-}
-
-/// Matches every dependency to exactly one overlay crate; `None` if any needs a registry.
-fn resolve_deps(
-    specs: &[DepSpec],
-    overlay: Option<&Overlay>,
-    root: &str,
-) -> Option<BTreeSet<(String, String)>> {
-    let mut out = BTreeSet::new();
-    for spec in specs {
-        if spec.elsewhere || spec.package == root {
-            return None;
-        }
-        let req = semver::VersionReq::parse(spec.req.as_deref()?).ok()?;
-        let mut matching = overlay?
-            .candidates(&spec.package)
-            .filter(|(v, _)| semver::Version::parse(v).is_ok_and(|v| req.matches(&v)));
-        let (version, _) = matching.next()?;
-        if matching.next().is_some() {
-            return None;
-        }
-        out.insert((spec.package.clone(), version.to_owned()));
-    }
-    Some(out)
+    Some(format!(
+        "version = {lock_version}\n\n[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    ))
 }
 
 /// The lockfile format cargo writes: the existing workspace lockfile's, else derived from the
@@ -115,12 +48,14 @@ mod tests {
     #[test]
     fn packages_without_dependencies() {
         assert_eq!(
-            direct_lock("foo", "0.1.0", "[package]\nname = \"foo\"\n", None, 4).as_deref(),
+            direct_lock("foo", "0.1.0", "[package]\nname = \"foo\"\n", 4).as_deref(),
             Some("version = 4\n\n[[package]]\nname = \"foo\"\nversion = \"0.1.0\"\n")
         );
         let with_dep = "[dependencies.serde]\nversion = \"1\"\n";
-        assert_eq!(direct_lock("foo", "0.1.0", with_dep, None, 4), None);
-        assert_eq!(direct_lock("foo", "0.1.0", "", None, 2), None);
+        assert_eq!(direct_lock("foo", "0.1.0", with_dep, 4), None);
+        let dev_dep = "[dev-dependencies.sibling]\nversion = \"0.1\"\n";
+        assert_eq!(direct_lock("foo", "0.1.0", dev_dep, 4), None);
+        assert_eq!(direct_lock("foo", "0.1.0", "", 2), None);
     }
 
     #[test]

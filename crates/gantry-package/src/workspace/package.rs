@@ -12,7 +12,7 @@ use cargo_util_schemas::manifest::{
 use super::error::ManifestError;
 use super::inherit::{self, InheritSource};
 use super::paths::normalize_path;
-use super::targets::{self, Target, TargetInputs, TargetKind};
+use super::targets::{self, Target, TargetInputs};
 
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -154,10 +154,9 @@ pub fn build(
         autobenches: pkg.autobenches,
     })
     .map_err(|e| ManifestError::parse(manifest_path, e))?;
-    if !targets
-        .iter()
-        .any(|t| matches!(t.kind, TargetKind::Lib | TargetKind::Bin))
-    {
+    // Cargo refuses only a package with no target at all (a build script is not one): a member
+    // with nothing but `[[test]]` or `[[bench]]` targets is loaded like any other.
+    if targets.is_empty() {
         return Err(ManifestError::parse(
             manifest_path,
             "no targets specified in the manifest\neither src/lib.rs, src/main.rs, a [lib] section, or [[bin]] section must be present",

@@ -247,7 +247,13 @@ pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
             summary.push(format!("{word}: {}", names.join(", ")));
         }
     }
-    if !summary.is_empty() {
+    // A run whose every crate ended published (or already was) finished; only a run that left
+    // something behind is worth a note.
+    let finished = prev
+        .crates
+        .iter()
+        .all(|e| matches!(e.state, Step::Confirmed | Step::Skipped));
+    if !finished && !summary.is_empty() {
         notes.push(format!(
             "a previous publish of this workspace to this registry did not finish\n  {}",
             summary.join("\n  ")
@@ -304,6 +310,35 @@ mod tests {
                 .any(|n| n.contains("changed since the last run")),
             "{:?}",
             changed.notes
+        );
+    }
+
+    #[test]
+    fn a_finished_publish_leaves_no_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let two = vec![
+            ("a".to_owned(), "1.0.0".to_owned(), Some("aa".to_owned())),
+            ("b".to_owned(), "1.0.0".to_owned(), Some("bb".to_owned())),
+        ];
+        let j = Journal::start(path.clone(), "g", &two, Box::new(|_| {}));
+        j.record("a", "1.0.0", Step::Skipped, None);
+        j.record("b", "1.0.0", Step::Uploaded, None);
+        j.record("b", "1.0.0", Step::Confirmed, None);
+        let plan = [
+            ("a".to_owned(), "1.0.0".to_owned(), "aa".to_owned()),
+            ("b".to_owned(), "1.0.0".to_owned(), "bb".to_owned()),
+        ];
+        let prev = compare(&load(&path).unwrap().unwrap(), &plan);
+        assert!(prev.notes.is_empty(), "{:?}", prev.notes);
+        assert!(prev.recheck.is_empty());
+        // One crate left unconfirmed: the run did not finish.
+        j.record("b", "1.0.0", Step::Uploaded, None);
+        let prev = compare(&load(&path).unwrap().unwrap(), &plan);
+        assert!(
+            prev.notes[0].starts_with(
+                "a previous publish of this workspace to this registry did not finish"
+            )
         );
     }
 
