@@ -24,17 +24,10 @@ use crate::error::ApiErr;
 use crate::index::check_read_access;
 use crate::ratelimit::Action;
 use crate::server::App;
-use crate::store::{CrateInfo, PublishConflict, PublishRecord};
+use crate::store::{CrateInfo, PublishConflict, PublishRecord, now};
 
 const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
 const MAX_SEARCH_PER_PAGE: u32 = 100;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 fn already_uploaded(v: &str) -> ApiErr {
     ApiErr::bad(format!("crate version `{v}` is already uploaded"))

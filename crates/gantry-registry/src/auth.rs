@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiErr;
-use crate::store::{MetaStore, TokenRecord};
+use crate::store::{MetaStore, TokenRecord, now};
 
 pub const TOKEN_PREFIX: &str = "gty";
 const TOKEN_RANDOM_LEN: usize = 32;
@@ -89,13 +89,6 @@ impl Authed {
             patterns.is_empty() || patterns.iter().any(|p| pattern_matches(p, crate_name));
         endpoint_ok && crate_ok
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Reads `Authorization` (raw token or `Bearer <token>`). `Ok(None)` when absent.

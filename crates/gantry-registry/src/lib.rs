@@ -15,13 +15,13 @@ pub mod index;
 pub mod metrics;
 pub mod migrate;
 pub mod ops;
-pub mod postgres;
 pub mod ratelimit;
-pub mod s3;
 pub mod server;
-pub mod sqlite;
 pub mod store;
 pub mod tarball;
 
 pub use config::Config;
 pub use server::{App, RunningServer, start};
+
+/// The boxed future the storage traits return, so they stay object-safe (`Arc<dyn MetaStore>`).
+pub type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

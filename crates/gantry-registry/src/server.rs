@@ -14,13 +14,10 @@ use tokio::sync::oneshot;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::blob::{BlobStore, LocalBlobStore};
+use crate::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, DatabaseTarget, REQUEST_TIMEOUT_SECS, StorageTarget};
 use crate::metrics::Metrics;
-use crate::postgres::PgStore;
-use crate::s3::S3BlobStore;
-use crate::sqlite::SqliteStore;
-use crate::store::MetaStore;
+use crate::store::{MetaStore, PgStore, SqliteStore};
 use crate::{api, index, ops};
 
 /// After a shutdown signal, in-flight requests get this long to finish before the server stops

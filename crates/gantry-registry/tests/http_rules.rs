@@ -1065,7 +1065,15 @@ impl gantry_registry::blob::BlobStore for FailingBlobs {
         _: &'a str,
         _: Vec<u8>,
     ) -> gantry_registry::blob::BoxFut<'a, Result<(), gantry_registry::blob::BlobError>> {
-        Box::pin(async { Err(gantry_registry::blob::BlobError::new("disk full")) })
+        Box::pin(async {
+            Err(gantry_registry::blob::BlobError::Store {
+                context: "storing a .crate".into(),
+                source: object_store::Error::Generic {
+                    store: "test",
+                    source: "disk full".into(),
+                },
+            })
+        })
     }
     fn get<'a>(
         &'a self,
