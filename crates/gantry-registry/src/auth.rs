@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiErr;
-use crate::store::{MetaStore, TokenRecord, now};
+use crate::store::{MetaStore, PublishRights, TokenRecord, now};
 
 pub const TOKEN_PREFIX: &str = "gty";
 const TOKEN_RANDOM_LEN: usize = 32;
@@ -70,12 +70,18 @@ impl Authed {
     /// endpoint, a token without patterns may act on every crate, and a token that lists either
     /// is held to what it lists — also when it lists only the other.
     pub fn authorize(&self, scope: Scope, crate_name: &str) -> Result<(), ApiErr> {
-        if self.permits(scope, crate_name) {
-            Ok(())
-        } else {
-            Err(ApiErr::forbidden(
-                "this token does not have the required permissions to perform this action",
-            ))
+        match self.permits(scope, crate_name) {
+            true => Ok(()),
+            false => Err(missing_scope()),
+        }
+    }
+
+    /// What this token allows when publishing `crate_name`; the store decides, inside the publish
+    /// transaction, which of the two the publish is.
+    pub fn publish_rights(&self, crate_name: &str) -> PublishRights {
+        PublishRights {
+            new: self.permits(Scope::PublishNew, crate_name),
+            update: self.permits(Scope::PublishUpdate, crate_name),
         }
     }
 
@@ -89,6 +95,11 @@ impl Authed {
             patterns.is_empty() || patterns.iter().any(|p| pattern_matches(p, crate_name));
         endpoint_ok && crate_ok
     }
+}
+
+/// crates.io's refusal of an action the token's scopes or crate patterns do not cover.
+pub fn missing_scope() -> ApiErr {
+    ApiErr::forbidden("this token does not have the required permissions to perform this action")
 }
 
 /// Reads `Authorization` (raw token or `Bearer <token>`). `Ok(None)` when absent.

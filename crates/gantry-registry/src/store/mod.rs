@@ -102,6 +102,14 @@ pub struct VersionRow {
     pub cksum: String,
 }
 
+/// Whether a publish creates a crate or adds a version to an existing one (crates.io's
+/// `publish-new` and `publish-update` scopes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishKind {
+    New,
+    Update,
+}
+
 /// Everything one publish writes, in one transaction.
 #[derive(Debug, Clone)]
 pub struct PublishRecord {
@@ -114,11 +122,37 @@ pub struct PublishRecord {
     pub cksum: String,
     pub index_line: String,
     pub now: i64,
+    /// What the publisher's token allows for this crate. Which kind this publish is gets decided
+    /// inside the transaction, from the crate as the transaction sees it.
+    pub rights: PublishRights,
+}
+
+/// The kinds of publish a token allows for one crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRights {
+    pub new: bool,
+    pub update: bool,
+}
+
+impl PublishRights {
+    pub fn allow(self, kind: PublishKind) -> Result<(), PublishConflict> {
+        let allowed = match kind {
+            PublishKind::New => self.new,
+            PublishKind::Update => self.update,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(PublishConflict::NotAllowed(kind))
+        }
+    }
 }
 
 /// Why a publish transaction refused to commit.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishConflict {
+    #[error("the token does not allow this {0:?} publish")]
+    NotAllowed(PublishKind),
     #[error("not an owner")]
     NotOwner,
     #[error("crate was previously named `{0}`")]

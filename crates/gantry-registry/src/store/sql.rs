@@ -7,7 +7,7 @@
 //! DO NOTHING`; on PostgreSQL that waits for a concurrent inserter of the same name and, READ
 //! COMMITTED taking a fresh snapshot per statement, then lets this transaction see its row, so the
 //! loser of a new-crate race continues as an update of the winner's crate (and is refused if it is
-//! not an owner). Versions are decided by the unique (crate_id,
+//! not an owner or its token may not update). Versions are decided by the unique (crate_id,
 //! num_no_build) constraint, also when PostgreSQL reports it only at `COMMIT`.
 
 use sqlx::{
@@ -182,13 +182,13 @@ where
         Ok(row.is_some())
     }
 
-    /// Checks ownership and spelling of an existing crate and updates its description; returns its
-    /// id.
+    /// Checks that this publish may update `info` and updates its description; returns its id.
     async fn update_crate(
         conn: &mut DB::Connection,
         info: CrateInfo,
         rec: &PublishRecord,
     ) -> Result<i64, PublishConflict> {
+        rec.rights.allow(PublishKind::Update)?;
         if !Self::owns(conn, info.id, rec.user_id).await? {
             return Err(PublishConflict::NotOwner);
         }
@@ -208,6 +208,7 @@ where
         conn: &mut DB::Connection,
         rec: &PublishRecord,
     ) -> Result<i64, PublishConflict> {
+        rec.rights.allow(PublishKind::New)?;
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO crates (name, canon_name, description, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (canon_name) DO NOTHING RETURNING id",
@@ -227,7 +228,7 @@ where
             return Ok(id);
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
-        // update of that crate, with the owner and name checks that implies.
+        // update of that crate, with the scope, owner and name checks that implies.
         match Self::find_crate(conn, &rec.canon_name).await? {
             Some(info) => Self::update_crate(conn, info, rec).await,
             None => Err(StoreError::CrateVanished(rec.name.clone()).into()),
