@@ -18,12 +18,11 @@ use gantry_protocol::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::auth::{self, Scope};
+use crate::app::App;
+use crate::auth::{self, ReadAccess, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
-use crate::index::check_read_access;
 use crate::ratelimit::Action;
-use crate::server::App;
 use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
 
 const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
@@ -244,9 +243,8 @@ pub async fn unyank(
 pub async fn download(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let krate = find_crate(&app, &name).await?;
     let row = app
         .store
@@ -278,9 +276,8 @@ pub async fn download(
 pub async fn owners_list(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let krate = find_crate(&app, &name).await?;
     let users = app
         .store
@@ -373,9 +370,8 @@ pub async fn owners_remove(
 pub async fn search(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let query = q.get("q").map(String::as_str).unwrap_or("");
     let per_page = match q.get("per_page") {
         None => 10,

@@ -1,10 +1,16 @@
-//! Tokens: generation, SHA-256 storage, constant-time comparison, endpoint scopes and crate patterns.
+//! Tokens: generation, SHA-256 storage, constant-time comparison, endpoint scopes and crate
+//! patterns; and the read rule of `--auth-required`, as the [`ReadAccess`] extractor.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::App;
 use crate::error::ApiErr;
 use crate::store::{MetaStore, PublishRights, TokenRecord, now};
 
@@ -148,6 +154,39 @@ pub async fn require_auth(store: &dyn MetaStore, headers: &HeaderMap) -> Result<
     authenticate(store, headers)
         .await?
         .ok_or_else(|| ApiErr::forbidden("this action requires authentication"))
+}
+
+/// Proof that the caller may read the index, downloads, owners and search: anyone when the
+/// registry is open, a valid token with `--auth-required`. A handler that reads takes it as an
+/// argument; the refusal is a 401 carrying the `Cargo login_url` challenge cargo reads on
+/// `config.json`.
+pub struct ReadAccess;
+
+impl FromRequestParts<Arc<App>> for ReadAccess {
+    type Rejection = ApiErr;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiErr> {
+        if !app.config.auth_required {
+            return Ok(ReadAccess);
+        }
+        let challenge = format!("Cargo login_url=\"{}/me\"", app.api_url());
+        match authenticate(app.store.as_ref(), &parts.headers).await {
+            Ok(Some(_)) => Ok(ReadAccess),
+            Ok(None) => Err(ApiErr {
+                status: StatusCode::UNAUTHORIZED,
+                detail: "this registry requires authentication: pass a token in the \
+                         `Authorization` header"
+                    .into(),
+                challenge: Some(challenge),
+                retry_after: None,
+            }),
+            Err(mut e) => {
+                e.status = StatusCode::UNAUTHORIZED;
+                e.challenge = Some(challenge);
+                Err(e)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

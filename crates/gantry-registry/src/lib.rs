@@ -5,8 +5,12 @@
 //! Storage sits behind two traits ([`store::MetaStore`], [`blob::BlobStore`]): SQLite + a local
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
+//!
+//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`) →
+//! `auth` → `app` → storage (`store`, `blob`) and `config`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
@@ -16,12 +20,14 @@ pub mod metrics;
 pub mod migrate;
 pub mod ops;
 pub mod ratelimit;
+pub mod router;
 pub mod server;
 pub mod store;
 pub mod tarball;
 
+pub use app::App;
 pub use config::Config;
-pub use server::{App, RunningServer, start};
+pub use server::{RunningServer, start};
 
 /// The boxed future the storage traits return, so they stay object-safe (`Arc<dyn MetaStore>`).
 pub type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gantry_registry::Config;
+use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::server::{open_meta_store, start_with_signal};
+use gantry_registry::server::start_with_signal;
 use gantry_registry::store::NewToken;
 
 #[derive(Parser)]

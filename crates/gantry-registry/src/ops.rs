@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::App;
 use crate::error::one_line;
-use crate::server::App;
 
 /// A readiness check that takes longer than this counts as failed: a load balancer probing every
 /// few seconds must not pile up waiting probes.

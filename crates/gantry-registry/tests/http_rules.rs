@@ -1114,7 +1114,7 @@ fn failed_blob_write_publishes_nothing(backend: Backend) {
     let rt = runtime();
     // The backend's real metadata store, with a blob store that always fails.
     let (store, _) = rt
-        .block_on(gantry_registry::server::open_storage(&config))
+        .block_on(gantry_registry::app::open_storage(&config))
         .unwrap();
     let token = rt.block_on(user_and_token(store.as_ref(), "alice", None));
     let server = rt
@@ -1257,7 +1257,7 @@ fn racing_new_crate_publishes_never_update_without_the_scope(backend: Backend) {
     let config = storage.config();
     let rt = runtime();
     let (store, blobs) = rt
-        .block_on(gantry_registry::server::open_storage(&config))
+        .block_on(gantry_registry::app::open_storage(&config))
         .unwrap();
     let token = rt.block_on(user_and_token(
         store.as_ref(),
