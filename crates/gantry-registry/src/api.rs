@@ -262,7 +262,12 @@ pub async fn download(
         .blobs
         .get(&crate_key(&row.cksum))
         .await?
-        .ok_or_else(|| ApiErr::internal("blob missing"))?;
+        .ok_or_else(|| {
+            ApiErr::internal(format!(
+                "the .crate of {} {version} ({}) is missing from the blob store",
+                krate.name, row.cksum
+            ))
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip"),

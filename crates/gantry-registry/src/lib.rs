@@ -25,7 +25,7 @@ pub mod server;
 pub mod store;
 pub mod tarball;
 
-pub use app::App;
+pub use app::{App, StartError};
 pub use config::Config;
 pub use server::{RunningServer, start};
 

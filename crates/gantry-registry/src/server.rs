@@ -4,11 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::app::{App, open_storage};
+use crate::app::{App, StartError, open_storage};
 use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::router::router;
@@ -52,7 +51,7 @@ impl RunningServer {
 }
 
 /// Binds, opens storage and starts serving.
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     start_with_signal(config, None::<std::future::Pending<()>>).await
 }
 
@@ -60,13 +59,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 pub async fn start_with_signal<F>(
     config: Config,
     signal: Option<F>,
-) -> anyhow::Result<RunningServer>
+) -> Result<RunningServer, StartError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let (store, blobs) = open_storage(&config).await?;
     // Fail at start, with the store's own explanation, rather than on the first publish.
-    blobs.ping().await.context("checking the blob store")?;
+    blobs.ping().await.map_err(StartError::BlobCheck)?;
     start_with_storage(config, store, blobs, signal).await
 }
 
@@ -76,12 +75,18 @@ pub async fn start_with_storage<F>(
     store: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
     signal: Option<F>,
-) -> anyhow::Result<RunningServer>
+) -> Result<RunningServer, StartError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
+    let listen_error = |source| StartError::Listen {
+        addr: config.listen,
+        source,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
     let public_url = config
         .public_url
         .clone()
