@@ -18,23 +18,15 @@ use gantry_protocol::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::auth::{self, Scope};
+use crate::app::App;
+use crate::auth::{self, ReadAccess, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
-use crate::index::check_read_access;
 use crate::ratelimit::Action;
-use crate::server::App;
-use crate::store::{CrateInfo, PublishConflict, PublishRecord};
+use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
 
 const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
 const MAX_SEARCH_PER_PAGE: u32 = 100;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 fn already_uploaded(v: &str) -> ApiErr {
     ApiErr::bad(format!("crate version `{v}` is already uploaded"))
@@ -75,70 +67,19 @@ pub async fn publish(
     validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
     let version = validate_version(&krate.vers).map_err(|e| ApiErr::bad(e.to_string()))?;
     validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
-
-    // Authorisation depends on whether the crate exists: publish-new vs publish-update + ownership.
-    let action = match app.store.crate_by_name(&krate.name).await? {
-        Some(existing) => {
-            authed.authorize(Scope::PublishUpdate, &krate.name)?;
-            if !app.store.is_owner(existing.id, authed.user_id()).await? {
-                return Err(ApiErr::forbidden(NOT_OWNER));
-            }
-            if existing.name != krate.name {
-                return Err(ApiErr::bad(format!(
-                    "crate was previously named `{}`",
-                    existing.name
-                )));
-            }
-            if app
-                .store
-                .version_exists(existing.id, &version.without_build)
-                .await?
-            {
-                return Err(already_uploaded(&version.without_build));
-            }
-            Action::PublishUpdate
-        }
-        None => {
-            authed.authorize(Scope::PublishNew, &krate.name)?;
-            if is_reserved_name(&krate.name) {
-                return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
-            }
-            Action::PublishNew
-        }
-    };
-
-    // Dependencies from this same registry must exist under exactly that name.
-    for dep in krate
-        .deps
-        .iter()
-        .filter(|d| d.registry.as_deref().is_none_or(str::is_empty))
-    {
-        let known = app
-            .store
-            .crate_by_name(&dep.name)
-            .await?
-            .is_some_and(|c| c.name == dep.name);
-        if !known {
-            return Err(ApiErr::bad(format!("no known crate named `{}`", dep.name)));
-        }
-    }
-
+    let kind = precheck(&app, &authed, &krate.name, &version.without_build).await?;
+    check_same_registry_deps(&app, &krate).await?;
     let tarball = Bytes::copy_from_slice(parts.tarball);
-    let (name, vers, limit) = (
-        krate.name.clone(),
-        krate.vers.clone(),
-        app.config.unpacked_limit(),
-    );
-    let tb = tarball.clone();
-    tokio::task::spawn_blocking(move || crate::tarball::verify(&tb, &name, &vers, limit))
-        .await
-        .map_err(ApiErr::internal)?
-        .map_err(|e| ApiErr::bad(e.to_string()))?;
+    verify_tarball(&app, &krate, tarball.clone()).await?;
 
     let response = Json(PublishResponse::default()).into_response();
     if validate_only {
         return Ok(response);
     }
+    let action = match kind {
+        PublishKind::New => Action::PublishNew,
+        PublishKind::Update => Action::PublishUpdate,
+    };
     rate_limit(&app, authed.user_id(), action)?;
 
     let cksum = hex::encode(Sha256::digest(&tarball));
@@ -156,19 +97,84 @@ pub async fn publish(
         cksum,
         index_line: entry.to_line(),
         now: now(),
+        rights: authed.publish_rights(&krate.name),
     };
     match app.store.publish(&rec).await {
         Ok(()) => {
             tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
             Ok(response)
         }
+        Err(PublishConflict::NotAllowed(_)) => Err(auth::missing_scope()),
         Err(PublishConflict::NotOwner) => Err(ApiErr::forbidden(NOT_OWNER)),
-        Err(PublishConflict::NameMismatch(orig)) => {
-            Err(ApiErr::bad(format!("crate was previously named `{orig}`")))
-        }
+        Err(PublishConflict::NameMismatch(orig)) => Err(previously_named(&orig)),
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
         Err(PublishConflict::Store(e)) => Err(e.into()),
     }
+}
+
+fn previously_named(name: &str) -> ApiErr {
+    ApiErr::bad(format!("crate was previously named `{name}`"))
+}
+
+/// The publish's checks against the crate as it is now, so that a refused publish stores nothing
+/// (not even its blob). The publish transaction makes the same decisions again from what it sees,
+/// and those count: another publish may create the crate in between.
+async fn precheck(
+    app: &App,
+    authed: &auth::Authed,
+    name: &str,
+    num_no_build: &str,
+) -> Result<PublishKind, ApiErr> {
+    let Some(existing) = app.store.crate_by_name(name).await? else {
+        authed.authorize(Scope::PublishNew, name)?;
+        if is_reserved_name(name) {
+            return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
+        }
+        return Ok(PublishKind::New);
+    };
+    authed.authorize(Scope::PublishUpdate, name)?;
+    if !app.store.is_owner(existing.id, authed.user_id()).await? {
+        return Err(ApiErr::forbidden(NOT_OWNER));
+    }
+    if existing.name != name {
+        return Err(previously_named(&existing.name));
+    }
+    if app.store.version_exists(existing.id, num_no_build).await? {
+        return Err(already_uploaded(num_no_build));
+    }
+    Ok(PublishKind::Update)
+}
+
+/// Dependencies from this same registry must exist under exactly that name.
+async fn check_same_registry_deps(app: &App, krate: &NewCrate) -> Result<(), ApiErr> {
+    for dep in krate
+        .deps
+        .iter()
+        .filter(|d| d.registry.as_deref().is_none_or(str::is_empty))
+    {
+        let known = app
+            .store
+            .crate_by_name(&dep.name)
+            .await?
+            .is_some_and(|c| c.name == dep.name);
+        if !known {
+            return Err(ApiErr::bad(format!("no known crate named `{}`", dep.name)));
+        }
+    }
+    Ok(())
+}
+
+/// The `.crate` checks, off the async runtime (they decompress the whole archive).
+async fn verify_tarball(app: &App, krate: &NewCrate, tarball: Bytes) -> Result<(), ApiErr> {
+    let (name, vers, limit) = (
+        krate.name.clone(),
+        krate.vers.clone(),
+        app.config.unpacked_limit(),
+    );
+    tokio::task::spawn_blocking(move || crate::tarball::verify(&tarball, &name, &vers, limit))
+        .await
+        .map_err(ApiErr::internal)?
+        .map_err(|e| ApiErr::bad(e.to_string()))
 }
 
 fn rate_limit(app: &App, user_id: i64, action: Action) -> Result<(), ApiErr> {
@@ -237,9 +243,8 @@ pub async fn unyank(
 pub async fn download(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let krate = find_crate(&app, &name).await?;
     let row = app
         .store
@@ -257,7 +262,12 @@ pub async fn download(
         .blobs
         .get(&crate_key(&row.cksum))
         .await?
-        .ok_or_else(|| ApiErr::internal("blob missing"))?;
+        .ok_or_else(|| {
+            ApiErr::internal(format!(
+                "the .crate of {} {version} ({}) is missing from the blob store",
+                krate.name, row.cksum
+            ))
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip"),
@@ -271,9 +281,8 @@ pub async fn download(
 pub async fn owners_list(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let krate = find_crate(&app, &name).await?;
     let users = app
         .store
@@ -366,9 +375,8 @@ pub async fn owners_remove(
 pub async fn search(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    _: ReadAccess,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let query = q.get("q").map(String::as_str).unwrap_or("");
     let per_page = match q.get("per_page") {
         None => 10,

@@ -1,12 +1,18 @@
-//! Tokens: generation, SHA-256 storage, constant-time comparison, endpoint scopes and crate patterns.
+//! Tokens: generation, SHA-256 storage, constant-time comparison, endpoint scopes and crate
+//! patterns; and the read rule of `--auth-required`, as the [`ReadAccess`] extractor.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::App;
 use crate::error::ApiErr;
-use crate::store::{MetaStore, TokenRecord};
+use crate::store::{MetaStore, PublishRights, TokenRecord, now};
 
 pub const TOKEN_PREFIX: &str = "gty";
 const TOKEN_RANDOM_LEN: usize = 32;
@@ -70,12 +76,18 @@ impl Authed {
     /// endpoint, a token without patterns may act on every crate, and a token that lists either
     /// is held to what it lists — also when it lists only the other.
     pub fn authorize(&self, scope: Scope, crate_name: &str) -> Result<(), ApiErr> {
-        if self.permits(scope, crate_name) {
-            Ok(())
-        } else {
-            Err(ApiErr::forbidden(
-                "this token does not have the required permissions to perform this action",
-            ))
+        match self.permits(scope, crate_name) {
+            true => Ok(()),
+            false => Err(missing_scope()),
+        }
+    }
+
+    /// What this token allows when publishing `crate_name`; the store decides, inside the publish
+    /// transaction, which of the two the publish is.
+    pub fn publish_rights(&self, crate_name: &str) -> PublishRights {
+        PublishRights {
+            new: self.permits(Scope::PublishNew, crate_name),
+            update: self.permits(Scope::PublishUpdate, crate_name),
         }
     }
 
@@ -91,11 +103,9 @@ impl Authed {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// crates.io's refusal of an action the token's scopes or crate patterns do not cover.
+pub fn missing_scope() -> ApiErr {
+    ApiErr::forbidden("this token does not have the required permissions to perform this action")
 }
 
 /// Reads `Authorization` (raw token or `Bearer <token>`). `Ok(None)` when absent.
@@ -144,6 +154,39 @@ pub async fn require_auth(store: &dyn MetaStore, headers: &HeaderMap) -> Result<
     authenticate(store, headers)
         .await?
         .ok_or_else(|| ApiErr::forbidden("this action requires authentication"))
+}
+
+/// Proof that the caller may read the index, downloads, owners and search: anyone when the
+/// registry is open, a valid token with `--auth-required`. A handler that reads takes it as an
+/// argument; the refusal is a 401 carrying the `Cargo login_url` challenge cargo reads on
+/// `config.json`.
+pub struct ReadAccess;
+
+impl FromRequestParts<Arc<App>> for ReadAccess {
+    type Rejection = ApiErr;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiErr> {
+        if !app.config.auth_required {
+            return Ok(ReadAccess);
+        }
+        let challenge = format!("Cargo login_url=\"{}/me\"", app.api_url());
+        match authenticate(app.store.as_ref(), &parts.headers).await {
+            Ok(Some(_)) => Ok(ReadAccess),
+            Ok(None) => Err(ApiErr {
+                status: StatusCode::UNAUTHORIZED,
+                detail: "this registry requires authentication: pass a token in the \
+                         `Authorization` header"
+                    .into(),
+                challenge: Some(challenge),
+                retry_after: None,
+            }),
+            Err(mut e) => {
+                e.status = StatusCode::UNAUTHORIZED;
+                e.challenge = Some(challenge);
+                Err(e)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -97,9 +97,7 @@ impl Config {
     /// Pool size: the configured one, else the engine's default.
     pub fn pool_size(&self, target: &DatabaseTarget) -> Result<u32, ConfigError> {
         match self.db_max_connections {
-            Some(0) => Err(ConfigError(
-                "--db-max-connections must be at least 1".to_owned(),
-            )),
+            Some(0) => Err(ConfigError::NoConnections),
             Some(n) => Ok(n),
             None => Ok(match target {
                 DatabaseTarget::Sqlite(_) => SQLITE_DEFAULT_CONNECTIONS,
@@ -111,8 +109,33 @@ impl Config {
 
 /// A setting that cannot be used; the message names the flag and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    #[error("--db-max-connections must be at least 1")]
+    NoConnections,
+    #[error(
+        "invalid --database-url `{shown}`: accepted forms are sqlite://PATH, \
+         postgres://USER@HOST[:PORT]/DB and postgresql://…; leave it unset for SQLite in the data \
+         directory"
+    )]
+    DatabaseUrl {
+        /// The URL without its password.
+        shown: String,
+    },
+    #[error(
+        "invalid --storage-url `{url}`: {why}; accepted forms are file:///ABSOLUTE/PATH and \
+         s3://BUCKET[/PREFIX]; leave it unset for <data-dir>/blobs"
+    )]
+    StorageUrl { url: String, why: String },
+    #[error("invalid --s3-endpoint `{0}`: expected an http:// or https:// URL")]
+    S3Endpoint(String),
+    #[error(
+        "--s3-endpoint `{0}` is plain HTTP: pass --s3-allow-http (or AWS_ALLOW_HTTP=true) to allow \
+         it, or use https://"
+    )]
+    S3PlainHttp(String),
+    #[error("AWS_ALLOW_HTTP=`{0}` is not a boolean: use true or false")]
+    AllowHttp(String),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
@@ -130,11 +153,9 @@ impl DatabaseTarget {
                 Ok(DatabaseTarget::Sqlite(url.to_owned()))
             }
             Some("postgres" | "postgresql") => Ok(DatabaseTarget::Postgres(url.to_owned())),
-            _ => Err(ConfigError(format!(
-                "invalid --database-url `{}`: accepted forms are sqlite://PATH, postgres://USER@HOST[:PORT]/DB \
-                 and postgresql://…; leave it unset for SQLite in the data directory",
-                redact_url(url)
-            ))),
+            _ => Err(ConfigError::DatabaseUrl {
+                shown: redact_url(url),
+            }),
         }
     }
 
@@ -158,11 +179,9 @@ pub enum StorageTarget {
 
 impl StorageTarget {
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        let bad = |why: &str| {
-            ConfigError(format!(
-                "invalid --storage-url `{url}`: {why}; accepted forms are file:///ABSOLUTE/PATH and \
-                 s3://BUCKET[/PREFIX]; leave it unset for <data-dir>/blobs"
-            ))
+        let bad = |why: &str| ConfigError::StorageUrl {
+            url: url.to_owned(),
+            why: why.to_owned(),
         };
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(bad("no scheme"));
@@ -238,25 +257,16 @@ impl S3Settings {
             Some(b) => Some(b),
             None => match env("AWS_ALLOW_HTTP") {
                 None => None,
-                Some(v) => Some(parse_bool(&v).ok_or_else(|| {
-                    ConfigError(format!(
-                        "AWS_ALLOW_HTTP=`{v}` is not a boolean: use true or false"
-                    ))
-                })?),
+                Some(v) => Some(parse_bool(&v).ok_or(ConfigError::AllowHttp(v))?),
             },
         };
         let endpoint = self.endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL"));
         if let Some(e) = &endpoint {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
-                return Err(ConfigError(format!(
-                    "invalid --s3-endpoint `{e}`: expected an http:// or https:// URL"
-                )));
+                return Err(ConfigError::S3Endpoint(e.clone()));
             }
             if e.starts_with("http://") && allow_http != Some(true) {
-                return Err(ConfigError(format!(
-                    "--s3-endpoint `{e}` is plain HTTP: pass --s3-allow-http (or AWS_ALLOW_HTTP=true) \
-                     to allow it, or use https://"
-                )));
+                return Err(ConfigError::S3PlainHttp(e.clone()));
             }
         }
         Ok(S3Settings {
@@ -364,7 +374,7 @@ mod tests {
         assert!(
             c.pool_size(&db)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("--db-max-connections")
         );
     }
@@ -373,7 +383,7 @@ mod tests {
     fn unknown_database_schemes_name_the_flag_and_hide_the_password() {
         let e = DatabaseTarget::parse("mysql://root:hunter2@db/reg")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("--database-url"), "{e}");
         assert!(e.contains("postgres://") && e.contains("sqlite://"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
@@ -434,7 +444,7 @@ mod tests {
             "/plain/path",
             "file:///bad%zz",
         ] {
-            let e = StorageTarget::parse(bad).unwrap_err().0;
+            let e = StorageTarget::parse(bad).unwrap_err().to_string();
             assert!(
                 e.contains("--storage-url") && e.contains("s3://BUCKET"),
                 "{bad}: {e}"
@@ -475,12 +485,12 @@ mod tests {
             endpoint: Some("http://127.0.0.1:9000".into()),
             ..S3Settings::default()
         };
-        let e = s.resolve_with(|_| None).unwrap_err().0;
+        let e = s.resolve_with(|_| None).unwrap_err().to_string();
         assert!(e.contains("--s3-allow-http"), "{e}");
         let e = S3Settings::default()
             .resolve_with(|k| (k == "AWS_ALLOW_HTTP").then(|| "maybe".to_owned()))
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("AWS_ALLOW_HTTP"), "{e}");
         let e = S3Settings {
             endpoint: Some("127.0.0.1:9000".into()),
@@ -488,7 +498,7 @@ mod tests {
         }
         .resolve_with(|_| None)
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(e.contains("--s3-endpoint"), "{e}");
     }
 }

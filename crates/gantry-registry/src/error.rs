@@ -1,4 +1,5 @@
-//! API errors: `{"errors":[{"detail":…}]}` with crates.io's status codes.
+//! API errors: `{"errors":[{"detail":…}]}` with crates.io's status codes; and how an error with
+//! causes is rendered on one line for logs and probes.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,8 +33,9 @@ impl ApiErr {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "internal error");
+    /// A 500 whose cause (with its whole chain) goes to the log, never to the client.
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        tracing::error!(error = %one_line(&*e.into()), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
     }
 }
@@ -58,6 +60,18 @@ impl IntoResponse for ApiErr {
         }
         resp
     }
+}
+
+/// An error and its causes on one line, `outer: cause: root cause`.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 impl From<crate::store::StoreError> for ApiErr {

@@ -9,34 +9,9 @@ use axum::response::{IntoResponse, Response};
 use gantry_protocol::{IndexEntry, index_path};
 use sha2::{Digest, Sha256};
 
-use crate::auth;
+use crate::app::App;
+use crate::auth::ReadAccess;
 use crate::error::ApiErr;
-use crate::server::App;
-
-/// With `--auth-required`, every index and download request needs a valid token. The 401 carries
-/// the `Cargo login_url` challenge cargo reads on `config.json`.
-pub async fn check_read_access(app: &App, headers: &HeaderMap) -> Result<(), ApiErr> {
-    if !app.config.auth_required {
-        return Ok(());
-    }
-    let challenge = format!("Cargo login_url=\"{}/me\"", app.api_url());
-    match auth::authenticate(app.store.as_ref(), headers).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(ApiErr {
-            status: StatusCode::UNAUTHORIZED,
-            detail:
-                "this registry requires authentication: pass a token in the `Authorization` header"
-                    .into(),
-            challenge: Some(challenge),
-            retry_after: None,
-        }),
-        Err(mut e) => {
-            e.status = StatusCode::UNAUTHORIZED;
-            e.challenge = Some(challenge);
-            Err(e)
-        }
-    }
-}
 
 fn cache_control(app: &App) -> &'static str {
     if app.config.auth_required {
@@ -48,9 +23,9 @@ fn cache_control(app: &App) -> &'static str {
 
 pub async fn config_json(
     State(app): State<Arc<App>>,
+    _: ReadAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let body = serde_json::json!({
         "dl": format!("{}/api/v1/crates", app.api_url()),
         "api": app.api_url(),
@@ -95,9 +70,9 @@ pub async fn render_index_file(app: &App, name: &str) -> Result<Option<String>, 
 pub async fn index_file(
     State(app): State<Arc<App>>,
     Path(path): Path<String>,
+    _: ReadAccess,
     headers: HeaderMap,
 ) -> Result<Response, ApiErr> {
-    check_read_access(&app, &headers).await?;
     let name = path.rsplit('/').next().unwrap_or("");
     // Only the canonical lowercase path of a crate exists.
     if name.is_empty() || index_path(name) != path {

@@ -5,8 +5,12 @@
 //! Storage sits behind two traits ([`store::MetaStore`], [`blob::BlobStore`]): SQLite + a local
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
+//!
+//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`) →
+//! `auth` → `app` → storage (`store`, `blob`) and `config`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
@@ -15,13 +19,15 @@ pub mod index;
 pub mod metrics;
 pub mod migrate;
 pub mod ops;
-pub mod postgres;
 pub mod ratelimit;
-pub mod s3;
+pub mod router;
 pub mod server;
-pub mod sqlite;
 pub mod store;
 pub mod tarball;
 
+pub use app::{App, StartError};
 pub use config::Config;
-pub use server::{App, RunningServer, start};
+pub use server::{RunningServer, start};
+
+/// The boxed future the storage traits return, so they stay object-safe (`Arc<dyn MetaStore>`).
+pub type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gantry_registry::Config;
+use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::server::{open_meta_store, start_with_signal};
-use gantry_registry::store::NewToken;
+use gantry_registry::ratelimit::RateLimits;
+use gantry_registry::server::start_with_signal;
+use gantry_registry::store::{MetaStore, NewToken, now};
 
 #[derive(Parser)]
 #[command(
@@ -49,23 +51,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the sparse index and the Web API.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8990")]
-        listen: SocketAddr,
-        /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
-        #[arg(long)]
-        public_url: Option<String>,
-        /// Require a token for the index and downloads too.
-        #[arg(long)]
-        auth_required: bool,
-        /// Maximum .crate size in bytes.
-        #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
-        max_upload_size: u32,
-        /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
-        /// yanks 100 then 1/min).
-        #[arg(long)]
-        rate_limit: bool,
-    },
+    Serve(ServeArgs),
     /// Apply pending database migrations and print the schema version (every other command also
     /// migrates when it opens the database).
     Migrate,
@@ -92,20 +78,7 @@ enum UserCommand {
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Create a token; it is printed once, as the last line of output.
-    New {
-        #[arg(long)]
-        user: String,
-        /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
-        #[arg(long = "crate")]
-        crates: Vec<String>,
-        #[arg(long)]
-        expires_in: Option<u32>,
-        #[arg(long, default_value = "cli")]
-        name: String,
-    },
+    New(TokenNewArgs),
     /// List tokens (never the secrets).
     List {
         #[arg(long)]
@@ -113,6 +86,41 @@ enum TokenCommand {
     },
     /// Revoke a token by id.
     Revoke { id: i64 },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8990")]
+    listen: SocketAddr,
+    /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Require a token for the index and downloads too.
+    #[arg(long)]
+    auth_required: bool,
+    /// Maximum .crate size in bytes.
+    #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
+    max_upload_size: u32,
+    /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
+    /// yanks 100 then 1/min).
+    #[arg(long)]
+    rate_limit: bool,
+}
+
+#[derive(clap::Args)]
+struct TokenNewArgs {
+    #[arg(long)]
+    user: String,
+    /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
+    #[arg(long = "crate")]
+    crates: Vec<String>,
+    #[arg(long)]
+    expires_in: Option<u32>,
+    #[arg(long, default_value = "cli")]
+    name: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -168,136 +176,139 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     config.db_max_connections = cli.db_max_connections;
     // Check both URLs before connecting anywhere, so a typo is reported as such.
-    let database = config.database()?;
+    config.database()?;
     config.storage()?;
     match cli.command {
-        Command::Serve {
-            listen,
-            public_url,
-            auth_required,
-            max_upload_size,
-            rate_limit,
-        } => {
-            config.listen = listen;
-            config.public_url = public_url;
-            config.auth_required = auth_required;
-            config.max_upload_size = max_upload_size;
-            config.rate_limits =
-                rate_limit.then_some(gantry_registry::ratelimit::RateLimits::CRATES_IO);
-            let server = start_with_signal(config, Some(shutdown_signal())).await?;
-            println!("gantry-registry listening on {}", server.addr);
-            println!("index: {}", server.index_url());
-            println!("api: {}", server.api_url());
-            server.wait().await?;
+        Command::Serve(args) => serve(config, args).await,
+        Command::Migrate => migrate(&config).await,
+        Command::User { command } => user(&config, command).await,
+        Command::Token { command } => token(&config, command).await,
+    }
+}
+
+async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    config.listen = args.listen;
+    config.public_url = args.public_url;
+    config.auth_required = args.auth_required;
+    config.max_upload_size = args.max_upload_size;
+    config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
+    let server = start_with_signal(config, Some(shutdown_signal())).await?;
+    println!("gantry-registry listening on {}", server.addr);
+    println!("index: {}", server.index_url());
+    println!("api: {}", server.api_url());
+    server.wait().await?;
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = open_meta_store(config).await?;
+    let version = store.schema_version().await?.unwrap_or(0);
+    println!(
+        "database {} is at schema version {version}",
+        config.database()?.display()
+    );
+    Ok(())
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let store = open_meta_store(config).await?;
+    match command {
+        UserCommand::Add { name } => {
+            gantry_protocol::validate_crate_name(&name).map_err(|_| {
+                anyhow::anyhow!("invalid login `{name}`: use ASCII letters, digits, `-`, `_`")
+            })?;
+            let u = store.create_user(&name).await?;
+            println!("created user `{}` (id {})", u.login, u.id);
         }
-        Command::Migrate => {
-            let store = open_meta_store(&config).await?;
-            let version = store.schema_version().await?.unwrap_or(0);
-            println!(
-                "database {} is at schema version {version}",
-                database.display()
+        UserCommand::List => {
+            for u in store.list_users().await? {
+                println!("{}\t{}", u.id, u.login);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
+    let store = open_meta_store(config).await?;
+    match command {
+        TokenCommand::New(args) => token_new(store.as_ref(), args).await,
+        TokenCommand::List { user } => token_list(store.as_ref(), user).await,
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(id).await? {
+                bail!("no token with id {id}");
+            }
+            println!("revoked token {id}");
+            Ok(())
+        }
+    }
+}
+
+async fn token_new(store: &dyn MetaStore, args: TokenNewArgs) -> anyhow::Result<()> {
+    let TokenNewArgs {
+        user,
+        scopes,
+        crates,
+        expires_in,
+        name,
+    } = args;
+    let u = store
+        .user_by_login(&user)
+        .await?
+        .with_context(|| format!("no user `{user}`; run `gantry-registry user add {user}`"))?;
+    for s in &scopes {
+        if !Scope::ALL.contains(&s.as_str()) {
+            bail!(
+                "unknown scope `{s}`; expected one of {}",
+                Scope::ALL.join(", ")
             );
         }
-        Command::User { command } => {
-            let store = open_meta_store(&config).await?;
-            match command {
-                UserCommand::Add { name } => {
-                    gantry_protocol::validate_crate_name(&name).map_err(|_| {
-                        anyhow::anyhow!(
-                            "invalid login `{name}`: use ASCII letters, digits, `-`, `_`"
-                        )
-                    })?;
-                    let u = store.create_user(&name).await?;
-                    println!("created user `{}` (id {})", u.login, u.id);
-                }
-                UserCommand::List => {
-                    for u in store.list_users().await? {
-                        println!("{}\t{}", u.id, u.login);
-                    }
-                }
-            }
-        }
-        Command::Token { command } => {
-            let store = open_meta_store(&config).await?;
-            match command {
-                TokenCommand::New {
-                    user,
-                    scopes,
-                    crates,
-                    expires_in,
-                    name,
-                } => {
-                    let u = store.user_by_login(&user).await?.with_context(|| {
-                        format!("no user `{user}`; run `gantry-registry user add {user}`")
-                    })?;
-                    for s in &scopes {
-                        if !Scope::ALL.contains(&s.as_str()) {
-                            bail!(
-                                "unknown scope `{s}`; expected one of {}",
-                                Scope::ALL.join(", ")
-                            );
-                        }
-                    }
-                    let token = generate_token();
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)?
-                        .as_secs() as i64;
-                    let new = NewToken {
-                        user_id: u.id,
-                        name,
-                        hash: hash_token(&token),
-                        scopes: if scopes.is_empty() {
-                            None
-                        } else {
-                            Some(scopes)
-                        },
-                        crate_patterns: crates,
-                        expires_at: expires_in.map(|d| now + i64::from(d) * 86_400),
-                    };
-                    let id = store.create_token(&new).await?;
-                    println!("created token {id} for `{user}`; it is shown only once:");
-                    println!("{token}");
-                }
-                TokenCommand::List { user } => {
-                    let uid = match user {
-                        Some(l) => Some(
-                            store
-                                .user_by_login(&l)
-                                .await?
-                                .with_context(|| format!("no user `{l}`"))?
-                                .id,
-                        ),
-                        None => None,
-                    };
-                    for t in store.list_tokens(uid).await? {
-                        let scopes = t
-                            .scopes
-                            .map(|s| s.join(","))
-                            .unwrap_or_else(|| "all".into());
-                        let crates = if t.crate_patterns.is_empty() {
-                            "*".into()
-                        } else {
-                            t.crate_patterns.join(",")
-                        };
-                        let state = if t.revoked { "revoked" } else { "active" };
-                        let exp = t
-                            .expires_at
-                            .map(|e| e.to_string())
-                            .unwrap_or_else(|| "never".into());
-                        println!(
-                            "{}\t{}\t{}\tscopes={scopes}\tcrates={crates}\texpires={exp}\t{state}",
-                            t.id, t.user.login, t.name
-                        );
-                    }
-                }
-                TokenCommand::Revoke { id } => {
-                    if !store.revoke_token(id).await? {
-                        bail!("no token with id {id}");
-                    }
-                    println!("revoked token {id}");
-                }
-            }
-        }
+    }
+    let token = generate_token();
+    let new = NewToken {
+        user_id: u.id,
+        name,
+        hash: hash_token(&token),
+        scopes: (!scopes.is_empty()).then_some(scopes),
+        crate_patterns: crates,
+        expires_at: expires_in.map(|days| now() + i64::from(days) * 86_400),
+    };
+    let id = store.create_token(&new).await?;
+    println!("created token {id} for `{user}`; it is shown only once:");
+    println!("{token}");
+    Ok(())
+}
+
+async fn token_list(store: &dyn MetaStore, user: Option<String>) -> anyhow::Result<()> {
+    let uid = match user {
+        Some(l) => Some(
+            store
+                .user_by_login(&l)
+                .await?
+                .with_context(|| format!("no user `{l}`"))?
+                .id,
+        ),
+        None => None,
+    };
+    for t in store.list_tokens(uid).await? {
+        let scopes = t
+            .scopes
+            .map(|s| s.join(","))
+            .unwrap_or_else(|| "all".into());
+        let crates = if t.crate_patterns.is_empty() {
+            "*".into()
+        } else {
+            t.crate_patterns.join(",")
+        };
+        let state = if t.revoked { "revoked" } else { "active" };
+        let exp = t
+            .expires_at
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "{}\t{}\t{}\tscopes={scopes}\tcrates={crates}\texpires={exp}\t{state}",
+            t.id, t.user.login, t.name
+        );
     }
     Ok(())
 }

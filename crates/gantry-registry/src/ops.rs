@@ -9,7 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::server::App;
+use crate::app::App;
+use crate::error::one_line;
 
 /// A readiness check that takes longer than this counts as failed: a load balancer probing every
 /// few seconds must not pile up waiting probes.
@@ -30,7 +31,7 @@ pub async fn ready(State(app): State<Arc<App>>) -> Response {
     let mut failed = Vec::new();
     match db {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => failed.push(format!("database: {e}")),
+        Ok(Err(e)) => failed.push(format!("database: {}", one_line(&e))),
         Err(_) => failed.push(format!(
             "database: no answer within {}s",
             READY_TIMEOUT.as_secs()
@@ -38,7 +39,7 @@ pub async fn ready(State(app): State<Arc<App>>) -> Response {
     }
     match blobs {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => failed.push(format!("storage: {e}")),
+        Ok(Err(e)) => failed.push(format!("storage: {}", one_line(&e))),
         Err(_) => failed.push(format!(
             "storage: no answer within {}s",
             READY_TIMEOUT.as_secs()

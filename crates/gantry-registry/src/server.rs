@@ -1,149 +1,22 @@
-//! Application state, router and the listening server.
+//! The listening server: binds, serves the router, and stops gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::routing::{MethodRouter, any, delete, get, put};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
-use crate::blob::{BlobStore, LocalBlobStore};
-use crate::config::{Config, DatabaseTarget, REQUEST_TIMEOUT_SECS, StorageTarget};
-use crate::metrics::Metrics;
-use crate::postgres::PgStore;
-use crate::s3::S3BlobStore;
-use crate::sqlite::SqliteStore;
+use crate::app::{App, StartError, open_storage};
+use crate::blob::BlobStore;
+use crate::config::Config;
+use crate::router::router;
 use crate::store::MetaStore;
-use crate::{api, index, ops};
 
 /// After a shutdown signal, in-flight requests get this long to finish before the server stops
 /// anyway (a publish normally takes well under a second; 30 s is also what most orchestrators
 /// allow between SIGTERM and SIGKILL).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Shared state behind every handler.
-pub struct App {
-    pub config: Config,
-    /// `http://host:port` as clients see it (no trailing slash).
-    pub public_url: String,
-    pub store: Arc<dyn MetaStore>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub limiter: crate::ratelimit::RateLimiter,
-    pub metrics: Metrics,
-}
-
-impl App {
-    pub fn api_url(&self) -> String {
-        self.public_url.clone()
-    }
-    pub fn index_url(&self) -> String {
-        format!("sparse+{}/index/", self.public_url)
-    }
-}
-
-/// Opens the metadata store and blob store the settings select (SQLite + `<data_dir>/blobs` by
-/// default; PostgreSQL and/or S3 when configured), applying pending database migrations.
-pub async fn open_storage(
-    config: &Config,
-) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn BlobStore>)> {
-    let store = open_meta_store(config).await?;
-    let blobs: Arc<dyn BlobStore> = match config.storage()? {
-        StorageTarget::Local(dir) => Arc::new(
-            LocalBlobStore::new(&dir)
-                .with_context(|| format!("opening blob directory {}", dir.display()))?,
-        ),
-        StorageTarget::S3 { bucket, prefix } => {
-            Arc::new(S3BlobStore::new(&bucket, prefix.as_deref(), &config.s3)?)
-        }
-    };
-    Ok((store, blobs))
-}
-
-/// Opens (and migrates) only the metadata store: what `migrate`, `user` and `token` need.
-pub async fn open_meta_store(config: &Config) -> anyhow::Result<Arc<dyn MetaStore>> {
-    let target = config.database()?;
-    let pool = config.pool_size(&target)?;
-    Ok(match target {
-        DatabaseTarget::Sqlite(url) => {
-            if config.database_url.is_none() {
-                std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                    format!("creating data directory {}", config.data_dir.display())
-                })?;
-            }
-            Arc::new(SqliteStore::open_url(&url, pool).await?)
-        }
-        DatabaseTarget::Postgres(url) => Arc::new(PgStore::open(&url, pool).await?),
-    })
-}
-
-pub fn router(app: Arc<App>) -> Router {
-    let r =
-        |path: &'static str, methods: MethodRouter<Arc<App>>| (path, tracked(&app, path, methods));
-    let routes = [
-        r("/index/config.json", get(index::config_json)),
-        r("/index/{*path}", get(index::index_file)),
-        r("/api/v1/crates/new", put(api::publish)),
-        r("/api/v1/crates", get(api::search)),
-        r("/api/v1/crates/{name}/{version}/yank", delete(api::yank)),
-        r("/api/v1/crates/{name}/{version}/unyank", put(api::unyank)),
-        r(
-            "/api/v1/crates/{name}/{version}/download",
-            get(api::download),
-        ),
-        r(
-            "/api/v1/crates/{name}/owners",
-            get(api::owners_list)
-                .put(api::owners_add)
-                .delete(api::owners_remove),
-        ),
-        r("/me", get(api::me)),
-        r("/health", get(ops::health)),
-        r("/ready", get(ops::ready)),
-        r("/metrics", get(ops::metrics)),
-    ];
-    let mut router = Router::new();
-    for (path, methods) in routes {
-        router = router.route(path, methods);
-    }
-    router
-        .fallback_service(
-            tracked(
-                &app,
-                crate::metrics::UNMATCHED_ROUTE,
-                any(|| async { StatusCode::NOT_FOUND }),
-            )
-            .with_state(app.clone()),
-        )
-        // Publish reads its body itself with its own limit; other JSON bodies are small.
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TraceLayer::new_for_http())
-        .with_state(app)
-}
-
-/// Wraps one route's handlers in the request timeout and, outside it, the metrics middleware,
-/// which thereby knows the route template and also sees the timeout's 408.
-fn tracked(
-    app: &Arc<App>,
-    route: &'static str,
-    methods: MethodRouter<Arc<App>>,
-) -> MethodRouter<Arc<App>> {
-    methods
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_SECS),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            (app.clone(), route),
-            ops::track,
-        ))
-}
 
 /// A server running in the background (tests, benches) or in the foreground (the binary).
 pub struct RunningServer {
@@ -177,21 +50,22 @@ impl RunningServer {
     }
 }
 
-/// Binds, opens storage and starts serving. `shutdown_signal`, when given, stops the server.
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+/// Binds, opens storage and starts serving.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     start_with_signal(config, None::<std::future::Pending<()>>).await
 }
 
+/// Like [`start`]; `signal`, when given, stops the server when it resolves.
 pub async fn start_with_signal<F>(
     config: Config,
     signal: Option<F>,
-) -> anyhow::Result<RunningServer>
+) -> Result<RunningServer, StartError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let (store, blobs) = open_storage(&config).await?;
     // Fail at start, with the store's own explanation, rather than on the first publish.
-    blobs.ping().await.context("checking the blob store")?;
+    blobs.ping().await.map_err(StartError::BlobCheck)?;
     start_with_storage(config, store, blobs, signal).await
 }
 
@@ -201,26 +75,23 @@ pub async fn start_with_storage<F>(
     store: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
     signal: Option<F>,
-) -> anyhow::Result<RunningServer>
+) -> Result<RunningServer, StartError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
+    let listen_error = |source| StartError::Listen {
+        addr: config.listen,
+        source,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
     let public_url = config
         .public_url
         .clone()
-        .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{addr}"));
-    let limiter = crate::ratelimit::RateLimiter::new(config.rate_limits);
-    let app = Arc::new(App {
-        config,
-        public_url,
-        store,
-        blobs,
-        limiter,
-        metrics: Metrics::default(),
-    });
+    let app = Arc::new(App::new(config, &public_url, store, blobs));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
     // Fires once the shutdown signal arrived, to start the grace period.

@@ -3,7 +3,14 @@
 #[macro_use]
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use common::*;
+use gantry_registry::store::{
+    BoxFut, CrateInfo, MetaStore, NewToken, PublishConflict, PublishRecord, StoreResult,
+    TokenRecord, User, VersionRow,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -1065,7 +1072,15 @@ impl gantry_registry::blob::BlobStore for FailingBlobs {
         _: &'a str,
         _: Vec<u8>,
     ) -> gantry_registry::blob::BoxFut<'a, Result<(), gantry_registry::blob::BlobError>> {
-        Box::pin(async { Err(gantry_registry::blob::BlobError::new("disk full")) })
+        Box::pin(async {
+            Err(gantry_registry::blob::BlobError::Store {
+                context: "storing a .crate".into(),
+                source: object_store::Error::Generic {
+                    store: "test",
+                    source: "disk full".into(),
+                },
+            })
+        })
     }
     fn get<'a>(
         &'a self,
@@ -1076,6 +1091,22 @@ impl gantry_registry::blob::BlobStore for FailingBlobs {
     }
 }
 
+/// Creates `login` and a token for it with the given scopes (None: all), straight in the store.
+async fn user_and_token(store: &dyn MetaStore, login: &str, scopes: Option<&[&str]>) -> String {
+    let user = store.create_user(login).await.unwrap();
+    let token = gantry_registry::auth::generate_token();
+    let new = NewToken {
+        user_id: user.id,
+        name: "t".into(),
+        hash: gantry_registry::auth::hash_token(&token),
+        scopes: scopes.map(|s| s.iter().map(|s| s.to_string()).collect()),
+        crate_patterns: vec![],
+        expires_at: None,
+    };
+    store.create_token(&new).await.unwrap();
+    token
+}
+
 fn failed_blob_write_publishes_nothing(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::fresh(backend, dir.path().join("data"));
@@ -1083,19 +1114,9 @@ fn failed_blob_write_publishes_nothing(backend: Backend) {
     let rt = runtime();
     // The backend's real metadata store, with a blob store that always fails.
     let (store, _) = rt
-        .block_on(gantry_registry::server::open_storage(&config))
+        .block_on(gantry_registry::app::open_storage(&config))
         .unwrap();
-    let user = rt.block_on(store.create_user("alice")).unwrap();
-    let token = gantry_registry::auth::generate_token();
-    let new = gantry_registry::store::NewToken {
-        user_id: user.id,
-        name: "t".into(),
-        hash: gantry_registry::auth::hash_token(&token),
-        scopes: None,
-        crate_patterns: vec![],
-        expires_at: None,
-    };
-    rt.block_on(store.create_token(&new)).unwrap();
+    let token = rt.block_on(user_and_token(store.as_ref(), "alice", None));
     let server = rt
         .block_on(gantry_registry::server::start_with_storage(
             config,
@@ -1124,6 +1145,168 @@ fn failed_blob_write_publishes_nothing(backend: Backend) {
         &publish_body("lost", "0.1.0"),
     );
     assert_eq!(r.status, 500);
+    rt.block_on(server.stop()).unwrap();
+}
+
+/// The backend's real store, except that the first `n` crate lookups (the publish pre-checks of
+/// `n` racing publishes) wait until all `n` have been answered: each request then decides from a
+/// world where the crate does not exist yet, as requests arriving at the same moment would.
+struct LookupsMeet {
+    inner: Arc<dyn MetaStore>,
+    n: usize,
+    lookups: AtomicUsize,
+    barrier: tokio::sync::Barrier,
+}
+
+impl MetaStore for LookupsMeet {
+    fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>> {
+        Box::pin(async move {
+            let found = self.inner.crate_by_name(name).await;
+            if self.lookups.fetch_add(1, Ordering::SeqCst) < self.n {
+                self.barrier.wait().await;
+            }
+            found
+        })
+    }
+    fn ping(&self) -> BoxFut<'_, StoreResult<()>> {
+        self.inner.ping()
+    }
+    fn schema_version(&self) -> BoxFut<'_, StoreResult<Option<i64>>> {
+        self.inner.schema_version()
+    }
+    fn create_user<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<User>> {
+        self.inner.create_user(login)
+    }
+    fn list_users(&self) -> BoxFut<'_, StoreResult<Vec<User>>> {
+        self.inner.list_users()
+    }
+    fn user_by_login<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<Option<User>>> {
+        self.inner.user_by_login(login)
+    }
+    fn create_token<'a>(&'a self, token: &'a NewToken) -> BoxFut<'a, StoreResult<i64>> {
+        self.inner.create_token(token)
+    }
+    fn list_tokens<'a>(
+        &'a self,
+        user_id: Option<i64>,
+    ) -> BoxFut<'a, StoreResult<Vec<TokenRecord>>> {
+        self.inner.list_tokens(user_id)
+    }
+    fn revoke_token(&self, id: i64) -> BoxFut<'_, StoreResult<bool>> {
+        self.inner.revoke_token(id)
+    }
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFut<'a, StoreResult<Option<TokenRecord>>> {
+        self.inner.token_by_hash(hash)
+    }
+    fn is_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<bool>> {
+        self.inner.is_owner(crate_id, user_id)
+    }
+    fn owners(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<User>>> {
+        self.inner.owners(crate_id)
+    }
+    fn add_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<()>> {
+        self.inner.add_owner(crate_id, user_id)
+    }
+    fn remove_owners<'a>(
+        &'a self,
+        crate_id: i64,
+        user_ids: &'a [i64],
+    ) -> BoxFut<'a, StoreResult<bool>> {
+        self.inner.remove_owners(crate_id, user_ids)
+    }
+    fn version_exists<'a>(
+        &'a self,
+        crate_id: i64,
+        num_no_build: &'a str,
+    ) -> BoxFut<'a, StoreResult<bool>> {
+        self.inner.version_exists(crate_id, num_no_build)
+    }
+    fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>> {
+        self.inner.publish(rec)
+    }
+    fn set_yanked<'a>(
+        &'a self,
+        crate_id: i64,
+        num: &'a str,
+        yanked: bool,
+    ) -> BoxFut<'a, StoreResult<bool>> {
+        self.inner.set_yanked(crate_id, num, yanked)
+    }
+    fn versions(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<VersionRow>>> {
+        self.inner.versions(crate_id)
+    }
+    fn search<'a>(
+        &'a self,
+        query: &'a str,
+        limit: u32,
+    ) -> BoxFut<'a, StoreResult<(Vec<CrateInfo>, u64)>> {
+        self.inner.search(query, limit)
+    }
+}
+
+/// Issue 12 defect 4: whether a publish creates a crate or updates it is decided inside its
+/// transaction. Three publishes of a new crate racing with a `publish-new`-only token: one creates
+/// it, the other two would be updates and are refused (before the fix, all three were published).
+fn racing_new_crate_publishes_never_update_without_the_scope(backend: Backend) {
+    const RACERS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::fresh(backend, dir.path().join("data"));
+    let config = storage.config();
+    let rt = runtime();
+    let (store, blobs) = rt
+        .block_on(gantry_registry::app::open_storage(&config))
+        .unwrap();
+    let token = rt.block_on(user_and_token(
+        store.as_ref(),
+        "alice",
+        Some(&["publish-new"]),
+    ));
+    let store = Arc::new(LookupsMeet {
+        inner: store,
+        n: RACERS,
+        lookups: AtomicUsize::new(0),
+        barrier: tokio::sync::Barrier::new(RACERS),
+    });
+    let server = rt
+        .block_on(gantry_registry::server::start_with_storage(
+            config,
+            store,
+            blobs,
+            None::<std::future::Pending<()>>,
+        ))
+        .unwrap();
+    let addr = server.addr;
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let body = publish_body("new-race", &format!("0.{i}.0"));
+                let r = http(
+                    addr,
+                    "PUT",
+                    "/api/v1/crates/new",
+                    &[("Authorization", &token)],
+                    &body,
+                );
+                let detail = if r.status == 200 {
+                    String::new()
+                } else {
+                    r.detail()
+                };
+                (r.status, detail)
+            })
+        })
+        .collect();
+    let mut results: Vec<_> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    results.sort();
+    let mut want = vec![(403, SCOPE.to_owned()); RACERS - 1];
+    want.insert(0, (200, String::new()));
+    assert_eq!(results, want);
+    let index = http(addr, "GET", "/index/ne/w-/new-race", &[], b"");
+    assert_eq!(index.text().lines().count(), 1, "{}", index.text());
     rt.block_on(server.stop()).unwrap();
 }
 
@@ -1242,6 +1425,7 @@ backend_tests!(
     auth_required_guards_index_downloads_and_search,
     concurrent_duplicate_publishes_have_exactly_one_winner,
     failed_blob_write_publishes_nothing,
+    racing_new_crate_publishes_never_update_without_the_scope,
     rate_limits_answer_429_with_retry_after,
     ops_endpoints_health_ready_metrics,
 );

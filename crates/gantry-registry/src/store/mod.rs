@@ -1,21 +1,63 @@
-//! The metadata store contract. Handlers only see this trait; SQLite (`sqlite.rs`) and PostgreSQL
-//! (`postgres.rs`) implement it. An implementation must make `publish` atomic and let unique
-//! constraints (canonical crate name; crate + version without build metadata) decide races, also
-//! between several registry processes sharing one database.
+//! The metadata store contract. Handlers only see [`MetaStore`]; [`SqlStore`] implements it once
+//! for both engines (`sql.rs`), and `sqlite.rs` / `postgres.rs` hold what really differs between
+//! them ([`Engine`]). An implementation must make `publish` atomic and let unique constraints
+//! (canonical crate name; crate + version without build metadata) decide races, also between
+//! several registry processes sharing one database.
 
-pub use crate::blob::BoxFut;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use crate::BoxFut;
+pub use sql::{Engine, SqlStore};
+
+/// The metadata store on the embedded SQLite database.
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+/// The metadata store on PostgreSQL (several instances may share it).
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(String),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    /// The database cannot be reached or opened; `what` names it and what to check.
+    #[error("{what}")]
+    Open {
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating {engine} database `{url}`")]
+    Migrate {
+        engine: &'static str,
+        /// Without its password.
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("cannot create directory {}", path.display())]
+    CreateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0} already exists")]
     Exists(String),
+    #[error("crate `{0}` was created and removed during this publish; retry")]
+    CrateVanished(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The current time in Unix seconds, as every timestamp column holds it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub login: String,
@@ -26,7 +68,7 @@ pub struct NewToken {
     pub user_id: i64,
     pub name: String,
     pub hash: [u8; 32],
-    /// `None`: legacy token allowed everything.
+    /// `None`: every endpoint scope.
     pub scopes: Option<Vec<String>>,
     pub crate_patterns: Vec<String>,
     /// Unix seconds.
@@ -45,7 +87,7 @@ pub struct TokenRecord {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CrateInfo {
     pub id: i64,
     pub name: String,
@@ -60,6 +102,14 @@ pub struct VersionRow {
     pub cksum: String,
 }
 
+/// Whether a publish creates a crate or adds a version to an existing one (crates.io's
+/// `publish-new` and `publish-update` scopes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishKind {
+    New,
+    Update,
+}
+
 /// Everything one publish writes, in one transaction.
 #[derive(Debug, Clone)]
 pub struct PublishRecord {
@@ -72,11 +122,37 @@ pub struct PublishRecord {
     pub cksum: String,
     pub index_line: String,
     pub now: i64,
+    /// What the publisher's token allows for this crate. Which kind this publish is gets decided
+    /// inside the transaction, from the crate as the transaction sees it.
+    pub rights: PublishRights,
+}
+
+/// The kinds of publish a token allows for one crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRights {
+    pub new: bool,
+    pub update: bool,
+}
+
+impl PublishRights {
+    pub fn allow(self, kind: PublishKind) -> Result<(), PublishConflict> {
+        let allowed = match kind {
+            PublishKind::New => self.new,
+            PublishKind::Update => self.update,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(PublishConflict::NotAllowed(kind))
+        }
+    }
 }
 
 /// Why a publish transaction refused to commit.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishConflict {
+    #[error("the token does not allow this {0:?} publish")]
+    NotAllowed(PublishKind),
     #[error("not an owner")]
     NotOwner,
     #[error("crate was previously named `{0}`")]
@@ -85,6 +161,12 @@ pub enum PublishConflict {
     VersionExists,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for PublishConflict {
+    fn from(e: sqlx::Error) -> Self {
+        PublishConflict::Store(e.into())
+    }
 }
 
 pub trait MetaStore: Send + Sync {

@@ -14,7 +14,7 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use crate::blob::{BlobError, BlobStore, BoxFut};
+use super::{BlobError, BlobStore, BoxFut};
 use crate::config::{S3Settings, StorageTarget};
 
 /// `.crate` files never change once stored (content-addressed), so caches may keep them forever.
@@ -46,7 +46,7 @@ impl S3BlobStore {
         prefix: Option<&str>,
         settings: &S3Settings,
     ) -> Result<Self, BlobError> {
-        let s = settings.resolve().map_err(|e| BlobError::new(e.0))?;
+        let s = settings.resolve()?;
         let target = StorageTarget::S3 {
             bucket: bucket.to_owned(),
             prefix: prefix.map(str::to_owned),
@@ -80,9 +80,10 @@ impl S3BlobStore {
         if let Some(k) = &s.secret_access_key {
             b = b.with_secret_access_key(k);
         }
-        let inner = b
-            .build()
-            .map_err(|e| BlobError::new(format!("cannot configure S3 storage {location}: {e}")))?;
+        let inner = b.build().map_err(|source| BlobError::Store {
+            context: format!("cannot configure S3 storage {location}"),
+            source,
+        })?;
         Ok(S3BlobStore {
             inner: Arc::new(inner),
             bucket: bucket.to_owned(),
@@ -128,7 +129,10 @@ impl S3BlobStore {
         } else {
             "check --s3-endpoint and that the S3 server is reachable".to_owned()
         };
-        BlobError::new(format!("{what} on {}: {hint}: {e}", self.location))
+        BlobError::Store {
+            context: format!("{what} on {}: {hint}", self.location),
+            source: e,
+        }
     }
 }
 

@@ -1,63 +1,42 @@
-//! Blob storage for `.crate` files, content-addressed by SHA-256 so concurrent uploads of different
-//! bytes for one version can never overwrite each other's file.
+//! [`BlobStore`] in a local directory, through `object_store` (writes go to a temp file and are
+//! renamed into place).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
-pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use super::{BlobError, BlobStore, BoxFut};
 
-#[derive(Debug, thiserror::Error)]
-#[error("blob store: {0}")]
-pub struct BlobError(String);
-
-impl BlobError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        BlobError(msg.into())
-    }
-}
-
-/// Where `.crate` bytes live. Puts must be atomic (readers see all bytes or nothing).
-/// Keys are content-addressed ([`crate_key`]), so a put of an existing key carries the same bytes and
-/// succeeds without rewriting anything.
-pub trait BlobStore: Send + Sync {
-    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>>;
-    fn get<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Vec<u8>>, BlobError>>;
-    /// A cheap round trip proving the store answers (readiness probe). The default reads a key
-    /// that never exists: a reachable store answers "not found".
-    fn ping(&self) -> BoxFut<'_, Result<(), BlobError>> {
-        Box::pin(async move { self.get(PROBE_KEY).await.map(|_| ()) })
-    }
-}
-
-/// A key no `.crate` ever has (see [`crate_key`]); probes read it.
-pub const PROBE_KEY: &str = "gantry-ready-probe";
-
-/// Key of a `.crate` with the given SHA-256 hex.
-pub fn crate_key(cksum: &str) -> String {
-    let prefix = cksum.get(..2).unwrap_or("xx");
-    format!("crates/{prefix}/{cksum}.crate")
-}
-
-/// Local directory through `object_store` (writes go to a temp file and are renamed into place).
 pub struct LocalBlobStore {
     inner: Arc<LocalFileSystem>,
     root: PathBuf,
 }
 
 impl LocalBlobStore {
+    /// Uses `root`, creating it if missing.
     pub fn new(root: &Path) -> Result<Self, BlobError> {
-        std::fs::create_dir_all(root).map_err(|e| BlobError(e.to_string()))?;
-        let fs = LocalFileSystem::new_with_prefix(root).map_err(|e| BlobError(e.to_string()))?;
+        std::fs::create_dir_all(root).map_err(|source| BlobError::Dir {
+            path: root.to_owned(),
+            source,
+        })?;
+        let fs = LocalFileSystem::new_with_prefix(root).map_err(|source| BlobError::Store {
+            context: format!("opening blob directory {}", root.display()),
+            source,
+        })?;
         Ok(LocalBlobStore {
             inner: Arc::new(fs),
             root: root.to_owned(),
         })
+    }
+
+    fn failed(&self, what: &str, key: &str, source: object_store::Error) -> BlobError {
+        BlobError::Store {
+            context: format!("{what} `{key}` in {}", self.root.display()),
+            source,
+        }
     }
 }
 
@@ -72,7 +51,7 @@ impl BlobStore for LocalBlobStore {
                 .await
             {
                 Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-                Err(e) => Err(BlobError(e.to_string())),
+                Err(e) => Err(self.failed("storing", key, e)),
             }
         })
     }
@@ -81,14 +60,12 @@ impl BlobStore for LocalBlobStore {
         Box::pin(async move {
             let path = ObjPath::from(key);
             match self.inner.get(&path).await {
-                Ok(r) => Ok(Some(
-                    r.bytes()
-                        .await
-                        .map_err(|e| BlobError(e.to_string()))?
-                        .to_vec(),
-                )),
+                Ok(r) => match r.bytes().await {
+                    Ok(b) => Ok(Some(b.to_vec())),
+                    Err(e) => Err(self.failed("reading", key, e)),
+                },
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(BlobError(e.to_string())),
+                Err(e) => Err(self.failed("reading", key, e)),
             }
         })
     }
@@ -96,16 +73,17 @@ impl BlobStore for LocalBlobStore {
     /// The directory must still be there (a read of a missing key cannot tell).
     fn ping(&self) -> BoxFut<'_, Result<(), BlobError>> {
         Box::pin(async move {
+            let dir_error = |source| BlobError::Dir {
+                path: self.root.clone(),
+                source,
+            };
             match tokio::fs::metadata(&self.root).await {
                 Ok(m) if m.is_dir() => Ok(()),
-                Ok(_) => Err(BlobError(format!(
-                    "{} is not a directory",
-                    self.root.display()
+                Ok(_) => Err(dir_error(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "not a directory",
                 ))),
-                Err(e) => Err(BlobError(format!(
-                    "blob directory {}: {e}",
-                    self.root.display()
-                ))),
+                Err(e) => Err(dir_error(e)),
             }
         })
     }
@@ -114,6 +92,7 @@ impl BlobStore for LocalBlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blob::crate_key;
 
     #[tokio::test]
     async fn local_puts_are_write_once_and_repeatable() {
