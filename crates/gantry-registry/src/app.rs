@@ -5,7 +5,6 @@ use std::sync::Arc;
 use crate::blob::{BlobError, BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
 
 /// Shared state behind every handler.
@@ -15,7 +14,6 @@ pub struct App {
     pub public_url: String,
     pub store: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
-    pub limiter: RateLimiter,
     pub metrics: Metrics,
 }
 
@@ -27,13 +25,11 @@ impl App {
         store: Arc<dyn MetaStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
-        let limiter = RateLimiter::new(config.rate_limits);
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
             store,
             blobs,
-            limiter,
             metrics: Metrics::default(),
         }
     }

@@ -9,7 +9,9 @@ use gantry_registry::Config;
 use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::ratelimit::RateLimits;
+use gantry_registry::config::{ConnLimits, parse_duration};
+use gantry_registry::gc::GcOptions;
+use gantry_registry::ratelimit::{Bucket, RateLimits, parse_bucket};
 use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
 
@@ -65,6 +67,20 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Remove .crate files no version refers to (left by publishes that failed after storing
+    /// their file). Safe while the registry serves, as long as the grace period is longer than a
+    /// publish can take.
+    Gc(GcArgs),
+}
+
+#[derive(clap::Args)]
+struct GcArgs {
+    /// Only files older than this are removed: 90s, 15m, 24h, 7d (default: gc::DEFAULT_GRACE).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    grace: std::time::Duration,
+    /// List what would be removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -101,10 +117,37 @@ struct ServeArgs {
     /// Maximum .crate size in bytes.
     #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
     max_upload_size: u32,
-    /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
-    /// yanks 100 then 1/min).
+    // Hardening (issue 12): rate limits, connection limits, tarball entries.
+    /// Apply per-user rate limits, shared by all instances on one database; crates.io's numbers
+    /// unless overridden below (new crates 5 then 1/10 min, updates 30 then 1/min, yanks 100 then
+    /// 1/min).
     #[arg(long)]
     rate_limit: bool,
+    /// Bucket for publishing new crates, BURST/PERIOD (e.g. 5/10m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_new: Option<Bucket>,
+    /// Bucket for new versions of existing crates (e.g. 30/1m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_update: Option<Bucket>,
+    /// Bucket for yanks and unyanks (e.g. 100/1m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_yank: Option<Bucket>,
+    /// Close a connection whose request head has not fully arrived this long after the
+    /// connection became ready for it (slow-loris defence).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// Close a connection with no request in progress and no data moving for this long.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Answer 408 when a request body makes no progress for this long.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    body_timeout: std::time::Duration,
+    /// Connections served at once; further ones wait until one closes.
+    #[arg(long, default_value_t = gantry_registry::config::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most entries a .crate may hold; 0 for no limit.
+    #[arg(long, default_value_t = gantry_registry::config::DEFAULT_MAX_TARBALL_ENTRIES)]
+    max_tarball_entries: u64,
 }
 
 #[derive(clap::Args)]
@@ -183,6 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
+        Command::Gc(args) => gc(&config, args).await,
     }
 }
 
@@ -191,12 +235,75 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.public_url = args.public_url;
     config.auth_required = args.auth_required;
     config.max_upload_size = args.max_upload_size;
-    config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
+    let buckets = [
+        args.rate_limit_new,
+        args.rate_limit_update,
+        args.rate_limit_yank,
+    ];
+    config.rate_limits = (args.rate_limit || buckets.iter().any(Option::is_some)).then(|| {
+        let d = RateLimits::CRATES_IO;
+        RateLimits {
+            publish_new: args.rate_limit_new.unwrap_or(d.publish_new),
+            publish_update: args.rate_limit_update.unwrap_or(d.publish_update),
+            yank: args.rate_limit_yank.unwrap_or(d.yank),
+        }
+    });
+    config.limits = ConnLimits {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_idle_timeout: args.body_timeout,
+        max_connections: args.max_connections.max(1),
+    };
+    config.max_tarball_entries = (args.max_tarball_entries > 0).then_some(args.max_tarball_entries);
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());
     println!("api: {}", server.api_url());
     server.wait().await?;
+    Ok(())
+}
+
+async fn gc(config: &Config, args: GcArgs) -> anyhow::Result<()> {
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    if args.grace < std::time::Duration::from_secs(gantry_registry::config::REQUEST_TIMEOUT_SECS) {
+        eprintln!(
+            "warning: a grace period of {}s is shorter than a publish may take; run this only while \
+             no publish is running",
+            args.grace.as_secs()
+        );
+    }
+    let opts = GcOptions {
+        grace: args.grace,
+        dry_run: args.dry_run,
+    };
+    let report = gantry_registry::gc::collect(
+        store.as_ref(),
+        blobs.as_ref(),
+        opts,
+        std::time::SystemTime::now(),
+    )
+    .await
+    .context("garbage collection stopped; what it removed so far stays removed")?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for key in &report.removed {
+        println!("{verb} {key}");
+    }
+    println!(
+        "{} .crate files: {} in use, {} unreferenced but younger than {}s, {} claimed by a \
+         running publish; {verb} {} ({} bytes); {} stale temp files removed",
+        report.listed,
+        report.referenced,
+        report.young,
+        args.grace.as_secs(),
+        report.kept_in_use,
+        report.removed.len(),
+        report.removed_bytes,
+        report.temp_files_removed
+    );
     Ok(())
 }
 

@@ -1,8 +1,7 @@
-//! The listening server: binds, serves the router, and stops gracefully.
+//! The listening server: binds, serves the router (through `conn.rs`), and stops gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -13,10 +12,7 @@ use crate::config::Config;
 use crate::router::router;
 use crate::store::MetaStore;
 
-/// After a shutdown signal, in-flight requests get this long to finish before the server stops
-/// anyway (a publish normally takes well under a second; 30 s is also what most orchestrators
-/// allow between SIGTERM and SIGKILL).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub use crate::conn::SHUTDOWN_GRACE;
 
 /// A server running in the background (tests, benches) or in the foreground (the binary).
 pub struct RunningServer {
@@ -94,36 +90,18 @@ where
     let app = Arc::new(App::new(config, &public_url, store, blobs));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
-    // Fires once the shutdown signal arrived, to start the grace period.
-    let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
+    let serving = app.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let stop = async move {
             match signal {
                 Some(sig) => tokio::select! { _ = sig => {}, _ = rx => {} },
                 None => {
                     let _ = rx.await;
                 }
             }
-            tracing::info!("no longer accepting connections; finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
-        let grace = async move {
-            if stopping_rx.await.is_err() {
-                // The server ended without a signal: nothing to bound.
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
-            r = std::future::IntoFuture::into_future(serve) => r,
-            _ = grace => {
-                tracing::warn!(
-                    "requests still running {}s after the shutdown signal; stopping anyway",
-                    SHUTDOWN_GRACE.as_secs()
-                );
-                Ok(())
-            }
-        }
+        crate::conn::serve(listener, router, serving, stop).await;
+        Ok(())
     });
     Ok(RunningServer {
         addr,

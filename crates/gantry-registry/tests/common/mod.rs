@@ -3,10 +3,13 @@
 #![allow(dead_code)]
 
 pub mod cargo_env;
+pub mod hardening;
 pub mod services;
 
 #[allow(unused_imports)]
 pub use cargo_env::{CargoEnv, project};
+#[allow(unused_imports)]
+pub(crate) use hardening::delegate_hardening_store;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
