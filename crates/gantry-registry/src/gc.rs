@@ -18,8 +18,9 @@
 //!   removal; one made after it waits until the removal committed, and the publish then puts the
 //!   object again.
 //!
-//! So a grace period shorter than the longest publish is unsafe while publishes run (`--grace 0s`
-//! is for a registry that is not serving). Only keys of the form `crates/xx/<sha256>.crate` are
+//! A claim protects its blob for [`CLAIM_PROTECTION`] whatever the grace period. Fresh blobs have
+//! only the grace period, so one shorter than the longest publish is unsafe while publishes run
+//! (`--grace 0s` is for a registry that is not serving). Only keys of the form `crates/xx/<sha256>.crate` are
 //! ever considered; a feature that stores other objects keeps them under another prefix, and one
 //! that stores `.crate` objects for other reasons must add its references to
 //! `HardeningStore::referenced_cksums`.
@@ -31,6 +32,8 @@ use crate::store::{BlobVerdict, MetaStore, RemoveBlobError, StoreError};
 
 /// How old an unreferenced blob must be before `gc` removes it, unless `--grace` says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// A claim keeps its blob at least this long: twice the longest a publish request may run.
+pub const CLAIM_PROTECTION: Duration = Duration::from_secs(2 * crate::config::REQUEST_TIMEOUT_SECS);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GcOptions {
@@ -88,6 +91,7 @@ pub async fn collect(
     let listing = blobs.list_crates().await?;
     let referenced = store.referenced_cksums().await?;
     let cutoff = now.checked_sub(opts.grace).unwrap_or(UNIX_EPOCH);
+    let claim_cutoff = cutoff.min(now.checked_sub(CLAIM_PROTECTION).unwrap_or(UNIX_EPOCH));
     let mut report = GcReport {
         listed: listing.len(),
         ..GcReport::default()
@@ -107,7 +111,7 @@ pub async fn collect(
         if !opts.dry_run {
             let delete = blobs.delete(&blob.key);
             let verdict = store
-                .remove_blob_if_unused(cksum, unix_secs(cutoff), delete)
+                .remove_blob_if_unused(cksum, unix_secs(claim_cutoff), delete)
                 .await
                 .map_err(|source| GcError::Remove {
                     key: blob.key.clone(),
@@ -123,7 +127,7 @@ pub async fn collect(
     }
     if !opts.dry_run {
         report.temp_files_removed = blobs.remove_stale_temp(STALE_TEMP_AGE).await?;
-        store.forget_claims(unix_secs(cutoff)).await?;
+        store.forget_claims(unix_secs(claim_cutoff)).await?;
     }
     Ok(report)
 }
