@@ -63,6 +63,9 @@ pub enum IndexError {
     GitIndex(String),
     #[error("sparse registry url must end in a slash `/`: {0}")]
     NoTrailingSlash(String),
+    /// A concurrent read could not finish (a bug, reported rather than taken for "no entries").
+    #[error("index read task failed: {0}")]
+    Task(String),
 }
 
 /// Why one index file could not be fetched.

@@ -193,10 +193,10 @@ struct Cached {
 }
 
 /// Credentials for one registry during one command.
-pub struct Auth<'a> {
-    config: &'a CargoConfig,
+pub struct Auth {
+    config: CargoConfig,
     registry: RegistryRef,
-    console: &'a dyn Console,
+    console: Box<dyn Console + Send + Sync>,
     cli_token: Option<String>,
     cache: Mutex<Option<Cached>>,
     /// Set once the registry answered 401 for its index: providers must then be configured.
@@ -206,12 +206,12 @@ pub struct Auth<'a> {
 /// A cached token is not used in its last minute (cargo's margin).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-impl<'a> Auth<'a> {
+impl Auth {
     pub fn new(
-        config: &'a CargoConfig,
+        config: CargoConfig,
         registry: RegistryRef,
         cli_token: Option<String>,
-        console: &'a dyn Console,
+        console: Box<dyn Console + Send + Sync>,
     ) -> Self {
         Auth {
             config,
@@ -228,7 +228,7 @@ impl<'a> Auth<'a> {
     }
 
     pub fn config(&self) -> &CargoConfig {
-        self.config
+        &self.config
     }
 
     /// The registry's index needs a token (it answered 401, or its `config.json` says so): from
@@ -292,7 +292,7 @@ impl<'a> Auth<'a> {
         reason: AuthorizationReason,
         login_url: Option<&str>,
     ) -> Result<AuthorizationError, AuthError> {
-        let list = providers::for_registry(self.config, &self.registry, false, &|_| {})?;
+        let list = providers::for_registry(&self.config, &self.registry, false, &|_| {})?;
         Ok(AuthorizationError {
             registry: self.registry.clone(),
             reason,
@@ -355,7 +355,7 @@ impl<'a> Auth<'a> {
         require_config: bool,
     ) -> Result<CredentialResponse, Failure> {
         let warn = |m: String| self.console.warning(&m);
-        let list = providers::for_registry(self.config, &self.registry, require_config, &warn)
+        let list = providers::for_registry(&self.config, &self.registry, require_config, &warn)
             .map_err(Failure::Error)?;
         let info = RegistryInfo {
             index_url: &self.registry.index_url,
@@ -400,9 +400,9 @@ impl<'a> Auth<'a> {
     fn provider(&self, program: &str) -> Result<Box<dyn Credential + '_>, AuthError> {
         Ok(match program {
             "cargo:token" => Box::new(builtin::TokenCredential {
-                config: self.config,
+                config: &self.config,
                 registry: &self.registry,
-                console: self.console,
+                console: self.console.as_ref(),
             }),
             "cargo:token-from-stdout" => Box::new(builtin::TokenFromStdout),
             "cargo:paseto" => return Err(AuthError::PasetoUnstable),
