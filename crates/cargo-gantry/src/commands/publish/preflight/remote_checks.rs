@@ -136,6 +136,20 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
                 Some(AUTH_HELP.to_owned()),
             );
         }
+        Err(e) if is_auth(&e) => {
+            // Not definitive here: this registry may guard `/me` otherwise than publishing.
+            out.warning(
+                None,
+                format!(
+                    "registry `{registry}` refused the token for `/api/v1/me` ({}); ownership was not checked",
+                    first_line(&e)
+                ),
+                Some(AUTH_HELP.to_owned()),
+            );
+            out.not_run
+                .push("ownership (the token was refused for `/api/v1/me`)".to_owned());
+            return;
+        }
         Err(e) => {
             out.warning(
                 None,
