@@ -435,3 +435,49 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // still a valid cache entry or none.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(key: Option<&str>, reason: AuthorizationReason, cargo_token: bool) -> String {
+        AuthorizationError {
+            registry: RegistryRef {
+                index_url: "sparse+http://127.0.0.1:1/index/".into(),
+                key: key.map(str::to_owned),
+                credential_name: key.map(str::to_owned),
+            },
+            reason,
+            login_url: None,
+            cargo_token_available: cargo_token,
+            default_registry_set: false,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn authorization_errors_read_as_cargo_writes_them() {
+        use AuthorizationReason::*;
+        assert_eq!(
+            error(Some("crates-io"), TokenMissing, true),
+            "no token found, please run `cargo login`\nor use environment variable CARGO_REGISTRY_TOKEN"
+        );
+        assert_eq!(
+            error(Some("my-reg"), TokenRejected, true),
+            "token rejected for `my-reg`, please run `cargo login --registry my-reg`\nor use environment variable CARGO_REGISTRIES_MY_REG_TOKEN"
+        );
+        assert_eq!(
+            error(Some("alt"), TokenMissing, false),
+            "no token found for `alt`\nYou may need to log in using this registry's credential provider"
+        );
+        assert!(
+            error(None, TokenMissing, true).starts_with(
+                "no token found for `sparse+http://127.0.0.1:1/index/`\nconsider setting up an alternate registry"
+            )
+        );
+        assert_eq!(
+            error(None, TokenRejected, true),
+            "token rejected for `sparse+http://127.0.0.1:1/index/`"
+        );
+    }
+}
