@@ -124,7 +124,7 @@ fn kellnr_publish_without_license_succeeds_as_with_cargo() {
     assert_eq!(stub.published(), ["bare"], "gantry stored nothing");
     assert_cargo_lines_in_order(&runs);
     let g = &runs[1].stderr;
-    // `{"warnings":null}` is a success, and kellnr's missing `/api/v1/me` is said once, in one line.
+    // `{"warnings":null}` is a success; kellnr's missing `/api/v1/me` is said once, in one line.
     assert!(!g.contains("invalid response"), "{g}");
     let me: Vec<&str> = g.lines().filter(|l| l.contains("/api/v1/me")).collect();
     assert_eq!(me.len(), 1, "{g}");
@@ -355,7 +355,8 @@ fn token_from_stdout_as_array_and_alias_as_with_cargo() {
     .iter()
     .enumerate()
     {
-        let runs = both(&tmp.path().join(i.to_string()), &stub, "priv", &config, &publish, &[], None);
+        let dir = tmp.path().join(i.to_string());
+        let runs = both(&dir, &stub, "priv", config, &publish, &[], None);
         for r in &runs {
             assert!(r.out.status.success(), "{}: {}", r.tool.label(), text(&r.out));
         }

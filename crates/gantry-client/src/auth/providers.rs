@@ -44,10 +44,7 @@ pub fn for_registry(
             .collect::<Result<_, _>>()?,
         None => vec![vec!["cargo:token".to_owned()]],
     };
-    let own_key = registry
-        .credential_name
-        .as_deref()
-        .map(|name| provider_key(name));
+    let own_key = registry.credential_name.as_deref().map(provider_key);
     let own = match &own_key {
         Some(key) => config.get_path_and_args(key)?,
         None => None,
