@@ -46,21 +46,60 @@ impl Target {
         }
     }
 
-    /// The name credentials are stored under, if any.
-    pub fn credential_name(&self, ctx: &Context) -> Option<String> {
-        self.name.clone().or_else(|| {
-            ctx.registry_name(&self.index_url)
-                .or_else(|| ctx.registry_name(self.index_url.trim_start_matches("sparse+")))
-        })
+    /// The name credentials are stored under: the registry's own name, or for `--index` the
+    /// configured registry with that index URL (cargo's lookup: `CARGO_REGISTRIES_<NAME>_INDEX`
+    /// variables first, then `registries.*.index`; several matches are an error).
+    fn credential_name(&self, ctx: &Context) -> Result<Option<String>, String> {
+        if let Some(name) = &self.name {
+            return Ok(Some(name.clone()));
+        }
+        let want = same_index(&self.index_url);
+        let mut names: Vec<String> = ctx
+            .config
+            .env_vars()
+            .filter_map(|(k, v)| {
+                let name = k
+                    .strip_prefix("CARGO_REGISTRIES_")?
+                    .strip_suffix("_INDEX")?;
+                (same_index(v) == want).then(|| name.to_lowercase())
+            })
+            .collect();
+        if names.is_empty() {
+            names = ctx
+                .config
+                .registry_names()
+                .into_iter()
+                .filter(|n| {
+                    ctx.registry_index(n)
+                        .is_some_and(|u| same_index(&u) == want)
+                })
+                .collect();
+        }
+        names.sort();
+        names.dedup();
+        match names.len() {
+            0 => Ok(None),
+            1 => Ok(names.pop()),
+            _ => Err(format!(
+                "multiple registries are configured with the same index url '{}': {}",
+                self.index_url,
+                names.join(", ")
+            )),
+        }
     }
 
     /// The registry as its credentials know it: crates.io by its canonical URL, others by the
     /// index URL as configured.
     pub fn registry_ref(&self, ctx: &Context) -> RegistryRef {
+        let (credential_name, ambiguous) = match self.credential_name(ctx) {
+            Ok(name) => (name, None),
+            Err(msg) => (None, Some(msg)),
+        };
         RegistryRef {
             index_url: self.canonical_url().to_owned(),
             key: self.name.clone(),
-            credential_name: self.credential_name(ctx),
+            credential_name,
+            ambiguous,
         }
     }
 
@@ -71,6 +110,23 @@ impl Target {
         } else {
             &self.index_url
         }
+    }
+}
+
+/// Index URLs compare as cargo's canonical form does here: without a trailing slash, scheme and
+/// host in lower case.
+fn same_index(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            format!(
+                "{}://{}/{path}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -173,6 +229,9 @@ impl gantry_client::auth::Console for ShellConsole {
     }
     fn warning(&self, message: &str) {
         Reporter::warning(&self.0, message);
+    }
+    fn note(&self, message: &str) {
+        Reporter::note(&self.0, message);
     }
     fn verbose(&self) -> bool {
         Reporter::verbose(&self.0)

@@ -499,3 +499,83 @@ fn a_403_reason_is_printed_under_caused_by() {
         assert!(r.stderr.contains(block), "{}: {}", r.tool.label(), r.stderr);
     }
 }
+
+/// `--index` with the URL of a configured registry: when its credentials are needed (here for the
+/// index of a registry that requires authentication), the registry is found by URL, with cargo's
+/// note; two registries with that URL are cargo's error. `yank --index` needs `--token`.
+#[test]
+fn index_url_finds_the_configured_registry_as_with_cargo() {
+    let stub = PeerStub::start(Peer::CargoChallenge);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = stub.index_url();
+    let providers = "[registry]\nglobal-credential-providers = [\"cargo:token\"]\n";
+    let token = [("CARGO_REGISTRIES_PRIV_TOKEN", GOOD_TOKEN)];
+    let dry_run = [
+        "publish",
+        "--index",
+        url.as_str(),
+        "--dry-run",
+        "--no-verify",
+    ];
+    let runs = both(
+        &tmp.path().join("a"),
+        &stub,
+        "priv",
+        providers,
+        &dry_run,
+        &token,
+        None,
+    );
+    assert!(
+        runs[0].stderr.contains(
+            "note: name of alternative registry `sparse+http://[ADDR]/index/` set to `priv`"
+        ),
+        "{}",
+        runs[0].stderr
+    );
+    for r in &runs {
+        assert!(
+            r.out.status.success(),
+            "{}: {}",
+            r.tool.label(),
+            text(&r.out)
+        );
+    }
+    assert_cargo_lines_in_order(&runs);
+    let twice = format!("{providers}[registries.other]\nindex = \"{url}\"\n");
+    let runs = both(
+        &tmp.path().join("b"),
+        &stub,
+        "priv",
+        &twice,
+        &dry_run,
+        &token,
+        None,
+    );
+    assert!(
+        runs[0]
+            .stderr
+            .contains("multiple registries are configured with the same index url"),
+        "{}",
+        runs[0].stderr
+    );
+    assert_same(&runs);
+    let yank = ["yank", "bare@0.1.0", "--index", url.as_str()];
+    let runs = both(
+        &tmp.path().join("c"),
+        &stub,
+        "priv",
+        providers,
+        &yank,
+        &token,
+        None,
+    );
+    assert!(
+        runs[0]
+            .stderr
+            .contains("command-line argument --index requires --token to be specified"),
+        "{}",
+        runs[0].stderr
+    );
+    assert_same(&runs);
+}

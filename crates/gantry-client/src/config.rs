@@ -148,6 +148,11 @@ impl CargoConfig {
         self.env.get(name).map(String::as_str)
     }
 
+    /// Every environment variable, as the command saw them.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A string value (env `CARGO_A_B_C` for key `a.b-c` wins over files; `--config` over both).
     pub fn get_string(&self, key: &str) -> Result<Option<(String, Origin)>, ConfigError> {
         match self.get(key)? {

@@ -1,6 +1,6 @@
 //! `cargo gantry owner`: add, remove and list owners (spec §10), cargo's requests and messages.
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use gantry_client::auth::Op;
 use gantry_package::report::Reporter;
 use gantry_package::workspace::load_workspace;
@@ -17,6 +17,9 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
         None => current_package(&ctx)?,
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
+    if args.index.is_some() && args.token.is_none() {
+        bail!("command-line argument --index requires --token to be specified");
+    }
     let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
     remote.api_url()?;
     let token = remote.token(Op::Owners { name: &krate })?;

@@ -29,6 +29,9 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
         (None, None) => bail!("a version must be specified to yank"),
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
+    if args.index.is_some() && args.token.is_none() {
+        bail!("command-line argument --index requires --token to be specified");
+    }
     let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
     remote.api_url()?;
     let op = if args.undo {

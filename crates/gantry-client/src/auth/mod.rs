@@ -33,6 +33,7 @@ const AUTH_DOCS: &str = "https://doc.rust-lang.org/cargo/reference/registry-auth
 pub trait Console {
     fn status(&self, word: &str, message: &str);
     fn warning(&self, message: &str);
+    fn note(&self, message: &str);
     fn verbose(&self) -> bool;
 }
 
@@ -46,6 +47,9 @@ pub struct RegistryRef {
     /// The name its credentials are stored under: the key, or the configured registry whose index
     /// is `index_url`.
     pub credential_name: Option<String>,
+    /// Set when several configured registries have this index URL: cargo's error, raised when the
+    /// credentials are first needed (as cargo raises it).
+    pub ambiguous: Option<String>,
 }
 
 impl RegistryRef {
@@ -76,6 +80,9 @@ pub enum AuthError {
         #[source]
         source: cargo_credential::Error,
     },
+    /// Several configured registries have the index URL given with `--index`.
+    #[error("{0}")]
+    Ambiguous(String),
     #[error("credential not found")]
     NotFound,
     #[error("no credential providers could handle the request")]
@@ -201,6 +208,8 @@ pub struct Auth {
     cache: Mutex<Option<Cached>>,
     /// Set once the registry answered 401 for its index: providers must then be configured.
     auth_required: Mutex<bool>,
+    /// Whether the name found for an `--index` URL was announced (once, when first used).
+    announced: Mutex<bool>,
 }
 
 /// A cached token is not used in its last minute (cargo's margin).
@@ -220,6 +229,7 @@ impl Auth {
             cli_token,
             cache: Mutex::new(None),
             auth_required: Mutex::new(false),
+            announced: Mutex::new(false),
         }
     }
 
@@ -354,6 +364,7 @@ impl Auth {
         extra_args: &[&str],
         require_config: bool,
     ) -> Result<CredentialResponse, Failure> {
+        self.check_name().map_err(Failure::Error)?;
         let warn = |m: String| self.console.warning(&m);
         let list = providers::for_registry(&self.config, &self.registry, require_config, &warn)
             .map_err(Failure::Error)?;
@@ -395,6 +406,27 @@ impl Auth {
         } else {
             Err(Failure::Error(AuthError::NoProvider))
         }
+    }
+
+    /// An `--index` URL's configuration is looked up by URL: say which registry it turned out to
+    /// be (cargo's note), or refuse when several claim it.
+    fn check_name(&self) -> Result<(), AuthError> {
+        if let Some(msg) = &self.registry.ambiguous {
+            return Err(AuthError::Ambiguous(msg.clone()));
+        }
+        let mut announced = lock(&self.announced);
+        if let (None, Some(name), false) = (
+            &self.registry.key,
+            &self.registry.credential_name,
+            *announced,
+        ) {
+            self.console.note(&format!(
+                "name of alternative registry `{}` set to `{name}`",
+                self.registry.index_url
+            ));
+            *announced = true;
+        }
+        Ok(())
     }
 
     fn provider(&self, program: &str) -> Result<Box<dyn Credential + '_>, AuthError> {
@@ -446,6 +478,7 @@ mod tests {
                 index_url: "sparse+http://127.0.0.1:1/index/".into(),
                 key: key.map(str::to_owned),
                 credential_name: key.map(str::to_owned),
+                ambiguous: None,
             },
             reason,
             login_url: None,

@@ -162,6 +162,7 @@ mod tests {
             index_url: "sparse+http://127.0.0.1/index/".into(),
             key: Some("alt".into()),
             credential_name: Some("alt".into()),
+            ambiguous: None,
         }
     }
 
