@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::Context as _;
-use gantry_client::auth::AuthError;
+use gantry_client::auth::{AuthError, AuthorizationError};
 use gantry_package::report::Reporter;
 
 use crate::cli::LoginArgs;
@@ -29,10 +29,17 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
         }
         // A registry that wants a token before it shows its `config.json` may have said where to
         // get one.
-        Err(e) => match e.downcast_ref::<AuthError>() {
-            Some(AuthError::Authorization(a)) => (None, a.login_url.clone()),
-            _ => return Err(e),
-        },
+        // (A token that is missing or rejected is what login is for.)
+        Err(e) => {
+            let refusal = match e.downcast_ref::<AuthError>() {
+                Some(AuthError::Authorization(a)) => Some(a.as_ref()),
+                _ => e.downcast_ref::<AuthorizationError>(),
+            };
+            match refusal {
+                Some(a) => (None, a.login_url.clone()),
+                None => return Err(e),
+            }
+        }
     };
     let stdin_token = match &args.token {
         Some(_) => None,

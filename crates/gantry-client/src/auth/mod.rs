@@ -94,7 +94,13 @@ pub enum AuthError {
     #[error("credential provider produced unexpected response for `{action}` request: {response}")]
     UnexpectedResponse { action: String, response: String },
     #[error(transparent)]
-    Authorization(#[from] AuthorizationError),
+    Authorization(Box<AuthorizationError>),
+}
+
+impl From<AuthorizationError> for AuthError {
+    fn from(e: AuthorizationError) -> Self {
+        AuthError::Authorization(Box::new(e))
+    }
 }
 
 /// Why a registry request lacked a usable token.
