@@ -367,3 +367,24 @@ pub fn describe_source(target: &Target) -> String {
         format!("registry `{}`", target.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::same_index;
+
+    #[test]
+    fn index_urls_compare_without_trailing_slash_and_case_of_host() {
+        assert_eq!(
+            same_index("sparse+HTTP://Reg.Example/index/"),
+            same_index("sparse+http://reg.example/index")
+        );
+        assert_ne!(
+            same_index("sparse+http://reg.example/Index/"),
+            same_index("sparse+http://reg.example/index/")
+        );
+        assert_ne!(
+            same_index("sparse+http://reg.example/a/"),
+            same_index("http://reg.example/a/")
+        );
+    }
+}

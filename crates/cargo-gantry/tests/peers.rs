@@ -579,3 +579,49 @@ fn index_url_finds_the_configured_registry_as_with_cargo() {
     );
     assert_same(&runs);
 }
+
+/// Answers cargo cannot read as the API's are errors with cargo's words: an HTML page with 200 (a
+/// proxy or a web UI in front of the API) and a 400 with a text body (headers and body shown; a 5xx
+/// would read the same, after gantry's retries).
+#[test]
+fn unreadable_and_failed_publish_answers_read_as_with_cargo() {
+    let stub = PeerStub::start(Peer::Kellnr);
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (status, body, expected)) in [
+        (
+            200,
+            "<!DOCTYPE html><html></html>",
+            "Caused by:\n  expected value at line 1 column 1\n",
+        ),
+        (
+            400,
+            "bad manifest",
+            "Caused by:\n  failed to get a 200 OK response, got 400\n  headers:\n  \tHTTP/1.1 400 Bad Request\n  \tcontent-length: 12\n  \tconnection: close\n  \t\n  body:\n  bad manifest\n",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        stub.refuse_publish(status, body);
+        let runs = both(
+            &tmp.path().join(i.to_string()),
+            &stub,
+            "kellnr",
+            "",
+            &["publish", "--registry", "kellnr", "--no-verify"],
+            &[TOKEN_ENV],
+            None,
+        );
+        for r in &runs {
+            assert_eq!(r.out.status.code(), Some(101), "{}", text(&r.out));
+            assert!(
+                r.stderr.contains(&format!(
+                    "error: failed to publish bare v0.1.0 to registry at http://[ADDR]\n\n{expected}"
+                )),
+                "{}: {}",
+                r.tool.label(),
+                r.stderr
+            );
+        }
+    }
+}
