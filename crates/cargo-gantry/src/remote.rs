@@ -271,10 +271,14 @@ impl Remote {
                 config
             }
             // Like cargo, ask for credentials only once the registry says it needs them.
-            Err(IndexError::Unauthorized { login_url: url, .. }) => {
+            Err(IndexError::Unauthorized {
+                login_url: url,
+                headers,
+                ..
+            }) => {
                 auth.set_auth_required();
                 login_url = url;
-                let token = auth.require_token(Op::Read, login_url.as_deref())?;
+                let token = auth.index_token(headers, login_url.as_deref())?;
                 index = index.with_token(Some(token));
                 match runtime.block_on(index.config()) {
                     Err(e @ IndexError::Unauthorized { .. }) => {

@@ -625,3 +625,66 @@ fn unreadable_and_failed_publish_answers_read_as_with_cargo() {
         }
     }
 }
+
+/// An external provider (cargo's `--cargo-plugin` JSON-lines protocol) gets the same requests from
+/// both tools: the index's `read` after its 401 (with that answer's headers), the API's `read`,
+/// then the `publish` with name, version and checksum.
+#[test]
+fn external_provider_gets_what_cargo_sends() {
+    let stub = PeerStub::start(Peer::BasicBearer);
+    let tmp = tempfile::tempdir().unwrap();
+    let provider = tmp.path().join("provider.sh");
+    std::fs::write(
+        &provider,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --cargo-plugin ] || exit 3\necho '{{\"v\":[1]}}'\nread -r request\nprintf '%s\\n' \"$request\" >> \"$(dirname \"$0\")/requests-$TOOL\"\necho '{{\"Ok\":{{\"kind\":\"get\",\"token\":\"{GOOD_TOKEN}\",\"cache\":\"never\",\"operation_independent\":false}}}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&provider, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = format!(
+        "credential-provider = [\"{}\", \"--flag\"]\n",
+        provider.display()
+    );
+    let mut requests = Vec::new();
+    for tool in Tool::BOTH {
+        stub.reset();
+        let dir = tmp.path().join(tool.label());
+        let pkg = bare_package(&dir, "bare");
+        let home = home(&dir.join("home"), Some(("priv", &stub)), &config);
+        let out = tool
+            .command("publish")
+            .args(["--registry", "priv", "--no-verify"])
+            .current_dir(&pkg)
+            .env("CARGO_HOME", &home)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .env("TOOL", tool.label())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", tool.label(), text(&out));
+        let recorded =
+            std::fs::read_to_string(tmp.path().join(format!("requests-{}", tool.label()))).unwrap();
+        // How often each is asked differs (cargo asks per index request, gantry once per use);
+        // what is asked must not.
+        let mut distinct: Vec<String> = recorded
+            .replace(&stub.addr.to_string(), "[ADDR]")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        distinct.sort();
+        distinct.dedup();
+        requests.push(distinct.join("\n"));
+    }
+    assert!(
+        requests[0].contains("\"operation\":\"read\"")
+            && requests[0].contains("\"operation\":\"publish\"")
+            && requests[0].contains("www-authenticate: Basic, Bearer"),
+        "{}",
+        requests[0]
+    );
+    assert_eq!(requests[0], requests[1]);
+}

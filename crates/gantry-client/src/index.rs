@@ -56,6 +56,9 @@ pub enum IndexError {
         body: String,
         /// From a `WWW-Authenticate: Cargo login_url="…"` challenge.
         login_url: Option<String>,
+        /// Every header of the answer as `name: value`, for the credential provider (cargo
+        /// hands them over with the `read` request).
+        headers: Vec<String>,
     },
     #[error(
         "`{0}` is a git index; cargo-gantry reads only sparse indexes so far (point the registry at its `sparse+` URL if it has one)"

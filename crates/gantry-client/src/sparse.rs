@@ -21,6 +21,8 @@ struct Answer {
     status: u16,
     ip: Option<String>,
     www_authenticate: Vec<String>,
+    /// Every header as `name: value`.
+    headers: Vec<String>,
     body: Vec<u8>,
 }
 
@@ -70,11 +72,17 @@ impl SparseIndex {
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some(format!("{k}: {}", v.to_str().ok()?)))
+            .collect();
         let body = resp.bytes().await.map_err(transport)?.to_vec();
         Ok(Answer {
             status,
             ip,
             www_authenticate,
+            headers,
             body,
         })
     }
@@ -86,6 +94,7 @@ impl SparseIndex {
                 url,
                 body: body_text(&a.body),
                 login_url: a.www_authenticate.iter().find_map(|h| login_url(h)),
+                headers: a.headers,
             };
         }
         IndexError::Download {

@@ -255,6 +255,25 @@ impl Auth {
 
     /// The token for `op`, or `None` when every provider said it has none.
     pub fn token(&self, op: Op) -> Result<Option<String>, AuthError> {
+        self.token_with(op, Vec::new())
+    }
+
+    /// The token for reading the index after it answered 401 (`headers` are that answer's, which
+    /// cargo hands to the providers), or cargo's "no token found".
+    pub fn index_token(
+        &self,
+        headers: Vec<String>,
+        login_url: Option<&str>,
+    ) -> Result<String, AuthError> {
+        match self.token_with(Op::Read, headers)? {
+            Some(t) => Ok(t),
+            None => Err(self
+                .authorization_error(AuthorizationReason::TokenMissing, login_url)?
+                .into()),
+        }
+    }
+
+    fn token_with(&self, op: Op, headers: Vec<String>) -> Result<Option<String>, AuthError> {
         if let Some(t) = &self.cli_token {
             return Ok(Some(t.clone()));
         }
@@ -262,7 +281,7 @@ impl Auth {
             return Ok(Some(t));
         }
         let require = *lock(&self.auth_required);
-        let response = match self.perform(&Action::Get(op.wire()), &[], require) {
+        let response = match self.perform(&Action::Get(op.wire()), &[], require, headers) {
             Ok(r) => r,
             Err(Failure::NotFound) => return Ok(None),
             Err(Failure::Error(e)) => return Err(e),
@@ -345,7 +364,7 @@ impl Auth {
             login_url,
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match self.perform(&Action::Login(options), &args, false) {
+        match self.perform(&Action::Login(options), &args, false, Vec::new()) {
             Ok(CredentialResponse::Login) => Ok(()),
             Ok(other) => Err(unexpected("login", &other)),
             Err(Failure::NotFound) => Err(AuthError::NotFound),
@@ -355,7 +374,7 @@ impl Auth {
 
     /// `cargo logout`: the providers' `logout` action. `Ok(false)`: nothing was stored.
     pub fn logout(&self) -> Result<bool, AuthError> {
-        match self.perform(&Action::Logout, &[], false) {
+        match self.perform(&Action::Logout, &[], false, Vec::new()) {
             Ok(CredentialResponse::Logout) => Ok(true),
             Ok(other) => Err(unexpected("logout", &other)),
             Err(Failure::NotFound) => Ok(false),
@@ -369,6 +388,7 @@ impl Auth {
         action: &Action,
         extra_args: &[&str],
         require_config: bool,
+        headers: Vec<String>,
     ) -> Result<CredentialResponse, Failure> {
         self.check_name().map_err(Failure::Error)?;
         let warn = |m: String| self.console.warning(&m);
@@ -377,7 +397,7 @@ impl Auth {
         let info = RegistryInfo {
             index_url: &self.registry.index_url,
             name: self.registry.key.as_deref(),
-            headers: Vec::new(),
+            headers,
         };
         let mut any_not_found = false;
         for argv in list {
