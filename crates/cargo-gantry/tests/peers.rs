@@ -688,3 +688,42 @@ fn external_provider_gets_what_cargo_sends() {
     );
     assert_eq!(requests[0], requests[1]);
 }
+
+/// A dry run to a registry that needs no token asks no provider in cargo; in gantry the provider is
+/// asked only for advice, so one that fails (paseto without `-Zasymmetric-token`) does not stop it.
+#[test]
+fn a_failing_provider_does_not_stop_a_dry_run() {
+    let stub = PeerStub::start(Peer::Kellnr);
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = both(
+        tmp.path(),
+        &stub,
+        "kellnr",
+        "credential-provider = \"cargo:paseto\"\n",
+        &[
+            "publish",
+            "--registry",
+            "kellnr",
+            "--no-verify",
+            "--dry-run",
+        ],
+        &[],
+        None,
+    );
+    for r in &runs {
+        assert!(
+            r.out.status.success(),
+            "{}: {}",
+            r.tool.label(),
+            text(&r.out)
+        );
+    }
+    assert_cargo_lines_in_order(&runs);
+    assert!(
+        runs[1].stderr.contains(
+            "warning: no token to check authentication and ownership with: cargo:paseto requires -Zasymmetric-token"
+        ),
+        "{}",
+        runs[1].stderr
+    );
+}

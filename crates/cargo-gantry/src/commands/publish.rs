@@ -331,7 +331,19 @@ fn run_preflight(
         .iter()
         .map(|c| (c.name.clone(), c.version.clone()))
         .collect();
-    let token = remote.lookup(Op::Read)?;
+    // A real publish already has its token; a dry run (which cargo runs without one) only uses
+    // it for advice, so a provider that cannot give one is not a reason to stop.
+    let token = match remote.lookup(Op::Read) {
+        Ok(t) => t,
+        Err(e) if args.dry_run => {
+            shell.warning(&format!(
+                "no token to check authentication and ownership with: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
     let input = preflight::PreflightInput {
         ws,
