@@ -259,7 +259,15 @@ impl Remote {
             token_flag.map(str::to_owned),
             Box::new(ShellConsole(shell.clone())),
         );
-        let mut index = Index::open(client.clone(), &target.index_url)?;
+        let retries = ctx
+            .config
+            .get_u32("net.retry")?
+            .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
+        let warn_shell = shell.clone();
+        let mut index = Index::open(client.clone(), &target.index_url)?.with_retries(
+            retries,
+            std::sync::Arc::new(move |m: &str| Reporter::warning(&warn_shell, m)),
+        );
         shell.status("Updating", &target.describe());
         let mut login_url = None;
         let config = match runtime.block_on(index.config()) {

@@ -727,3 +727,26 @@ fn a_failing_provider_does_not_stop_a_dry_run() {
         runs[1].stderr
     );
 }
+
+/// A spurious failure of the index (a 503) is tried again after cargo's warning.
+#[test]
+fn a_spurious_index_failure_is_retried_as_with_cargo() {
+    let stub = PeerStub::start(Peer::Kellnr);
+    stub.flaky_index(503, "busy");
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = both(
+        tmp.path(),
+        &stub,
+        "kellnr",
+        "",
+        &["owner", "--list", "bare", "--registry", "kellnr"],
+        &[TOKEN_ENV],
+        None,
+    );
+    assert!(
+        runs[0].stderr.contains("warning: spurious network error (3 tries remaining): failed to get successful HTTP response from `http://[ADDR]/index/config.json` (127.0.0.1), got 503\nbody:\nbusy\n"),
+        "{}",
+        runs[0].stderr
+    );
+    assert_same(&runs);
+}

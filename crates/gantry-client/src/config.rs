@@ -196,6 +196,28 @@ impl CargoConfig {
         }
     }
 
+    /// A non-negative integer (an environment value is parsed).
+    pub fn get_u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        let found = |v: &Value, origin: &Origin| ConfigError::WrongType {
+            key: key.to_owned(),
+            expected: "a non-negative integer",
+            found: v.type_str(),
+            origin: origin.to_string(),
+        };
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::Integer(i), origin)) => u32::try_from(i)
+                .map(Some)
+                .map_err(|_| found(&Value::Integer(i), &origin)),
+            Some((Value::String(s), origin)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| found(&Value::String(s.clone()), &origin)),
+            Some((other, origin)) => Err(found(&other, &origin)),
+        }
+    }
+
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.get(key)? {
             None => Ok(None),

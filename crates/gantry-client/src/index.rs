@@ -123,6 +123,15 @@ impl Index {
         }
     }
 
+    /// Try spurious failures again (cargo's `net.retry`), warning through `warn` each time.
+    pub fn with_retries(self, retries: u32, warn: crate::sparse::Warn) -> Self {
+        match self.backend {
+            Backend::Sparse(s) => Index {
+                backend: Backend::Sparse(s.with_retries(retries, warn)),
+            },
+        }
+    }
+
     /// The URL requests go to (without the `sparse+` prefix).
     pub fn url(&self) -> &str {
         match &self.backend {

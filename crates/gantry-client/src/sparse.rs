@@ -1,12 +1,28 @@
 //! The sparse index protocol (registry.md A1): `config.json` and per-crate files over HTTP, with
 //! cargo's status handling and its error texts.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use gantry_protocol::{IndexEntry, index_path};
 
+use crate::http::parse_retry_after;
 use crate::index::{FetchError, IndexError, RegistryConfig};
 
 /// Bodies in error messages are cut here, as cargo cuts them.
 const MAX_BODY_IN_ERROR: usize = 512;
+/// cargo's `net.retry` default.
+pub const DEFAULT_RETRIES: u32 = 3;
+/// cargo's waits between tries: the first after 0.5 s plus up to 1 s of jitter, then 3.5 s, 6.5 s…,
+/// never more than 10 s (also the cap on a `Retry-After`).
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const FIRST_RETRY_JITTER_MS: u64 = 1000;
+const LATER_RETRY: Duration = Duration::from_millis(3500);
+const RETRY_STEP: Duration = Duration::from_secs(3);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// Where "spurious network error" warnings go.
+pub type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// One sparse index, addressed by its URL without the `sparse+` prefix.
 #[derive(Clone)]
@@ -15,6 +31,9 @@ pub struct SparseIndex {
     base: String,
     /// Sent with every request once the registry is known to require authentication.
     token: Option<String>,
+    /// How often a spurious failure (no answer, 429, 5xx) is tried again, and where that is said.
+    retries: u32,
+    warn: Option<Warn>,
 }
 
 struct Answer {
@@ -23,6 +42,7 @@ struct Answer {
     www_authenticate: Vec<String>,
     /// Every header as `name: value`.
     headers: Vec<String>,
+    retry_after: Option<Duration>,
     body: Vec<u8>,
 }
 
@@ -33,7 +53,17 @@ impl SparseIndex {
             client,
             base: base.to_owned(),
             token: None,
+            retries: 0,
+            warn: None,
         }
+    }
+
+    /// Try spurious failures again up to `retries` times, saying so through `warn` (cargo's
+    /// `net.retry` and its "spurious network error" warnings).
+    pub fn with_retries(mut self, retries: u32, warn: Warn) -> Self {
+        self.retries = retries;
+        self.warn = Some(warn);
+        self
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Self {
@@ -45,7 +75,41 @@ impl SparseIndex {
         &self.base
     }
 
+    /// One index file, tried again after spurious failures as cargo does.
     async fn get(&self, path: &str) -> Result<Answer, IndexError> {
+        let mut tries_left = self.retries;
+        let mut retried = 0;
+        loop {
+            let (spurious, wait) = match self.get_once(path).await {
+                Ok(a) if a.status == 429 || a.status >= 500 => {
+                    let wait = a.retry_after.filter(|_| a.status == 429 || a.status == 503);
+                    (self.failed(path, a), wait)
+                }
+                Ok(a) => return Ok(a),
+                Err(e) if is_spurious(&e) => (e, None),
+                Err(e) => return Err(e),
+            };
+            if tries_left == 0 {
+                return Err(spurious);
+            }
+            if let Some(warn) = &self.warn {
+                let cause = match &spurious {
+                    IndexError::Download { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                let s = if tries_left == 1 { "try" } else { "tries" };
+                warn(&format!(
+                    "spurious network error ({tries_left} {s} remaining): {cause}"
+                ));
+            }
+            tokio::time::sleep(wait.map_or_else(|| retry_wait(retried), |w| w.min(MAX_RETRY_WAIT)))
+                .await;
+            tries_left -= 1;
+            retried += 1;
+        }
+    }
+
+    async fn get_once(&self, path: &str) -> Result<Answer, IndexError> {
         let url = format!("{}{path}", self.base);
         let transport = |source| IndexError::Download {
             path: path.to_owned(),
@@ -65,6 +129,11 @@ impl SparseIndex {
         }
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let ip = resp.remote_addr().map(|a| a.ip().to_string());
         let www_authenticate = resp
             .headers()
@@ -83,6 +152,7 @@ impl SparseIndex {
             ip,
             www_authenticate,
             headers,
+            retry_after,
             body,
         })
     }
@@ -139,6 +209,30 @@ impl SparseIndex {
             .filter(|l| !l.trim().is_empty())
             .filter_map(|l| serde_json::from_str::<IndexEntry>(l).ok())
             .collect())
+    }
+}
+
+/// A failure to get any answer that may well not happen again (connection, timeout, cut body).
+fn is_spurious(e: &IndexError) -> bool {
+    match e {
+        IndexError::Download {
+            source: FetchError::Transport { source, .. },
+            ..
+        } => !(source.is_builder() || source.is_redirect() || source.is_decode()),
+        _ => false,
+    }
+}
+
+/// The wait before retry number `retried` (0-based).
+fn retry_wait(retried: u32) -> Duration {
+    if retried == 0 {
+        // Jitter spreads clients that failed together; the clock's nanoseconds are random enough.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        FIRST_RETRY + Duration::from_millis(nanos % FIRST_RETRY_JITTER_MS)
+    } else {
+        (LATER_RETRY + RETRY_STEP * (retried - 1)).min(MAX_RETRY_WAIT)
     }
 }
 
@@ -221,6 +315,16 @@ mod tests {
         // kellnr's challenge (kellnr crates/auth/src/auth_req_token.rs) names no login page.
         assert_eq!(login_url("Basic, Bearer"), None);
         assert_eq!(login_url("Cargo"), None);
+    }
+
+    #[test]
+    fn retry_waits_grow_like_cargos() {
+        let first = retry_wait(0);
+        assert!(first >= FIRST_RETRY && first < FIRST_RETRY + Duration::from_secs(1));
+        assert_eq!(retry_wait(1), Duration::from_millis(3500));
+        assert_eq!(retry_wait(2), Duration::from_millis(6500));
+        assert_eq!(retry_wait(3), Duration::from_millis(9500));
+        assert_eq!(retry_wait(9), MAX_RETRY_WAIT);
     }
 
     #[test]

@@ -64,6 +64,9 @@ struct State {
     requests: Vec<Request>,
     /// Answer publishes with this status and body instead of storing them.
     refuse_publish: Option<(u16, String)>,
+    /// Answer the first index request after each reset with this status and body.
+    flaky_index: Option<(u16, String)>,
+    flaked: bool,
 }
 
 pub struct PeerStub {
@@ -128,6 +131,12 @@ impl PeerStub {
         let mut s = self.state.lock().unwrap();
         s.published.clear();
         s.requests.clear();
+        s.flaked = false;
+    }
+
+    /// The first index request after each reset fails with `status` (a load balancer's 503).
+    pub fn flaky_index(&self, status: u16, body: &str) {
+        self.state.lock().unwrap().flaky_index = Some((status, body.to_owned()));
     }
 
     pub fn refuse_publish(&self, status: u16, body: &str) {
@@ -208,6 +217,7 @@ fn handle(
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     let mut head = format!(
@@ -244,6 +254,13 @@ fn route(req: &Request, peer: Peer, addr: SocketAddr, state: &Mutex<State>) -> A
         return a;
     }
     let mut s = state.lock().unwrap();
+    if req.path.starts_with("/index/")
+        && !s.flaked
+        && let Some((status, body)) = s.flaky_index.clone()
+    {
+        s.flaked = true;
+        return answer(status, body);
+    }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/index/config.json") => {
             let auth = matches!(peer, Peer::BasicBearer | Peer::CargoChallenge);
