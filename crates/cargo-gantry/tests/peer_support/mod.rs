@@ -4,6 +4,8 @@
 //! at once (with the uploaded checksum), so both tools' waits end.
 #![allow(dead_code)]
 
+pub mod diff;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
