@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
+mod programs;
+
+pub use programs::PathAndArgs;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("could not load Cargo configuration")]
@@ -130,6 +134,11 @@ impl CargoConfig {
         self.env.get(name).map(String::as_str)
     }
 
+    /// Every environment variable, as the command saw them.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A string value (env `CARGO_A_B_C` for key `a.b-c` wins over files; `--config` over both).
     pub fn get_string(&self, key: &str) -> Result<Option<(String, Origin)>, ConfigError> {
         match self.get(key)? {
@@ -170,6 +179,28 @@ impl CargoConfig {
                 found: other.type_str(),
                 origin: origin.to_string(),
             }),
+        }
+    }
+
+    /// A non-negative integer (an environment value is parsed).
+    pub fn get_u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        let found = |v: &Value, origin: &Origin| ConfigError::WrongType {
+            key: key.to_owned(),
+            expected: "a non-negative integer",
+            found: v.type_str(),
+            origin: origin.to_string(),
+        };
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::Integer(i), origin)) => u32::try_from(i)
+                .map(Some)
+                .map_err(|_| found(&Value::Integer(i), &origin)),
+            Some((Value::String(s), origin)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| found(&Value::String(s.clone()), &origin)),
+            Some((other, origin)) => Err(found(&other, &origin)),
         }
     }
 
