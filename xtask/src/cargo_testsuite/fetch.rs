@@ -128,6 +128,7 @@ fn fetch_source(work: &Path, env: &Env) -> Result<PathBuf, String> {
         fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     text.push_str("\n[workspace]\n");
     write(&manifest, &text)?;
+    keep_mtime(&registry_dir.join("Cargo.toml"), &manifest)?;
     Ok(dest)
 }
 
@@ -208,9 +209,22 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
             copy_tree(&src, &dst)?;
         } else {
             fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", src.display()))?;
+            keep_mtime(&src, &dst)?;
         }
     }
     Ok(())
+}
+
+/// Copies keep their source's modification time, so fetching again does not make cargo rebuild.
+fn keep_mtime(src: &Path, dst: &Path) -> Result<(), String> {
+    let mtime = fs::metadata(src)
+        .and_then(|m| m.modified())
+        .map_err(|e| format!("{}: {e}", src.display()))?;
+    fs::File::options()
+        .write(true)
+        .open(dst)
+        .and_then(|f| f.set_modified(mtime))
+        .map_err(|e| format!("{}: {e}", dst.display()))
 }
 
 pub fn write(path: &Path, text: &str) -> Result<(), String> {
