@@ -233,14 +233,17 @@ fn in_scope(b: &Baseline) -> bool {
     b.outcome == Outcome::Passed && b.calls.runs_gantry_command() && !b.calls.nightly
 }
 
+/// The debug cargo-gantry as `cargo test --workspace` builds it: after the workspace's tests (as in
+/// CI) this is a no-op, where `cargo build -p cargo-gantry` would unify features differently and
+/// rebuild dozens of dependencies.
 fn build_gantry(repo: &Path, env: &Env) -> Result<PathBuf, String> {
-    eprintln!("== building cargo-gantry (debug)");
+    eprintln!("== building cargo-gantry (debug, with the workspace's test build)");
     let status = env
         .cargo_cmd()
-        .args(["build", "--locked", "-p", "cargo-gantry"])
+        .args(["test", "--workspace", "--locked", "--no-run"])
         .current_dir(repo)
         .status()
-        .map_err(|e| format!("cargo build -p cargo-gantry: {e}"))?;
+        .map_err(|e| format!("cargo test --workspace --no-run: {e}"))?;
     if !status.success() {
         return Err(format!("building cargo-gantry failed ({status})"));
     }

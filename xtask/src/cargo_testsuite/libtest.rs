@@ -96,6 +96,8 @@ exec "$0" "$@""#;
         .stderr(Stdio::piped())
         .process_group(0);
     scrub_env(&mut cmd);
+    // The panic message names the test's line; a backtrace per failure is only noise.
+    cmd.env("RUST_BACKTRACE", "0");
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("running {}: {e}", spec.test_exe.display()))?;

@@ -21,6 +21,27 @@ pub struct Summary<'a> {
     pub min_pass_rate: f64,
 }
 
+/// snapbox colours its diffs; the files are for reading and grepping.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn outcome_word(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed => "passed",
@@ -168,7 +189,7 @@ impl Summary<'_> {
                 .map(|r| format!("CONFORMANCE.md: {r}\n"))
                 .unwrap_or_default();
             let path = failures.join(format!("{}.txt", name.replace("::", "__")));
-            let text = format!("{name}\n{listed}\n{output}");
+            let text = format!("{name}\n{listed}\n{}", strip_ansi(output));
             fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         let json = self.json(meta);
@@ -260,9 +281,12 @@ impl Summary<'_> {
         let ignored = self.ignored();
         if !ignored.is_empty() {
             println!(
-                "not run, ignored by the suite on this machine: {} (reasons in summary.json)",
+                "not run, ignored by the suite itself here (nightly-only, missing tool…) ({}):",
                 ignored.len()
             );
+            for (n, reason) in ignored {
+                println!("    {n}: {reason}");
+            }
         }
         let unlisted = self.unlisted_failures();
         if !unlisted.is_empty() {
@@ -317,5 +341,18 @@ impl Summary<'_> {
         } else {
             Err(problems.join("; "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[31m-\u{1b}[0m a \u{1b}[4m\u{1b}[32mb"),
+            "- a b"
+        );
     }
 }
