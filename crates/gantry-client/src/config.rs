@@ -101,7 +101,16 @@ impl CargoConfig {
             layers.push(parse_cli_arg(arg, cwd)?);
         }
         let mut seen_home = false;
-        for dir in cwd.ancestors() {
+        // cargo's test hook `__CARGO_TEST_ROOT` ends the upward search there (cargo-util's
+        // `PathAncestors`); only cargo's own test suite sets it.
+        let stop = env.get("__CARGO_TEST_ROOT").map(Path::new);
+        let mut past_stop = false;
+        let within_test_root = |dir: &&Path| {
+            let take = !past_stop;
+            past_stop |= stop == Some(*dir);
+            take
+        };
+        for dir in cwd.ancestors().take_while(within_test_root) {
             let dot_cargo = dir.join(".cargo");
             if dot_cargo == home {
                 seen_home = true;
@@ -483,6 +492,24 @@ mod tests {
             Some("registry `v`")
         );
         assert_eq!(load("").crates_io_replacement().unwrap(), None);
+    }
+
+    #[test]
+    fn test_root_hook_ends_the_config_search() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(tmp.path().join(".cargo")).unwrap();
+        fs::create_dir_all(root.join("t/.cargo")).unwrap();
+        fs::write(tmp.path().join(".cargo/config.toml"), "[build]\njobs = 1\n").unwrap();
+        fs::write(root.join("t/.cargo/config.toml"), "[net]\noffline = true\n").unwrap();
+        let load = |pairs: &[(&str, &str)]| {
+            let e = env(pairs, &tmp.path().join("h"));
+            CargoConfig::load_with_env(&root.join("t"), &[], e).unwrap()
+        };
+        let stopped = load(&[("__CARGO_TEST_ROOT", root.to_str().unwrap())]);
+        assert_eq!(stopped.get_bool("net.offline").unwrap(), Some(true));
+        assert!(stopped.get("build.jobs").unwrap().is_none());
+        assert!(load(&[]).get("build.jobs").unwrap().is_some());
     }
 
     #[test]
