@@ -13,6 +13,7 @@
 
 mod conformance;
 mod fetch;
+mod hung;
 mod libtest;
 mod report;
 mod select;
@@ -36,6 +37,7 @@ pub struct Options {
     pub min_pass_rate: f64,
     pub threads: usize,
     pub timeout: Duration,
+    pub test_timeout: Duration,
     /// Only candidates whose name contains this.
     pub only: Option<String>,
     pub rerun_baseline: bool,
@@ -161,6 +163,7 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
             tests,
             threads: opts.threads,
             timeout: opts.timeout,
+            test_timeout: opts.test_timeout,
             log: &results.join(format!("{label}.log")),
             unshare: &unshare,
             label,

@@ -10,7 +10,8 @@
 //!   s3s-fs and PostgreSQL 15 are there for the registry's PostgreSQL+S3 runs)
 //! * `bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]`
 //! * `cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR] [--rerun-baseline]
-//!   [--timeout-minutes M] [--gantry PATH] [--work DIR]` (cargo 1.95's own tests against gantry)
+//!   [--timeout-minutes M] [--test-timeout SECS] [--gantry PATH] [--work DIR]` (cargo 1.95's own
+//!   tests against gantry)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
@@ -35,7 +36,8 @@ const USAGE: &str = "usage:
   cargo xtask test [ARGS...]
   cargo xtask bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]
   cargo xtask cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR]
-                              [--rerun-baseline] [--timeout-minutes M] [--gantry PATH] [--work DIR]
+                              [--rerun-baseline] [--timeout-minutes M] [--test-timeout SECS]
+                              [--gantry PATH] [--work DIR]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -195,6 +197,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 threads: f.take_number("--test-threads", default_threads)?,
                 timeout: std::time::Duration::from_secs(
                     60 * f.take_number("--timeout-minutes", 40)? as u64,
+                ),
+                test_timeout: std::time::Duration::from_secs(
+                    f.take_number("--test-timeout", 180)? as u64
                 ),
                 only: f.take_value("--only")?,
                 rerun_baseline: f.take_flag("--rerun-baseline"),

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::capture;
+use super::hung::Hung;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -28,6 +29,8 @@ pub struct RunResult {
     pub failure_output: BTreeMap<String, String>,
     pub elapsed: Duration,
     pub timed_out: bool,
+    /// Tests whose commands were killed for passing the per-test limit.
+    pub killed: BTreeSet<String>,
 }
 
 /// Every test the binary has (`--list`), e.g. `publish::simple`.
@@ -68,6 +71,8 @@ pub struct RunSpec<'a> {
     pub tests: &'a BTreeSet<String>,
     pub threads: usize,
     pub timeout: Duration,
+    /// Per test: its commands are killed past this.
+    pub test_timeout: Duration,
     /// libtest's full output goes here.
     pub log: &'a Path,
     pub unshare: &'a [&'a str],
@@ -101,13 +106,15 @@ exec "$0" "$@""#;
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("running {}: {e}", spec.test_exe.display()))?;
+    let hung = std::sync::Arc::new(Hung::default());
     let reader = spawn_reader(
         &mut child,
         spec.log.to_owned(),
         spec.tests.len(),
         spec.label,
+        hung.clone(),
     )?;
-    let timed_out = wait_with_deadline(&mut child, spec.timeout)?;
+    let timed_out = wait_with_deadline(&mut child, spec.timeout, || hung.reap(spec.test_timeout))?;
     let text = reader
         .join()
         .map_err(|_| "the output reader panicked".to_owned())??;
@@ -127,6 +134,7 @@ exec "$0" "$@""#;
         failure_output,
         elapsed: start.elapsed(),
         timed_out,
+        killed: hung.killed(),
     })
 }
 
@@ -148,6 +156,7 @@ fn spawn_reader(
     log: PathBuf,
     total: usize,
     label: &str,
+    hung: std::sync::Arc<Hung>,
 ) -> Result<std::thread::JoinHandle<Result<String, String>>, String> {
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
@@ -165,6 +174,7 @@ fn spawn_reader(
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| format!("reading the test output: {e}"))?;
             writeln!(file, "{line}").map_err(|e| format!("{}: {e}", log.display()))?;
+            hung.observe(&line);
             if let Some((_, outcome)) = result_line(&line) {
                 done += 1;
                 failed += usize::from(outcome == Outcome::Failed);
@@ -181,8 +191,13 @@ fn spawn_reader(
     }))
 }
 
-/// Waits for the child; past `timeout` kills its whole process group and says so.
-fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Result<bool, String> {
+/// Waits for the child, calling `tick` now and then; past `timeout` kills its whole process group
+/// and says so.
+fn wait_with_deadline(
+    child: &mut Child,
+    timeout: Duration,
+    tick: impl Fn(),
+) -> Result<bool, String> {
     let deadline = Instant::now() + timeout;
     loop {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {
@@ -197,7 +212,8 @@ fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Result<bool, Stri
             let _ = child.wait();
             return Ok(true);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tick();
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

@@ -188,6 +188,11 @@ impl Summary<'_> {
                 .get(name)
                 .map(|r| format!("CONFORMANCE.md: {r}\n"))
                 .unwrap_or_default();
+            let listed = if self.gantry.killed.contains(name) {
+                format!("{listed}its commands were killed for passing the per-test time limit\n")
+            } else {
+                listed
+            };
             let path = failures.join(format!("{}.txt", name.replace("::", "__")));
             let text = format!("{name}\n{listed}\n{}", strip_ansi(output));
             fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -234,6 +239,7 @@ impl Summary<'_> {
             "pass_rate": self.rate(),
             "min_pass_rate": self.min_pass_rate,
             "timed_out": self.gantry.timed_out,
+            "killed_for_time": self.gantry.killed,
             "modules": modules,
             "tests": tests,
             "excluded_nightly": self.nightly(),
