@@ -137,16 +137,15 @@ fn ident_prefix(s: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// A string literal that starts with one of the commands, as a command line does.
+/// A string literal that reads as a command line running one of the commands: its first word that
+/// is not an option (`-v`, `-Zfoo`, `--config=…`) is the command. Every stretch between two quotes
+/// is tried, so a quote inside a raw string cannot hide one; extra matches only cost a baseline run.
 fn names_command(text: &str) -> bool {
-    GANTRY_COMMANDS.iter().any(|cmd| {
-        let quoted = format!("\"{cmd}");
-        text.match_indices(&quoted).any(|(i, _)| {
-            matches!(
-                text[i + quoted.len()..].chars().next(),
-                Some(' ' | '"' | '\n')
-            )
-        })
+    text.split('"').skip(1).any(|literal| {
+        literal
+            .split_whitespace()
+            .find(|w| !w.starts_with('-'))
+            .is_some_and(|w| GANTRY_COMMANDS.contains(&w))
     })
 }
 
@@ -171,9 +170,17 @@ fn builds_only() { p.cargo("build").run(); unrelated(); }
 
 #[cargo_test]
 fn ui() { snapbox::cmd::Command::cargo_ui().arg("owner").arg("--help"); }
+
+#[cargo_test]
+fn unstable() { p.cargo("-Zbuild-dir-new-layout publish").run(); }
+
+#[cargo_test]
+fn words() { p.cargo("build").with_stderr("packaged the package").run(); }
 "#;
         let got = tests_naming_commands(text);
-        let want: BTreeSet<String> = ["direct", "via_helper", "ui"].map(String::from).into();
+        let want: BTreeSet<String> = ["direct", "via_helper", "ui", "unstable"]
+            .map(String::from)
+            .into();
         assert_eq!(got, want);
     }
 
