@@ -5,12 +5,13 @@
 //! 2. pick the tests that may run one of the six publishing commands ([`select`]);
 //! 3. baseline: run them with a shim that sends everything to the real cargo and logs what each
 //!    test ran ([`shim`]); in scope are the tests that ran one of the six commands, used no `-Z`
-//!    or nightly masquerade, and passed (cached per cargo/rustc version);
+//!    or nightly masquerade, and passed (cached per cargo/rustc version; [`baseline`]);
 //! 4. run the in-scope tests with the shim sending the six commands to cargo-gantry;
 //! 5. report per module, against `crates/cargo-gantry/CONFORMANCE.md` ([`report`]).
 //!
 //! Both runs happen in a loopback-only network namespace ([`libtest`]).
 
+mod baseline;
 mod conformance;
 mod fetch;
 mod hung;
@@ -25,10 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
-use libtest::Outcome;
+use baseline::Baselines;
+use libtest::RunResult;
 use shim::{Calls, Mode, ShimPaths};
 
 pub struct Options {
@@ -111,13 +112,6 @@ pub fn capture(cmd: &mut Command) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|e| format!("{:?}: {e}", cmd.get_program()))
 }
 
-/// What the baseline says about one candidate.
-#[derive(Debug, Clone)]
-pub struct Baseline {
-    pub outcome: Outcome,
-    pub calls: Calls,
-}
-
 pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
     let env = Env::detect()?;
     let results = opts.work.join("results");
@@ -126,12 +120,9 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
 
     let t = Instant::now();
     let built = fetch::prepare(&opts.work, &env)?;
-    let gantry = match &opts.gantry {
-        Some(p) => p.clone(),
-        None => build_gantry(repo, &env)?,
-    };
+    let gantry = locate_gantry(repo, &env, opts.gantry.as_deref())?;
     let prepare_time = t.elapsed();
-    eprintln!("   fetch and build: {:.0?}", prepare_time);
+    eprintln!("   fetch and build: {prepare_time:.0?}");
 
     let all = libtest::list(&built.test_exe)?;
     let mut candidates = select::candidates(&built.src.join("tests/testsuite"), &all)?;
@@ -143,69 +134,32 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
         candidates.len(),
         all.len()
     );
-
-    let run_with = |mode: Mode, tests: &BTreeSet<String>, label: &str| {
-        let calls_log = results.join(format!("{label}-calls.tsv"));
-        let _ = fs::remove_file(&calls_log);
-        let paths = ShimPaths {
-            real_cargo: &env.real_cargo,
-            gantry: &gantry,
-            log: &calls_log,
-        };
-        shim::install(&built.cargo_bin, mode, &paths)?;
-        eprintln!(
-            "== {label}: {} tests, {} threads, loopback-only network namespace",
-            tests.len(),
-            opts.threads
-        );
-        let result = libtest::run(&libtest::RunSpec {
-            test_exe: &built.test_exe,
-            tests,
-            threads: opts.threads,
-            timeout: opts.timeout,
-            test_timeout: opts.test_timeout,
-            log: &results.join(format!("{label}.log")),
-            unshare: &unshare,
-            label,
-        })?;
-        let calls = shim::read_log(&calls_log, tests)?;
-        eprintln!("   {label}: {:.0?}", result.elapsed);
-        Ok::<_, String>((result, calls))
+    let runner = Runner {
+        env: &env,
+        built: &built,
+        gantry: &gantry,
+        results: &results,
+        unshare: &unshare,
+        opts,
     };
 
     let t = Instant::now();
-    let key = baseline_key(&env, &candidates);
-    let cache = opts.work.join("baseline").join(format!("{key}.json"));
-    let baseline = match (opts.rerun_baseline, load_baseline(&cache)) {
-        (false, Some(b)) => {
-            eprintln!("== baseline: cached ({})", cache.display());
-            b
-        }
-        _ => {
-            let (result, calls) = run_with(Mode::Cargo, &candidates, "baseline")?;
-            if result.timed_out {
-                return Err("the baseline run with the real cargo hit the time limit".into());
-            }
-            let b = baseline_from(&candidates, result.outcomes, calls);
-            save_baseline(&cache, &key, &b)?;
-            b
-        }
-    };
+    let baselines = runner.baseline(&candidates)?;
     let baseline_time = t.elapsed();
 
-    let in_scope: BTreeSet<String> = baseline
+    let in_scope: BTreeSet<String> = baselines
         .iter()
-        .filter(|(_, b)| in_scope(b))
+        .filter(|(_, b)| b.in_scope())
         .map(|(n, _)| n.clone())
         .collect();
     let t = Instant::now();
-    let (result, _) = run_with(Mode::Gantry, &in_scope, "gantry")?;
+    let (result, _) = runner.run(Mode::Gantry, &in_scope, "gantry")?;
     let gantry_time = t.elapsed();
 
     let allowed = conformance::read(repo)?;
     let summary = report::Summary {
         candidates: &candidates,
-        baseline: &baseline,
+        baseline: &baselines,
         gantry: &result,
         allowed: &allowed,
         only: opts.only.as_deref(),
@@ -225,15 +179,88 @@ pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
     });
     summary.write(&results, meta)?;
     eprintln!(
-        "   times: fetch+build {:.0?}, baseline {:.0?}, gantry run {:.0?}",
-        prepare_time, baseline_time, gantry_time
+        "   times: fetch+build {prepare_time:.0?}, baseline {baseline_time:.0?}, gantry run {gantry_time:.0?}"
     );
     summary.verdict()
 }
 
-/// Runs one of the six commands, no nightly features, and passes with the real cargo.
-fn in_scope(b: &Baseline) -> bool {
-    b.outcome == Outcome::Passed && b.calls.runs_gantry_command() && !b.calls.nightly
+/// Everything a run of the suite needs.
+struct Runner<'a> {
+    env: &'a Env,
+    built: &'a fetch::Built,
+    gantry: &'a Path,
+    results: &'a Path,
+    unshare: &'a [&'a str],
+    opts: &'a Options,
+}
+
+impl Runner<'_> {
+    /// Runs `tests` with the shim in `mode`; returns libtest's results and what each test ran.
+    fn run(
+        &self,
+        mode: Mode,
+        tests: &BTreeSet<String>,
+        label: &str,
+    ) -> Result<(RunResult, BTreeMap<String, Calls>), String> {
+        let calls_log = self.results.join(format!("{label}-calls.tsv"));
+        let _ = fs::remove_file(&calls_log);
+        let paths = ShimPaths {
+            real_cargo: &self.env.real_cargo,
+            gantry: self.gantry,
+            log: &calls_log,
+        };
+        shim::install(&self.built.cargo_bin, mode, &paths)?;
+        eprintln!(
+            "== {label}: {} tests, {} threads, loopback-only network namespace",
+            tests.len(),
+            self.opts.threads
+        );
+        let result = libtest::run(&libtest::RunSpec {
+            test_exe: &self.built.test_exe,
+            tests,
+            threads: self.opts.threads,
+            timeout: self.opts.timeout,
+            test_timeout: self.opts.test_timeout,
+            log: &self.results.join(format!("{label}.log")),
+            unshare: self.unshare,
+            label,
+        })?;
+        let calls = shim::read_log(&calls_log, tests)?;
+        eprintln!("   {label}: {:.0?}", result.elapsed);
+        Ok((result, calls))
+    }
+
+    /// The cached baseline for these candidates, or a fresh run with the real cargo.
+    fn baseline(&self, candidates: &BTreeSet<String>) -> Result<Baselines, String> {
+        let key = baseline::key(self.env, candidates);
+        let cache = self.opts.work.join("baseline").join(format!("{key}.json"));
+        if !self.opts.rerun_baseline
+            && let Some(b) = baseline::load(&cache)
+        {
+            eprintln!("== baseline: cached ({})", cache.display());
+            return Ok(b);
+        }
+        let (result, calls) = self.run(Mode::Cargo, candidates, "baseline")?;
+        if result.timed_out {
+            return Err("the baseline run with the real cargo hit the time limit".into());
+        }
+        let b = baseline::from_run(candidates, result.outcomes, calls);
+        baseline::save(&cache, &key, &b)?;
+        Ok(b)
+    }
+}
+
+/// `--gantry PATH`, else the workspace's debug build; absolute, since the shim runs it from the
+/// tests' own directories.
+fn locate_gantry(repo: &Path, env: &Env, given: Option<&Path>) -> Result<PathBuf, String> {
+    let gantry = match given {
+        Some(p) => p.to_owned(),
+        None => build_gantry(repo, env)?,
+    };
+    if !gantry.is_file() {
+        return Err(format!("cargo-gantry not found at {}", gantry.display()));
+    }
+    std::path::absolute(&gantry).map_err(|e| format!("{}: {e}", gantry.display()))
 }
 
 /// The debug cargo-gantry as `cargo test --workspace` builds it: after the workspace's tests (as in
@@ -251,85 +278,4 @@ fn build_gantry(repo: &Path, env: &Env) -> Result<PathBuf, String> {
         return Err(format!("building cargo-gantry failed ({status})"));
     }
     Ok(repo.join("target/debug/cargo-gantry"))
-}
-
-fn baseline_from(
-    candidates: &BTreeSet<String>,
-    mut outcomes: BTreeMap<String, Outcome>,
-    mut calls: BTreeMap<String, Calls>,
-) -> BTreeMap<String, Baseline> {
-    candidates
-        .iter()
-        .map(|n| {
-            let b = Baseline {
-                outcome: outcomes.remove(n).unwrap_or(Outcome::NoResult),
-                calls: calls.remove(n).unwrap_or_default(),
-            };
-            (n.clone(), b)
-        })
-        .collect()
-}
-
-/// The baseline depends on the cargo and rustc that ran it, the shim, and the candidate set.
-fn baseline_key(env: &Env, candidates: &BTreeSet<String>) -> String {
-    let mut h = Sha256::new();
-    h.update(format!(
-        "shim v{}\ncargo crate {}\n{}\n{}\n",
-        shim::SHIM_VERSION,
-        fetch::CARGO_CRATE_VERSION,
-        env.cargo_version,
-        env.rustc_version
-    ));
-    for c in candidates {
-        h.update(c.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
-fn save_baseline(path: &Path, key: &str, b: &BTreeMap<String, Baseline>) -> Result<(), String> {
-    let tests: serde_json::Map<String, Value> = b
-        .iter()
-        .map(|(n, b)| {
-            let v = json!({
-                "outcome": report::outcome_word(&b.outcome),
-                "ignore_reason": match &b.outcome { Outcome::Ignored(r) => r.as_str(), _ => "" },
-                "commands": b.calls.subcommands,
-                "nightly": b.calls.nightly,
-            });
-            (n.clone(), v)
-        })
-        .collect();
-    let text = serde_json::to_string_pretty(&json!({ "key": key, "tests": tests }))
-        .map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    fetch::write(path, &text)
-}
-
-fn load_baseline(path: &Path) -> Option<BTreeMap<String, Baseline>> {
-    let v: Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
-    v["tests"]
-        .as_object()?
-        .iter()
-        .map(|(n, t)| {
-            let outcome = match t["outcome"].as_str()? {
-                "passed" => Outcome::Passed,
-                "failed" => Outcome::Failed,
-                "ignored" => Outcome::Ignored(t["ignore_reason"].as_str()?.to_owned()),
-                _ => Outcome::NoResult,
-            };
-            let subcommands = t["commands"]
-                .as_array()?
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect();
-            let calls = Calls {
-                subcommands,
-                nightly: t["nightly"].as_bool()?,
-            };
-            Some((n.clone(), Baseline { outcome, calls }))
-        })
-        .collect()
 }

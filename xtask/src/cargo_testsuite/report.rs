@@ -8,12 +8,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::baseline::Baselines;
+use super::conformance;
 use super::libtest::{Outcome, RunResult};
-use super::{Baseline, conformance, in_scope};
 
 pub struct Summary<'a> {
     pub candidates: &'a BTreeSet<String>,
-    pub baseline: &'a BTreeMap<String, Baseline>,
+    pub baseline: &'a Baselines,
     pub gantry: &'a RunResult,
     pub allowed: &'a BTreeMap<String, String>,
     /// `--only`: CONFORMANCE.md entries outside the selection are not judged.
@@ -72,7 +73,7 @@ impl Summary<'_> {
     fn in_scope(&self) -> impl Iterator<Item = &String> {
         self.baseline
             .iter()
-            .filter(|(_, b)| in_scope(b))
+            .filter(|(_, b)| b.in_scope())
             .map(|(n, _)| n)
     }
 
