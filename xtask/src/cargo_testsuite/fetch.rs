@@ -32,7 +32,10 @@ pub struct Built {
 /// Fetches and builds the suite unless the stamp says this toolchain already did.
 pub fn prepare(work: &Path, env: &Env) -> Result<Built, String> {
     let stamp = work.join("build-stamp.json");
-    let key = format!("cargo {CARGO_CRATE_VERSION}, no debuginfo\n{}", env.rustc_version);
+    let key = format!(
+        "cargo {CARGO_CRATE_VERSION}, no debuginfo\n{}",
+        env.rustc_version
+    );
     if let Some(built) = read_stamp(&stamp, &key) {
         eprintln!(
             "== cargo test suite: cached build ({})",
