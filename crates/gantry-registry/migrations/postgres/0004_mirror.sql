@@ -53,7 +53,7 @@ CREATE TABLE mirror_index (
     body BYTEA NOT NULL,
     upstream_etag TEXT,
     upstream_last_modified TEXT,
-    -- Unix seconds of the upstream's last answer (200 or 304)
+    -- Unix milliseconds of the upstream's last answer (200 or 304)
     checked_at BIGINT NOT NULL
 );
 CREATE FUNCTION gantry_mirror_index_changed() RETURNS trigger AS $$

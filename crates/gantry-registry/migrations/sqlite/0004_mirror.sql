@@ -49,7 +49,7 @@ CREATE TABLE mirror_index (
     body BLOB NOT NULL,
     upstream_etag TEXT,
     upstream_last_modified TEXT,
-    -- Unix seconds of the upstream's last answer (200 or 304)
+    -- Unix milliseconds of the upstream's last answer (200 or 304)
     checked_at INTEGER NOT NULL
 );
 CREATE TRIGGER mirror_index_insert AFTER INSERT ON mirror_index BEGIN

@@ -39,9 +39,9 @@ where
     K: Hash + Eq + Clone + Send + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// The result of the flight for `key`: joins the one in progress, or starts `work` (spawned).
-    /// Returns `None` only if the work panicked. The flag says whether this call joined another's.
-    pub async fn run<F, Fut>(&self, key: K, work: F) -> (Option<V>, bool)
+    /// The result of the flight for `key`: joins the one in progress (calling `on_join` at once),
+    /// or starts `work` (spawned). Returns `None` only if the work panicked.
+    pub async fn run<F, Fut>(&self, key: K, work: F, on_join: impl FnOnce()) -> Option<V>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V> + Send + 'static,
@@ -68,12 +68,13 @@ where
                 }
             }
         };
-        let v = rx
-            .wait_for(Option::is_some)
+        if joined {
+            on_join();
+        }
+        rx.wait_for(Option::is_some)
             .await
             .ok()
-            .and_then(|v| v.clone());
-        (v, joined)
+            .and_then(|v| v.clone())
     }
 
     /// Flights in progress now.
@@ -92,37 +93,38 @@ mod tests {
     async fn concurrent_callers_share_one_run() {
         let c: Arc<Coalescer<&'static str, u32>> = Arc::new(Coalescer::default());
         let runs = Arc::new(AtomicUsize::new(0));
+        let joined = Arc::new(AtomicUsize::new(0));
         let (gate_tx, gate_rx) = watch::channel(false);
         let mut joins = Vec::new();
         for _ in 0..5 {
-            let (c, runs, mut gate) = (c.clone(), runs.clone(), gate_rx.clone());
+            let (c, runs, mut gate, joined) =
+                (c.clone(), runs.clone(), gate_rx.clone(), joined.clone());
             joins.push(tokio::spawn(async move {
-                c.run("k", move || async move {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    let _ = gate.wait_for(|open| *open).await;
-                    7
-                })
+                c.run(
+                    "k",
+                    move || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        let _ = gate.wait_for(|open| *open).await;
+                        7
+                    },
+                    || {
+                        joined.fetch_add(1, Ordering::SeqCst);
+                    },
+                )
                 .await
             }));
         }
-        while c.in_flight() == 0 {
-            tokio::task::yield_now().await;
-        }
-        // Let every caller reach the flight before it lands.
-        for _ in 0..50 {
+        // Every caller reaches the flight before it lands.
+        while joined.load(Ordering::SeqCst) < 4 {
             tokio::task::yield_now().await;
         }
         gate_tx.send(true).unwrap();
-        let mut joined = 0;
         for j in joins {
-            let (v, j) = j.await.unwrap();
-            assert_eq!(v, Some(7));
-            joined += usize::from(j);
+            assert_eq!(j.await.unwrap(), Some(7));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(joined, 4);
         assert_eq!(c.in_flight(), 0);
         // A later call runs again.
-        assert_eq!(c.run("k", || async { 8 }).await.0, Some(8));
+        assert_eq!(c.run("k", || async { 8 }, || {}).await, Some(8));
     }
 }

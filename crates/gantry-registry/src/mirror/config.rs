@@ -68,18 +68,17 @@ impl UpstreamUrl {
         format!("sparse+{}", self.base)
     }
 
-    /// Whether a lockfile's `source` names this registry. crates.io has two spellings (its git
-    /// index and its sparse index); a mirror of it serves both.
+    /// Whether a lockfile's `source` is one the mirror serves: crates.io (either spelling, git or
+    /// sparse — the mirror stands in for it through `[source.crates-io] replace-with`, whatever
+    /// upstream it reads from, e.g. a crates.io mirror), or the upstream itself.
     pub fn is_source(&self, source: &str) -> bool {
         let source = source.split('#').next().unwrap_or(source);
-        let crates_io = self.base == "https://index.crates.io/";
         source == self.display()
-            || (crates_io
-                && matches!(
-                    source,
-                    "registry+https://github.com/rust-lang/crates.io-index"
-                        | "sparse+https://index.crates.io/"
-                ))
+            || matches!(
+                source,
+                "registry+https://github.com/rust-lang/crates.io-index"
+                    | "sparse+https://index.crates.io/"
+            )
     }
 }
 
@@ -115,7 +114,8 @@ mod tests {
         let l = UpstreamUrl::parse("http://127.0.0.1:8990/index").unwrap();
         assert_eq!(l.base, "http://127.0.0.1:8990/index/");
         assert!(l.is_source("sparse+http://127.0.0.1:8990/index/"));
-        assert!(!l.is_source("registry+https://github.com/rust-lang/crates.io-index"));
+        assert!(l.is_source("registry+https://github.com/rust-lang/crates.io-index"));
+        assert!(!l.is_source("sparse+http://127.0.0.1:8991/index/"));
         for bad in [
             "registry+https://github.com/rust-lang/crates.io-index",
             "index.crates.io",

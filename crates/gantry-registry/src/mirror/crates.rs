@@ -67,15 +67,14 @@ impl Mirror {
     ) -> Result<Bytes, Arc<MirrorError>> {
         let this = self.clone();
         let (n, v, c) = (name.to_owned(), version.to_owned(), cksum.to_owned());
-        let (result, joined) = self
+        let result = self
             .crate_flights
-            .run(cksum.to_owned(), move || async move {
-                this.fetch_crate_now(&n, &v, &c).await.map_err(Arc::new)
-            })
+            .run(
+                cksum.to_owned(),
+                move || async move { this.fetch_crate_now(&n, &v, &c).await.map_err(Arc::new) },
+                || bump(&self.metrics.coalesced),
+            )
             .await;
-        if joined {
-            bump(&self.metrics.coalesced);
-        }
         result.unwrap_or_else(|| Err(Arc::new(MirrorError::Lost)))
     }
 

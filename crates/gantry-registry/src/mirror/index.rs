@@ -12,13 +12,22 @@ use super::upstream::Fetched;
 use super::{IndexFlight, Mirror, MirrorError};
 use crate::error::one_line;
 use crate::index_cache::{CachedFile, Namespace, prepare};
-use crate::store::{MirrorIndexRow, now};
+use crate::store::MirrorIndexRow;
 
 /// A request holding a stale copy waits this long for the revalidation, then answers the copy
 /// (the revalidation goes on and updates the copy for later requests).
 pub const STALE_WAIT: Duration = Duration::from_secs(1);
 /// After a failed revalidation the stored copy is answered this long without asking again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// Unix milliseconds: the TTL is compared across instances through the stored check time, and
+/// whole seconds would shorten a short TTL by up to one.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// Whether an answer came from a copy the upstream just confirmed or from one it could not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,15 +86,14 @@ impl Mirror {
     async fn refresh_with(self: &Arc<Self>, name: &str, force: bool) -> IndexFlight {
         let this = self.clone();
         let owned = name.to_owned();
-        let (result, joined) = self
+        let result = self
             .index_flights
-            .run(format!("{name}\0{force}"), move || async move {
-                this.refresh_now(&owned, force).await.map_err(Arc::new)
-            })
+            .run(
+                format!("{name}\0{force}"),
+                move || async move { this.refresh_now(&owned, force).await.map_err(Arc::new) },
+                || bump(&self.metrics.coalesced),
+            )
             .await;
-        if joined {
-            bump(&self.metrics.coalesced);
-        }
         result.unwrap_or_else(|| Err(Arc::new(MirrorError::Lost)))
     }
 
@@ -97,13 +105,13 @@ impl Mirror {
     ) -> Result<(Arc<CachedFile>, Freshness), MirrorError> {
         let token = self.cache.token(Namespace::Mirror, name);
         let row = self.store.mirror_index(name).await?;
-        let ttl = self.config.ttl.as_secs() as i64;
+        let ttl = i64::try_from(self.config.ttl.as_millis()).unwrap_or(i64::MAX);
         if let Some(r) = &row {
-            let age = now() - r.checked_at;
+            let age = now_ms() - r.checked_at;
             if !force && age < ttl {
                 // Another instance (or an earlier request) checked it within the TTL.
                 bump(&self.metrics.index_hits);
-                let left = Duration::from_secs((ttl - age.max(0)) as u64);
+                let left = Duration::from_millis((ttl - age.max(0)) as u64);
                 let file = self
                     .remember(name, r.present, r.body.clone(), left, token)
                     .await;
@@ -119,7 +127,7 @@ impl Mirror {
                 stored.and_then(|r| r.upstream_last_modified.as_deref()),
             )
             .await;
-        let checked_at = now();
+        let checked_at = now_ms();
         let new_row = match answer {
             Ok(Fetched::NotModified) => {
                 let r = row.ok_or(MirrorError::Lost)?;

@@ -32,7 +32,7 @@ pub struct MirrorIndexRow {
     pub body: Vec<u8>,
     pub upstream_etag: Option<String>,
     pub upstream_last_modified: Option<String>,
-    /// Unix seconds of the upstream's last answer.
+    /// Unix milliseconds of the upstream's last answer.
     pub checked_at: i64,
 }
 
