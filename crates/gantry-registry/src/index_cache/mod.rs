@@ -23,6 +23,35 @@ pub use file::{
     CachedFile, INDEX_CONTENT_TYPE, Representation, accepts_gzip, etag_matches, respond,
 };
 
+/// The crate name in a canonical index path (`1/a`, `3/a/abc`, `ab/cd/abcd`: lowercase, directories
+/// from the name), or `None` for any other path; the same answer as comparing with
+/// [`gantry_protocol::index_path`], without allocating on the hot path.
+pub fn name_in_index_path(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next().filter(|n| !n.is_empty())?;
+    if !name.is_ascii() {
+        return (gantry_protocol::index_path(name) == path).then_some(name);
+    }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let dir = &path[..path.len() - name.len()];
+    let ok = match name.len() {
+        1 => dir == "1/",
+        2 => dir == "2/",
+        3 => {
+            dir.len() == 4 && dir.starts_with("3/") && dir[2..3] == name[..1] && dir.ends_with('/')
+        }
+        _ => {
+            dir.len() == 6
+                && dir[..2] == name[..2]
+                && &dir[2..3] == "/"
+                && dir[3..5] == name[2..4]
+                && dir.ends_with('/')
+        }
+    };
+    ok.then_some(name)
+}
+
 /// Builds a cache entry for `body`; large bodies are hashed and compressed off the async threads.
 pub async fn prepare(body: Bytes, fresh_until: Option<std::time::Instant>) -> CachedFile {
     const INLINE: usize = 64 * 1024;
@@ -276,6 +305,38 @@ mod tests {
 
     fn file(n: usize) -> Arc<CachedFile> {
         Arc::new(CachedFile::found(Bytes::from(vec![b'x'; n]), None))
+    }
+
+    #[test]
+    fn index_paths_are_recognised_as_index_path_builds_them() {
+        for name in ["a", "ab", "abc", "abcd", "serde_json", "my-crate", "x1"] {
+            let path = gantry_protocol::index_path(name);
+            assert_eq!(name_in_index_path(&path), Some(name), "{path}");
+        }
+        for bad in [
+            "",
+            "1/",
+            "1/ab",
+            "2/a",
+            "3/b/abc",
+            "3/abc",
+            "ab/cd",
+            "ab/ce/abcd",
+            "ab/cd/Abcd",
+            "Ab/cd/abcd",
+            "x/ab/cd/abcd",
+            "ab/cd/abcd/",
+            "3/a/abc/abc",
+        ] {
+            assert_eq!(
+                name_in_index_path(bad),
+                None,
+                "{bad} (index_path check: {:?})",
+                bad.rsplit('/')
+                    .next()
+                    .map(|n| gantry_protocol::index_path(n) == bad)
+            );
+        }
     }
 
     #[test]

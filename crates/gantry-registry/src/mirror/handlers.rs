@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{MethodRouter, any, get};
-use gantry_protocol::index_path;
 
 use super::crates::Listed;
 use super::metrics::bump;
@@ -18,7 +17,7 @@ use crate::blob::crate_key;
 use crate::download::{crate_bytes_response, crate_response};
 use crate::error::{ApiErr, one_line};
 use crate::index::{cache_control, conditional};
-use crate::index_cache::respond;
+use crate::index_cache::{name_in_index_path, respond};
 
 /// The mirror's routes (mounted only with `--mirror`).
 pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
@@ -71,17 +70,17 @@ pub async fn index_file(
     State(app): State<Arc<App>>,
     Path(path): Path<String>,
     _: ReadAccess,
-    headers: HeaderMap,
+    req: Request,
 ) -> Result<Response, ApiErr> {
     let mirror = mirror(&app)?;
-    let name = path.rsplit('/').next().unwrap_or("");
+    let headers = req.headers();
     // Only a crate's canonical lowercase path exists, as on the upstream.
-    if !plausible_name(name) || index_path(name) != path {
+    let Some(name) = name_in_index_path(&path).filter(|n| plausible_name(n)) else {
         return Err(ApiErr::not_found("not found"));
-    }
+    };
     let file = mirror.index_file(name).await.map_err(|e| failed(&e))?;
     match &file.file {
-        Some(f) => Ok(respond(&headers, f, cache_control(&app))),
+        Some(f) => Ok(respond(headers, f, cache_control(&app))),
         None => Err(ApiErr::not_found(format!("crate `{name}` does not exist"))),
     }
 }
