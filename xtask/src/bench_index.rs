@@ -192,6 +192,15 @@ impl Load<'_> {
             n.push(a);
             g.push(b);
         }
+        // How the gantry side answered: its memory cache's counters after the runs.
+        if let Ok((200, m)) = http(gantry_port, "GET", "/metrics", "", b"") {
+            for l in String::from_utf8_lossy(&m)
+                .lines()
+                .filter(|l| l.starts_with("gantry_index_memory_cache_total"))
+            {
+                eprintln!("{label}: {l}");
+            }
+        }
         let (n, g) = (median(&n), median(&g));
         let mut line = String::new();
         let _ = write!(

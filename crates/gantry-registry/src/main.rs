@@ -269,7 +269,7 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.auth_required = args.auth_required;
     config.max_upload_size = args.max_upload_size;
     config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
-    config.mirror = args.mirror.then(|| MirrorConfig {
+    config.mirror = args.mirror.then_some(MirrorConfig {
         upstream: args.upstream.mirror_upstream,
         ttl: args.mirror_ttl,
         upstream_timeout: args.upstream.mirror_upstream_timeout,
