@@ -8,6 +8,7 @@ use std::time::Duration;
 use gantry_protocol::MetadataRules;
 use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
+use crate::mirror::MirrorConfig;
 use crate::ratelimit::RateLimits;
 
 /// crates.io's floor for the decompressed size of a `.crate`; one definition, shared with the client's
@@ -60,6 +61,11 @@ pub struct Config {
     pub limits: ConnLimits,
     /// `None`: no limit.
     pub max_tarball_entries: Option<u64>,
+    // Pull-through mirror and index cache (issue 15).
+    /// `Some`: also serve a read-only mirror of an upstream sparse registry at `/mirror/index/`.
+    pub mirror: Option<MirrorConfig>,
+    /// Memory budget for rendered index files in bytes (0: no cache).
+    pub index_cache_bytes: usize,
 }
 
 /// How long a connection may wait or stall, and how many are served at once.
@@ -82,21 +88,24 @@ impl Default for ConnLimits {
     }
 }
 
-/// Parses `90`, `90s`, `15m`, `24h` or `7d` (seconds when no unit is given).
+/// Parses `90`, `90s`, `15m`, `24h`, `7d` or `500ms` (seconds when no unit is given): every
+/// duration flag (`gc --grace`, the connection timeouts, rate-limit periods, the mirror's TTL and
+/// upstream timeout) takes the same forms.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration (use e.g. 90s, 15m, 24h, 7d or 500ms)");
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (use e.g. 90s, 15m, 24h, 7d)"))?;
-    let secs = match unit {
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs);
+    match unit {
+        "" | "s" => secs(1),
+        "ms" => Some(Duration::from_millis(n)),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
         _ => None,
     }
-    .ok_or_else(|| format!("`{s}` is not a duration (use e.g. 90s, 15m, 24h, 7d)"))?;
-    Ok(Duration::from_secs(secs))
+    .ok_or_else(bad)
 }
 
 /// S3 connection settings; every unset field falls back to the usual AWS environment variable.
@@ -126,6 +135,8 @@ impl Config {
             db_max_connections: None,
             limits: ConnLimits::default(),
             max_tarball_entries: Some(DEFAULT_MAX_TARBALL_ENTRIES),
+            mirror: None,
+            index_cache_bytes: crate::index_cache::DEFAULT_BUDGET,
         }
     }
 
@@ -400,7 +411,19 @@ mod tests {
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
-        for bad in ["", "h", "1.5h", "3w", "-1s", "99999999999999999999d"] {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration(" 5m ").unwrap(), Duration::from_secs(300));
+        for bad in [
+            "",
+            "h",
+            "m",
+            "1.5h",
+            "3w",
+            "-1s",
+            "5 minutes",
+            "99999999999999999999d",
+            "999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

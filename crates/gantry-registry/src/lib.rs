@@ -6,8 +6,9 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `index`, `ops`)
-//! → `auth` → `app` → storage (`store`, `blob`) and `config`; `gc` works on storage alone.
+//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `index`, `ops`,
+//! `mirror::handlers`) → `auth` → `app` → `mirror`, `index_cache` → storage (`store`, `blob`) and
+//! `config` (whose mirror settings are the leaf `mirror::config`); `gc` works on storage alone.
 
 pub mod api;
 pub mod app;
@@ -15,11 +16,14 @@ pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod conn;
+pub mod download;
 pub mod error;
 pub mod gc;
 pub mod index;
+pub mod index_cache;
 pub mod metrics;
 pub mod migrate;
+pub mod mirror;
 pub mod ops;
 pub mod ratelimit;
 pub mod router;

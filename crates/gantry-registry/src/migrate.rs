@@ -21,6 +21,11 @@ pub const SQLITE: Embedded = &[
         "hardening",
         include_str!("../migrations/sqlite/0002_hardening.sql"),
     ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/sqlite/0004_mirror.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -33,6 +38,11 @@ pub const POSTGRES: Embedded = &[
         2,
         "hardening",
         include_str!("../migrations/postgres/0002_hardening.sql"),
+    ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/postgres/0004_mirror.sql"),
     ),
 ];
 
@@ -82,6 +92,6 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 2);
+        assert_eq!(latest(SQLITE), 4);
     }
 }

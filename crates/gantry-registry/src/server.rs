@@ -9,6 +9,8 @@ use tokio::sync::oneshot;
 use crate::app::{App, StartError, open_storage};
 use crate::blob::BlobStore;
 use crate::config::Config;
+use crate::index_cache::watch;
+use crate::mirror::Mirror;
 use crate::router::router;
 use crate::store::MetaStore;
 
@@ -43,6 +45,15 @@ impl RunningServer {
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Aborts a background task when the server's own task ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -87,7 +98,20 @@ where
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let app = Arc::new(App::new(config, &public_url, store, blobs));
+    let mut app = App::new(config, &public_url, store, blobs);
+    if let Some(m) = app.config.mirror.clone() {
+        let mirror = Mirror::new(
+            m,
+            app.store.clone(),
+            app.blobs.clone(),
+            app.index_cache.clone(),
+        )
+        .map_err(StartError::Mirror)?;
+        app.mirror = Some(Arc::new(mirror));
+    }
+    let app = Arc::new(app);
+    // Evicts cached index files that any instance changed; ends with the server.
+    let follower = tokio::spawn(watch::follow(app.store.clone(), app.index_cache.clone()));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
     let serving = app.clone();
@@ -100,6 +124,7 @@ where
                 }
             }
         };
+        let _follower = AbortOnDrop(follower);
         crate::conn::serve(listener, router, serving, stop).await;
         Ok(())
     });

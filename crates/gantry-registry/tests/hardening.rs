@@ -234,6 +234,7 @@ struct LookupsMeet {
 }
 
 common::delegate_hardening_store!(LookupsMeet);
+common::delegate_mirror_store!(LookupsMeet);
 
 impl MetaStore for LookupsMeet {
     fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>> {

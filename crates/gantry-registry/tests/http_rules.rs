@@ -1265,6 +1265,7 @@ impl MetaStore for LookupsMeet {
 }
 
 common::delegate_hardening_store!(LookupsMeet);
+common::delegate_mirror_store!(LookupsMeet);
 
 /// Issue 12 defect 4: whether a publish creates a crate or updates it is decided inside its
 /// transaction. Three publishes of a new crate racing with a `publish-new`-only token: one creates

@@ -12,17 +12,24 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use rand::Rng;
+use tokio::io::AsyncRead;
 
-use super::{BlobError, BlobMeta, BlobStore, BoxFut, CRATES_PREFIX, Stored};
+use super::{BlobError, BlobMeta, BlobReader, BlobStore, BoxFut, CRATES_PREFIX, Stored};
 
 /// A temp file older than this cannot belong to a write still running (a publish is bounded by the
 /// request timeout); start-up and `gc` remove such files.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(15 * 60);
 
 const TEMP_MARK: &str = ".tmp.";
+
+/// Bytes read from a blob file per streamed chunk.
+const READ_CHUNK: usize = 64 * 1024;
 
 pub struct LocalBlobStore {
     root: PathBuf,
@@ -183,6 +190,37 @@ fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<Stor
     Ok(Stored::Created)
 }
 
+/// An open blob file as a stream of chunks. The file was opened before the stream starts, so a
+/// rename over its path (a rewrite of a truncated blob) does not change what is read.
+fn file_stream(
+    file: tokio::fs::File,
+    context: String,
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
+    let mut file = Some(file);
+    let mut buf = vec![0u8; READ_CHUNK];
+    Box::pin(futures_util::stream::poll_fn(move |cx| {
+        let Some(f) = file.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let mut read = tokio::io::ReadBuf::new(&mut buf);
+        match std::pin::Pin::new(f).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                file = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(Bytes::copy_from_slice(read.filled())))),
+            Poll::Ready(Err(source)) => {
+                file = None;
+                Poll::Ready(Some(Err(BlobError::Io {
+                    context: context.clone(),
+                    source,
+                })))
+            }
+        }
+    }))
+}
+
 impl BlobStore for LocalBlobStore {
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<Stored, BlobError>> {
         Box::pin(async move {
@@ -238,6 +276,26 @@ impl BlobStore for LocalBlobStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(self.io_error("deleting", key, e)),
             }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move {
+            let file = match tokio::fs::File::open(self.path(key)?).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(self.io_error("reading", key, e)),
+            };
+            let size = file
+                .metadata()
+                .await
+                .map_err(|e| self.io_error("reading", key, e))?
+                .len();
+            let context = format!("reading `{key}` in {}", self.root.display());
+            Ok(Some(BlobReader {
+                size,
+                stream: file_stream(file, context),
+            }))
         })
     }
 

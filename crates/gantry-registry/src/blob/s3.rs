@@ -14,7 +14,9 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{BlobError, BlobMeta, BlobStore, BoxFut, CRATES_PREFIX, Stored};
+use futures_util::TryStreamExt;
+
+use super::{BlobError, BlobMeta, BlobReader, BlobStore, BoxFut, CRATES_PREFIX, Stored};
 use crate::config::{S3Settings, StorageTarget};
 
 /// `.crate` files never change once stored (content-addressed), so caches may keep them forever.
@@ -225,6 +227,30 @@ impl BlobStore for S3BlobStore {
             match self.inner.delete(&self.path(key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(self.explain(&format!("deleting `{key}`"), e)),
+            }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move {
+            match self.inner.get(&self.path(key)).await {
+                Ok(r) => {
+                    let context = format!(
+                        "reading `{key}` on {}: check --s3-endpoint and that the S3 server is reachable",
+                        self.location
+                    );
+                    let size = r.meta.size;
+                    let stream = r.into_stream().map_err(move |source| BlobError::Store {
+                        context: context.clone(),
+                        source,
+                    });
+                    Ok(Some(BlobReader {
+                        size,
+                        stream: Box::pin(stream),
+                    }))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.explain(&format!("reading `{key}`"), e)),
             }
         })
     }

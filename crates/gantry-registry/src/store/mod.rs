@@ -5,12 +5,14 @@
 //! several registry processes sharing one database.
 
 mod hardening;
+mod mirror;
 mod postgres;
 mod sql;
 mod sqlite;
 
 pub use crate::BoxFut;
 pub use hardening::{BlobVerdict, HardeningStore, RemoveBlobError, VERSION_BY_NUM};
+pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
 pub use sql::{Engine, SqlStore};
 
 /// The metadata store on the embedded SQLite database.
@@ -178,7 +180,7 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: HardeningStore + Send + Sync {
+pub trait MetaStore: HardeningStore + MirrorStore + Send + Sync {
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).
