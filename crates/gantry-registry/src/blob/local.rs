@@ -8,7 +8,8 @@
 //! removes those old enough that no live write can own them.
 //!
 //! Keys map to paths below the root unchanged (`crates/ab/<sha256>.crate`), the layout earlier
-//! versions wrote through `object_store`.
+//! versions wrote through `object_store`. Downloads read the opened file in chunks
+//! ([`BlobStore::open`]), never the whole file at once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -350,6 +351,28 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["ab12.crate"]);
+    }
+
+    #[tokio::test]
+    async fn open_streams_the_file_in_chunks() {
+        use futures_util::TryStreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::new(&dir.path().join("blobs")).unwrap();
+        let key = crate_key("ab34");
+        // More than two chunks, not a multiple of the chunk size.
+        let bytes: Vec<u8> = (0..READ_CHUNK * 2 + 123).map(|i| (i % 251) as u8).collect();
+        store.put(&key, bytes.clone()).await.unwrap();
+        let reader = store.open(&key).await.unwrap().unwrap();
+        assert_eq!(reader.size, bytes.len() as u64);
+        let chunks: Vec<Bytes> = reader.stream.try_collect().await.unwrap();
+        assert!(
+            chunks
+                .iter()
+                .all(|c| !c.is_empty() && c.len() <= READ_CHUNK)
+        );
+        assert_eq!(chunks.concat(), bytes);
+        assert!(store.open("crates/zz/none.crate").await.unwrap().is_none());
+        assert!(store.open("../outside").await.is_err());
     }
 
     #[tokio::test]
