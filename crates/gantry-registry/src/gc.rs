@@ -1,6 +1,11 @@
 //! `gantry-registry gc`: removes `.crate` objects that no version refers to and that are older than
 //! a grace period, on either blob store, while the registry keeps serving.
 //!
+//! The pull-through mirror keeps the crates.io files it fetched in the same store, under the same
+//! keys (`crates/xx/<sha256>.crate`); its `mirror_crates` rows refer to them as version rows do,
+//! so `gc` never removes a mirrored crate. A mirror fetch claims its blob before storing it and
+//! records the row after, so the claim covers the moment in between, as for a publish.
+//!
 //! Orphans come from publishes that stored their blob and then did not commit (refused inside the
 //! transaction, rate-limited, the process killed, the database unreachable): the blob is written
 //! first on purpose, so that a committed version always has its file.
@@ -23,7 +28,7 @@
 //! (`--grace 0s` is for a registry that is not serving). Only keys of the form `crates/xx/<sha256>.crate` are
 //! ever considered; a feature that stores other objects keeps them under another prefix, and one
 //! that stores `.crate` objects for other reasons must add its references to
-//! `HardeningStore::referenced_cksums`.
+//! `HardeningStore::referenced_cksums` and `remove_blob_if_unused` (as the mirror does).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,11 +52,12 @@ pub struct GcOptions {
 pub struct GcReport {
     /// `.crate` objects in the store.
     pub listed: usize,
-    /// Kept: a version refers to them.
+    /// Kept: a version or a mirrored crate refers to them.
     pub referenced: usize,
     /// Kept: unreferenced but younger than the grace period.
     pub young: usize,
-    /// Kept: claimed by a publish within the grace period, or referenced by the time of removal.
+    /// Kept: claimed by a publish or mirror fetch within the grace period, or referenced by the
+    /// time of removal.
     pub kept_in_use: usize,
     /// Removed (or, in a dry run, would be): their keys and total size.
     pub removed: Vec<String>,
@@ -62,7 +68,7 @@ pub struct GcReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
-    #[error("reading the versions' checksums")]
+    #[error("reading which checksums are in use")]
     Store(#[from] StoreError),
     #[error("listing or cleaning the blob store")]
     Blob(#[from] BlobError),

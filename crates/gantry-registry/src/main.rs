@@ -74,9 +74,9 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Remove .crate files no version refers to (left by publishes that failed after storing
-    /// their file). Safe while the registry serves, as long as the grace period is longer than a
-    /// publish can take.
+    /// Remove .crate files no version and no mirrored crate refers to (left by publishes that
+    /// failed after storing their file). Safe while the registry serves, as long as the grace
+    /// period is longer than a publish can take.
     Gc(GcArgs),
     /// The pull-through mirror (`serve --mirror`).
     Mirror {
@@ -381,7 +381,7 @@ async fn gc(config: &Config, args: GcArgs) -> anyhow::Result<()> {
     }
     println!(
         "{} .crate files: {} in use, {} unreferenced but younger than {}s, {} claimed by a \
-         running publish; {verb} {} ({} bytes); {} stale temp files removed",
+         running publish or mirror fetch; {verb} {} ({} bytes); {} stale temp files removed",
         report.listed,
         report.referenced,
         report.young,

@@ -116,6 +116,11 @@ impl Mirror {
             tracing::error!(krate = name, version, error = %e, "refused an upstream .crate");
             return Err(e);
         }
+        // Claimed before it is stored: until `record_mirrored_crate` below, nothing refers to the
+        // blob, and a `gc` in between would remove it (or an old orphan with these bytes that the
+        // put found and left alone). The claim keeps it whatever `--grace` (see `gc.rs`); a fetch
+        // is rare and waits on the upstream anyway, so the extra write costs nothing noticeable.
+        self.store.claim_blob(cksum, now()).await?;
         self.blobs.put(&crate_key(cksum), bytes.to_vec()).await?;
         self.store
             .record_mirrored_crate(&MirroredCrate {

@@ -38,6 +38,12 @@ const CLAIM_HOLD: &str = "INSERT INTO blob_claims (cksum, claimed_at) VALUES ($1
      ON CONFLICT (cksum) DO UPDATE SET claimed_at = blob_claims.claimed_at RETURNING claimed_at";
 const CLAIM: &str = "INSERT INTO blob_claims (cksum, claimed_at) VALUES ($1, $2) \
      ON CONFLICT (cksum) DO UPDATE SET claimed_at = excluded.claimed_at";
+/// Every checksum whose blob is in use: hosted versions, and the `.crate` files the pull-through
+/// mirror fetched and verified (`mirror_crates`, migration 0004), which share the blob keys.
+const REFERENCED: &str = "SELECT cksum FROM versions UNION SELECT cksum FROM mirror_crates";
+/// Whether one checksum is in use, by the same two tables.
+const IS_REFERENCED: &str = "SELECT 1 FROM versions WHERE cksum = $1 \
+     UNION ALL SELECT 1 FROM mirror_crates WHERE cksum = $1 LIMIT 1";
 
 /// What `gc` did with one unreferenced, old blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +95,14 @@ pub trait HardeningStore: Send + Sync {
         bucket: Bucket,
     ) -> BoxFut<'_, StoreResult<Result<(), std::time::SystemTime>>>;
 
-    /// The checksums every version row refers to.
+    /// The checksums whose blobs are in use: every version row's, and every mirrored crate's.
     fn referenced_cksums(&self) -> BoxFut<'_, StoreResult<std::collections::HashSet<String>>>;
 
     /// Records that a publish is about to rely on the stored blob `cksum` (see the module doc).
     fn claim_blob<'a>(&'a self, cksum: &'a str, now: i64) -> BoxFut<'a, StoreResult<()>>;
 
     /// `gc`'s step for one blob: holding its claim row, removes it with `delete` unless a version
-    /// refers to it or it was claimed after `claimed_before` (Unix seconds).
+    /// or a mirrored crate refers to it, or it was claimed after `claimed_before` (Unix seconds).
     fn remove_blob_if_unused<'a>(
         &'a self,
         cksum: &'a str,
@@ -253,9 +259,7 @@ where
 
     fn referenced_cksums(&self) -> BoxFut<'_, StoreResult<std::collections::HashSet<String>>> {
         Box::pin(async move {
-            let rows: Vec<String> = sqlx::query_scalar("SELECT DISTINCT cksum FROM versions")
-                .fetch_all(&self.pool)
-                .await?;
+            let rows: Vec<String> = sqlx::query_scalar(REFERENCED).fetch_all(&self.pool).await?;
             Ok(rows.into_iter().collect())
         })
     }
@@ -280,7 +284,7 @@ where
                 .bind(cksum)
                 .fetch_one(&mut *w.tx)
                 .await?;
-            let referenced = sqlx::query("SELECT 1 FROM versions WHERE cksum = $1 LIMIT 1")
+            let referenced = sqlx::query(IS_REFERENCED)
                 .bind(cksum)
                 .fetch_optional(&mut *w.tx)
                 .await?
