@@ -1,7 +1,11 @@
-//! Where the mirror (issue 15) meets `gc` (issue 12), on both backends: the `.crate` files the
-//! mirror fetched share the blob store and its keys with hosted ones, and `gc` must never remove
-//! them, neither once they are recorded nor while a fetch is storing one. Every download after a
-//! gc happens with the upstream stopped, so only the mirror's own copy can answer it.
+//! Where the mirror (issue 15) meets the hardening work (issue 12), on both backends.
+//!
+//! * `gc`: the `.crate` files the mirror fetched share the blob store and its keys with hosted
+//!   ones, and `gc` must never remove them, neither once they are recorded nor while a fetch is
+//!   storing one. Every download after a gc happens with the upstream stopped, so only the
+//!   mirror's own copy can answer it.
+//! * `--auth-required` guards the mirror's routes as it guards the hosted ones, before anything is
+//!   asked of the upstream.
 
 #[macro_use]
 mod common;
@@ -166,7 +170,36 @@ fn gc_during_a_mirror_fetch_keeps_its_blob(backend: Backend) {
     rt.block_on(server.stop()).unwrap();
 }
 
+fn auth_required_guards_the_mirror(backend: Backend) {
+    let up = upstream();
+    let m = TestRegistry::start_with(backend, |c| {
+        c.auth_required = true;
+        c.mirror = Some(mirror_config(&up));
+    });
+    let index = format!(
+        "/mirror/index/{}",
+        gantry_protocol::index_path("gc-mirrored")
+    );
+    let paths = ["/mirror/index/config.json", index.as_str(), DOWNLOAD];
+    for path in paths {
+        let r = m.http("GET", path, &[], b"");
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+    }
+    // Refused before the upstream was asked for anything.
+    let misses = "gantry_mirror_index_requests_total{result=\"miss\"}";
+    assert_eq!(mirror_env::metric(m.addr, misses), 0);
+    assert_eq!(m.blob_count(), 0);
+
+    let token = m.token("reader");
+    for path in paths {
+        let r = m.http("GET", path, &[("Authorization", &token)], b"");
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    assert_eq!(m.blob_count(), 1);
+}
+
 backend_tests!(
     gc_keeps_mirrored_crates,
     gc_during_a_mirror_fetch_keeps_its_blob,
+    auth_required_guards_the_mirror,
 );
