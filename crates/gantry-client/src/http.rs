@@ -9,7 +9,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 static PROVIDER: Once = Once::new();
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     PROVIDER.call_once(|| {
         // Fails only if another provider was installed first, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
