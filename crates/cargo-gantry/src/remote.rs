@@ -5,13 +5,14 @@
 use anyhow::{Context as _, anyhow, bail};
 use gantry_client::auth::{Auth, AuthError, AuthorizationReason, Op, RegistryRef};
 use gantry_client::credentials::{self, CRATES_IO};
+use gantry_client::git::{GitOptions, Verbosity as GitVerbosity};
 use gantry_client::http;
 use gantry_client::index::{Index, IndexError, RegistryConfig};
 use gantry_client::webapi::WebApi;
 use gantry_package::report::Reporter;
 
 use crate::context::Context;
-use crate::shell::Shell;
+use crate::shell::{Shell, Verbosity};
 
 /// The sparse index cargo talks to for crates.io.
 pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
@@ -32,9 +33,13 @@ impl Target {
         self.name.as_deref() == Some(CRATES_IO)
     }
 
-    /// How messages name it: ``registry `crates-io` `` style names or the URL.
+    /// How messages name it: ``registry `crates-io` `` style names, or the URL (a `file://` URL
+    /// as its path, as cargo shows it).
     pub fn display(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.index_url)
+        match &self.name {
+            Some(name) => name,
+            None => file_url_path(&self.index_url).unwrap_or(&self.index_url),
+        }
     }
 
     /// What `Updating …` says.
@@ -113,6 +118,11 @@ impl Target {
     }
 }
 
+/// The path of a `file://` URL (cargo shows local indexes by path).
+fn file_url_path(url: &str) -> Option<&str> {
+    url.strip_prefix("file://").filter(|p| p.starts_with('/'))
+}
+
 /// Index URLs compare as cargo's canonical form does here: without a trailing slash, scheme and
 /// host in lower case.
 fn same_index(url: &str) -> String {
@@ -152,6 +162,10 @@ fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
         bail!(
             "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
         );
+    }
+    // `registries.crates-io.protocol = "git"`: cargo then reads crates.io's git index.
+    if ctx.crates_io_git()? {
+        return Ok(CRATES_IO_CANONICAL.to_owned());
     }
     Ok(CRATES_IO_SPARSE.to_owned())
 }
@@ -246,6 +260,7 @@ impl Remote {
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
+        offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -264,11 +279,15 @@ impl Remote {
             .get_u32("net.retry")?
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
-        let mut index = Index::open(client.clone(), &target.index_url)?.with_retries(
+        let git = git_options(ctx, offline, shell)?;
+        let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
             retries,
             std::sync::Arc::new(move |m: &str| Reporter::warning(&warn_shell, m)),
         );
-        shell.status("Updating", &target.describe());
+        // cargo says so only where it goes to the network (a git clone read offline is not updated).
+        if !(offline && index.is_git()) {
+            shell.status("Updating", &target.describe());
+        }
         let mut login_url = None;
         let config = match runtime.block_on(index.config()) {
             Ok(config) if !config.auth_required => config,
@@ -298,6 +317,10 @@ impl Remote {
                     }
                     other => other?,
                 }
+            }
+            Err(e @ IndexError::Git(_)) => {
+                let what = describe_source(&target);
+                return Err(anyhow::Error::new(e).context(format!("failed to update {what}")));
             }
             Err(e) => return Err(e.into()),
         };
@@ -351,6 +374,28 @@ pub fn auth_for(ctx: &Context, registry: Option<&str>, shell: &Shell) -> anyhow:
         None,
         Box::new(ShellConsole(shell.clone())),
     ))
+}
+
+/// How git indexes are fetched: cargo's clone directory, `net.git-fetch-with-cli`, offline-ness,
+/// and the shell for `Blocking`/`Running` lines. `offline` is the command's `--offline`/`--frozen`.
+fn git_options(ctx: &Context, offline: bool, shell: &Shell) -> anyhow::Result<GitOptions> {
+    let status_shell = shell.clone();
+    Ok(GitOptions {
+        cargo_home: ctx.config.cargo_home().to_owned(),
+        fetch_with_cli: ctx
+            .config
+            .get_bool("net.git-fetch-with-cli")?
+            .unwrap_or(false),
+        offline: offline || ctx.config.get_bool("net.offline")?.unwrap_or(false),
+        verbosity: match shell.verbosity() {
+            Verbosity::Quiet => GitVerbosity::Quiet,
+            Verbosity::Normal => GitVerbosity::Normal,
+            Verbosity::Verbose => GitVerbosity::Verbose,
+        },
+        status: Some(std::sync::Arc::new(move |word: &str, msg: &str| {
+            status_shell.status(word, msg)
+        })),
+    })
 }
 
 fn auth_error(e: AuthError) -> anyhow::Error {

@@ -22,25 +22,27 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
     }
     let ctx = Context::new(&args.global)?;
     let target = remote::select(&ctx, args.registry.as_deref(), None)?;
-    let (remote, login_url) = match Remote::connect(&ctx, target, args.token.as_deref(), shell) {
-        Ok(remote) => {
-            let url = format!("{}/me", remote.api_url()?);
-            (Some(remote), Some(url))
-        }
-        // A registry that wants a token before it shows its `config.json` may have said where to
-        // get one.
-        // (A token that is missing or rejected is what login is for.)
-        Err(e) => {
-            let refusal = match e.downcast_ref::<AuthError>() {
-                Some(AuthError::Authorization(a)) => Some(a.as_ref()),
-                _ => e.downcast_ref::<AuthorizationError>(),
-            };
-            match refusal {
-                Some(a) => (None, a.login_url.clone()),
-                None => return Err(e),
+    let offline = args.net.offline || args.net.frozen;
+    let (remote, login_url) =
+        match Remote::connect(&ctx, target, args.token.as_deref(), offline, shell) {
+            Ok(remote) => {
+                let url = format!("{}/me", remote.api_url()?);
+                (Some(remote), Some(url))
             }
-        }
-    };
+            // A registry that wants a token before it shows its `config.json` may have said where to
+            // get one.
+            // (A token that is missing or rejected is what login is for.)
+            Err(e) => {
+                let refusal = match e.downcast_ref::<AuthError>() {
+                    Some(AuthError::Authorization(a)) => Some(a.as_ref()),
+                    _ => e.downcast_ref::<AuthorizationError>(),
+                };
+                match refusal {
+                    Some(a) => (None, a.login_url.clone()),
+                    None => return Err(e),
+                }
+            }
+        };
     let stdin_token = match &args.token {
         Some(_) => None,
         None if !std::io::stdin().is_terminal() => {

@@ -106,7 +106,13 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(&ctx, target.clone(), args.token.as_deref(), shell)?;
+    let remote = Remote::connect(
+        &ctx,
+        target.clone(),
+        args.token.as_deref(),
+        args.manifest.offline || args.manifest.frozen,
+        shell,
+    )?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {

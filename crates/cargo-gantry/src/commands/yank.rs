@@ -32,7 +32,13 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
     if args.index.is_some() && args.token.is_none() {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
+    let remote = Remote::connect(
+        &ctx,
+        target,
+        args.token.as_deref(),
+        args.net.offline || args.net.frozen,
+        shell,
+    )?;
     remote.api_url()?;
     let op = if args.undo {
         Op::Unyank {
