@@ -20,6 +20,8 @@ use peer_support::{Tool, text};
 
 /// The ktra release the test tooling installs (`xtask/src/testtools.rs`).
 const KTRA_VERSION: &str = "0.7.0";
+/// User `bob` as ktra names its users (its default `login_prefix`).
+const BOB: &str = "ktra-secure-auth:bob";
 
 fn find_ktra() -> PathBuf {
     let install = format!(
@@ -306,28 +308,42 @@ fn ktra_takes_a_workspace_from_gantry_and_serves_it_to_cargo() {
     assert!(!again.contains("Uploading"), "{again}");
     assert_eq!(ktra.commits(), head);
 
-    // Yank and unyank, then owners: gantry first, then cargo on the same state, same words.
+    // Yank and unyank, then owners: each round by gantry, then by cargo from the same state (each
+    // round ends where it started), compared command by command.
     let here = scratch.path();
-    for args in [
-        &["yank", "c@0.1.0", "--registry", "ktra"][..],
-        &["yank", "--undo", "c@0.1.0", "--registry", "ktra"],
-        &["owner", "--list", "c", "--registry", "ktra"],
-        &["owner", "--add", "bob", "c", "--registry", "ktra"],
-        &["owner", "--remove", "bob", "c", "--registry", "ktra"],
-    ] {
-        let (g, gs) = client.run(Tool::Gantry, here, args);
-        if args[0] == "yank" {
-            let want = args[1] != "--undo";
-            assert_eq!(ktra.lines("c")[0]["yanked"], want, "{args:?}: {gs}");
+    let rounds: [&[&[&str]]; 3] = [
+        &[
+            &["yank", "c@0.1.0", "--registry", "ktra"],
+            &["yank", "--undo", "c@0.1.0", "--registry", "ktra"],
+        ],
+        // ktra's logins carry its `login_prefix` (`ktra-secure-auth:` by default).
+        &[
+            &["owner", "--add", BOB, "c", "--registry", "ktra"],
+            &["owner", "--remove", BOB, "c", "--registry", "ktra"],
+        ],
+        &[&["owner", "--list", "c", "--registry", "ktra"]],
+    ];
+    for round in rounds {
+        let mut gantry = Vec::new();
+        for args in round {
+            let (out, stderr) = client.run(Tool::Gantry, here, args);
+            if args[0] == "yank" {
+                let yanked = args[1] != "--undo";
+                assert_eq!(ktra.lines("c")[0]["yanked"], yanked, "{args:?}: {stderr}");
+            }
+            gantry.push((out, stderr));
         }
-        let (c, cs) = client.run(Tool::Cargo, here, args);
-        assert_eq!(
-            (c.status.code(), &cs, &c.stdout),
-            (g.status.code(), &gs, &g.stdout),
-            "{args:?}: cargo and gantry differ\n--- cargo\n{}\n--- gantry\n{}",
-            text(&c),
-            text(&g)
-        );
+        for (args, (g, gs)) in round.iter().zip(&gantry) {
+            let (c, cs) = client.run(Tool::Cargo, here, args);
+            assert_eq!(
+                (c.status.code(), &cs, &c.stdout),
+                (g.status.code(), gs, &g.stdout),
+                "{args:?}: cargo and gantry differ\n--- cargo\n{}\n--- gantry\n{}",
+                text(&c),
+                text(g)
+            );
+            assert!(g.status.success(), "{args:?}: {}", text(g));
+        }
     }
     assert_eq!(ktra.lines("c")[0]["yanked"], false);
 
