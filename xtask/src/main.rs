@@ -9,6 +9,7 @@
 //! * `test [ARGS…]` (the whole test suite: `cargo test --workspace --locked ARGS…`, after making sure
 //!   s3s-fs and PostgreSQL 15 are there for the registry's PostgreSQL+S3 runs)
 //! * `bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]`
+//! * `interop kellnr [--gantry PATH]` (cargo and cargo gantry against a real kellnr, built once)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
@@ -18,6 +19,7 @@ mod bench_publish;
 mod common;
 mod corpus;
 mod demo;
+mod interop;
 mod testtools;
 mod workspaces;
 
@@ -31,7 +33,8 @@ const USAGE: &str = "usage:
   cargo xtask bench registry [ARGS...]
   cargo xtask test [ARGS...]
   cargo xtask bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]
-  cargo xtask demo";
+  cargo xtask demo
+  cargo xtask interop kellnr [--gantry PATH]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -97,7 +100,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .map(String::from)
                 .to_vec();
             args.extend(rest.iter().cloned());
-            return testtools::cargo_with_services(&repo_root(), &args);
+            return testtools::cargo_with_services(&repo_root(), &args, true);
         }
         "bench" if rest.first().map(String::as_str) == Some("registry") => {
             let mut args: Vec<String> = [
@@ -114,7 +117,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 args.push("--".into());
                 args.extend(rest[1..].iter().cloned());
             }
-            return testtools::cargo_with_services(&repo_root(), &args);
+            return testtools::cargo_with_services(&repo_root(), &args, false);
         }
         _ => {}
     }
@@ -173,6 +176,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
         "demo" => {
             f.finish()?;
             demo::run(&repo)
+        }
+        "interop" => {
+            let Some(peer) = f.rest.first().cloned() else {
+                return Err(USAGE.into());
+            };
+            f.rest.retain(|a| *a != peer);
+            f.finish()?;
+            interop::run(&repo, &peer, gantry)
         }
         _ => Err(USAGE.into()),
     }
