@@ -401,3 +401,49 @@ fn the_clone_is_shared_with_cargo_and_read_offline() {
         .collect();
     assert_eq!(after, clones, "gantry made a clone of its own");
 }
+
+/// `login` reads `config.json` from the fetched index (to name the page with the token) and saves
+/// the token; `logout` removes it; both as cargo does, with the token from stdin.
+#[test]
+fn login_and_logout_with_a_git_index_as_cargo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let [c, g] = each_side(tmp.path(), "", file_url, |side, tool| {
+        let mut login = tool.command("login");
+        login
+            .args(["--registry", "alt"])
+            .current_dir(&side.dir)
+            .env("CARGO_HOME", &side.home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = login.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"s3cr3t-token\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let logged_in = Ran {
+            stderr: side.normalize(&out.stderr),
+            out,
+        };
+        let credentials = std::fs::read_to_string(side.home.join("credentials.toml"));
+        let mut logout = tool.command("logout");
+        logout
+            .args(["--registry", "alt"])
+            .current_dir(&side.dir)
+            .env("CARGO_HOME", &side.home);
+        let out = logout.output().unwrap();
+        let logged_out = Ran {
+            stderr: side.normalize(&out.stderr),
+            out,
+        };
+        (logged_in, credentials.ok(), logged_out)
+    });
+    assert_ok("cargo login", &c.0);
+    assert!(
+        c.0.stderr.starts_with("    Updating `alt` index\n"),
+        "{}",
+        c.0.stderr
+    );
+    assert_same(&c.0, &g.0);
+    assert_eq!(c.1, g.1);
+    assert!(g.1.unwrap().contains("s3cr3t-token"));
+    assert_same(&c.2, &g.2);
+}
