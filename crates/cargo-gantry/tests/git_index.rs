@@ -311,7 +311,7 @@ fn a_dumb_http_index_without_the_git_program_says_what_to_set() {
     assert_eq!(r.out.status.code(), Some(101), "{}", text(&r.out));
     assert!(
         r.stderr.starts_with(
-            "    Updating `alt` index\nerror: failed to update registry `alt`\n\nCaused by:\n  failed to fetch `http://[ADDR]/git`\n  help: if the server offers the index over git's plain (\"dumb\") HTTP, set `net.git-fetch-with-cli = true`\n"
+            "    Updating `alt` index\nerror: failed to update registry `alt`\n\nCaused by:\n  failed to fetch `http://[ADDR]/git`\n  help: if `git fetch` can fetch this URL (git also speaks plain \"dumb\" HTTP and uses its own credentials and proxy settings), set `net.git-fetch-with-cli = true`\n"
         ),
         "{}",
         r.stderr

@@ -253,12 +253,13 @@ impl GitIndex {
         }
     }
 
-    /// What to try when gitoxide cannot fetch over HTTP: servers that offer only git's plain
-    /// ("dumb") HTTP protocol need the git program, as they do with cargo.
+    /// What to try when gitoxide cannot fetch a remote index: the git program speaks git's plain
+    /// ("dumb") HTTP, which some registries serve their index with, and uses git's own
+    /// credentials and proxy settings — as with cargo, `net.git-fetch-with-cli` switches to it.
     fn hint(&self) -> Option<String> {
-        let http = self.url.starts_with("http://") || self.url.starts_with("https://");
-        (http && !self.opts.fetch_with_cli).then(|| {
-            "help: if the server offers the index over git's plain (\"dumb\") HTTP, set `net.git-fetch-with-cli = true`".to_owned()
+        let remote = !self.url.starts_with("file:");
+        (remote && !self.opts.fetch_with_cli).then(|| {
+            "help: if `git fetch` can fetch this URL (git also speaks plain \"dumb\" HTTP and uses its own credentials and proxy settings), set `net.git-fetch-with-cli = true`".to_owned()
         })
     }
 
