@@ -163,6 +163,10 @@ fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
             "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
         );
     }
+    // cargo's test hook: its test suite's stand-in for crates.io (see `crates_io_test_index`).
+    if let Some(url) = ctx.config.crates_io_test_index() {
+        return Ok(url.to_owned());
+    }
     // `registries.crates-io.protocol = "git"`: cargo then reads crates.io's git index.
     if ctx.crates_io_git()? {
         return Ok(CRATES_IO_CANONICAL.to_owned());
@@ -194,7 +198,7 @@ pub fn select(
 
 /// Without `--registry`, a `[source]` replacement of crates.io makes API commands ambiguous.
 pub fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
-    let Some((with, _)) = ctx.config.get_string("source.crates-io.replace-with")? else {
+    let Some((with, _)) = ctx.config.crates_io_replace_with()? else {
         return Ok(());
     };
     let remote = ctx

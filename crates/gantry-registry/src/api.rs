@@ -22,6 +22,7 @@ use crate::app::App;
 use crate::auth::{self, ReadAccess, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
+use crate::index_cache::Namespace;
 use crate::ratelimit::Action;
 use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
 
@@ -101,6 +102,9 @@ pub async fn publish(
     };
     match app.store.publish(&rec).await {
         Ok(()) => {
+            // Before answering 200: this instance must not serve the old file after that.
+            app.index_cache
+                .invalidate(Namespace::Hosted, &rec.canon_name);
             tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
             Ok(response)
         }
@@ -216,6 +220,8 @@ async fn set_yank(
             krate.name
         )));
     }
+    app.index_cache
+        .invalidate(Namespace::Hosted, &canonical_name(&krate.name));
     tracing::info!(krate = %krate.name, version = %num, yanked, "yank state changed");
     Ok(Json(OkResponse {
         ok: true,
@@ -258,9 +264,9 @@ pub async fn download(
             krate.name
         )));
     };
-    let bytes = app
+    let reader = app
         .blobs
-        .get(&crate_key(&row.cksum))
+        .open(&crate_key(&row.cksum))
         .await?
         .ok_or_else(|| {
             ApiErr::internal(format!(
@@ -268,14 +274,7 @@ pub async fn download(
                 krate.name, row.cksum
             ))
         })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/gzip"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::download::crate_response(reader))
 }
 
 pub async fn owners_list(

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::blob::{BlobError, BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
+use crate::index_cache::IndexCache;
 use crate::metrics::Metrics;
+use crate::mirror::{Mirror, MirrorError};
 use crate::ratelimit::RateLimiter;
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
 
@@ -17,6 +19,11 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    // Index cache and pull-through mirror (issue 15).
+    /// Rendered index files (hosted and mirrored), kept until a change evicts them.
+    pub index_cache: Arc<IndexCache>,
+    /// Set by the server at start when `config.mirror` asks for one.
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl App {
@@ -28,6 +35,7 @@ impl App {
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
         let limiter = RateLimiter::new(config.rate_limits);
+        let index_cache = Arc::new(IndexCache::new(config.index_cache_bytes));
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -35,6 +43,8 @@ impl App {
             blobs,
             limiter,
             metrics: Metrics::default(),
+            index_cache,
+            mirror: None,
         }
     }
 
@@ -71,6 +81,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("setting up the mirror")]
+    Mirror(#[source] MirrorError),
 }
 
 /// Opens the metadata store and blob store the settings select (SQLite + `<data_dir>/blobs` by

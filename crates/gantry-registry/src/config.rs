@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use gantry_protocol::MetadataRules;
 use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
+use crate::mirror::MirrorConfig;
 use crate::ratelimit::RateLimits;
 
 /// crates.io's floor for the decompressed size of a `.crate`; one definition, shared with the client's
@@ -40,6 +41,11 @@ pub struct Config {
     pub s3: S3Settings,
     /// Database pool size; `None`: [`SQLITE_DEFAULT_CONNECTIONS`] / [`POSTGRES_DEFAULT_CONNECTIONS`].
     pub db_max_connections: Option<u32>,
+    // Pull-through mirror and index cache (issue 15).
+    /// `Some`: also serve a read-only mirror of an upstream sparse registry at `/mirror/index/`.
+    pub mirror: Option<MirrorConfig>,
+    /// Memory budget for rendered index files in bytes (0: no cache).
+    pub index_cache_bytes: usize,
 }
 
 /// S3 connection settings; every unset field falls back to the usual AWS environment variable.
@@ -67,6 +73,8 @@ impl Config {
             storage_url: None,
             s3: S3Settings::default(),
             db_max_connections: None,
+            mirror: None,
+            index_cache_bytes: crate::index_cache::DEFAULT_BUDGET,
         }
     }
 

@@ -4,11 +4,13 @@
 //! (canonical crate name; crate + version without build metadata) decide races, also between
 //! several registry processes sharing one database.
 
+mod mirror;
 mod postgres;
 mod sql;
 mod sqlite;
 
 pub use crate::BoxFut;
+pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
 pub use sql::{Engine, SqlStore};
 
 /// The metadata store on the embedded SQLite database.
@@ -169,7 +171,7 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: Send + Sync {
+pub trait MetaStore: MirrorStore + Send + Sync {
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).
