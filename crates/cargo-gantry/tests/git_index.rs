@@ -21,7 +21,18 @@ struct Ran {
 }
 
 fn run(side: &Side, tool: Tool, cwd: &Path, args: &[&str]) -> Ran {
+    run_with(side, tool, cwd, args, |_| {})
+}
+
+fn run_with(
+    side: &Side,
+    tool: Tool,
+    cwd: &Path,
+    args: &[&str],
+    env: impl FnOnce(&mut std::process::Command),
+) -> Ran {
     let mut cmd = tool.command(args[0]);
+    env(&mut cmd);
     cmd.args(&args[1..])
         .current_dir(cwd)
         .env("CARGO_HOME", &side.home)
@@ -205,6 +216,48 @@ fn a_workspace_chain_lands_in_one_run_and_a_consumer_builds_from_it() {
         "{}",
         built.stderr
     );
+}
+
+/// A machine where git knows nobody (a CI user, a fresh container, cargo's own test suite): cargo
+/// fetches the index all the same, so gantry must too (gitoxide refuses to write the reflog entry
+/// of the fetched ref without a committer unless given one).
+#[test]
+fn a_git_index_is_fetched_where_git_has_no_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nobody = tmp.path().join("nobody");
+    std::fs::create_dir_all(&nobody).unwrap();
+    let args = ["yank", "solo@0.1.0", "--registry", "alt"];
+    let [c, g] = each_side(tmp.path(), "", file_url, |side, tool| {
+        let p = package(&side.dir, "solo", "");
+        let published = run(
+            side,
+            Tool::Cargo,
+            &p,
+            &["publish", "--registry", "alt", "--no-verify"],
+        );
+        assert_ok("setup", &published);
+        // A fresh clone, fetched with no identity anywhere.
+        std::fs::remove_dir_all(side.home.join("registry/index")).unwrap();
+        run_with(side, tool, &side.dir, &args, |cmd| {
+            // rustup's `cargo` finds its toolchains from HOME unless told where they are.
+            if std::env::var_os("RUSTUP_HOME").is_none()
+                && let Some(home) = std::env::var_os("HOME")
+            {
+                cmd.env("RUSTUP_HOME", Path::new(&home).join(".rustup"));
+            }
+            cmd.env("HOME", &nobody)
+                .env("XDG_CONFIG_HOME", &nobody)
+                .env("GIT_CONFIG_NOSYSTEM", "1");
+            for var in ["NAME", "EMAIL"] {
+                for who in ["AUTHOR", "COMMITTER"] {
+                    cmd.env_remove(format!("GIT_{who}_{var}"));
+                }
+            }
+            cmd.env_remove("EMAIL");
+        })
+    });
+    assert_ok("cargo", &c);
+    assert_same(&c, &g);
 }
 
 #[test]

@@ -76,7 +76,8 @@ pub fn with_gitoxide(
 ) -> Result<(), (FetchCause, bool)> {
     use gix::protocol::transport::IsSpuriousError;
     crate::http::install_crypto_provider();
-    let repo = repo.to_thread_local();
+    let mut repo = repo.to_thread_local();
+    reflog_identity_fallback(&mut repo);
     let fail = |e: Box<dyn std::error::Error + Send + Sync>, spurious: bool| {
         (FetchCause::Gitoxide(e), spurious)
     };
@@ -103,6 +104,23 @@ pub fn with_gitoxide(
             fail(e.into(), spurious)
         })?;
     Ok(())
+}
+
+/// Updating a ref writes a reflog entry, which gitoxide refuses to write without a committer
+/// (`reflog messages need a committer which isn't set`). libgit2, and so cargo, signs such entries
+/// `unknown <unknown>` when git has no identity configured (a CI user, a fresh container); the same
+/// fallback here, used only where git's own `user.*`/`committer.*`/`GIT_COMMITTER_*` give none.
+fn reflog_identity_fallback(repo: &mut gix::Repository) {
+    use gix::config::tree::gitoxide::Committer;
+    if repo.committer().is_some() {
+        return;
+    }
+    let mut fallback = gix::config::File::new(gix::config::file::Metadata::api());
+    for key in [&Committer::NAME_FALLBACK, &Committer::EMAIL_FALLBACK] {
+        // Both keys are gitoxide's own, statically valid: setting them cannot fail.
+        let _ = fallback.set_raw_value(key, "unknown");
+    }
+    repo.config_snapshot_mut().append(fallback);
 }
 
 /// How much `git fetch` says: cargo passes its own `--quiet`/`--verbose` on.
