@@ -11,7 +11,7 @@ use gantry_client::index::{Index, IndexError, RegistryConfig};
 use gantry_client::webapi::WebApi;
 use gantry_package::report::Reporter;
 
-use crate::context::Context;
+use crate::context::{Context, validate_index_url, validate_registry_name};
 use crate::shell::{Shell, Verbosity};
 
 /// The sparse index cargo talks to for crates.io.
@@ -158,11 +158,7 @@ pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
 }
 
 fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
-    if ctx.config.get_string("registry.index")?.is_some() {
-        bail!(
-            "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
-        );
-    }
+    reject_registry_index(ctx)?;
     // cargo's test hook: its test suite's stand-in for crates.io (see `crates_io_test_index`).
     if let Some(url) = ctx.config.crates_io_test_index() {
         return Ok(url.to_owned());
@@ -174,6 +170,17 @@ fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
     Ok(CRATES_IO_SPARSE.to_owned())
 }
 
+/// cargo's pre-1.x setting for crates.io's index: refused with what to use instead, before anything
+/// else is said about crates.io.
+fn reject_registry_index(ctx: &Context) -> anyhow::Result<()> {
+    if ctx.config.get_string("registry.index")?.is_some() {
+        bail!(
+            "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
+        );
+    }
+    Ok(())
+}
+
 /// `--registry`, `--index`, `registry.default`, else crates.io (refused when `[source]` replaces it).
 pub fn select(
     ctx: &Context,
@@ -181,17 +188,21 @@ pub fn select(
     index: Option<&str>,
 ) -> anyhow::Result<Target> {
     if let Some(name) = registry {
+        validate_registry_name(name)?;
         return named(ctx, name);
     }
     if let Some(url) = index {
+        validate_index_url(url)?;
         return Ok(Target {
             name: None,
             index_url: url.to_owned(),
         });
     }
     if let Some((name, _)) = ctx.config.get_string("registry.default")? {
+        validate_registry_name(&name)?;
         return named(ctx, &name);
     }
+    reject_registry_index(ctx)?;
     check_replacement(ctx)?;
     named(ctx, CRATES_IO)
 }

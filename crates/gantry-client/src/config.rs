@@ -44,10 +44,16 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
-pub struct ConfigFileError {
-    pub path: PathBuf,
-    pub message: String,
+pub enum ConfigFileError {
+    #[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    /// A float or a date/time: cargo's configuration has no such values, and refuses the file.
+    #[error("failed to load TOML configuration from `{}`\n\nCaused by:\n  failed to parse config at `{key}`\n\nCaused by:\n  unsupported TOML configuration type `{kind}`", path.display())]
+    UnsupportedType {
+        path: PathBuf,
+        key: String,
+        kind: &'static str,
+    },
 }
 
 /// Where a value came from; relative paths resolve against `base`.
@@ -380,16 +386,50 @@ fn config_file_in(dot_cargo: &Path) -> Option<PathBuf> {
 
 fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
     let wrap = |message: String| ConfigError::Read {
-        source: Box::new(ConfigFileError {
+        source: Box::new(ConfigFileError::Syntax {
             path: path.to_owned(),
             message,
         }),
     };
     let text = fs::read_to_string(path).map_err(|e| wrap(e.to_string()))?;
     let table: Table = toml::from_str(&text).map_err(|e| wrap(e.to_string()))?;
+    if let Some((key, kind)) = unsupported_value(&table, "") {
+        return Err(ConfigError::Read {
+            source: Box::new(ConfigFileError::UnsupportedType {
+                path: path.to_owned(),
+                key,
+                kind,
+            }),
+        });
+    }
     Ok(Layer {
         table,
         origin: Origin::File(path.to_owned()),
+    })
+}
+
+/// The first float or date/time in `table` (in file order), with its dotted key (`a.b[0]` for an
+/// array element), as cargo names it when it refuses the file.
+fn unsupported_value(table: &Table, prefix: &str) -> Option<(String, &'static str)> {
+    fn check(value: &Value, key: String) -> Option<(String, &'static str)> {
+        match value {
+            Value::Float(_) => Some((key, "float")),
+            Value::Datetime(_) => Some((key, "datetime")),
+            Value::Table(t) => unsupported_value(t, &key),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| check(v, format!("{key}[{i}]"))),
+            Value::String(_) | Value::Integer(_) | Value::Boolean(_) => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        check(v, key)
     })
 }
 
@@ -419,6 +459,35 @@ mod tests {
             .collect();
         m.insert("CARGO_HOME".into(), home.display().to_string());
         m
+    }
+
+    #[test]
+    fn floats_and_datetimes_refuse_the_file_naming_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let file = home.join("config.toml");
+        let message = |text: &str| {
+            fs::write(&file, text).unwrap();
+            let err = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap_err();
+            let ConfigError::Read { source } = err else {
+                panic!("{err}")
+            };
+            source.to_string()
+        };
+        let path = file.display();
+        assert_eq!(
+            message("[http]\nproxy = 3.0\n"),
+            format!(
+                "failed to load TOML configuration from `{path}`\n\nCaused by:\n  failed to parse config at `http.proxy`\n\nCaused by:\n  unsupported TOML configuration type `float`"
+            )
+        );
+        assert!(
+            message("[alias]\nok = 'x'\nd = [07:32:00, 1]\n")
+                .ends_with("at `alias.d[0]`\n\nCaused by:\n  unsupported TOML configuration type `datetime`")
+        );
+        fs::write(&file, "[http]\nproxy = 'h'\ntimeout = 3\n").unwrap();
+        assert!(CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).is_ok());
     }
 
     #[test]
