@@ -140,6 +140,20 @@ fn same_index(url: &str) -> String {
     }
 }
 
+/// An `--index` URL's target: crates.io when it is crates.io's index (cargo compares index URLs,
+/// so naming crates.io's index names crates.io, with its rules and messages), else an unnamed
+/// registry.
+pub fn index_target(ctx: &Context, url: &str) -> Target {
+    let crates_io = [CRATES_IO_SPARSE, CRATES_IO_CANONICAL]
+        .into_iter()
+        .chain(ctx.config.crates_io_test_index())
+        .any(|c| same_index(c) == same_index(url));
+    Target {
+        name: crates_io.then(|| CRATES_IO.to_owned()),
+        index_url: url.to_owned(),
+    }
+}
+
 /// Resolves a named registry to a target.
 pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
     if name == CRATES_IO {
@@ -151,6 +165,7 @@ pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
     let index = ctx
         .registry_index(name)
         .ok_or_else(|| anyhow!("registry index was not found in any configuration: `{name}`"))?;
+    reject_password(ctx, name, &index)?;
     Ok(Target {
         name: Some(name.to_owned()),
         index_url: index,
@@ -181,6 +196,22 @@ fn reject_registry_index(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A configured index URL with a password is refused (cargo would otherwise show it in messages
+/// and store it in lockfiles).
+fn reject_password(ctx: &Context, name: &str, index: &str) -> anyhow::Result<()> {
+    let bare = index.strip_prefix("sparse+").unwrap_or(index);
+    if !reqwest::Url::parse(bare).is_ok_and(|u| u.password().is_some()) {
+        return Ok(());
+    }
+    let origin = match ctx.config.get_string(&format!("registries.{name}.index"))? {
+        Some((_, gantry_client::config::Origin::File(path))) => path.display().to_string(),
+        Some((_, other)) => other.to_string(),
+        None => "configuration".to_owned(),
+    };
+    Err(anyhow!("registry URLs may not contain passwords")
+        .context(format!("invalid index URL for registry `{name}` defined in {origin}")))
+}
+
 /// `--registry`, `--index`, `registry.default`, else crates.io (refused when `[source]` replaces it).
 pub fn select(
     ctx: &Context,
@@ -193,10 +224,7 @@ pub fn select(
     }
     if let Some(url) = index {
         validate_index_url(url)?;
-        return Ok(Target {
-            name: None,
-            index_url: url.to_owned(),
-        });
+        return Ok(index_target(ctx, url));
     }
     if let Some((name, _)) = ctx.config.get_string("registry.default")? {
         validate_registry_name(&name)?;
@@ -240,13 +268,24 @@ pub struct Remote {
     pub login_url: Option<String>,
 }
 
-pub fn user_agent(ctx: &Context) -> String {
-    ctx.config
-        .get_string("http.user-agent")
-        .ok()
-        .flatten()
-        .map(|(v, _)| v)
-        .unwrap_or_else(|| format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")))
+/// The client as cargo's `[http]` settings shape it: `user-agent`, `timeout` (or `HTTP_TIMEOUT`),
+/// `proxy`; each of the wrong type is an error, as with cargo.
+fn http_client(ctx: &Context) -> anyhow::Result<reqwest::Client> {
+    let user_agent = match ctx.config.get_string("http.user-agent")? {
+        Some((v, _)) => v,
+        None => format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let proxy = ctx.config.get_string("http.proxy")?.map(|(v, _)| v);
+    let timeout = match ctx.config.get_u32("http.timeout")? {
+        Some(secs) => Some(secs.into()),
+        None => ctx
+            .config
+            .env_var("HTTP_TIMEOUT")
+            .and_then(|v| v.parse().ok()),
+    }
+    .map(std::time::Duration::from_secs)
+    .unwrap_or(http::DEFAULT_TIMEOUT);
+    Ok(http::client_via(&user_agent, timeout, proxy.as_deref())?)
 }
 
 /// The shell as the credential machinery's console.
@@ -278,11 +317,37 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
+        Self::connect_with(ctx, target, token_flag, offline, false, shell)
+    }
+
+    /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
+    /// is (cargo does not force an update there), so there is no `Updating` line.
+    pub fn connect_for_login(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        offline: bool,
+        shell: &Shell,
+    ) -> anyhow::Result<Remote> {
+        Self::connect_with(ctx, target, token_flag, offline, true, shell)
+    }
+
+    fn connect_with(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        offline: bool,
+        reuse_clone: bool,
+        shell: &Shell,
+    ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let client = http::client(&user_agent(ctx), timeout(ctx)?)?;
+        // cargo configures its HTTP handle when it first updates the index, so a bad `[http]`
+        // value fails there.
+        let client = http_client(ctx)
+            .with_context(|| format!("failed to update {}", describe_source(&target)))?;
         let auth = Auth::new(
             ctx.config.clone(),
             target.registry_ref(ctx),
@@ -294,13 +359,17 @@ impl Remote {
             .get_u32("net.retry")?
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
-        let git = git_options(ctx, offline, shell)?;
+        let git = GitOptions {
+            reuse_clone,
+            ..git_options(ctx, offline, shell)?
+        };
         let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
             retries,
             std::sync::Arc::new(move |m: &str| Reporter::warning(&warn_shell, m)),
         );
-        // cargo says so only where it goes to the network (a git clone read offline is not updated).
-        if !(offline && index.is_git()) {
+        // cargo says so only where it goes to the network (a git clone read offline, or for
+        // `login`, is not updated).
+        if index.goes_to_network() {
             shell.status("Updating", &target.describe());
         }
         let mut login_url = None;
@@ -402,6 +471,7 @@ fn git_options(ctx: &Context, offline: bool, shell: &Shell) -> anyhow::Result<Gi
             .get_bool("net.git-fetch-with-cli")?
             .unwrap_or(false),
         offline: offline || ctx.config.get_bool("net.offline")?.unwrap_or(false),
+        reuse_clone: false,
         verbosity: match shell.verbosity() {
             Verbosity::Quiet => GitVerbosity::Quiet,
             Verbosity::Normal => GitVerbosity::Normal,
@@ -415,20 +485,6 @@ fn git_options(ctx: &Context, offline: bool, shell: &Shell) -> anyhow::Result<Gi
 
 fn auth_error(e: AuthError) -> anyhow::Error {
     anyhow::Error::new(e)
-}
-
-fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
-    Ok(ctx
-        .config
-        .get_string("http.timeout")?
-        .and_then(|(v, _)| v.parse().ok())
-        .or_else(|| {
-            ctx.config
-                .env_var("HTTP_TIMEOUT")
-                .and_then(|v| v.parse().ok())
-        })
-        .map(std::time::Duration::from_secs)
-        .unwrap_or(http::DEFAULT_TIMEOUT))
 }
 
 /// How cargo names a registry source in messages: ``registry `crates-io` `` / ``registry `NAME` ``.

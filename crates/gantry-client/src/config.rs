@@ -30,9 +30,9 @@ pub enum ConfigError {
         "failed to parse value from --config argument `{arg}` as a dotted key expression\n\nCaused by:\n  {message}"
     )]
     BadArgument { arg: String, message: String },
-    #[error(
-        "invalid configuration for key `{key}`\nexpected {expected}, but found {found} in {origin}"
-    )]
+    /// cargo's words for a value of the wrong type (`origin` as [`Origin::definition`] puts it;
+    /// `found` is TOML's type name, after cargo's own "a").
+    #[error("error in {origin}: `{key}` expected {expected}, but found a {found}")]
     WrongType {
         key: String,
         expected: &'static str,
@@ -48,13 +48,28 @@ pub enum ConfigFileError {
     #[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     /// A float or a date/time: cargo's configuration has no such values, and refuses the file.
-    #[error("failed to load TOML configuration from `{}`\n\nCaused by:\n  failed to parse config at `{key}`\n\nCaused by:\n  unsupported TOML configuration type `{kind}`", path.display())]
+    #[error("failed to load TOML configuration from `{}`", path.display())]
     UnsupportedType {
         path: PathBuf,
-        key: String,
-        kind: &'static str,
+        #[source]
+        source: UnsupportedValue,
     },
 }
+
+/// Where in a config file a value of a type cargo does not read sits.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to parse config at `{key}`")]
+pub struct UnsupportedValue {
+    /// Dotted, with `[i]` for array elements.
+    pub key: String,
+    #[source]
+    pub kind: UnsupportedKind,
+}
+
+/// The TOML type (`float`, `datetime`).
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported TOML configuration type `{0}`")]
+pub struct UnsupportedKind(pub &'static str);
 
 /// Where a value came from; relative paths resolve against `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +80,17 @@ pub enum Origin {
     Env(String),
     /// A `--config` argument; paths are relative to the current directory.
     Cli,
+}
+
+impl Origin {
+    /// Where a value is defined, as cargo's errors say it: a file's path (no quotes), else as
+    /// `Display` has it.
+    pub fn definition(&self) -> String {
+        match self {
+            Origin::File(p) => p.display().to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Origin {
@@ -166,7 +192,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a string",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -186,7 +212,7 @@ impl CargoConfig {
                         key: key.to_owned(),
                         expected: "a list of strings",
                         found: other.type_str(),
-                        origin: origin.to_string(),
+                        origin: origin.definition(),
                     }),
                 })
                 .collect::<Result<_, _>>()
@@ -195,7 +221,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a list of strings",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -206,7 +232,7 @@ impl CargoConfig {
             key: key.to_owned(),
             expected: "a non-negative integer",
             found: v.type_str(),
-            origin: origin.to_string(),
+            origin: origin.definition(),
         };
         match self.get(key)? {
             None => Ok(None),
@@ -230,7 +256,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a boolean",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -397,8 +423,10 @@ fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
         return Err(ConfigError::Read {
             source: Box::new(ConfigFileError::UnsupportedType {
                 path: path.to_owned(),
-                key,
-                kind,
+                source: UnsupportedValue {
+                    key,
+                    kind: UnsupportedKind(kind),
+                },
             }),
         });
     }
@@ -470,21 +498,24 @@ mod tests {
         let message = |text: &str| {
             fs::write(&file, text).unwrap();
             let err = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap_err();
-            let ConfigError::Read { source } = err else {
-                panic!("{err}")
-            };
-            source.to_string()
+            let mut chain = vec![err.to_string()];
+            let mut next = std::error::Error::source(&err);
+            while let Some(e) = next {
+                chain.push(e.to_string());
+                next = e.source();
+            }
+            chain.join("\n")
         };
         let path = file.display();
         assert_eq!(
             message("[http]\nproxy = 3.0\n"),
             format!(
-                "failed to load TOML configuration from `{path}`\n\nCaused by:\n  failed to parse config at `http.proxy`\n\nCaused by:\n  unsupported TOML configuration type `float`"
+                "could not load Cargo configuration\nfailed to load TOML configuration from `{path}`\nfailed to parse config at `http.proxy`\nunsupported TOML configuration type `float`"
             )
         );
         assert!(
             message("[alias]\nok = 'x'\nd = [07:32:00, 1]\n")
-                .ends_with("at `alias.d[0]`\n\nCaused by:\n  unsupported TOML configuration type `datetime`")
+                .ends_with("at `alias.d[0]`\nunsupported TOML configuration type `datetime`")
         );
         fs::write(&file, "[http]\nproxy = 'h'\ntimeout = 3\n").unwrap();
         assert!(CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).is_ok());

@@ -150,6 +150,15 @@ impl Index {
         matches!(self.backend, Backend::Git(_))
     }
 
+    /// Whether reading it goes to the network (a sparse index always asks; a git clone may be read
+    /// as it is, offline or for `login`).
+    pub fn goes_to_network(&self) -> bool {
+        match &self.backend {
+            Backend::Sparse(_) => true,
+            Backend::Git(g) => g.fetches_on_first_read(),
+        }
+    }
+
     pub async fn config(&self) -> Result<RegistryConfig, IndexError> {
         match &self.backend {
             Backend::Sparse(s) => s.config().await,

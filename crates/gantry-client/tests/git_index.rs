@@ -54,6 +54,7 @@ fn options(home: &Path, cli: bool, offline: bool) -> GitOptions {
         cargo_home: home.to_owned(),
         fetch_with_cli: cli,
         offline,
+        reuse_clone: false,
         verbosity: Verbosity::Normal,
         status: None,
     }

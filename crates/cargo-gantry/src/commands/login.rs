@@ -24,7 +24,7 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
     let target = remote::select(&ctx, args.registry.as_deref(), None)?;
     let offline = args.net.offline || args.net.frozen;
     let (remote, login_url) =
-        match Remote::connect(&ctx, target, args.token.as_deref(), offline, shell) {
+        match Remote::connect_for_login(&ctx, target, args.token.as_deref(), offline, shell) {
             Ok(remote) => {
                 let url = format!("{}/me", remote.api_url()?);
                 (Some(remote), Some(url))

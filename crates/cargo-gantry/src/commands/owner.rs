@@ -12,6 +12,8 @@ use crate::shell::Shell;
 
 pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
     let ctx = Context::new(&args.global)?;
+    // `--registry`/`--index`/`registry.default` are checked as arguments, before anything is read.
+    ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let krate = match &args.krate {
         Some(k) => k.clone(),
         None => current_package(&ctx)?,

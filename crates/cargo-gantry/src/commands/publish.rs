@@ -88,10 +88,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             {
                 shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\n  |\n  = help: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
             }
-            Target {
-                name: None,
-                index_url: url.clone(),
-            }
+            remote::index_target(&ctx, url)
         }
         (_, Some(name)) => {
             if request == RegistryRequest::None && name != registry::CRATES_IO {

@@ -14,6 +14,8 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
     let (krate, version) = resolve_args(args.krate.as_deref(), args.version.as_deref())?;
     let version = version.to_owned();
     let ctx = Context::new(&args.global)?;
+    // `--registry`/`--index`/`registry.default` are checked as arguments, before anything is read.
+    ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let krate = match krate {
         Some(k) => k.to_owned(),
         None => super::owner::current_package(&ctx)?,

@@ -28,6 +28,9 @@ pub struct GitOptions {
     pub fetch_with_cli: bool,
     /// `--offline`/`net.offline`: read the clone as it is, never fetch.
     pub offline: bool,
+    /// Read a clone that was already fetched as it is, fetching only when there is none: cargo's
+    /// `login`, which reads `config.json` without forcing an index update.
+    pub reuse_clone: bool,
     /// cargo's `-q`/`-v`, passed on to `git fetch`.
     pub verbosity: Verbosity,
     pub status: Option<Status>,
@@ -188,8 +191,29 @@ impl GitIndex {
         .await
     }
 
+    /// Whether the first read will fetch (cargo then says `Updating …`).
+    pub fn fetches_on_first_read(&self) -> bool {
+        !self.opts.offline && !(self.opts.reuse_clone && self.fetched_clone().is_some())
+    }
+
+    /// The clone and its fetched tree, when a fetch has happened before.
+    fn fetched_clone(&self) -> Option<(gix::ThreadSafeRepository, gix::ObjectId)> {
+        let repo = fetch::open(&self.dir).ok()?;
+        let tree = self.fetched_tree(&repo).ok()?;
+        Some((repo, tree))
+    }
+
     /// Fetches (unless offline) and records the fetched commit's tree.
     fn update(&self, state: &mut State) -> Result<(), GitError> {
+        if self.opts.reuse_clone
+            && !self.opts.offline
+            && state.tree.is_none()
+            && let Some((repo, tree)) = self.fetched_clone()
+        {
+            state.tree = Some(tree);
+            state.repo = Some(repo);
+            return Ok(());
+        }
         let repo = if self.opts.offline {
             match (&state.repo, fetch::open(&self.dir)) {
                 (Some(repo), _) => repo.clone(),
