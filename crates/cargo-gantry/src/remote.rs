@@ -373,7 +373,13 @@ impl Remote {
             shell.status("Updating", &target.describe());
         }
         let mut login_url = None;
-        let config = match runtime.block_on(index.config()) {
+        let config = runtime.block_on(index.config());
+        if let Some(name) = &target.name {
+            for (key, definition) in ctx.config.registry_unused_keys(name) {
+                shell.warning(&format!("unused config key `{key}` in `{definition}`"));
+            }
+        }
+        let config = match config {
             Ok(config) if !config.auth_required => config,
             Ok(config) => {
                 auth.set_auth_required();

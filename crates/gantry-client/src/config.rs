@@ -281,6 +281,33 @@ impl CargoConfig {
         names
     }
 
+    /// Keys of `[registries.NAME]` that cargo does not read, each with where it is written (cargo
+    /// warns about them once it reads the registry's settings): `(key, definition)` in file order.
+    pub fn registry_unused_keys(&self, name: &str) -> Vec<(String, String)> {
+        const KNOWN: [&str; 7] = [
+            "index",
+            "token",
+            "credential-provider",
+            "secret-key",
+            "secret-key-subject",
+            "default",
+            "protocol",
+        ];
+        self.layers
+            .iter()
+            .filter_map(|l| {
+                let table = lookup(&l.table, &["registries", name])?.as_table()?;
+                Some((table, &l.origin))
+            })
+            .flat_map(|(table, origin)| {
+                table
+                    .keys()
+                    .filter(|k| !KNOWN.contains(&k.as_str()))
+                    .map(move |k| (format!("registries.{name}.{k}"), origin.definition()))
+            })
+            .collect()
+    }
+
     /// The index URL configured for registry `name` (`registries.NAME.index` or
     /// `CARGO_REGISTRIES_NAME_INDEX`), as written (with any `sparse+` prefix).
     pub fn registry_index(&self, name: &str) -> Result<Option<String>, ConfigError> {
@@ -519,6 +546,28 @@ mod tests {
         );
         fs::write(&file, "[http]\nproxy = 'h'\ntimeout = 3\n").unwrap();
         assert!(CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).is_ok());
+    }
+
+    #[test]
+    fn unknown_registry_keys_are_listed_with_their_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let file = home.join("config.toml");
+        fs::write(
+            &file,
+            "[registries.alt]\nindex = 'x'\ntoken = 't'\nunexpected-field = 1\nprotocol = 'git'\n",
+        )
+        .unwrap();
+        let c = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap();
+        assert_eq!(
+            c.registry_unused_keys("alt"),
+            [(
+                "registries.alt.unexpected-field".to_owned(),
+                file.display().to_string()
+            )]
+        );
+        assert!(c.registry_unused_keys("other").is_empty());
     }
 
     #[test]

@@ -50,7 +50,10 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("failed to read stdin")?;
-            (!text.is_empty()).then_some(text)
+            // Like cargo: the pasted line without its newline; only whitespace is no token, and
+            // the provider then asks for one.
+            let token = text.trim();
+            (!token.is_empty()).then(|| token.to_owned())
         }
         None => None,
     };

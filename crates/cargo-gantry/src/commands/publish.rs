@@ -51,6 +51,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     }
     let selection = args.selection.selection()?;
     let ctx = Context::new(&args.global)?;
+    // The registry arguments are checked as arguments, before the workspace is read (as cargo).
+    ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let manifest_path = ctx.manifest_path(&args.manifest)?;
     let ws =
         load_workspace(&manifest_path).map_err(|e| super::package::manifest_error(e, &ctx.cwd))?;
