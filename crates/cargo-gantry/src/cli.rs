@@ -18,14 +18,14 @@ const STYLES: clap::builder::Styles = {
         .invalid(AnsiColor::Yellow.on_default().bold())
 };
 
-/// cargo's closing line of a command's help, with its colours (the command bright cyan and bold,
-/// the rest staying bold, as cargo's markup renders).
+/// cargo's closing line of a command's help, with cargo's colour codes (the command bright cyan
+/// and bold).
 macro_rules! more_help {
     ($cmd:literal) => {
         concat!(
-            "Run `\x1b[1m\x1b[96mcargo help ",
+            "Run `\x1b[96m\x1b[1mcargo help ",
             $cmd,
-            "\x1b[39m` for more detailed information.\x1b[0m"
+            "\x1b[39m\x1b[22m` for more detailed information."
         )
     };
 }

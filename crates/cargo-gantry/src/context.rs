@@ -224,3 +224,29 @@ pub fn validate_index_url(url: &str) -> anyhow::Result<()> {
     reqwest::Url::parse(bare).map_err(|e| anyhow::anyhow!("invalid url `{url}`: {e}"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_and_index_urls_are_checked_with_cargos_words() {
+        assert!(validate_registry_name("my-registry_2").is_ok());
+        assert_eq!(
+            validate_registry_name("bad name").unwrap_err().to_string(),
+            "invalid character ` ` in registry name: `bad name`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)"
+        );
+        assert!(
+            validate_registry_name("1st")
+                .unwrap_err()
+                .to_string()
+                .contains("the name cannot start with a digit")
+        );
+        assert!(validate_index_url("sparse+https://index.example/").is_ok());
+        assert!(validate_index_url("file:///srv/index").is_ok());
+        assert_eq!(
+            validate_index_url("index_url").unwrap_err().to_string(),
+            "invalid url `index_url`: relative URL without a base"
+        );
+    }
+}

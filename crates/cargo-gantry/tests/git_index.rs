@@ -460,7 +460,7 @@ fn the_clone_is_shared_with_cargo_and_read_offline() {
 #[test]
 fn login_and_logout_with_a_git_index_as_cargo_does() {
     let tmp = tempfile::tempdir().unwrap();
-    let [c, g] = each_side(tmp.path(), "", file_url, |side, tool| {
+    let login = |side: &Side, tool: Tool| {
         let mut login = tool.command("login");
         login
             .args(["--registry", "alt"])
@@ -472,10 +472,13 @@ fn login_and_logout_with_a_git_index_as_cargo_does() {
         let mut child = login.spawn().unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"s3cr3t-token\n").unwrap();
         let out = child.wait_with_output().unwrap();
-        let logged_in = Ran {
+        Ran {
             stderr: side.normalize(&out.stderr),
             out,
-        };
+        }
+    };
+    let [c, g] = each_side(tmp.path(), "", file_url, |side, tool| {
+        let logged_in = login(side, tool);
         let credentials = std::fs::read_to_string(side.home.join("credentials.toml"));
         let mut logout = tool.command("logout");
         logout
@@ -487,7 +490,9 @@ fn login_and_logout_with_a_git_index_as_cargo_does() {
             stderr: side.normalize(&out.stderr),
             out,
         };
-        (logged_in, credentials.ok(), logged_out)
+        // Again, now that the index is cloned: cargo's login reads the clone as it is.
+        let again = login(side, tool);
+        (logged_in, credentials.ok(), logged_out, again)
     });
     assert_ok("cargo login", &c.0);
     assert!(
@@ -499,4 +504,7 @@ fn login_and_logout_with_a_git_index_as_cargo_does() {
     assert_eq!(c.1, g.1);
     assert!(g.1.unwrap().contains("s3cr3t-token"));
     assert_same(&c.2, &g.2);
+    assert_ok("cargo login again", &c.3);
+    assert!(!c.3.stderr.contains("Updating"), "{}", c.3.stderr);
+    assert_same(&c.3, &g.3);
 }

@@ -281,10 +281,11 @@ impl CargoConfig {
         names
     }
 
-    /// Keys of `[registries.NAME]` that cargo does not read, each with where it is written (cargo
-    /// warns about them once it reads the registry's settings): `(key, definition)` in file order.
+    /// Keys of `[registries.NAME]` (and, for crates.io, of `[registry]`) that cargo does not read,
+    /// each with where it is written (cargo warns about them once it reads the registry's
+    /// settings): `(key, definition)` in file order.
     pub fn registry_unused_keys(&self, name: &str) -> Vec<(String, String)> {
-        const KNOWN: [&str; 7] = [
+        const REGISTRIES: &[&str] = &[
             "index",
             "token",
             "credential-provider",
@@ -293,17 +294,33 @@ impl CargoConfig {
             "default",
             "protocol",
         ];
+        const REGISTRY: &[&str] = &[
+            "index",
+            "token",
+            "credential-provider",
+            "global-credential-providers",
+            "secret-key",
+            "secret-key-subject",
+            "default",
+        ];
+        let mut unused = self.unused_keys(&["registries", name], REGISTRIES);
+        if name == crate::credentials::CRATES_IO {
+            unused.extend(self.unused_keys(&["registry"], REGISTRY));
+        }
+        unused
+    }
+
+    fn unused_keys(&self, path: &[&str], known: &[&str]) -> Vec<(String, String)> {
+        let prefix = path.join(".");
         self.layers
             .iter()
-            .filter_map(|l| {
-                let table = lookup(&l.table, &["registries", name])?.as_table()?;
-                Some((table, &l.origin))
-            })
+            .filter_map(|l| Some((lookup(&l.table, path)?.as_table()?, &l.origin)))
             .flat_map(|(table, origin)| {
                 table
                     .keys()
-                    .filter(|k| !KNOWN.contains(&k.as_str()))
-                    .map(move |k| (format!("registries.{name}.{k}"), origin.definition()))
+                    .filter(|k| !known.contains(&k.as_str()))
+                    .map(|k| (format!("{prefix}.{k}"), origin.definition()))
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -568,6 +585,15 @@ mod tests {
             )]
         );
         assert!(c.registry_unused_keys("other").is_empty());
+        fs::write(&file, "[registry]\ntoken = 't'\nunexpected-field = 1\n").unwrap();
+        let c = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap();
+        assert_eq!(
+            c.registry_unused_keys("crates-io"),
+            [(
+                "registry.unexpected-field".to_owned(),
+                file.display().to_string()
+            )]
+        );
     }
 
     #[test]
