@@ -75,13 +75,20 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         })
         .collect();
     let index_of = |name: &str| ctx.registry_index(name);
-    let resolved = registry::resolve_target(
+    let resolved = match registry::resolve_target(
         &request,
         &settings,
         &index_of,
         ctx.config.crates_io_replacement()?.as_deref(),
         "published",
-    )?;
+    ) {
+        Ok(resolved) => resolved,
+        // The API commands' words: a replacement by a remote registry names `--registry` choices.
+        Err(e @ registry::RegistryError::CratesIoReplaced(_)) => {
+            return Err(remote::check_replacement(&ctx).err().unwrap_or_else(|| e.into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let target = match (&request, &resolved.name) {
         (RegistryRequest::Index(url), _) => {
             if settings
