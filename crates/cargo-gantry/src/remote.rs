@@ -208,8 +208,11 @@ fn reject_password(ctx: &Context, name: &str, index: &str) -> anyhow::Result<()>
         Some((_, other)) => other.to_string(),
         None => "configuration".to_owned(),
     };
-    Err(anyhow!("registry URLs may not contain passwords")
-        .context(format!("invalid index URL for registry `{name}` defined in {origin}")))
+    Err(
+        anyhow!("registry URLs may not contain passwords").context(format!(
+            "invalid index URL for registry `{name}` defined in {origin}"
+        )),
+    )
 }
 
 /// `--registry`, `--index`, `registry.default`, else crates.io (refused when `[source]` replaces it).

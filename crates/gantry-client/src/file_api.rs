@@ -26,7 +26,8 @@ pub enum FileApiError {
 
 /// True for the URLs this module serves.
 pub fn is_file_url(url: &str) -> bool {
-    url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("file://"))
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("file://"))
 }
 
 /// Performs one request against `url` (a `file://` URL; a query string is ignored). Returns the

@@ -85,7 +85,9 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         Ok(resolved) => resolved,
         // The API commands' words: a replacement by a remote registry names `--registry` choices.
         Err(e @ registry::RegistryError::CratesIoReplaced(_)) => {
-            return Err(remote::check_replacement(&ctx).err().unwrap_or_else(|| e.into()));
+            return Err(remote::check_replacement(&ctx)
+                .err()
+                .unwrap_or_else(|| e.into()));
         }
         Err(e) => return Err(e.into()),
     };
