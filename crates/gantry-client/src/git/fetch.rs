@@ -61,11 +61,11 @@ pub fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, GitError> {
 
 /// Opens an existing clone with the configuration a user's git has (credential helpers, proxies,
 /// `url.*.insteadOf`), as libgit2 and the git program would.
-pub fn open(dir: &Path) -> Result<gix::ThreadSafeRepository, gix::open::Error> {
+pub fn open(dir: &Path) -> Result<gix::ThreadSafeRepository, Box<gix::open::Error>> {
     use gix::sec::trust::DefaultForLevel;
     let mut opts = gix::open::Options::default_for_level(gix::sec::Trust::Full);
     opts.permissions.config.git_binary = true;
-    gix::ThreadSafeRepository::open_opts(dir, opts)
+    gix::ThreadSafeRepository::open_opts(dir, opts).map_err(Box::new)
 }
 
 /// Fetches `url` into `repo` in-process. `Err((cause, spurious))`: spurious failures (no answer, a

@@ -193,7 +193,8 @@ impl GitIndex {
 
     /// Whether the first read will fetch (cargo then says `Updating …`).
     pub fn fetches_on_first_read(&self) -> bool {
-        !self.opts.offline && !(self.opts.reuse_clone && self.fetched_clone().is_some())
+        let reused = self.opts.reuse_clone && self.fetched_clone().is_some();
+        !(self.opts.offline || reused)
     }
 
     /// The clone and its fetched tree, when a fetch has happened before.
