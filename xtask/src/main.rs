@@ -14,6 +14,7 @@
 //!   tests against gantry)
 //! * `bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N]
 //!   [--connections N] [--registry-bin PATH]` (gantry-registry's sparse index beside nginx, wrk)
+//! * `interop kellnr [--gantry PATH]` (cargo and cargo gantry against a real kellnr, built once)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
@@ -25,6 +26,7 @@ mod cargo_testsuite;
 mod common;
 mod corpus;
 mod demo;
+mod interop;
 mod testtools;
 mod workspaces;
 
@@ -42,7 +44,8 @@ const USAGE: &str = "usage:
                               [--rerun-baseline] [--timeout-minutes M] [--test-timeout SECS]
                               [--gantry PATH] [--work DIR]
   cargo xtask bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N] [--connections N] [--registry-bin PATH]
-  cargo xtask demo";
+  cargo xtask demo
+  cargo xtask interop kellnr [--gantry PATH]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -108,7 +111,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .map(String::from)
                 .to_vec();
             args.extend(rest.iter().cloned());
-            return testtools::cargo_with_services(&repo_root(), &args);
+            return testtools::cargo_with_services(&repo_root(), &args, true);
         }
         "bench" if rest.first().map(String::as_str) == Some("registry") => {
             let mut args: Vec<String> = [
@@ -125,7 +128,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 args.push("--".into());
                 args.extend(rest[1..].iter().cloned());
             }
-            return testtools::cargo_with_services(&repo_root(), &args);
+            return testtools::cargo_with_services(&repo_root(), &args, false);
         }
         _ => {}
     }
@@ -227,6 +230,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
         "demo" => {
             f.finish()?;
             demo::run(&repo)
+        }
+        "interop" => {
+            let Some(peer) = f.rest.first().cloned() else {
+                return Err(USAGE.into());
+            };
+            f.rest.retain(|a| *a != peer);
+            f.finish()?;
+            interop::run(&repo, &peer, gantry)
         }
         _ => Err(USAGE.into()),
     }

@@ -5,13 +5,42 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// cargo's help colours: headings and usage bright green, flags bright cyan, values cyan.
+const STYLES: clap::builder::Styles = {
+    use anstyle::AnsiColor;
+    clap::builder::Styles::styled()
+        .header(AnsiColor::BrightGreen.on_default().bold())
+        .usage(AnsiColor::BrightGreen.on_default().bold())
+        .literal(AnsiColor::BrightCyan.on_default().bold())
+        .placeholder(AnsiColor::Cyan.on_default())
+        .error(AnsiColor::BrightRed.on_default().bold())
+        .valid(AnsiColor::BrightCyan.on_default().bold())
+        .invalid(AnsiColor::Yellow.on_default().bold())
+};
+
+/// cargo's closing line of a command's help, with cargo's colour codes (the command bright cyan
+/// and bold).
+macro_rules! more_help {
+    ($cmd:literal) => {
+        concat!(
+            "Run `\x1b[96m\x1b[1mcargo help ",
+            $cmd,
+            "\x1b[39m\x1b[22m` for more detailed information."
+        )
+    };
+}
+
+// `bin_name = "cargo"`: each command's help and usage errors read as cargo's own (`cargo yank …`),
+// since `cargo gantry <command>` takes exactly cargo's arguments; only the top level says
+// `cargo gantry`.
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo-gantry",
-    bin_name = "cargo gantry",
+    bin_name = "cargo",
+    override_usage = "cargo gantry <COMMAND>",
     version,
     about = "Cargo's publishing pipeline, byte-identical and resumable",
-    propagate_version = true
+    styles = STYLES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -21,17 +50,21 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Assemble the local package into a distributable tarball
+    #[command(after_help = more_help!("package"))]
     Package(PackageArgs),
     /// Upload a package to the registry
+    #[command(after_help = more_help!("publish"))]
     Publish(PublishArgs),
-    /// Log in to a registry.
+    #[command(about = "Log in to a registry.", after_help = more_help!("login"))]
     Login(LoginArgs),
     /// Remove an API token from the registry locally
+    #[command(after_help = more_help!("logout"))]
     Logout(LogoutArgs),
     /// Remove a pushed crate from the index
-    #[command(disable_version_flag = true)]
+    #[command(after_help = more_help!("yank"))]
     Yank(YankArgs),
     /// Manage the owners of a crate on the registry
+    #[command(after_help = more_help!("owner"))]
     Owner(OwnerArgs),
 }
 
@@ -63,6 +96,9 @@ pub struct GlobalArgs {
     /// Override a configuration value
     #[arg(long = "config", value_name = "KEY=VALUE|PATH", global = true)]
     pub config: Vec<String>,
+    /// Unstable (nightly-only) flags to Cargo, see 'cargo -Z help' for details
+    #[arg(short = 'Z', value_name = "FLAG", global = true)]
+    pub unstable: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -131,8 +167,8 @@ pub struct CompileArgs {
         help_heading = "Compilation Options"
     )]
     pub target_dir: Option<PathBuf>,
-    /// Number of parallel jobs, defaults to # of CPUs.
     #[arg(
+        help = "Number of parallel jobs, defaults to # of CPUs.",
         short = 'j',
         long = "jobs",
         value_name = "N",
@@ -296,7 +332,7 @@ pub struct LoginArgs {
     #[arg(value_name = "TOKEN", hide = true)]
     pub token: Option<String>,
     /// Additional arguments for the credential provider
-    #[arg(last = true, value_name = "args")]
+    #[arg(last = true, value_name = "args", num_args = 0..)]
     pub args: Vec<String>,
     #[command(flatten)]
     pub net: NetArgs,

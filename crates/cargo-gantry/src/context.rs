@@ -160,10 +160,14 @@ impl Context {
             return Ok(RegistryRequest::Name(name.to_owned()));
         }
         if let Some(url) = index {
+            validate_index_url(url)?;
             return Ok(RegistryRequest::Index(url.to_owned()));
         }
         match self.config.get_string("registry.default")? {
-            Some((name, _)) => Ok(RegistryRequest::Name(name)),
+            Some((name, _)) => {
+                validate_registry_name(&name)?;
+                Ok(RegistryRequest::Name(name))
+            }
             None => Ok(RegistryRequest::None),
         }
     }
@@ -207,18 +211,42 @@ impl Context {
     }
 }
 
-/// Cargo's registry-name rule: Unicode XID characters plus `-`/`_`.
-fn validate_registry_name(name: &str) -> anyhow::Result<()> {
-    for (i, c) in name.chars().enumerate() {
-        let ok = c == '-' || c == '_' || c.is_alphanumeric();
-        if !ok || (i == 0 && c.is_ascii_digit()) {
-            bail!(
-                "invalid character `{c}` in registry name: `{name}`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)"
-            );
-        }
-    }
-    if name.is_empty() {
-        bail!("registry name cannot be empty");
-    }
+/// Cargo's registry-name rule (`--registry`, `registry.default`): Unicode XID characters and `-`,
+/// not starting with a digit; cargo's own schema crate words the error.
+pub fn validate_registry_name(name: &str) -> anyhow::Result<()> {
+    cargo_util_schemas::manifest::RegistryName::new(name)?;
     Ok(())
+}
+
+/// An `--index` URL must be a URL: cargo checks this before it asks for a token or reads anything.
+pub fn validate_index_url(url: &str) -> anyhow::Result<()> {
+    let bare = url.strip_prefix("sparse+").unwrap_or(url);
+    reqwest::Url::parse(bare).map_err(|e| anyhow::anyhow!("invalid url `{url}`: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_and_index_urls_are_checked_with_cargos_words() {
+        assert!(validate_registry_name("my-registry_2").is_ok());
+        assert_eq!(
+            validate_registry_name("bad name").unwrap_err().to_string(),
+            "invalid character ` ` in registry name: `bad name`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)"
+        );
+        assert!(
+            validate_registry_name("1st")
+                .unwrap_err()
+                .to_string()
+                .contains("the name cannot start with a digit")
+        );
+        assert!(validate_index_url("sparse+https://index.example/").is_ok());
+        assert!(validate_index_url("file:///srv/index").is_ok());
+        assert_eq!(
+            validate_index_url("index_url").unwrap_err().to_string(),
+            "invalid url `index_url`: relative URL without a base"
+        );
+    }
 }

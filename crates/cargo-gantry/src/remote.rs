@@ -5,13 +5,14 @@
 use anyhow::{Context as _, anyhow, bail};
 use gantry_client::auth::{Auth, AuthError, AuthorizationReason, Op, RegistryRef};
 use gantry_client::credentials::{self, CRATES_IO};
+use gantry_client::git::{GitOptions, Verbosity as GitVerbosity};
 use gantry_client::http;
 use gantry_client::index::{Index, IndexError, RegistryConfig};
 use gantry_client::webapi::WebApi;
 use gantry_package::report::Reporter;
 
-use crate::context::Context;
-use crate::shell::Shell;
+use crate::context::{Context, validate_index_url, validate_registry_name};
+use crate::shell::{Shell, Verbosity};
 
 /// The sparse index cargo talks to for crates.io.
 pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
@@ -32,9 +33,13 @@ impl Target {
         self.name.as_deref() == Some(CRATES_IO)
     }
 
-    /// How messages name it: ``registry `crates-io` `` style names or the URL.
+    /// How messages name it: ``registry `crates-io` `` style names, or the URL (a `file://` URL
+    /// as its path, as cargo shows it).
     pub fn display(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.index_url)
+        match &self.name {
+            Some(name) => name,
+            None => file_url_path(&self.index_url).unwrap_or(&self.index_url),
+        }
     }
 
     /// What `Updating …` says.
@@ -113,6 +118,11 @@ impl Target {
     }
 }
 
+/// The path of a `file://` URL (cargo shows local indexes by path).
+fn file_url_path(url: &str) -> Option<&str> {
+    url.strip_prefix("file://").filter(|p| p.starts_with('/'))
+}
+
 /// Index URLs compare as cargo's canonical form does here: without a trailing slash, scheme and
 /// host in lower case.
 fn same_index(url: &str) -> String {
@@ -130,6 +140,20 @@ fn same_index(url: &str) -> String {
     }
 }
 
+/// An `--index` URL's target: crates.io when it is crates.io's index (cargo compares index URLs,
+/// so naming crates.io's index names crates.io, with its rules and messages), else an unnamed
+/// registry.
+pub fn index_target(ctx: &Context, url: &str) -> Target {
+    let crates_io = [CRATES_IO_SPARSE, CRATES_IO_CANONICAL]
+        .into_iter()
+        .chain(ctx.config.crates_io_test_index())
+        .any(|c| same_index(c) == same_index(url));
+    Target {
+        name: crates_io.then(|| CRATES_IO.to_owned()),
+        index_url: url.to_owned(),
+    }
+}
+
 /// Resolves a named registry to a target.
 pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
     if name == CRATES_IO {
@@ -141,6 +165,7 @@ pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
     let index = ctx
         .registry_index(name)
         .ok_or_else(|| anyhow!("registry index was not found in any configuration: `{name}`"))?;
+    reject_password(ctx, name, &index)?;
     Ok(Target {
         name: Some(name.to_owned()),
         index_url: index,
@@ -148,16 +173,46 @@ pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
 }
 
 fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
+    reject_registry_index(ctx)?;
+    // cargo's test hook: its test suite's stand-in for crates.io (see `crates_io_test_index`).
+    if let Some(url) = ctx.config.crates_io_test_index() {
+        return Ok(url.to_owned());
+    }
+    // `registries.crates-io.protocol = "git"`: cargo then reads crates.io's git index.
+    if ctx.crates_io_git()? {
+        return Ok(CRATES_IO_CANONICAL.to_owned());
+    }
+    Ok(CRATES_IO_SPARSE.to_owned())
+}
+
+/// cargo's pre-1.x setting for crates.io's index: refused with what to use instead, before anything
+/// else is said about crates.io.
+fn reject_registry_index(ctx: &Context) -> anyhow::Result<()> {
     if ctx.config.get_string("registry.index")?.is_some() {
         bail!(
             "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
         );
     }
-    // cargo's test hook: its test suite's stand-in for crates.io (see `crates_io_test_index`).
-    if let Some(url) = ctx.config.crates_io_test_index() {
-        return Ok(url.to_owned());
+    Ok(())
+}
+
+/// A configured index URL with a password is refused (cargo would otherwise show it in messages
+/// and store it in lockfiles).
+fn reject_password(ctx: &Context, name: &str, index: &str) -> anyhow::Result<()> {
+    let bare = index.strip_prefix("sparse+").unwrap_or(index);
+    if !reqwest::Url::parse(bare).is_ok_and(|u| u.password().is_some()) {
+        return Ok(());
     }
-    Ok(CRATES_IO_SPARSE.to_owned())
+    let origin = match ctx.config.get_string(&format!("registries.{name}.index"))? {
+        Some((_, gantry_client::config::Origin::File(path))) => path.display().to_string(),
+        Some((_, other)) => other.to_string(),
+        None => "configuration".to_owned(),
+    };
+    Err(
+        anyhow!("registry URLs may not contain passwords").context(format!(
+            "invalid index URL for registry `{name}` defined in {origin}"
+        )),
+    )
 }
 
 /// `--registry`, `--index`, `registry.default`, else crates.io (refused when `[source]` replaces it).
@@ -167,17 +222,18 @@ pub fn select(
     index: Option<&str>,
 ) -> anyhow::Result<Target> {
     if let Some(name) = registry {
+        validate_registry_name(name)?;
         return named(ctx, name);
     }
     if let Some(url) = index {
-        return Ok(Target {
-            name: None,
-            index_url: url.to_owned(),
-        });
+        validate_index_url(url)?;
+        return Ok(index_target(ctx, url));
     }
     if let Some((name, _)) = ctx.config.get_string("registry.default")? {
+        validate_registry_name(&name)?;
         return named(ctx, &name);
     }
+    reject_registry_index(ctx)?;
     check_replacement(ctx)?;
     named(ctx, CRATES_IO)
 }
@@ -215,13 +271,24 @@ pub struct Remote {
     pub login_url: Option<String>,
 }
 
-pub fn user_agent(ctx: &Context) -> String {
-    ctx.config
-        .get_string("http.user-agent")
-        .ok()
-        .flatten()
-        .map(|(v, _)| v)
-        .unwrap_or_else(|| format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")))
+/// The client as cargo's `[http]` settings shape it: `user-agent`, `timeout` (or `HTTP_TIMEOUT`),
+/// `proxy`; each of the wrong type is an error, as with cargo.
+fn http_client(ctx: &Context) -> anyhow::Result<reqwest::Client> {
+    let user_agent = match ctx.config.get_string("http.user-agent")? {
+        Some((v, _)) => v,
+        None => format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let proxy = ctx.config.get_string("http.proxy")?.map(|(v, _)| v);
+    let timeout = match ctx.config.get_u32("http.timeout")? {
+        Some(secs) => Some(secs.into()),
+        None => ctx
+            .config
+            .env_var("HTTP_TIMEOUT")
+            .and_then(|v| v.parse().ok()),
+    }
+    .map(std::time::Duration::from_secs)
+    .unwrap_or(http::DEFAULT_TIMEOUT);
+    Ok(http::client_via(&user_agent, timeout, proxy.as_deref())?)
 }
 
 /// The shell as the credential machinery's console.
@@ -250,13 +317,40 @@ impl Remote {
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
+        offline: bool,
+        shell: &Shell,
+    ) -> anyhow::Result<Remote> {
+        Self::connect_with(ctx, target, token_flag, offline, false, shell)
+    }
+
+    /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
+    /// is (cargo does not force an update there), so there is no `Updating` line.
+    pub fn connect_for_login(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        offline: bool,
+        shell: &Shell,
+    ) -> anyhow::Result<Remote> {
+        Self::connect_with(ctx, target, token_flag, offline, true, shell)
+    }
+
+    fn connect_with(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        offline: bool,
+        reuse_clone: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let client = http::client(&user_agent(ctx), timeout(ctx)?)?;
+        // cargo configures its HTTP handle when it first updates the index, so a bad `[http]`
+        // value fails there.
+        let client = http_client(ctx)
+            .with_context(|| format!("failed to update {}", describe_source(&target)))?;
         let auth = Auth::new(
             ctx.config.clone(),
             target.registry_ref(ctx),
@@ -268,13 +362,27 @@ impl Remote {
             .get_u32("net.retry")?
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
-        let mut index = Index::open(client.clone(), &target.index_url)?.with_retries(
+        let git = GitOptions {
+            reuse_clone,
+            ..git_options(ctx, offline, shell)?
+        };
+        let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
             retries,
             std::sync::Arc::new(move |m: &str| Reporter::warning(&warn_shell, m)),
         );
-        shell.status("Updating", &target.describe());
+        // cargo says so only where it goes to the network (a git clone read offline, or for
+        // `login`, is not updated).
+        if index.goes_to_network() {
+            shell.status("Updating", &target.describe());
+        }
         let mut login_url = None;
-        let config = match runtime.block_on(index.config()) {
+        let config = runtime.block_on(index.config());
+        if let Some(name) = &target.name {
+            for (key, definition) in ctx.config.registry_unused_keys(name) {
+                shell.warning(&format!("unused config key `{key}` in `{definition}`"));
+            }
+        }
+        let config = match config {
             Ok(config) if !config.auth_required => config,
             Ok(config) => {
                 auth.set_auth_required();
@@ -302,6 +410,10 @@ impl Remote {
                     }
                     other => other?,
                 }
+            }
+            Err(e @ IndexError::Git(_)) => {
+                let what = describe_source(&target);
+                return Err(anyhow::Error::new(e).context(format!("failed to update {what}")));
             }
             Err(e) => return Err(e.into()),
         };
@@ -357,22 +469,31 @@ pub fn auth_for(ctx: &Context, registry: Option<&str>, shell: &Shell) -> anyhow:
     ))
 }
 
-fn auth_error(e: AuthError) -> anyhow::Error {
-    anyhow::Error::new(e)
+/// How git indexes are fetched: cargo's clone directory, `net.git-fetch-with-cli`, offline-ness,
+/// and the shell for `Blocking`/`Running` lines. `offline` is the command's `--offline`/`--frozen`.
+fn git_options(ctx: &Context, offline: bool, shell: &Shell) -> anyhow::Result<GitOptions> {
+    let status_shell = shell.clone();
+    Ok(GitOptions {
+        cargo_home: ctx.config.cargo_home().to_owned(),
+        fetch_with_cli: ctx
+            .config
+            .get_bool("net.git-fetch-with-cli")?
+            .unwrap_or(false),
+        offline: offline || ctx.config.get_bool("net.offline")?.unwrap_or(false),
+        reuse_clone: false,
+        verbosity: match shell.verbosity() {
+            Verbosity::Quiet => GitVerbosity::Quiet,
+            Verbosity::Normal => GitVerbosity::Normal,
+            Verbosity::Verbose => GitVerbosity::Verbose,
+        },
+        status: Some(std::sync::Arc::new(move |word: &str, msg: &str| {
+            status_shell.status(word, msg)
+        })),
+    })
 }
 
-fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
-    Ok(ctx
-        .config
-        .get_string("http.timeout")?
-        .and_then(|(v, _)| v.parse().ok())
-        .or_else(|| {
-            ctx.config
-                .env_var("HTTP_TIMEOUT")
-                .and_then(|v| v.parse().ok())
-        })
-        .map(std::time::Duration::from_secs)
-        .unwrap_or(http::DEFAULT_TIMEOUT))
+fn auth_error(e: AuthError) -> anyhow::Error {
+    anyhow::Error::new(e)
 }
 
 /// How cargo names a registry source in messages: ``registry `crates-io` `` / ``registry `NAME` ``.

@@ -30,6 +30,10 @@ impl Shell {
         Shell { verbosity, color }
     }
 
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
     /// Parses `--color` (or `term.color`) values.
     pub fn color_choice(value: Option<&str>) -> Result<ColorChoice, String> {
         match value {

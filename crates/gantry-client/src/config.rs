@@ -30,9 +30,9 @@ pub enum ConfigError {
         "failed to parse value from --config argument `{arg}` as a dotted key expression\n\nCaused by:\n  {message}"
     )]
     BadArgument { arg: String, message: String },
-    #[error(
-        "invalid configuration for key `{key}`\nexpected {expected}, but found {found} in {origin}"
-    )]
+    /// cargo's words for a value of the wrong type (`origin` as [`Origin::definition`] puts it;
+    /// `found` is TOML's type name, after cargo's own "a").
+    #[error("error in {origin}: `{key}` expected {expected}, but found a {found}")]
     WrongType {
         key: String,
         expected: &'static str,
@@ -44,11 +44,32 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
-pub struct ConfigFileError {
-    pub path: PathBuf,
-    pub message: String,
+pub enum ConfigFileError {
+    #[error("could not parse TOML configuration in `{}`\n\nCaused by:\n  {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    /// A float or a date/time: cargo's configuration has no such values, and refuses the file.
+    #[error("failed to load TOML configuration from `{}`", path.display())]
+    UnsupportedType {
+        path: PathBuf,
+        #[source]
+        source: UnsupportedValue,
+    },
 }
+
+/// Where in a config file a value of a type cargo does not read sits.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to parse config at `{key}`")]
+pub struct UnsupportedValue {
+    /// Dotted, with `[i]` for array elements.
+    pub key: String,
+    #[source]
+    pub kind: UnsupportedKind,
+}
+
+/// The TOML type (`float`, `datetime`).
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported TOML configuration type `{0}`")]
+pub struct UnsupportedKind(pub &'static str);
 
 /// Where a value came from; relative paths resolve against `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +80,17 @@ pub enum Origin {
     Env(String),
     /// A `--config` argument; paths are relative to the current directory.
     Cli,
+}
+
+impl Origin {
+    /// Where a value is defined, as cargo's errors say it: a file's path (no quotes), else as
+    /// `Display` has it.
+    pub fn definition(&self) -> String {
+        match self {
+            Origin::File(p) => p.display().to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Origin {
@@ -160,7 +192,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a string",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -180,7 +212,7 @@ impl CargoConfig {
                         key: key.to_owned(),
                         expected: "a list of strings",
                         found: other.type_str(),
-                        origin: origin.to_string(),
+                        origin: origin.definition(),
                     }),
                 })
                 .collect::<Result<_, _>>()
@@ -189,7 +221,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a list of strings",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -200,7 +232,7 @@ impl CargoConfig {
             key: key.to_owned(),
             expected: "a non-negative integer",
             found: v.type_str(),
-            origin: origin.to_string(),
+            origin: origin.definition(),
         };
         match self.get(key)? {
             None => Ok(None),
@@ -224,7 +256,7 @@ impl CargoConfig {
                 key: key.to_owned(),
                 expected: "a boolean",
                 found: other.type_str(),
-                origin: origin.to_string(),
+                origin: origin.definition(),
             }),
         }
     }
@@ -247,6 +279,50 @@ impl CargoConfig {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// Keys of `[registries.NAME]` (and, for crates.io, of `[registry]`) that cargo does not read,
+    /// each with where it is written (cargo warns about them once it reads the registry's
+    /// settings): `(key, definition)` in file order.
+    pub fn registry_unused_keys(&self, name: &str) -> Vec<(String, String)> {
+        const REGISTRIES: &[&str] = &[
+            "index",
+            "token",
+            "credential-provider",
+            "secret-key",
+            "secret-key-subject",
+            "default",
+            "protocol",
+        ];
+        const REGISTRY: &[&str] = &[
+            "index",
+            "token",
+            "credential-provider",
+            "global-credential-providers",
+            "secret-key",
+            "secret-key-subject",
+            "default",
+        ];
+        let mut unused = self.unused_keys(&["registries", name], REGISTRIES);
+        if name == crate::credentials::CRATES_IO {
+            unused.extend(self.unused_keys(&["registry"], REGISTRY));
+        }
+        unused
+    }
+
+    fn unused_keys(&self, path: &[&str], known: &[&str]) -> Vec<(String, String)> {
+        let prefix = path.join(".");
+        self.layers
+            .iter()
+            .filter_map(|l| Some((lookup(&l.table, path)?.as_table()?, &l.origin)))
+            .flat_map(|(table, origin)| {
+                table
+                    .keys()
+                    .filter(|k| !known.contains(&k.as_str()))
+                    .map(|k| (format!("{prefix}.{k}"), origin.definition()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The index URL configured for registry `name` (`registries.NAME.index` or
@@ -380,16 +456,52 @@ fn config_file_in(dot_cargo: &Path) -> Option<PathBuf> {
 
 fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
     let wrap = |message: String| ConfigError::Read {
-        source: Box::new(ConfigFileError {
+        source: Box::new(ConfigFileError::Syntax {
             path: path.to_owned(),
             message,
         }),
     };
     let text = fs::read_to_string(path).map_err(|e| wrap(e.to_string()))?;
     let table: Table = toml::from_str(&text).map_err(|e| wrap(e.to_string()))?;
+    if let Some((key, kind)) = unsupported_value(&table, "") {
+        return Err(ConfigError::Read {
+            source: Box::new(ConfigFileError::UnsupportedType {
+                path: path.to_owned(),
+                source: UnsupportedValue {
+                    key,
+                    kind: UnsupportedKind(kind),
+                },
+            }),
+        });
+    }
     Ok(Layer {
         table,
         origin: Origin::File(path.to_owned()),
+    })
+}
+
+/// The first float or date/time in `table` (in file order), with its dotted key (`a.b[0]` for an
+/// array element), as cargo names it when it refuses the file.
+fn unsupported_value(table: &Table, prefix: &str) -> Option<(String, &'static str)> {
+    fn check(value: &Value, key: String) -> Option<(String, &'static str)> {
+        match value {
+            Value::Float(_) => Some((key, "float")),
+            Value::Datetime(_) => Some((key, "datetime")),
+            Value::Table(t) => unsupported_value(t, &key),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| check(v, format!("{key}[{i}]"))),
+            Value::String(_) | Value::Integer(_) | Value::Boolean(_) => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        check(v, key)
     })
 }
 
@@ -419,6 +531,69 @@ mod tests {
             .collect();
         m.insert("CARGO_HOME".into(), home.display().to_string());
         m
+    }
+
+    #[test]
+    fn floats_and_datetimes_refuse_the_file_naming_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let file = home.join("config.toml");
+        let message = |text: &str| {
+            fs::write(&file, text).unwrap();
+            let err = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap_err();
+            let mut chain = vec![err.to_string()];
+            let mut next = std::error::Error::source(&err);
+            while let Some(e) = next {
+                chain.push(e.to_string());
+                next = e.source();
+            }
+            chain.join("\n")
+        };
+        let path = file.display();
+        assert_eq!(
+            message("[http]\nproxy = 3.0\n"),
+            format!(
+                "could not load Cargo configuration\nfailed to load TOML configuration from `{path}`\nfailed to parse config at `http.proxy`\nunsupported TOML configuration type `float`"
+            )
+        );
+        assert!(
+            message("[alias]\nok = 'x'\nd = [07:32:00, 1]\n")
+                .ends_with("at `alias.d[0]`\nunsupported TOML configuration type `datetime`")
+        );
+        fs::write(&file, "[http]\nproxy = 'h'\ntimeout = 3\n").unwrap();
+        assert!(CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).is_ok());
+    }
+
+    #[test]
+    fn unknown_registry_keys_are_listed_with_their_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        fs::create_dir_all(&home).unwrap();
+        let file = home.join("config.toml");
+        fs::write(
+            &file,
+            "[registries.alt]\nindex = 'x'\ntoken = 't'\nunexpected-field = 1\nprotocol = 'git'\n",
+        )
+        .unwrap();
+        let c = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap();
+        assert_eq!(
+            c.registry_unused_keys("alt"),
+            [(
+                "registries.alt.unexpected-field".to_owned(),
+                file.display().to_string()
+            )]
+        );
+        assert!(c.registry_unused_keys("other").is_empty());
+        fs::write(&file, "[registry]\ntoken = 't'\nunexpected-field = 1\n").unwrap();
+        let c = CargoConfig::load_with_env(tmp.path(), &[], env(&[], &home)).unwrap();
+        assert_eq!(
+            c.registry_unused_keys("crates-io"),
+            [(
+                "registry.unexpected-field".to_owned(),
+                file.display().to_string()
+            )]
+        );
     }
 
     #[test]

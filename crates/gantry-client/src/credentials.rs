@@ -140,8 +140,24 @@ pub fn save_token(home: &Path, registry: &str, token: &str) -> Result<PathBuf, C
         table_for_mut(&mut doc, CRATES_IO).insert("token", legacy);
     }
     table_for_mut(&mut doc, registry).insert("token", value(token));
-    write_private(&path, &doc.to_string())?;
+    write_private(&path, &layout(doc))?;
     Ok(path)
+}
+
+/// The file's text after an edit. Cargo rewrites the file in its own layout; a file with comments
+/// keeps them and its layout instead (cargo would drop them), any other is laid out as cargo does.
+fn layout(mut doc: DocumentMut) -> String {
+    let commented = doc.to_string().contains('#');
+    if !commented {
+        doc.fmt();
+        doc.set_trailing("");
+        for (_, item) in doc.iter_mut() {
+            if let Some(table) = item.as_table_mut() {
+                table.decor_mut().clear();
+            }
+        }
+    }
+    doc.to_string()
 }
 
 /// `cargo logout`: removes the token (and asymmetric-token keys); returns false if nothing was
@@ -294,6 +310,29 @@ mod tests {
             "[registry]\n\n[registries.alt]\ntoken = \"tok2\"\n"
         );
         assert!(!remove_token(home.path(), CRATES_IO).unwrap());
+    }
+
+    #[test]
+    fn login_lays_out_an_uncommented_file_as_cargo_does_and_keeps_comments() {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join("credentials.toml");
+        fs::write(&path, "\n    [registry]\n    token = \"old\"\n    ").unwrap();
+        save_token(home.path(), CRATES_IO, "abcdefg").unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[registry]\ntoken = \"abcdefg\"\n"
+        );
+        save_token(home.path(), "alt", "t2").unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[registry]\ntoken = \"abcdefg\"\n\n[registries.alt]\ntoken = \"t2\"\n"
+        );
+        fs::write(&path, "# mine\n[registry]\ntoken = \"old\"\n").unwrap();
+        save_token(home.path(), CRATES_IO, "new").unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "# mine\n[registry]\ntoken = \"new\"\n"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 static PROVIDER: Once = Once::new();
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     PROVIDER.call_once(|| {
         // Fails only if another provider was installed first, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -23,19 +23,36 @@ pub struct ClientBuildError(#[source] reqwest::Error);
 /// Builds the shared client. `user_agent` is `cargo-gantry/VERSION` unless `http.user-agent` says
 /// otherwise.
 pub fn client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
+    client_via(user_agent, timeout, None)
+}
+
+/// [`client`] through cargo's `http.proxy` (`[scheme://]host[:port]`, `http://` when no scheme is
+/// given, as libcurl reads it) when there is one; without it the usual proxy variables apply.
+pub fn client_via(
+    user_agent: &str,
+    timeout: Duration,
+    proxy: Option<&str>,
+) -> Result<reqwest::Client, ClientBuildError> {
     install_crypto_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         "cargo-protocol",
         reqwest::header::HeaderValue::from_static("version=1"),
     );
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
         .default_headers(headers)
         .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .build()
-        .map_err(ClientBuildError)
+        .read_timeout(timeout);
+    if let Some(proxy) = proxy.filter(|p| !p.is_empty()) {
+        let url = if proxy.contains("://") {
+            proxy.to_owned()
+        } else {
+            format!("http://{proxy}")
+        };
+        builder = builder.proxy(reqwest::Proxy::all(url).map_err(ClientBuildError)?);
+    }
+    builder.build().map_err(ClientBuildError)
 }
 
 /// cargo's reason-phrase table for `(status N Reason)` in error messages.

@@ -1,11 +1,12 @@
 //! A registry's index, whatever protocol serves it: the one seam every reader goes through
-//! (`config.json`, a crate's entries, one version). Only the sparse protocol is spoken today; a git
-//! index (`registry+…` or a bare URL) is refused by [`Index::open`] with a clear error, and gets
-//! its own backend here when it is built.
+//! (`config.json`, a crate's entries, one version). A `sparse+` URL is read over HTTP
+//! ([`crate::sparse`]); any other URL is a git index, read from cargo's clone of it
+//! ([`crate::git`]).
 
 use gantry_protocol::IndexEntry;
 use serde::Deserialize;
 
+use crate::git::{GitError, GitIndex, GitOptions};
 use crate::sparse::SparseIndex;
 
 /// `config.json` of a registry. Unknown keys are ignored, as cargo ignores them.
@@ -60,10 +61,8 @@ pub enum IndexError {
         /// hands them over with the `read` request).
         headers: Vec<String>,
     },
-    #[error(
-        "`{0}` is a git index; cargo-gantry reads only sparse indexes so far (point the registry at its `sparse+` URL if it has one)"
-    )]
-    GitIndex(String),
+    #[error(transparent)]
+    Git(#[from] GitError),
     #[error("sparse registry url must end in a slash `/`: {0}")]
     NoTrailingSlash(String),
     /// A concurrent read could not finish (a bug, reported rather than taken for "no entries").
@@ -98,13 +97,17 @@ pub struct Index {
 #[derive(Clone)]
 enum Backend {
     Sparse(SparseIndex),
+    Git(GitIndex),
 }
 
 impl Index {
-    /// The index at `url` as configured: `sparse+http(s)://…/` today.
-    pub fn open(client: reqwest::Client, url: &str) -> Result<Index, IndexError> {
+    /// The index at `url` as configured: `sparse+http(s)://…/`, or a git index's URL (whose clone
+    /// lives where `git` says).
+    pub fn open(client: reqwest::Client, url: &str, git: GitOptions) -> Result<Index, IndexError> {
         let Some(rest) = url.strip_prefix("sparse+") else {
-            return Err(IndexError::GitIndex(url.to_owned()));
+            return Ok(Index {
+                backend: Backend::Git(GitIndex::new(url, git)?),
+            });
         };
         if !rest.ends_with('/') {
             return Err(IndexError::NoTrailingSlash(url.to_owned()));
@@ -114,42 +117,71 @@ impl Index {
         })
     }
 
-    /// Send this token with every request (the registry requires authentication).
+    /// Send this token with every request (the registry requires authentication). A git index is
+    /// fetched with git's own credentials, as cargo fetches it.
     pub fn with_token(self, token: Option<String>) -> Self {
         match self.backend {
             Backend::Sparse(s) => Index {
                 backend: Backend::Sparse(s.with_token(token)),
             },
+            git @ Backend::Git(_) => Index { backend: git },
         }
     }
 
     /// Try spurious failures again (cargo's `net.retry`), warning through `warn` each time.
     pub fn with_retries(self, retries: u32, warn: crate::sparse::Warn) -> Self {
-        match self.backend {
-            Backend::Sparse(s) => Index {
-                backend: Backend::Sparse(s.with_retries(retries, warn)),
-            },
-        }
+        let backend = match self.backend {
+            Backend::Sparse(s) => Backend::Sparse(s.with_retries(retries, warn)),
+            Backend::Git(g) => Backend::Git(g.with_retries(retries, warn)),
+        };
+        Index { backend }
     }
 
     /// The URL requests go to (without the `sparse+` prefix).
     pub fn url(&self) -> &str {
         match &self.backend {
             Backend::Sparse(s) => s.base(),
+            Backend::Git(g) => g.url(),
+        }
+    }
+
+    /// Whether this is a git index (each refresh is a fetch, so it is polled less often).
+    pub fn is_git(&self) -> bool {
+        matches!(self.backend, Backend::Git(_))
+    }
+
+    /// Whether reading it goes to the network (a sparse index always asks; a git clone may be read
+    /// as it is, offline or for `login`).
+    pub fn goes_to_network(&self) -> bool {
+        match &self.backend {
+            Backend::Sparse(_) => true,
+            Backend::Git(g) => g.fetches_on_first_read(),
         }
     }
 
     pub async fn config(&self) -> Result<RegistryConfig, IndexError> {
         match &self.backend {
             Backend::Sparse(s) => s.config().await,
+            Backend::Git(g) => g.config().await,
         }
     }
 
     /// Every readable entry of `name`'s index file; a crate the registry does not know is an empty
-    /// list.
+    /// list. A sparse index is asked afresh each time; a git index is read from the commit fetched
+    /// last (see [`Index::refresh`]).
     pub async fn entries(&self, name: &str) -> Result<Vec<IndexEntry>, IndexError> {
         match &self.backend {
             Backend::Sparse(s) => s.entries(name).await,
+            Backend::Git(g) => g.entries(name).await,
+        }
+    }
+
+    /// Makes later reads see what the registry published since the last one: a new fetch of a git
+    /// index; nothing for a sparse one, which is read afresh anyway.
+    pub async fn refresh(&self) -> Result<(), IndexError> {
+        match &self.backend {
+            Backend::Sparse(_) => Ok(()),
+            Backend::Git(g) => g.refresh().await,
         }
     }
 
@@ -160,4 +192,13 @@ impl Index {
             e.vers == version || (want.is_some() && semver::Version::parse(&e.vers).ok() == want)
         }))
     }
+}
+
+/// The entries of an index file; lines this client cannot read (a newer schema) are skipped, as
+/// cargo skips them.
+pub(crate) fn parse_entries(text: &str) -> Vec<IndexEntry> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str::<IndexEntry>(l).ok())
+        .collect()
 }

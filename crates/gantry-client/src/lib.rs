@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod config;
 pub mod credentials;
+pub mod file_api;
+pub mod git;
 pub mod http;
 pub mod index;
 pub mod response;

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// No answer at all (connection, TLS, timeout).
     #[error(transparent)]
     Transport(reqwest::Error),
+    /// A `file://` API's file could not be read or written.
+    #[error(transparent)]
+    File(crate::file_api::FileApiError),
     /// A 2xx answer whose body is not the JSON the request expects (for example an HTML page).
     #[error(transparent)]
     Json(serde_json::Error),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use gantry_protocol::{IndexEntry, index_path};
 
 use crate::http::parse_retry_after;
-use crate::index::{FetchError, IndexError, RegistryConfig};
+use crate::index::{FetchError, IndexError, RegistryConfig, parse_entries};
 
 /// Bodies in error messages are cut here, as cargo cuts them.
 const MAX_BODY_IN_ERROR: usize = 512;
@@ -202,13 +202,7 @@ impl SparseIndex {
             400 | 404 | 410 | 451 => return Ok(Vec::new()),
             _ => return Err(self.failed(&path, a)),
         }
-        let text = String::from_utf8_lossy(&a.body);
-        // Lines this client cannot read (newer schema) are skipped, as cargo does.
-        Ok(text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter_map(|l| serde_json::from_str::<IndexEntry>(l).ok())
-            .collect())
+        Ok(parse_entries(&String::from_utf8_lossy(&a.body)))
     }
 }
 
@@ -224,7 +218,7 @@ fn is_spurious(e: &IndexError) -> bool {
 }
 
 /// The wait before retry number `retried` (0-based).
-fn retry_wait(retried: u32) -> Duration {
+pub(crate) fn retry_wait(retried: u32) -> Duration {
     if retried == 0 {
         // Jitter spreads clients that failed together; the clock's nanoseconds are random enough.
         let nanos = std::time::SystemTime::now()

@@ -22,25 +22,27 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
     }
     let ctx = Context::new(&args.global)?;
     let target = remote::select(&ctx, args.registry.as_deref(), None)?;
-    let (remote, login_url) = match Remote::connect(&ctx, target, args.token.as_deref(), shell) {
-        Ok(remote) => {
-            let url = format!("{}/me", remote.api_url()?);
-            (Some(remote), Some(url))
-        }
-        // A registry that wants a token before it shows its `config.json` may have said where to
-        // get one.
-        // (A token that is missing or rejected is what login is for.)
-        Err(e) => {
-            let refusal = match e.downcast_ref::<AuthError>() {
-                Some(AuthError::Authorization(a)) => Some(a.as_ref()),
-                _ => e.downcast_ref::<AuthorizationError>(),
-            };
-            match refusal {
-                Some(a) => (None, a.login_url.clone()),
-                None => return Err(e),
+    let offline = args.net.offline || args.net.frozen;
+    let (remote, login_url) =
+        match Remote::connect_for_login(&ctx, target, args.token.as_deref(), offline, shell) {
+            Ok(remote) => {
+                let url = format!("{}/me", remote.api_url()?);
+                (Some(remote), Some(url))
             }
-        }
-    };
+            // A registry that wants a token before it shows its `config.json` may have said where to
+            // get one.
+            // (A token that is missing or rejected is what login is for.)
+            Err(e) => {
+                let refusal = match e.downcast_ref::<AuthError>() {
+                    Some(AuthError::Authorization(a)) => Some(a.as_ref()),
+                    _ => e.downcast_ref::<AuthorizationError>(),
+                };
+                match refusal {
+                    Some(a) => (None, a.login_url.clone()),
+                    None => return Err(e),
+                }
+            }
+        };
     let stdin_token = match &args.token {
         Some(_) => None,
         None if !std::io::stdin().is_terminal() => {
@@ -48,7 +50,10 @@ pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("failed to read stdin")?;
-            (!text.is_empty()).then_some(text)
+            // Like cargo: the pasted line without its newline; only whitespace is no token, and
+            // the provider then asks for one.
+            let token = text.trim();
+            (!token.is_empty()).then(|| token.to_owned())
         }
         None => None,
     };

@@ -12,6 +12,8 @@ use crate::shell::Shell;
 
 pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
     let ctx = Context::new(&args.global)?;
+    // `--registry`/`--index`/`registry.default` are checked as arguments, before anything is read.
+    ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let krate = match &args.krate {
         Some(k) => k.clone(),
         None => current_package(&ctx)?,
@@ -20,7 +22,13 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
     if args.index.is_some() && args.token.is_none() {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
+    let remote = Remote::connect(
+        &ctx,
+        target,
+        args.token.as_deref(),
+        args.net.offline || args.net.frozen,
+        shell,
+    )?;
     remote.api_url()?;
     let token = remote.token(Op::Owners { name: &krate })?;
     let api = remote.web_api(Some(token))?;

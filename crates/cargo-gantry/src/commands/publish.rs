@@ -51,6 +51,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     }
     let selection = args.selection.selection()?;
     let ctx = Context::new(&args.global)?;
+    // The registry arguments are checked as arguments, before the workspace is read (as cargo).
+    ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
     let manifest_path = ctx.manifest_path(&args.manifest)?;
     let ws =
         load_workspace(&manifest_path).map_err(|e| super::package::manifest_error(e, &ctx.cwd))?;
@@ -73,13 +75,22 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         })
         .collect();
     let index_of = |name: &str| ctx.registry_index(name);
-    let resolved = registry::resolve_target(
+    let resolved = match registry::resolve_target(
         &request,
         &settings,
         &index_of,
         ctx.config.crates_io_replacement()?.as_deref(),
         "published",
-    )?;
+    ) {
+        Ok(resolved) => resolved,
+        // The API commands' words: a replacement by a remote registry names `--registry` choices.
+        Err(e @ registry::RegistryError::CratesIoReplaced(_)) => {
+            return Err(remote::check_replacement(&ctx)
+                .err()
+                .unwrap_or_else(|| e.into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let target = match (&request, &resolved.name) {
         (RegistryRequest::Index(url), _) => {
             if settings
@@ -88,10 +99,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             {
                 shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\n  |\n  = help: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
             }
-            Target {
-                name: None,
-                index_url: url.clone(),
-            }
+            remote::index_target(&ctx, url)
         }
         (_, Some(name)) => {
             if request == RegistryRequest::None && name != registry::CRATES_IO {
@@ -106,7 +114,13 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(&ctx, target.clone(), args.token.as_deref(), shell)?;
+    let remote = Remote::connect(
+        &ctx,
+        target.clone(),
+        args.token.as_deref(),
+        args.manifest.offline || args.manifest.frozen,
+        shell,
+    )?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {

@@ -58,8 +58,20 @@ impl Credential for ProcessCredential {
         from_child
             .read_line(&mut line)
             .map_err(|e| chained("failed to read hello from credential provider", e))?;
-        let _hello: CredentialHello =
+        let hello: CredentialHello =
             serde_json::from_str(&line).map_err(|e| bad("failed to deserialize hello", e))?;
+        // A provider that speaks none of our protocol versions gets no request: it is stopped
+        // (it may be waiting for one) and named with what it does speak, as cargo does.
+        if !hello.v.contains(&cargo_credential::PROTOCOL_VERSION_1) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "credential provider supports protocol versions {:?}, while Cargo supports {:?}",
+                hello.v,
+                [cargo_credential::PROTOCOL_VERSION_1]
+            )
+            .into());
+        }
         let request = CredentialRequest {
             v: cargo_credential::PROTOCOL_VERSION_1,
             registry: registry.clone(),
@@ -88,5 +100,41 @@ impl Credential for ProcessCredential {
             .into());
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_provider_without_our_protocol_version_gets_no_request() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let request = dir.path().join("request");
+        let script = dir.path().join("provider");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '{{\"v\":[998,999]}}\\n'\nread -r line\nprintf '%s' \"$line\" > '{}'\n",
+                request.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let registry = RegistryInfo {
+            index_url: "https://example.invalid/index",
+            name: Some("alt"),
+            headers: Vec::new(),
+        };
+        let err = ProcessCredential::new(script.to_str().unwrap())
+            .perform(&registry, &Action::Logout, &[])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "credential provider supports protocol versions [998, 999], while Cargo supports [1]"
+        );
+        assert!(!request.exists(), "no request was sent");
     }
 }

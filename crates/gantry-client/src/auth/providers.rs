@@ -104,7 +104,7 @@ fn resolve_alias(
     {
         if BUILT_IN.contains(&provider.program.as_str()) {
             warn(format!(
-                "credential-alias `{}` (defined in {}) will be ignored because it would shadow a built-in credential-provider",
+                "credential-alias `{}` (defined in `{}`) will be ignored because it would shadow a built-in credential-provider",
                 provider.program,
                 origin_display(&alias.origin)
             ));

@@ -111,7 +111,7 @@ impl CargoConfig {
             key: key.to_owned(),
             expected,
             found: found.type_str(),
-            origin: origin.to_string(),
+            origin: origin.definition(),
         }
     }
 }

@@ -32,6 +32,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 /// Index polls start fast (a strongly consistent registry shows a version at once) and slow down.
 const FIRST_POLL: Duration = Duration::from_millis(50);
 const MAX_POLL: Duration = Duration::from_secs(1);
+/// A git index is polled as cargo polls every index: each poll is a fetch, once a second.
+const GIT_POLL: Duration = Duration::from_secs(1);
 /// How long a crate uploaded by an earlier run, but never confirmed, is looked for in the index
 /// before it is sent again.
 const RECHECK_WAIT: Duration = Duration::from_secs(10);
@@ -422,6 +424,8 @@ impl Sched<'_, '_> {
         // After an unknown outcome (now or earlier), a refusal may just mean an earlier try landed;
         // a 2xx whose body cannot be read (a proxy's HTML page) may have landed too.
         if err.outcome_unknown() || err.unreadable_success() || self.attempts[i] > 1 {
+            // A failed fetch is no answer either way; the look below then says "not listed".
+            let _ = self.plan.remote.index.refresh().await;
             match self.our_checksum_listed(i).await {
                 Ok(true) => {
                     let note = format!(
@@ -477,6 +481,14 @@ impl Sched<'_, '_> {
     /// Polls the index for every unconfirmed crate whose turn it is.
     async fn poll(&mut self) {
         let now = Instant::now();
+        let due = self
+            .st
+            .iter()
+            .any(|s| matches!(s, St::Unconfirmed { next_poll, .. } if *next_poll <= now));
+        if due {
+            // One fetch of a git index serves every crate looked for; a failed one is "not yet".
+            let _ = self.plan.remote.index.refresh().await;
+        }
         let mut visible = Vec::new();
         for i in 0..self.st.len() {
             let St::Unconfirmed {
@@ -503,7 +515,11 @@ impl Sched<'_, '_> {
                 Ok(false) => {}
             }
             if Instant::now() < deadline {
-                let step = (FIRST_POLL * 2u32.saturating_pow(polls.min(10))).min(MAX_POLL);
+                let step = if self.plan.remote.index.is_git() {
+                    GIT_POLL
+                } else {
+                    (FIRST_POLL * 2u32.saturating_pow(polls.min(10))).min(MAX_POLL)
+                };
                 self.st[i] = St::Unconfirmed {
                     deadline,
                     next_poll: Instant::now() + step,
