@@ -102,6 +102,7 @@ pub async fn publish(
     match app.store.publish(&rec).await {
         Ok(()) => {
             tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
+            store_details(&app, &rec, tarball.to_vec()).await;
             Ok(response)
         }
         Err(PublishConflict::NotAllowed(_)) => Err(auth::missing_scope()),
@@ -109,6 +110,25 @@ pub async fn publish(
         Err(PublishConflict::NameMismatch(orig)) => Err(previously_named(&orig)),
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
         Err(PublishConflict::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Stores what the version's page shows. The version is committed already, so a failure here
+/// only logs: the page fills the details in from the `.crate` when it is first shown.
+async fn store_details(app: &App, rec: &PublishRecord, tarball: Vec<u8>) {
+    let stored = async {
+        let Some(krate) = app.store.crate_by_name(&rec.name).await? else {
+            return Ok(());
+        };
+        let Some(id) = app.store.version_id(krate.id, &rec.num).await? else {
+            return Ok(());
+        };
+        let (name, num) = (rec.name.clone(), rec.num.clone());
+        crate::web::details::store(app.store.as_ref(), id, tarball, name, num, &rec.index_line)
+            .await
+    };
+    if let Err(e) = stored.await {
+        tracing::warn!(krate = %rec.name, version = %rec.num, error = %crate::error::one_line(&e), "storing page details");
     }
 }
 
@@ -268,6 +288,7 @@ pub async fn download(
                 krate.name, row.cksum
             ))
         })?;
+    app.web.downloads.count(krate.id, &row.num);
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip"),
@@ -320,25 +341,18 @@ async fn owners_change(
             "too many invites for this request - maximum 10",
         ));
     }
-    let mut ids = Vec::new();
-    for login in &req.users {
-        let user = app
-            .store
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| ApiErr::bad(format!("could not find user with login `{login}`")))?;
-        ids.push(user.id);
-    }
     let msg = if add {
-        for id in &ids {
-            app.store.add_owner(krate.id, *id).await?;
-        }
-        let who = req.users.join("`, `");
-        format!(
-            "user `{who}` has been added as an owner of crate `{}`",
-            krate.name
-        )
+        // Like crates.io: an invitation the user accepts (or declines) within 30 days.
+        crate::accounts::invitations::invite(&app, &krate, &authed.token.user, &req.users).await?
     } else {
+        let mut ids = Vec::new();
+        for login in &req.users {
+            let user =
+                app.store.user_by_login(login).await?.ok_or_else(|| {
+                    ApiErr::bad(format!("could not find user with login `{login}`"))
+                })?;
+            ids.push(user.id);
+        }
         if !app.store.remove_owners(krate.id, &ids).await? {
             return Err(ApiErr::bad(
                 "cannot remove all individual owners of a crate. Team member don't have permission to modify owners, so at least one individual owner is required.",
@@ -416,12 +430,4 @@ pub async fn search(
         meta: SearchMeta { total },
     })
     .into_response())
-}
-
-pub async fn me(State(app): State<Arc<App>>) -> Response {
-    let text = format!(
-        "Gantry registry at {api}\n\nTokens are issued by the registry administrator:\n\n    gantry-registry token new --user <login>\n\nthen run `cargo login --registry <name>` and paste the token.\n",
-        api = app.api_url()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }

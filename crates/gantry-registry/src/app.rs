@@ -17,6 +17,8 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    /// Web pages, accounts and download counting (per-process state).
+    pub web: crate::web::WebState,
 }
 
 impl App {
@@ -35,6 +37,7 @@ impl App {
             blobs,
             limiter,
             metrics: Metrics::default(),
+            web: crate::web::WebState::default(),
         }
     }
 

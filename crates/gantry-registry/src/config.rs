@@ -40,6 +40,8 @@ pub struct Config {
     pub s3: S3Settings,
     /// Database pool size; `None`: [`SQLITE_DEFAULT_CONNECTIONS`] / [`POSTGRES_DEFAULT_CONNECTIONS`].
     pub db_max_connections: Option<u32>,
+    /// Web pages, sessions and download counting.
+    pub web: crate::web::WebConfig,
 }
 
 /// S3 connection settings; every unset field falls back to the usual AWS environment variable.
@@ -67,6 +69,7 @@ impl Config {
             storage_url: None,
             s3: S3Settings::default(),
             db_max_connections: None,
+            web: crate::web::WebConfig::default(),
         }
     }
 

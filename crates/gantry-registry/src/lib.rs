@@ -6,14 +6,16 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`) →
-//! `auth` → `app` → storage (`store`, `blob`) and `config`.
+//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`, `web`,
+//! `accounts`, `downloads`) → `auth` → `app` → storage (`store`, `blob`) and `config`.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
+pub mod downloads;
 pub mod error;
 pub mod index;
 pub mod metrics;
@@ -24,6 +26,7 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod tarball;
+pub mod web;
 
 pub use app::{App, StartError};
 pub use config::Config;

@@ -70,7 +70,19 @@ enum Command {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user (login name).
-    Add { name: String },
+    Add {
+        name: String,
+        /// Read the user's password (for signing in to the web pages) from the first line of
+        /// standard input; without it the user has no password (single sign-on, or set later with
+        /// `user password`).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password from the first line of standard input.
+    Password { name: String },
     /// List users.
     List,
 }
@@ -105,6 +117,16 @@ struct ServeArgs {
     /// yanks 100 then 1/min).
     #[arg(long)]
     rate_limit: bool,
+    /// How long a browser sign-in lasts, in hours.
+    #[arg(long, default_value_t = 12, value_name = "HOURS")]
+    session_hours: u32,
+    /// Seconds between writes of counted downloads to the database (each instance counts in
+    /// memory and also writes when it stops).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    downloads_flush_secs: u32,
+    /// The registry name pages put in `cargo add --registry NAME` and `Cargo.toml` snippets.
+    #[arg(long, default_value = "gantry", value_name = "NAME")]
+    registry_name: String,
 }
 
 #[derive(clap::Args)]
@@ -192,6 +214,10 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.auth_required = args.auth_required;
     config.max_upload_size = args.max_upload_size;
     config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
+    config.web.session_ttl_secs = i64::from(args.session_hours.max(1)) * 3600;
+    config.web.downloads_flush =
+        std::time::Duration::from_secs(args.downloads_flush_secs.max(1).into());
+    config.web.registry_name = args.registry_name;
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());
@@ -213,12 +239,35 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let store = open_meta_store(config).await?;
     match command {
-        UserCommand::Add { name } => {
+        UserCommand::Add {
+            name,
+            password_stdin,
+            admin,
+        } => {
             gantry_protocol::validate_crate_name(&name).map_err(|_| {
                 anyhow::anyhow!("invalid login `{name}`: use ASCII letters, digits, `-`, `_`")
             })?;
+            // Read and hash before creating, so a bad password leaves no half-made user.
+            let hash = match password_stdin {
+                true => Some(password_from_stdin()?),
+                false => None,
+            };
             let u = store.create_user(&name).await?;
-            println!("created user `{}` (id {})", u.login, u.id);
+            if let Some(hash) = hash {
+                store.set_password(u.id, &hash).await?;
+            }
+            if admin {
+                store.set_admin(u.id, true).await?;
+            }
+            let role = if admin { "administrator" } else { "user" };
+            println!("created {role} `{}` (id {})", u.login, u.id);
+        }
+        UserCommand::Password { name } => {
+            let u = store.user_by_login(&name).await?.with_context(|| {
+                format!("no user `{name}`; run `gantry-registry user add {name}`")
+            })?;
+            store.set_password(u.id, &password_from_stdin()?).await?;
+            println!("password of `{name}` set");
         }
         UserCommand::List => {
             for u in store.list_users().await? {
@@ -227,6 +276,19 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, hashed with argon2id.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        bail!("no password on standard input (--password-stdin reads its first line)");
+    }
+    Ok(gantry_registry::accounts::hash_password(password)?)
 }
 
 async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {

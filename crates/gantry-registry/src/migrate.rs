@@ -10,17 +10,27 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub const SQLITE: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+pub const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
+];
 
-pub const POSTGRES: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        3,
+        "web",
+        include_str!("../migrations/postgres/0003_web.sql"),
+    ),
+];
 
 /// The migrator for one engine's list. Checksums are computed from the SQL text exactly as
 /// `sqlx migrate`/`sqlx::migrate!` compute them, so databases migrated by either agree.
@@ -68,6 +78,6 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 1);
+        assert_eq!(latest(SQLITE), 3);
     }
 }

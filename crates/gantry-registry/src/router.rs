@@ -13,7 +13,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::config::REQUEST_TIMEOUT_SECS;
-use crate::{api, index, ops};
+use crate::{api, index, ops, web};
 
 pub fn router(app: Arc<App>) -> Router {
     let r =
@@ -35,13 +35,13 @@ pub fn router(app: Arc<App>) -> Router {
                 .put(api::owners_add)
                 .delete(api::owners_remove),
         ),
-        r("/me", get(api::me)),
         r("/health", get(ops::health)),
         r("/ready", get(ops::ready)),
         r("/metrics", get(ops::metrics)),
     ];
+    let web_routes = web::routes().into_iter().map(|(p, m)| r(p, m));
     let mut router = Router::new();
-    for (path, methods) in routes {
+    for (path, methods) in routes.into_iter().chain(web_routes) {
         router = router.route(path, methods);
     }
     router

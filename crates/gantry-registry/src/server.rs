@@ -94,6 +94,8 @@ where
     let app = Arc::new(App::new(config, &public_url, store, blobs));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
+    let background = crate::web::background::start(app.clone());
+    let bg_app = app.clone();
     // Fires once the shutdown signal arrived, to start the grace period.
     let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -114,7 +116,7 @@ where
             }
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
+        let served = tokio::select! {
             r = std::future::IntoFuture::into_future(serve) => r,
             _ = grace => {
                 tracing::warn!(
@@ -123,7 +125,10 @@ where
                 );
                 Ok(())
             }
-        }
+        };
+        // Downloads counted since the last flush are written before the process ends.
+        background.finish(&bg_app).await;
+        served
     });
     Ok(RunningServer {
         addr,

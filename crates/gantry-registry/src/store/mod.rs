@@ -4,11 +4,15 @@
 //! (canonical crate name; crate + version without build metadata) decide races, also between
 //! several registry processes sharing one database.
 
+pub mod accounts;
+pub mod pages;
 mod postgres;
 mod sql;
 mod sqlite;
 
 pub use crate::BoxFut;
+pub use accounts::AccountStore;
+pub use pages::PageStore;
 pub use sql::{Engine, SqlStore};
 
 /// The metadata store on the embedded SQLite database.
@@ -169,7 +173,7 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: Send + Sync {
+pub trait MetaStore: AccountStore + PageStore + Send + Sync {
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).

@@ -39,14 +39,14 @@ pub trait Engine: Database {
 }
 
 pub struct SqlStore<DB: Database> {
-    pool: Pool<DB>,
+    pub(super) pool: Pool<DB>,
     /// Held across a whole write when [`Engine::PROCESS_WRITE_LOCK`] asks for it.
     write: Mutex<()>,
 }
 
 /// A write transaction, and this process's write lock when the engine takes one.
-struct WriteTx<'a, DB: Database> {
-    tx: Transaction<'static, DB>,
+pub(super) struct WriteTx<'a, DB: Database> {
+    pub(super) tx: Transaction<'static, DB>,
     _lock: Option<MutexGuard<'a, ()>>,
 }
 
@@ -58,14 +58,14 @@ impl<DB: Engine> SqlStore<DB> {
         }
     }
 
-    async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
+    pub(super) async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
         match DB::PROCESS_WRITE_LOCK {
             true => Some(self.write.lock().await),
             false => None,
         }
     }
 
-    async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
+    pub(super) async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
         let lock = self.write_lock().await;
         let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         Ok(WriteTx { tx, _lock: lock })
@@ -75,7 +75,7 @@ impl<DB: Engine> SqlStore<DB> {
 impl<DB: Database> WriteTx<'_, DB> {
     /// Rolls back now, while the write lock is still held, rather than whenever the pool next
     /// uses the connection.
-    async fn abandon(self) {
+    pub(super) async fn abandon(self) {
         let _ = self.tx.rollback().await;
     }
 }
@@ -138,7 +138,7 @@ impl From<VersionDbRow> for VersionRow {
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
@@ -266,7 +266,7 @@ where
     }
 
     /// One statement that writes, under this process's write lock when the engine takes one.
-    async fn write_one<'q>(
+    pub(super) async fn write_one<'q>(
         &self,
         query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     ) -> Result<u64, sqlx::Error> {

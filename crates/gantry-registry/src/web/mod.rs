@@ -1,0 +1,94 @@
+//! The registry for people: server-rendered pages (maud templates, one hand-written stylesheet, no
+//! JavaScript), browser sessions and sign-in, token self-service on `/me`, owner invitations, and
+//! the crate information and download APIs the pages are built from.
+//!
+//! Handlers here are thin like the API's: read the session, ask the store, render. Nothing a
+//! second instance must know is kept in process memory except download counts waiting for their
+//! next flush (see [`crate::downloads`]).
+
+pub mod background;
+pub mod crate_page;
+pub mod details;
+pub mod home;
+pub mod layout;
+pub mod login;
+pub mod me;
+pub mod owners;
+pub mod readme;
+pub mod session;
+pub mod time;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{MethodRouter, get, post, put};
+
+use crate::accounts::invitations;
+use crate::app::App;
+use crate::downloads::{self, DownloadCounter};
+
+/// Settings of the web side (flags of `serve`).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// How long a browser session lasts.
+    pub session_ttl_secs: i64,
+    /// How often counted downloads are written to the database.
+    pub downloads_flush: Duration,
+    /// The name pages use for this registry in `cargo add --registry NAME` and `Cargo.toml`
+    /// snippets (the `[registries.NAME]` users are told to configure).
+    pub registry_name: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            session_ttl_secs: 12 * 3600,
+            downloads_flush: Duration::from_secs(10),
+            registry_name: "gantry".to_owned(),
+        }
+    }
+}
+
+/// What the web side keeps per process.
+#[derive(Default)]
+pub struct WebState {
+    pub downloads: DownloadCounter,
+}
+
+/// Every route of the web side, for `router.rs`.
+pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
+    vec![
+        ("/", get(home::home)),
+        ("/search", get(home::search)),
+        (layout::STYLESHEET_PATH, get(layout::stylesheet)),
+        ("/crates/{name}", get(crate_page::newest)),
+        ("/crates/{name}/{version}", get(crate_page::version)),
+        (
+            "/crates/{name}/owners",
+            get(owners::manage).post(owners::change),
+        ),
+        ("/login", get(login::form).post(login::submit)),
+        ("/logout", post(login::logout)),
+        ("/me", get(me::show)),
+        ("/me/tokens", post(me::create)),
+        ("/me/tokens/{id}/revoke", post(me::revoke)),
+        (
+            "/me/invitations",
+            get(owners::invitations_page).post(owners::answer),
+        ),
+        ("/api/v1/me/crate_owner_invitations", get(invitations::list)),
+        (
+            "/api/v1/me/crate_owner_invitations/{crate_id}",
+            put(invitations::answer),
+        ),
+        ("/api/v1/crates/{name}", get(downloads::api::crate_info)),
+        (
+            "/api/v1/crates/{name}/downloads",
+            get(downloads::api::crate_downloads),
+        ),
+        (
+            "/api/v1/crates/{name}/{version}/downloads",
+            get(downloads::api::version_downloads),
+        ),
+    ]
+}
