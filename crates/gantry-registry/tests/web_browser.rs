@@ -34,7 +34,9 @@ fn package(root: &Path, name: &str, version: &str, deps: &[(&str, &str)]) -> Pat
          readme = \"README.md\"\n\n[features]\ndefault = [\"fast\"]\nfast = []\n\n[dependencies]\n"
     );
     for (dep, req) in deps {
-        toml.push_str(&format!("{dep} = {{ version = \"{req}\", registry = \"gantry\" }}\n"));
+        toml.push_str(&format!(
+            "{dep} = {{ version = \"{req}\", registry = \"gantry\" }}\n"
+        ));
     }
     std::fs::write(dir.join("Cargo.toml"), toml).unwrap();
     std::fs::write(dir.join("README.md"), README.replace("readme-demo", name)).unwrap();
@@ -55,7 +57,11 @@ fn add_user_with_password(reg: &TestRegistry, login: &str, password: &str) {
         .unwrap();
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn publish(env: &CargoEnv, dir: &Path) -> std::process::Output {
@@ -68,14 +74,23 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
     let seed = reg.token_with("alice", None, &[], None);
     let work = tempfile::tempdir().unwrap();
     let seeding = CargoEnv::new(&reg.index_url(), &seed, false);
-    for (name, deps) in [("readme-demo", vec![]), ("uses-demo", vec![("readme-demo", "1")])] {
+    for (name, deps) in [
+        ("readme-demo", vec![]),
+        ("uses-demo", vec![("readme-demo", "1")]),
+    ] {
         let out = publish(&seeding, &package(work.path(), name, "1.0.0", &deps));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let dl = reg.http("GET", "/api/v1/crates/readme-demo/1.0.0/download", &[], b"");
     assert_eq!(dl.status, 200);
     let app = reg.server.as_ref().unwrap().app.clone();
-    reg.rt.block_on(app.web.downloads.flush(app.store.as_ref())).unwrap();
+    reg.rt
+        .block_on(app.web.downloads.flush(app.store.as_ref()))
+        .unwrap();
 
     let base = format!("http://{}", reg.addr);
     let token = reg.rt.block_on(async {
@@ -104,11 +119,18 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
         assert!(c.find_all(Locator::Css("script")).await.unwrap().is_empty());
         assert!(!b.source().await.contains("pwned"));
         assert_ne!(c.title().await.unwrap(), "pwned");
-        let pwned = c.execute("return window.pwned === true", vec![]).await.unwrap();
+        let pwned = c
+            .execute("return window.pwned === true", vec![])
+            .await
+            .unwrap();
         assert_eq!(pwned, serde_json::json!(false));
         assert_eq!(b.text("#total-downloads").await, "1");
         assert_eq!(b.text("#reverse-dependencies a").await, "uses-demo 1.0.0");
-        assert!(b.text("#cargo-add").await.contains("cargo add --registry gantry readme-demo@1.0.0"));
+        assert!(
+            b.text("#cargo-add")
+                .await
+                .contains("cargo add --registry gantry readme-demo@1.0.0")
+        );
         b.screenshot("crate").await;
 
         // A token from /me, shown once.
@@ -128,7 +150,11 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
     let env = CargoEnv::new(&reg.index_url(), &token, false);
     let fresh = package(work.path(), "from-browser", "0.1.0", &[]);
     let out = publish(&env, &fresh);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // ... until it is revoked on /me.
     reg.rt.block_on(async {
@@ -158,7 +184,10 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
     let out = publish(&env, &next);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("403") && err.contains("authentication failed"), "{err}");
+    assert!(
+        err.contains("403") && err.contains("authentication failed"),
+        "{err}"
+    );
 }
 
 backend_tests!(browse_sign_in_read_search_and_publish_with_a_token_from_me);
