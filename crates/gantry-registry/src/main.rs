@@ -127,6 +127,31 @@ struct ServeArgs {
     /// The registry name pages put in `cargo add --registry NAME` and `Cargo.toml` snippets.
     #[arg(long, default_value = "gantry", value_name = "NAME")]
     registry_name: String,
+    /// OpenID Connect issuer URL for single sign-on (its discovery document is
+    /// `<URL>/.well-known/openid-configuration`); register `<public-url>/login/oidc/callback` as
+    /// the redirect URI at the provider.
+    #[arg(long, value_name = "URL", requires = "oidc_client_id")]
+    oidc_issuer: Option<String>,
+    /// The registry's client id at the identity provider.
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// The client secret [env: GANTRY_OIDC_CLIENT_SECRET] (prefer the environment: flags show in
+    /// process lists). Leave unset for a public client (PKCE only).
+    #[arg(long, value_name = "SECRET")]
+    oidc_client_secret: Option<String>,
+    /// Scopes to ask for besides `openid` (repeatable; default: profile, email).
+    #[arg(long = "oidc-scope", value_name = "SCOPE")]
+    oidc_scopes: Vec<String>,
+    /// The ID token claim whose value becomes the login (preferred_username, email, sub …).
+    #[arg(long, default_value = "preferred_username", value_name = "CLAIM")]
+    oidc_login_claim: String,
+    /// The ID token claim listing the user's groups.
+    #[arg(long, default_value = "groups", value_name = "CLAIM")]
+    oidc_groups_claim: String,
+    /// Members of this group become administrators, others stop being ones (checked at every
+    /// single sign-on); unset: single sign-on leaves the admin flag alone.
+    #[arg(long, value_name = "GROUP")]
+    oidc_admin_group: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -218,6 +243,17 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.web.downloads_flush =
         std::time::Duration::from_secs(args.downloads_flush_secs.max(1).into());
     config.web.registry_name = args.registry_name;
+    if let (Some(issuer), Some(client_id)) = (args.oidc_issuer, args.oidc_client_id) {
+        let mut oidc = gantry_registry::web::oidc::OidcConfig::new(&issuer, &client_id);
+        oidc.client_secret = flag_or_env(args.oidc_client_secret, "GANTRY_OIDC_CLIENT_SECRET");
+        if !args.oidc_scopes.is_empty() {
+            oidc.scopes = args.oidc_scopes;
+        }
+        oidc.login_claim = args.oidc_login_claim;
+        oidc.groups_claim = args.oidc_groups_claim;
+        oidc.admin_group = args.oidc_admin_group;
+        config.web.oidc = Some(oidc);
+    }
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());

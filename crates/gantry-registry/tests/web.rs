@@ -495,7 +495,101 @@ fn downloads_are_counted_in_batches_by_every_instance(backend: Backend) {
     assert!(page.contains("id=\"total-downloads\">6<"), "{page}");
 }
 
+fn single_sign_on_errors_are_clear(backend: Backend) {
+    // Not configured: no button, no route.
+    let plain = TestRegistry::start(backend, false);
+    assert!(
+        !plain
+            .http("GET", "/login", &[], b"")
+            .text()
+            .contains("single sign-on")
+    );
+    assert_eq!(plain.http("GET", "/login/oidc", &[], b"").status, 404);
+
+    // Configured, but the provider does not answer (a closed port on this machine): the page says
+    // which discovery document could not be read; a callback not started here is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}/realms/dev", closed.local_addr().unwrap());
+    drop(closed);
+    let reg = TestRegistry::start_with(backend, |c| {
+        c.web.oidc = Some(gantry_registry::web::oidc::OidcConfig::new(
+            &issuer, "gantry",
+        ));
+    });
+    let login = reg.http("GET", "/login?next=/me", &[], b"").text();
+    assert!(
+        login.contains("id=\"sso\"") && login.contains("action=\"/login/oidc\""),
+        "{login}"
+    );
+    let r = reg.http("GET", "/login/oidc?next=/me", &[], b"");
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains("discovery document"), "{}", r.text());
+    assert!(r.text().contains(&issuer), "{}", r.text());
+    let r = reg.http("GET", "/login/oidc/callback?code=c&state=s", &[], b"");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("expired or was already used"),
+        "{}",
+        r.text()
+    );
+    let r = reg.http(
+        "GET",
+        "/login/oidc/callback?code=c&state=s",
+        &[("Cookie", "gantry_oidc_state=s")],
+        b"",
+    );
+    assert_eq!(r.status, 400, "a state never handed out is unknown");
+    let r = reg.http("GET", "/login/oidc/callback?error=access_denied", &[], b"");
+    assert!(
+        r.text().contains("refused the sign-in: access_denied"),
+        "{}",
+        r.text()
+    );
+}
+
+fn single_sign_on_accounts_are_found_by_issuer_and_subject(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
+    reg.user("jane");
+    let store = reg.server.as_ref().unwrap().app.store.clone();
+    let sso = |subject: &str, login: &str, admin: Option<bool>| {
+        reg.rt
+            .block_on(store.oidc_user(subject, login, admin))
+            .unwrap()
+    };
+    // `jane` is a local account: the provider's jane gets the next free login.
+    let first = sso("https://idp.example sub-1", "jane", Some(true));
+    assert_eq!(first.login, "jane-2");
+    let admin = |login: &str| {
+        reg.rt
+            .block_on(store.account(login))
+            .unwrap()
+            .unwrap()
+            .is_admin
+    };
+    assert!(admin("jane-2"));
+    // Later sign-ins find the account by subject, whatever the claim says now; the admin flag
+    // follows the group claim each time.
+    let again = sso("https://idp.example sub-1", "jane-renamed", Some(false));
+    assert_eq!((again.id, again.login.as_str()), (first.id, "jane-2"));
+    assert!(!admin("jane-2"));
+    sso("https://idp.example sub-1", "x", None);
+    assert!(
+        !admin("jane-2"),
+        "no admin group configured: the flag stays"
+    );
+    assert_eq!(
+        sso("https://idp.example sub-2", "jane", None).login,
+        "jane-3"
+    );
+    assert_eq!(
+        sso("https://other.example sub-1", "jane", None).login,
+        "jane-4"
+    );
+}
+
 backend_tests!(
+    single_sign_on_accounts_are_found_by_issuer_and_subject,
+    single_sign_on_errors_are_clear,
     pages_show_crates_and_never_their_scripts,
     sign_in_is_csrf_checked_throttled_and_shared_by_instances,
     tokens_made_on_me_publish_until_revoked,

@@ -38,6 +38,7 @@ fn render(
 ) -> Response {
     let (token, cookie) = session::login_csrf(app);
     let next = safe_return(next);
+    let sso = app.config.web.oidc.is_some();
     let body = html! {
         div.narrow {
             h1 { "Sign in" }
@@ -50,6 +51,13 @@ fn render(
                 label for="password" { "Password" }
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button #sign-in type="submit" { "Sign in" }
+            }
+            @if sso {
+                p.or { "or" }
+                form method="get" action="/login/oidc" {
+                    input type="hidden" name="next" value=(next);
+                    button #sso type="submit" { "Sign in with single sign-on" }
+                }
             }
         }
     };

@@ -13,6 +13,7 @@ pub mod home;
 pub mod layout;
 pub mod login;
 pub mod me;
+pub mod oidc;
 pub mod owners;
 pub mod readme;
 pub mod session;
@@ -37,6 +38,8 @@ pub struct WebConfig {
     /// The name pages use for this registry in `cargo add --registry NAME` and `Cargo.toml`
     /// snippets (the `[registries.NAME]` users are told to configure).
     pub registry_name: String,
+    /// Single sign-on; `None`: password sign-in only.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl Default for WebConfig {
@@ -45,6 +48,7 @@ impl Default for WebConfig {
             session_ttl_secs: 12 * 3600,
             downloads_flush: Duration::from_secs(10),
             registry_name: "gantry".to_owned(),
+            oidc: None,
         }
     }
 }
@@ -53,6 +57,18 @@ impl Default for WebConfig {
 #[derive(Default)]
 pub struct WebState {
     pub downloads: DownloadCounter,
+    /// The client for the identity provider, made on first use.
+    oidc_http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl WebState {
+    pub fn oidc_http(&self) -> Result<reqwest::Client, oidc::OidcError> {
+        if let Some(c) = self.oidc_http.get() {
+            return Ok(c.clone());
+        }
+        let c = oidc::http_client().map_err(|e| oidc::OidcError::Client(e.to_string()))?;
+        Ok(self.oidc_http.get_or_init(|| c).clone())
+    }
 }
 
 /// Every route of the web side, for `router.rs`.
@@ -69,6 +85,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
         ),
         ("/login", get(login::form).post(login::submit)),
         ("/logout", post(login::logout)),
+        ("/login/oidc", get(oidc::start)),
+        ("/login/oidc/callback", get(oidc::callback)),
         ("/me", get(me::show)),
         ("/me/tokens", post(me::create)),
         ("/me/tokens/{id}/revoke", post(me::revoke)),
