@@ -64,7 +64,7 @@ async fn show(
     let title = format!("{} {}", view.krate.name, view.shown.num);
     let is_owner = viewer
         .as_ref()
-        .is_some_and(|s| view.owners.iter().any(|o| o.id == s.user.id));
+        .is_some_and(|s| s.is_admin || view.owners.iter().any(|o| o.id == s.user.id));
     let body = render_view(app, &view, is_owner);
     Ok(page(app, viewer.as_ref(), &title, body))
 }

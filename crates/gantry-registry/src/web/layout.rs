@@ -42,7 +42,7 @@ pub fn page(app: &App, viewer: Option<&Session>, title: &str, body: Markup) -> R
                             Some(s) => {
                                 a href="/me" { "Tokens" }
                                 a href="/me/invitations" { "Invitations" }
-                                span.who { (s.user.login) }
+                                span.who { (s.user.login) @if s.is_admin { " (admin)" } }
                                 form.inline action="/logout" method="post" {
                                     input type="hidden" name="csrf" value=(s.csrf);
                                     button.link type="submit" { "Sign out" }
@@ -175,7 +175,7 @@ pub fn count(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

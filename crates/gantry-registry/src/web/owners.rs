@@ -1,5 +1,5 @@
-//! Owner management for people: `/crates/{name}/owners` (owners invite, cancel invitations,
-//! remove owners) and `/me/invitations` (the invitee accepts or declines).
+//! Owner management for people: `/crates/{name}/owners` (owners and administrators invite,
+//! cancel invitations, remove owners) and `/me/invitations` (the invitee accepts or declines).
 
 use std::sync::Arc;
 
@@ -20,9 +20,10 @@ async fn owned_crate(app: &App, s: &Session, name: &str) -> Result<CrateInfo, Pa
     let krate = app.store.crate_by_name(name).await?.ok_or_else(|| {
         PageErr::not_found(format!("there is no crate `{name}` in this registry"))
     })?;
-    if !app.store.is_owner(krate.id, s.user.id).await? {
+    // Administrators may manage every crate's owners (e.g. when its only owner has left).
+    if !s.is_admin && !app.store.is_owner(krate.id, s.user.id).await? {
         return Err(PageErr::forbidden(format!(
-            "only owners of `{}` may manage its owners",
+            "only owners of `{}` (and administrators) may manage its owners",
             krate.name
         )));
     }
