@@ -26,7 +26,7 @@ pub async fn home(
     State(app): State<Arc<App>>,
     Viewer(viewer): Viewer,
 ) -> Result<Response, PageErr> {
-    let counts = app.store.registry_counts().await?;
+    let counts = app.web.counts(app.store.as_ref()).await?;
     let new = app.store.recent_crates(false, RECENT).await?;
     let updated = app.store.recent_crates(true, RECENT).await?;
     let body = html! {

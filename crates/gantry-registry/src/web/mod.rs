@@ -27,6 +27,8 @@ use axum::routing::{MethodRouter, get, post, put};
 use crate::accounts::invitations;
 use crate::app::App;
 use crate::downloads::{self, DownloadCounter};
+use crate::store::pages::RegistryCounts;
+use crate::store::{MetaStore, StoreError};
 
 /// Settings of the web side (flags of `serve`).
 #[derive(Debug, Clone)]
@@ -59,9 +61,29 @@ pub struct WebState {
     pub downloads: DownloadCounter,
     /// The client for the identity provider, made on first use.
     oidc_http: std::sync::OnceLock<reqwest::Client>,
+    /// The start page's totals and when they were counted: counting 100,000 versions and their
+    /// download rows on every visit costs more than totals a few seconds old are worth.
+    counts: std::sync::Mutex<Option<(std::time::Instant, RegistryCounts)>>,
 }
 
+/// How long the start page's totals are reused.
+pub const COUNTS_TTL: Duration = Duration::from_secs(10);
+
 impl WebState {
+    /// The registry's totals, counted at most every [`COUNTS_TTL`] by this instance.
+    pub async fn counts(&self, store: &dyn MetaStore) -> Result<RegistryCounts, StoreError> {
+        let cached = *self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, c)) = cached
+            && at.elapsed() < COUNTS_TTL
+        {
+            return Ok(c);
+        }
+        let fresh = store.registry_counts().await?;
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), fresh));
+        Ok(fresh)
+    }
+
     pub fn oidc_http(&self) -> Result<reqwest::Client, oidc::OidcError> {
         if let Some(c) = self.oidc_http.get() {
             return Ok(c.clone());
