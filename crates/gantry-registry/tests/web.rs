@@ -587,7 +587,83 @@ fn single_sign_on_accounts_are_found_by_issuer_and_subject(backend: Backend) {
     );
 }
 
+fn administrators_manage_the_owners_of_every_crate(backend: Backend) {
+    let reg = TestRegistry::start(backend, false);
+    let alice = reg.token("alice");
+    assert_eq!(
+        reg.publish(&alice, &publish_body("orphan", "0.1.0")).status,
+        200
+    );
+    let out = admin(&reg.storage, &["user", "add", "root", "--admin"]);
+    assert!(out.contains("created administrator `root`"), "{out}");
+    // `user password` reads the first line of standard input.
+    let mut child = reg
+        .storage
+        .command(env!("CARGO_BIN_EXE_gantry-registry"))
+        .args(["user", "password", "root"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"root-password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    with_password(&reg, "mallory", "mallory-password");
+
+    let mallory = sign_in(reg.addr, "mallory", "mallory-password").unwrap();
+    assert_eq!(
+        reg.http("GET", "/crates/orphan/owners", &[("Cookie", &mallory)], b"")
+            .status,
+        403
+    );
+    let root = sign_in(reg.addr, "root", "root-password").unwrap();
+    let page = reg.http("GET", "/crates/orphan/owners", &[("Cookie", &root)], b"");
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page.text());
+    let r = form_post(
+        reg.addr,
+        "/crates/orphan/owners",
+        &root,
+        &format!("csrf={csrf}&action=invite&login=mallory"),
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .contains("user mallory has been invited to be an owner of crate orphan")
+    );
+    // mallory accepts on her invitations page and may then publish.
+    let inv = reg
+        .http("GET", "/me/invitations", &[("Cookie", &mallory)], b"")
+        .text();
+    let csrf = csrf_of(&inv);
+    let id = reg.rt.block_on(
+        reg.server
+            .as_ref()
+            .unwrap()
+            .app
+            .store
+            .crate_by_name("orphan"),
+    );
+    let id = id.unwrap().unwrap().id;
+    let r = form_post(
+        reg.addr,
+        "/me/invitations",
+        &mallory,
+        &format!("csrf={csrf}&crate_id={id}&accept=true"),
+    );
+    assert!(
+        r.text().contains("you are now an owner of orphan"),
+        "{}",
+        r.text()
+    );
+    let token = reg.token_with("mallory", None, &[], None);
+    assert_eq!(
+        reg.publish(&token, &publish_body("orphan", "0.2.0")).status,
+        200
+    );
+}
+
 backend_tests!(
+    administrators_manage_the_owners_of_every_crate,
     single_sign_on_accounts_are_found_by_issuer_and_subject,
     single_sign_on_errors_are_clear,
     pages_show_crates_and_never_their_scripts,
