@@ -7,6 +7,7 @@ use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
+use crate::trustpub::keys::Issuers;
 
 /// Shared state behind every handler.
 pub struct App {
@@ -17,6 +18,8 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    /// Trusted publishing: the accepted issuers, their cached keys, the audience.
+    pub trustpub: Issuers,
 }
 
 impl App {
@@ -28,6 +31,7 @@ impl App {
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
         let limiter = RateLimiter::new(config.rate_limits);
+        let trustpub = Issuers::new(&config.trusted_publishing, public_url);
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -35,6 +39,7 @@ impl App {
             blobs,
             limiter,
             metrics: Metrics::default(),
+            trustpub,
         }
     }
 

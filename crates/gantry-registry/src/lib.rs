@@ -6,8 +6,9 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`) →
-//! `auth` → `app` → storage (`store`, `blob`) and `config`.
+//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`,
+//! `trustpub`'s handlers) → `auth` → `app` → storage (`store`, `blob`), `trustpub::keys` and
+//! `config`.
 
 pub mod api;
 pub mod app;
@@ -24,6 +25,7 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod tarball;
+pub mod trustpub;
 
 pub use app::{App, StartError};
 pub use config::Config;

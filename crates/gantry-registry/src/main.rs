@@ -13,6 +13,8 @@ use gantry_registry::ratelimit::RateLimits;
 use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
 
+mod trust_cli;
+
 #[derive(Parser)]
 #[command(
     name = "gantry-registry",
@@ -65,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage trusted-publishing configs (which CI jobs may publish which crates).
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +95,55 @@ enum TokenCommand {
     Revoke { id: i64 },
 }
 
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Let a GitHub Actions workflow or a GitLab CI file publish a crate.
+    Add(TrustAddArgs),
+    /// List configs (all, or one crate's).
+    List {
+        #[arg(long = "crate")]
+        krate: Option<String>,
+    },
+    /// Remove a config: `trust remove github 3`.
+    Remove {
+        /// github or gitlab.
+        provider: String,
+        id: i64,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrustAddArgs {
+    #[arg(long = "crate")]
+    krate: String,
+    /// The GitHub repository, OWNER/REPO.
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        required_unless_present = "gitlab",
+        conflicts_with = "gitlab"
+    )]
+    github: Option<String>,
+    /// The GitLab project, NAMESPACE/PROJECT (the namespace may have subgroups).
+    #[arg(long, value_name = "NAMESPACE/PROJECT")]
+    gitlab: Option<String>,
+    /// GitHub: the workflow's file name under .github/workflows/. GitLab: the CI file's path in
+    /// the project (e.g. .gitlab-ci.yml).
+    #[arg(long)]
+    workflow: String,
+    /// Only jobs running in this environment may publish.
+    #[arg(long)]
+    environment: Option<String>,
+    /// GitHub's numeric id of the repository owner (recommended: otherwise the id the first
+    /// exchange presents is recorded and required from then on).
+    #[arg(long, value_name = "ID", conflicts_with = "gitlab")]
+    owner_id: Option<i64>,
+    /// For a crate nobody has published yet: the first trusted publish through this config
+    /// creates it, owned by LOGIN (the config expires after 30 days unused).
+    #[arg(long, value_name = "LOGIN")]
+    pending_for: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8990")]
@@ -105,13 +161,25 @@ struct ServeArgs {
     /// yanks 100 then 1/min).
     #[arg(long)]
     rate_limit: bool,
+    /// Trusted publishing: where a CI provider's OIDC tokens come from, as PROVIDER=ISSUER_URL
+    /// (repeatable). github=https://HOST/_services/token for GitHub Enterprise Server,
+    /// gitlab=https://HOST for a self-managed GitLab, PROVIDER=off to refuse a provider.
+    /// Defaults: github=https://token.actions.githubusercontent.com, gitlab=https://gitlab.com.
+    #[arg(long = "oidc-issuer", value_name = "PROVIDER=URL")]
+    oidc_issuers: Vec<String>,
+    /// The audience (`aud`) trusted-publishing tokens must be issued for. Default: --public-url
+    /// without its scheme (e.g. crates.example.com), which is what crates-io-auth-action and
+    /// cargo gantry request for that registry URL.
+    #[arg(long, value_name = "AUDIENCE")]
+    trusted_publishing_audience: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct TokenNewArgs {
     #[arg(long)]
     user: String,
-    /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
+    /// publish-new, publish-update, yank, change-owners or trusted-publishing (repeatable).
+    /// None: all.
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
@@ -183,6 +251,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
+        Command::Trust { command } => trust_cli::run(&config, command).await,
     }
 }
 
@@ -192,6 +261,10 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.auth_required = args.auth_required;
     config.max_upload_size = args.max_upload_size;
     config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
+    for spec in &args.oidc_issuers {
+        config.trusted_publishing.set_issuer(spec)?;
+    }
+    config.trusted_publishing.audience = args.trusted_publishing_audience;
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());

@@ -10,17 +10,31 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub const SQLITE: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+pub const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/sqlite/0005_trustpub.sql"),
+    ),
+];
 
-pub const POSTGRES: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/postgres/0005_trustpub.sql"),
+    ),
+];
 
 /// The migrator for one engine's list. Checksums are computed from the SQL text exactly as
 /// `sqlx migrate`/`sqlx::migrate!` compute them, so databases migrated by either agree.
@@ -68,6 +82,6 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 1);
+        assert_eq!(latest(SQLITE), 5);
     }
 }

@@ -13,7 +13,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::config::REQUEST_TIMEOUT_SECS;
-use crate::{api, index, ops};
+use crate::{api, index, ops, trustpub};
 
 pub fn router(app: Arc<App>) -> Router {
     let r =
@@ -43,6 +43,9 @@ pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new();
     for (path, methods) in routes {
         router = router.route(path, methods);
+    }
+    for (path, methods) in trustpub::routes() {
+        router = router.route(path, tracked(&app, path, methods));
     }
     router
         .fallback_service(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
+use gantry_registry::store::trustpub as tp;
 use gantry_registry::store::{
     BoxFut, CrateInfo, MetaStore, NewToken, PublishConflict, PublishRecord, StoreResult,
     TokenRecord, User, VersionRow,
@@ -1244,6 +1245,67 @@ impl MetaStore for LookupsMeet {
         limit: u32,
     ) -> BoxFut<'a, StoreResult<(Vec<CrateInfo>, u64)>> {
         self.inner.search(query, limit)
+    }
+}
+
+// The trusted-publishing part of the store, passed through unchanged.
+impl gantry_registry::store::TrustPubStore for LookupsMeet {
+    fn create_trust_config<'a>(
+        &'a self,
+        new: &'a tp::NewTrustConfig,
+        max: usize,
+    ) -> BoxFut<'a, Result<tp::TrustConfig, tp::CreateConfigError>> {
+        self.inner.create_trust_config(new, max)
+    }
+    fn trust_configs<'a>(
+        &'a self,
+        provider: tp::Provider,
+        filter: &'a tp::ConfigFilter,
+        after: i64,
+        limit: u32,
+    ) -> BoxFut<'a, StoreResult<tp::ConfigPage>> {
+        self.inner.trust_configs(provider, filter, after, limit)
+    }
+    fn trust_config(
+        &self,
+        provider: tp::Provider,
+        id: i64,
+    ) -> BoxFut<'_, StoreResult<Option<tp::TrustConfig>>> {
+        self.inner.trust_config(provider, id)
+    }
+    fn delete_trust_config(
+        &self,
+        provider: tp::Provider,
+        id: i64,
+    ) -> BoxFut<'_, StoreResult<bool>> {
+        self.inner.delete_trust_config(provider, id)
+    }
+    fn exchange<'a>(&'a self, ex: &'a tp::Exchange) -> BoxFut<'a, Result<(), tp::ExchangeRefusal>> {
+        self.inner.exchange(ex)
+    }
+    fn trusted_token<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFut<'a, StoreResult<Option<tp::TrustedToken>>> {
+        self.inner.trusted_token(hash)
+    }
+    fn revoke_trusted_token<'a>(&'a self, hash: &'a [u8; 32]) -> BoxFut<'a, StoreResult<bool>> {
+        self.inner.revoke_trusted_token(hash)
+    }
+    fn trustpub_only(&self, crate_id: i64) -> BoxFut<'_, StoreResult<bool>> {
+        self.inner.trustpub_only(crate_id)
+    }
+    fn set_trustpub_only(&self, crate_id: i64, only: bool) -> BoxFut<'_, StoreResult<()>> {
+        self.inner.set_trustpub_only(crate_id, only)
+    }
+    fn owned_crates(&self, user_id: i64) -> BoxFut<'_, StoreResult<Vec<CrateInfo>>> {
+        self.inner.owned_crates(user_id)
+    }
+    fn pending_names(&self, user_id: i64) -> BoxFut<'_, StoreResult<Vec<String>>> {
+        self.inner.pending_names(user_id)
+    }
+    fn version_details(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<tp::VersionDetails>>> {
+        self.inner.version_details(crate_id)
     }
 }
 

@@ -39,14 +39,14 @@ pub trait Engine: Database {
 }
 
 pub struct SqlStore<DB: Database> {
-    pool: Pool<DB>,
+    pub(super) pool: Pool<DB>,
     /// Held across a whole write when [`Engine::PROCESS_WRITE_LOCK`] asks for it.
     write: Mutex<()>,
 }
 
 /// A write transaction, and this process's write lock when the engine takes one.
-struct WriteTx<'a, DB: Database> {
-    tx: Transaction<'static, DB>,
+pub(super) struct WriteTx<'a, DB: Database> {
+    pub(super) tx: Transaction<'static, DB>,
     _lock: Option<MutexGuard<'a, ()>>,
 }
 
@@ -58,14 +58,14 @@ impl<DB: Engine> SqlStore<DB> {
         }
     }
 
-    async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
+    pub(super) async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
         match DB::PROCESS_WRITE_LOCK {
             true => Some(self.write.lock().await),
             false => None,
         }
     }
 
-    async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
+    pub(super) async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
         let lock = self.write_lock().await;
         let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         Ok(WriteTx { tx, _lock: lock })
@@ -75,7 +75,7 @@ impl<DB: Engine> SqlStore<DB> {
 impl<DB: Database> WriteTx<'_, DB> {
     /// Rolls back now, while the write lock is still held, rather than whenever the pool next
     /// uses the connection.
-    async fn abandon(self) {
+    pub(super) async fn abandon(self) {
         let _ = self.tx.rollback().await;
     }
 }
@@ -138,7 +138,7 @@ impl From<VersionDbRow> for VersionRow {
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
@@ -189,8 +189,14 @@ where
         rec: &PublishRecord,
     ) -> Result<i64, PublishConflict> {
         rec.rights.allow(PublishKind::Update)?;
-        if !Self::owns(conn, info.id, rec.user_id).await? {
-            return Err(PublishConflict::NotOwner);
+        match &rec.publisher {
+            Publisher::User(user_id) => {
+                if !Self::owns(conn, info.id, *user_id).await? {
+                    return Err(PublishConflict::NotOwner);
+                }
+                Self::refuse_if_trustpub_only(conn, info.id).await?;
+            }
+            Publisher::Trusted(t) => Self::trusted_may_update(conn, t, info.id, &info.name).await?,
         }
         if info.name != rec.name {
             return Err(PublishConflict::NameMismatch(info.name));
@@ -220,11 +226,19 @@ where
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = inserted {
-            sqlx::query(ADD_OWNER)
-                .bind(id)
-                .bind(rec.user_id)
-                .execute(conn)
-                .await?;
+            let owners = match &rec.publisher {
+                Publisher::User(user_id) => vec![*user_id],
+                Publisher::Trusted(t) => {
+                    Self::adopt_pending(&mut *conn, t, &rec.canon_name, id).await?
+                }
+            };
+            for owner in owners {
+                sqlx::query(ADD_OWNER)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             return Ok(id);
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
@@ -253,12 +267,18 @@ where
         .bind(&rec.num_no_build)
         .bind(&rec.cksum)
         .bind(&rec.index_line)
-        .bind(rec.user_id)
+        .bind(rec.publisher.user_id())
         .bind(rec.now)
-        .execute(conn)
+        .execute(&mut *conn)
         .await;
         match inserted {
-            Ok(r) if DB::rows_affected(&r) == 1 => Ok(()),
+            Ok(r) if DB::rows_affected(&r) == 1 => match &rec.publisher {
+                Publisher::Trusted(t) => {
+                    Self::record_trusted_version(conn, t, crate_id, &rec.num_no_build).await?;
+                    Ok(())
+                }
+                Publisher::User(_) => Ok(()),
+            },
             Ok(_) => Err(PublishConflict::VersionExists),
             Err(e) if is_unique_violation(&e) => Err(PublishConflict::VersionExists),
             Err(e) => Err(e.into()),
@@ -266,7 +286,7 @@ where
     }
 
     /// One statement that writes, under this process's write lock when the engine takes one.
-    async fn write_one<'q>(
+    pub(super) async fn write_one<'q>(
         &self,
         query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     ) -> Result<u64, sqlx::Error> {
