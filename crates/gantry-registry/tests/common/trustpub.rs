@@ -1,6 +1,7 @@
 //! Trusted-publishing fixtures (included by the `trustpub*` test files with `#[path]`, after
 //! `mod common`): a registry that accepts tokens from two test OIDC issuers (one in GitHub's role,
 //! one in GitLab's), real keys, and the requests a CI job and an owner make.
+#![allow(dead_code)]
 
 use gantry_registry::Config;
 use gantry_test_support::{GitHubWorkflow, GitLabJob, OidcIssuer};
