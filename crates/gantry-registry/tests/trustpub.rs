@@ -542,7 +542,8 @@ fn pending_configs_let_the_first_release_use_oidc(backend: Backend) {
 
     // A pending config does not reserve the name: an ordinary publish by someone else takes it,
     // and the pending config can then never publish it.
-    assert_eq!(pending(&bob, "tp-contested", "bobs-repo").status, 200);
+    let r = pending(&bob, "tp-contested", "bobs-repo");
+    let stale = format!("{CONFIGS}/{}", r.json()["github_config"]["id"]);
     assert_eq!(t.publish(&alice, "tp-contested", "0.1.0").status, 200);
     let mut bobs = run();
     bobs.repository = "octo-org/bobs-repo".into();
@@ -552,6 +553,17 @@ fn pending_configs_let_the_first_release_use_oidc(backend: Backend) {
         "No Trusted Publishing config found for repository `octo-org/bobs-repo`."
     );
     assert_eq!(t.owners("tp-contested"), ["alice"]);
+    // Its user (only) may still delete it.
+    let r = t
+        .reg
+        .http("DELETE", &stale, &[("Authorization", &alice)], b"");
+    assert_eq!(r.detail(), "You are not an owner of this crate");
+    assert_eq!(
+        t.reg
+            .http("DELETE", &stale, &[("Authorization", &bob)], b"")
+            .status,
+        204
+    );
     // Unless its user took the name themselves: then it is simply that crate's config.
     let mut own = run();
     own.repository = "octo-org/own-repo".into();

@@ -235,3 +235,38 @@ impl Issuers {
         self.stores.iter().find(|s| s.provider == provider)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_and_audience_from_the_settings() {
+        let mut s = TrustedPublishing::default();
+        let i = Issuers::new(&s, "https://crates.example.com/");
+        assert_eq!(i.audience, "crates.example.com");
+        assert_eq!(
+            i.by_provider(Provider::GitHub).map(|k| k.issuer.as_str()),
+            Some("https://token.actions.githubusercontent.com")
+        );
+        assert!(i.by_issuer("https://gitlab.com").is_some());
+        assert!(i.by_issuer("https://gitlab.com/").is_none());
+
+        s.set_issuer("github=https://ghe.example.com/_services/token/")
+            .unwrap();
+        s.set_issuer("gitlab=off").unwrap();
+        let i = Issuers::new(&s, "http://127.0.0.1:8990");
+        assert_eq!(i.audience, "127.0.0.1:8990");
+        assert_eq!(i.stores.len(), 1);
+        assert!(
+            i.by_issuer("https://ghe.example.com/_services/token")
+                .is_some()
+        );
+        for bad in ["github", "bitbucket=https://x", "gitlab=ftp://x", "github="] {
+            let e = s.set_issuer(bad).unwrap_err().to_string();
+            assert!(e.contains("--oidc-issuer") && e.contains(bad), "{e}");
+        }
+        s.audience = Some("aud".into());
+        assert_eq!(Issuers::new(&s, "http://x").audience, "aud");
+    }
+}
