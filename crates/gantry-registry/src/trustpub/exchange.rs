@@ -31,12 +31,8 @@ struct ExchangeResponse {
 /// What the provider-specific part hands to the common one.
 struct Job {
     exchange: Exchange,
-    /// How the JWT spells the repository, for messages.
+    /// How the JWT spells the repository, for messages and the log.
     repository: String,
-    /// Its owner/namespace id and workflow, for messages.
-    identity_id: String,
-    workflow: String,
-    environment: Option<String>,
     run: String,
 }
 
@@ -87,27 +83,36 @@ pub async fn exchange(State(app): State<Arc<App>>, body: Bytes) -> Result<Respon
     Ok(Json(ExchangeResponse { token }).into_response())
 }
 
+/// The claims matching reads, whichever the provider.
+struct Matched<'a> {
+    owner: &'a str,
+    repo: &'a str,
+    identity_id: String,
+    workflow: &'a str,
+    environment: Option<String>,
+}
+
+/// The exchange to store: the JWT id (kept through the leeway window in which the JWT still
+/// verifies), what matching reads, and the new token.
 fn exchange_record(
-    provider: Provider,
     store: &KeyStore,
-    jti: String,
-    exp: u64,
+    (jti, exp): (String, u64),
+    m: Matched<'_>,
     token: &str,
     data: serde_json::Value,
 ) -> Exchange {
     let now = now();
     let exp = i64::try_from(exp).unwrap_or(i64::MAX);
     Exchange {
-        provider,
+        provider: store.provider,
         issuer: store.issuer.clone(),
         jti,
-        // Kept through the leeway window in which the JWT still verifies.
         jti_expires_at: exp.saturating_add(LEEWAY_SECS as i64),
-        owner: String::new(),
-        repo: String::new(),
-        identity_id: String::new(),
-        workflow: String::new(),
-        environment: None,
+        owner: m.owner.to_owned(),
+        repo: m.repo.to_owned(),
+        identity_id: m.identity_id,
+        workflow: m.workflow.to_owned(),
+        environment: m.environment,
         token_hash: token::hash(token),
         token_expires_at: now + token::LIFETIME_SECS,
         trustpub_data: data.to_string(),
@@ -148,19 +153,17 @@ fn github_job(
     let data = serde_json::json!({
         "provider": "github", "repository": c.repository, "run_id": c.run_id, "sha": c.sha,
     });
-    let mut exchange = exchange_record(Provider::GitHub, store, c.jti, c.exp, token, data);
-    exchange.owner = owner.to_owned();
-    exchange.repo = repo.to_owned();
-    exchange.identity_id = owner_id.to_string();
-    exchange.workflow = workflow.to_owned();
-    exchange.environment = c.environment.clone();
-    Ok(Job {
-        repository: c.repository.clone(),
+    let matched = Matched {
+        owner,
+        repo,
         identity_id: owner_id.to_string(),
-        workflow: workflow.to_owned(),
-        environment: c.environment,
-        run: c.run_id,
-        exchange,
+        workflow,
+        environment: c.environment.clone(),
+    };
+    Ok(Job {
+        exchange: exchange_record(store, (c.jti.clone(), c.exp), matched, token, data),
+        repository: c.repository.clone(),
+        run: c.run_id.clone(),
     })
 }
 
@@ -183,19 +186,17 @@ fn gitlab_job(
     let data = serde_json::json!({
         "provider": "gitlab", "project_path": c.project_path, "job_id": c.job_id, "sha": c.sha,
     });
-    let mut exchange = exchange_record(Provider::GitLab, store, c.jti, c.exp, token, data);
-    exchange.owner = namespace.to_owned();
-    exchange.repo = project.to_owned();
-    exchange.identity_id = c.namespace_id.clone();
-    exchange.workflow = workflow.to_owned();
-    exchange.environment = c.environment.clone();
+    let matched = Matched {
+        owner: namespace,
+        repo: project,
+        identity_id: c.namespace_id.clone(),
+        workflow,
+        environment: c.environment.clone(),
+    };
     Ok(Job {
+        exchange: exchange_record(store, (c.jti.clone(), c.exp), matched, token, data),
         repository: c.project_path.clone(),
-        identity_id: c.namespace_id,
-        workflow: workflow.to_owned(),
-        environment: c.environment,
-        run: c.job_id,
-        exchange,
+        run: c.job_id.clone(),
     })
 }
 
@@ -220,7 +221,7 @@ fn refused(job: &Job, refusal: ExchangeRefusal) -> ApiErr {
                 "The Trusted Publishing config for repository `{repo}` does not match the {what} \
                  ({}) in the JWT. Expected {plural}: {}. Please recreate the Trusted Publishing \
                  config to update the {what}.",
-                job.identity_id,
+                job.exchange.identity_id,
                 expected.join(", ")
             )
         }
@@ -232,22 +233,24 @@ fn refused(job: &Job, refusal: ExchangeRefusal) -> ApiErr {
             format!(
                 "The Trusted Publishing config for repository `{repo}` does not match the \
                  workflow {what} `{}` in the JWT. Expected workflow {what}s: {}",
-                job.workflow,
+                job.exchange.workflow,
                 expected.join(", ")
             )
         }
-        ExchangeRefusal::Mismatch(Mismatch::Environment { expected }) => match &job.environment {
-            Some(env) => format!(
-                "The Trusted Publishing config for repository `{repo}` does not match the \
+        ExchangeRefusal::Mismatch(Mismatch::Environment { expected }) => {
+            match &job.exchange.environment {
+                Some(env) => format!(
+                    "The Trusted Publishing config for repository `{repo}` does not match the \
                  environment `{env}` in the JWT. Expected environments: {}",
-                expected.join(", ")
-            ),
-            None => format!(
-                "The Trusted Publishing config for repository `{repo}` requires an environment, \
+                    expected.join(", ")
+                ),
+                None => format!(
+                    "The Trusted Publishing config for repository `{repo}` requires an environment, \
                  but the JWT does not specify one. Expected environments: {}",
-                expected.join(", ")
-            ),
-        },
+                    expected.join(", ")
+                ),
+            }
+        }
         ExchangeRefusal::Store(e) => return e.into(),
     };
     ApiErr::bad(message)
