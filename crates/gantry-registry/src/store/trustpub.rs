@@ -3,7 +3,9 @@
 //! transaction, the temporary tokens, `trustpub_only`, and what a trusted publish records on its
 //! version. The publish transaction in `sql.rs` calls the `pub(super)` helpers at the end.
 
+mod exchange;
 mod matching;
+mod publish;
 mod queries;
 
 use serde::{Deserialize, Serialize};

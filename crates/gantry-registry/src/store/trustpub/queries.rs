@@ -1,24 +1,25 @@
 //! [`TrustPubStore`] for [`SqlStore`], once for both engines (same placeholder and syntax rules as
-//! `sql.rs`), and the trusted-publishing steps of the publish transaction.
+//! `sql.rs`): configs, tokens, crate flags, version details. The exchange transaction is in
+//! `exchange.rs`, the publish-transaction steps in `publish.rs`.
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::matching::{self, Candidate, Identity};
+use super::exchange::identity_placeholder;
 use super::*;
+use crate::store::now;
 use crate::store::sql::{Engine, SqlStore, is_unique_violation};
-use crate::store::{PublishConflict, now};
 
 /// A provider's table and the names of its source columns.
-struct Columns {
-    table: &'static str,
-    owner: &'static str,
+pub(super) struct Columns {
+    pub table: &'static str,
+    pub owner: &'static str,
     /// GitHub's is a BIGINT, GitLab's TEXT; both are read as text.
-    identity: &'static str,
-    repo: &'static str,
-    workflow: &'static str,
+    pub identity: &'static str,
+    pub repo: &'static str,
+    pub workflow: &'static str,
 }
 
-fn columns(provider: Provider) -> Columns {
+pub(super) fn columns(provider: Provider) -> Columns {
     match provider {
         Provider::GitHub => Columns {
             table: "trustpub_configs_github",
@@ -108,23 +109,6 @@ impl ConfigRow {
             created_at: self.created_at,
         }
     }
-}
-
-/// A config of the exchanged repository, with what the exchange needs to know about its crate.
-#[derive(FromRow)]
-struct CandidateRow {
-    id: i64,
-    crate_id: Option<i64>,
-    pending_name: Option<String>,
-    pending_canon: Option<String>,
-    pending_owner_id: Option<i64>,
-    identity: Option<String>,
-    workflow: String,
-    environment: Option<String>,
-    /// For a pending config: the crate that meanwhile took its name.
-    existing_id: Option<i64>,
-    /// Whether the pending owner owns that crate.
-    owns: i64,
 }
 
 #[derive(FromRow)]
@@ -298,271 +282,6 @@ where
         // The row was inserted by this transaction.
         let config = Self::config_in(conn, provider, id).await?;
         Ok(config.ok_or(sqlx::Error::RowNotFound)?)
-    }
-
-    /// Forgets what has expired: JWT ids, tokens and pending configs.
-    async fn purge_expired(conn: &mut DB::Connection, now: i64) -> Result<(), sqlx::Error> {
-        for sql in [
-            "DELETE FROM trustpub_used_jtis WHERE expires_at <= $1",
-            "DELETE FROM trustpub_tokens WHERE expires_at <= $1",
-            "DELETE FROM trustpub_configs_github WHERE crate_id IS NULL AND pending_expires_at <= $1",
-            "DELETE FROM trustpub_configs_gitlab WHERE crate_id IS NULL AND pending_expires_at <= $1",
-        ] {
-            sqlx::query(sql).bind(now).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    async fn exchange_in(conn: &mut DB::Connection, ex: &Exchange) -> Result<(), ExchangeRefusal> {
-        Self::purge_expired(conn, ex.now).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO trustpub_used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&ex.issuer)
-        .bind(&ex.jti)
-        .bind(ex.jti_expires_at)
-        .execute(&mut *conn)
-        .await;
-        match inserted {
-            Ok(r) if DB::rows_affected(&r) == 1 => {}
-            Ok(_) => return Err(ExchangeRefusal::Replayed),
-            Err(e) if is_unique_violation(&e) => return Err(ExchangeRefusal::Replayed),
-            Err(e) => return Err(e.into()),
-        }
-        let cols = columns(ex.provider);
-        let rows: Vec<CandidateRow> = sqlx::query_as(&format!(
-            "SELECT t.id, t.crate_id, t.pending_name, t.pending_canon, t.pending_owner_id, \
-             CAST(t.{i} AS TEXT) AS identity, t.{w} AS workflow, t.environment, \
-             c.id AS existing_id, (SELECT COUNT(*) FROM crate_owners o \
-             WHERE o.crate_id = c.id AND o.user_id = t.pending_owner_id) AS owns \
-             FROM {table} t LEFT JOIN crates c ON t.crate_id IS NULL AND c.canon_name = t.pending_canon \
-             WHERE lower(t.{o}) = lower($1) AND lower(t.{r}) = lower($2) \
-             AND (t.crate_id IS NOT NULL OR t.pending_expires_at > $3) ORDER BY t.id",
-            i = cols.identity,
-            w = cols.workflow,
-            o = cols.owner,
-            r = cols.repo,
-            table = cols.table,
-        ))
-        .bind(&ex.owner)
-        .bind(&ex.repo)
-        .bind(ex.now)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut candidates = Vec::new();
-        let mut pending = Vec::new();
-        for row in rows {
-            let mut crate_id = row.crate_id;
-            match (row.crate_id, row.existing_id, row.pending_canon) {
-                (Some(_), _, _) => {}
-                // The name was taken meanwhile: a pending config of one of its owners simply
-                // becomes that crate's config; anyone else's can never publish it.
-                (None, Some(existing), _) if row.owns > 0 => {
-                    Self::adopt_config(conn, ex.provider, row.id, existing).await?;
-                    crate_id = Some(existing);
-                }
-                (None, Some(_), _) => continue,
-                (None, None, Some(canon)) => pending.push(PendingGrant {
-                    provider: ex.provider,
-                    config: row.id,
-                    name: row.pending_name.unwrap_or_default(),
-                    canon,
-                    owner: row.pending_owner_id.unwrap_or_default(),
-                }),
-                (None, None, None) => continue,
-            }
-            if row.identity.is_none() {
-                Self::learn_identity(conn, ex.provider, row.id, &ex.identity_id).await?;
-            }
-            candidates.push(Candidate {
-                config_id: row.id,
-                crate_id,
-                identity_id: row.identity,
-                workflow: row.workflow,
-                environment: row.environment,
-            });
-        }
-        if candidates.is_empty() {
-            return Err(ExchangeRefusal::NoConfig);
-        }
-        let job = Identity {
-            id: &ex.identity_id,
-            workflow: &ex.workflow,
-            environment: ex.environment.as_deref(),
-        };
-        let selected = matching::select(candidates, job).map_err(ExchangeRefusal::Mismatch)?;
-        let mut crate_ids: Vec<i64> = selected.iter().filter_map(|c| c.crate_id).collect();
-        crate_ids.sort_unstable();
-        crate_ids.dedup();
-        pending.retain(|g| {
-            selected
-                .iter()
-                .any(|c| c.crate_id.is_none() && c.config_id == g.config)
-        });
-        // Lists of plain values always serialise.
-        let crate_ids = serde_json::to_string(&crate_ids).unwrap_or_default();
-        let pending = serde_json::to_string(&pending).unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO trustpub_tokens \
-             (token_hash, expires_at, crate_ids, pending, trustpub_data, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&ex.token_hash[..])
-        .bind(ex.token_expires_at)
-        .bind(crate_ids)
-        .bind(pending)
-        .bind(&ex.trustpub_data)
-        .bind(ex.now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Makes config `id` an ordinary config of crate `crate_id`; false if it is no longer pending.
-    async fn adopt_config(
-        conn: &mut DB::Connection,
-        provider: Provider,
-        id: i64,
-        crate_id: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query(&format!(
-            "UPDATE {} SET crate_id = $1, pending_name = NULL, pending_canon = NULL, \
-             pending_owner_id = NULL, pending_expires_at = NULL WHERE id = $2 AND crate_id IS NULL",
-            columns(provider).table
-        ))
-        .bind(crate_id)
-        .bind(id)
-        .execute(conn)
-        .await?;
-        Ok(DB::rows_affected(&r) == 1)
-    }
-
-    /// Records the owner/namespace id the first exchange presented (trust on first use).
-    async fn learn_identity(
-        conn: &mut DB::Connection,
-        provider: Provider,
-        id: i64,
-        identity: &str,
-    ) -> Result<(), sqlx::Error> {
-        let cols = columns(provider);
-        sqlx::query(&format!(
-            "UPDATE {table} SET {i} = {v} WHERE id = $2 AND {i} IS NULL",
-            table = cols.table,
-            i = cols.identity,
-            v = identity_placeholder(provider, 1),
-        ))
-        .bind(identity)
-        .bind(id)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Inside the publish transaction: may this trusted publish add a version to `crate_id`?
-    pub(in crate::store) async fn trusted_may_update(
-        conn: &mut DB::Connection,
-        t: &TrustedPublish,
-        crate_id: i64,
-        name: &str,
-    ) -> Result<(), PublishConflict> {
-        Self::trusted_token_live(conn, t).await?;
-        match t.crate_ids.contains(&crate_id) {
-            true => Ok(()),
-            false => Err(PublishConflict::NotTrustedFor(name.to_owned())),
-        }
-    }
-
-    /// A token revoked (or expired) after the publish began publishes nothing.
-    async fn trusted_token_live(
-        conn: &mut DB::Connection,
-        t: &TrustedPublish,
-    ) -> Result<(), PublishConflict> {
-        let live = sqlx::query("SELECT 1 FROM trustpub_tokens WHERE id = $1 AND expires_at > $2")
-            .bind(t.token_id)
-            .bind(now())
-            .fetch_optional(conn)
-            .await?;
-        match live {
-            Some(_) => Ok(()),
-            None => Err(PublishConflict::TrustedTokenGone),
-        }
-    }
-
-    /// Inside the publish transaction: refuses an ordinary token's version of a crate that only
-    /// accepts trusted publishing.
-    pub(in crate::store) async fn refuse_if_trustpub_only(
-        conn: &mut DB::Connection,
-        crate_id: i64,
-    ) -> Result<(), PublishConflict> {
-        match Self::trustpub_only_in(conn, crate_id).await? {
-            false => Ok(()),
-            true => Err(PublishConflict::TrustpubOnly),
-        }
-    }
-
-    async fn trustpub_only_in(
-        conn: &mut DB::Connection,
-        crate_id: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let only: Option<i64> =
-            sqlx::query_scalar("SELECT trustpub_only FROM crates WHERE id = $1")
-                .bind(crate_id)
-                .fetch_optional(conn)
-                .await?;
-        Ok(only.is_some_and(|v| v != 0))
-    }
-
-    /// Inside the publish transaction, right after a trusted publish created crate `crate_id`
-    /// (canonical name `canon`): turns the pending configs that allowed it into ordinary configs
-    /// of the crate and returns their users, the crate's owners.
-    pub(in crate::store) async fn adopt_pending(
-        conn: &mut DB::Connection,
-        t: &TrustedPublish,
-        canon: &str,
-        crate_id: i64,
-    ) -> Result<Vec<i64>, PublishConflict> {
-        Self::trusted_token_live(conn, t).await?;
-        let mut owners = Vec::new();
-        for grant in t.pending.iter().filter(|g| g.canon == canon) {
-            if Self::adopt_config(conn, grant.provider, grant.config, crate_id).await? {
-                owners.push(grant.owner);
-            }
-        }
-        // Every pending config behind the token was deleted since the exchange.
-        if owners.is_empty() {
-            return Err(PublishConflict::TrustedCannotCreate);
-        }
-        owners.sort_unstable();
-        owners.dedup();
-        Ok(owners)
-    }
-
-    /// Inside the publish transaction: which CI run published this version.
-    pub(in crate::store) async fn record_trusted_version(
-        conn: &mut DB::Connection,
-        t: &TrustedPublish,
-        crate_id: i64,
-        num_no_build: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO trustpub_versions (version_id, trustpub_data) \
-             SELECT id, $3 FROM versions WHERE crate_id = $1 AND num_no_build = $2",
-        )
-        .bind(crate_id)
-        .bind(num_no_build)
-        .bind(&t.trustpub_data)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-}
-
-/// The placeholder `$n` for an identity value bound as text: GitHub's column is a BIGINT.
-fn identity_placeholder(provider: Provider, n: usize) -> String {
-    match provider {
-        Provider::GitHub => format!("CAST(${n} AS BIGINT)"),
-        Provider::GitLab => format!("${n}"),
     }
 }
 
