@@ -48,6 +48,10 @@ pub(crate) struct SigningKey {
 
 impl SigningKey {
     pub fn generate(kid: &str, alg: KeyAlgorithm) -> Result<Self, IssuerError> {
+        // As the registry does: RustCrypto, whatever else the build enables.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+        );
         let encoding = match alg {
             KeyAlgorithm::Rs256 => {
                 let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)

@@ -207,6 +207,11 @@ impl Issuers {
     /// From the settings; the audience defaults to `public_url` without its scheme (what
     /// crates-io-auth-action requests when given that URL).
     pub fn new(settings: &TrustedPublishing, public_url: &str) -> Self {
+        // The RustCrypto backend even if some other crate in the build enables aws-lc-rs (with
+        // both, jsonwebtoken would have no default). Fails only when one is installed already.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+        );
         let audience = settings.audience.clone().unwrap_or_else(|| {
             let url = public_url.trim_end_matches('/');
             url.split_once("://")
