@@ -23,7 +23,10 @@ use crate::auth::{self, ReadAccess, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
 use crate::ratelimit::Action;
-use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
+use crate::store::{
+    self, CrateInfo, PublishConflict, PublishKind, PublishRecord, PublishRights, now,
+};
+use crate::trustpub::{self, publish::TrustedCaller};
 
 const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
 const MAX_SEARCH_PER_PAGE: u32 = 100;
@@ -42,7 +45,7 @@ pub async fn publish(
     let validate_only = q
         .get("validate_only")
         .is_some_and(|v| v == "true" || v == "1");
-    let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
+    let publisher = Publisher::authenticate(&app, &headers).await?;
 
     let limits = BodyLimits {
         max_metadata_len: MAX_METADATA_LEN,
@@ -67,7 +70,7 @@ pub async fn publish(
     validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
     let version = validate_version(&krate.vers).map_err(|e| ApiErr::bad(e.to_string()))?;
     validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
-    let kind = precheck(&app, &authed, &krate.name, &version.without_build).await?;
+    let kind = precheck(&app, &publisher, &krate.name, &version.without_build).await?;
     check_same_registry_deps(&app, &krate).await?;
     let tarball = Bytes::copy_from_slice(parts.tarball);
     verify_tarball(&app, &krate, tarball.clone()).await?;
@@ -80,7 +83,10 @@ pub async fn publish(
         PublishKind::New => Action::PublishNew,
         PublishKind::Update => Action::PublishUpdate,
     };
-    rate_limit(&app, authed.user_id(), action)?;
+    // Like crates.io, the per-user limits do not apply to trusted publishing: no user publishes.
+    if let Publisher::Token(authed) = &publisher {
+        rate_limit(&app, authed.user_id(), action)?;
+    }
 
     let cksum = hex::encode(Sha256::digest(&tarball));
     let mut entry = index_entry_from_publish(&krate, &cksum);
@@ -91,25 +97,97 @@ pub async fn publish(
         name: krate.name.clone(),
         canon_name: canonical_name(&krate.name),
         description: krate.description.clone(),
-        user_id: authed.user_id(),
+        publisher: publisher.record(),
         num: version.normalized.clone(),
         num_no_build: version.without_build.clone(),
         cksum,
         index_line: entry.to_line(),
         now: now(),
-        rights: authed.publish_rights(&krate.name),
+        rights: publisher.rights(&krate.name),
     };
     match app.store.publish(&rec).await {
         Ok(()) => {
-            tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
+            tracing::info!(krate = %rec.name, version = %rec.num, by = %publisher.describe(), "published");
             store_details(&app, &rec, tarball.to_vec()).await;
             Ok(response)
         }
-        Err(PublishConflict::NotAllowed(_)) => Err(auth::missing_scope()),
+        Err(c) if trustpub::publish::conflict(&c).is_some() => {
+            Err(trustpub::publish::conflict(&c).unwrap_or_else(auth::missing_scope))
+        }
+        Err(PublishConflict::NotAllowed(_)) => Err(publisher.not_allowed()),
         Err(PublishConflict::NotOwner) => Err(ApiErr::forbidden(NOT_OWNER)),
         Err(PublishConflict::NameMismatch(orig)) => Err(previously_named(&orig)),
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
         Err(PublishConflict::Store(e)) => Err(e.into()),
+        Err(c) => Err(ApiErr::internal(c)),
+    }
+}
+
+/// Who publishes: a user with an API token, or a CI job with a trusted-publishing token.
+enum Publisher {
+    Token(auth::Authed),
+    Trusted(TrustedCaller),
+}
+
+impl Publisher {
+    async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Self, ApiErr> {
+        match trustpub::publish::authenticate(app, headers).await? {
+            Some(caller) => Ok(Publisher::Trusted(caller)),
+            None => Ok(Publisher::Token(
+                auth::require_auth(app.store.as_ref(), headers).await?,
+            )),
+        }
+    }
+
+    fn may_create(&self, name: &str) -> Result<(), ApiErr> {
+        match self {
+            Publisher::Token(authed) => authed.authorize(Scope::PublishNew, name),
+            Publisher::Trusted(caller) => caller.may_create(name),
+        }
+    }
+
+    async fn may_update(&self, app: &App, existing: &CrateInfo, name: &str) -> Result<(), ApiErr> {
+        let authed = match self {
+            Publisher::Token(authed) => authed,
+            Publisher::Trusted(caller) => return caller.may_update(existing),
+        };
+        authed.authorize(Scope::PublishUpdate, name)?;
+        if !app.store.is_owner(existing.id, authed.user_id()).await? {
+            return Err(ApiErr::forbidden(NOT_OWNER));
+        }
+        if app.store.trustpub_only(existing.id).await? {
+            return Err(trustpub::publish::trustpub_only());
+        }
+        Ok(())
+    }
+
+    /// The refusal when the transaction finds this publisher may not publish this kind.
+    fn not_allowed(&self) -> ApiErr {
+        match self {
+            Publisher::Token(_) => auth::missing_scope(),
+            Publisher::Trusted(_) => trustpub::publish::cannot_create(),
+        }
+    }
+
+    fn rights(&self, name: &str) -> PublishRights {
+        match self {
+            Publisher::Token(authed) => authed.publish_rights(name),
+            Publisher::Trusted(caller) => caller.rights(name),
+        }
+    }
+
+    fn record(&self) -> store::Publisher {
+        match self {
+            Publisher::Token(authed) => store::Publisher::User(authed.user_id()),
+            Publisher::Trusted(caller) => store::Publisher::Trusted(caller.record()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Publisher::Token(authed) => authed.token.user.login.clone(),
+            Publisher::Trusted(caller) => caller.describe(),
+        }
     }
 }
 
@@ -141,21 +219,18 @@ fn previously_named(name: &str) -> ApiErr {
 /// and those count: another publish may create the crate in between.
 async fn precheck(
     app: &App,
-    authed: &auth::Authed,
+    publisher: &Publisher,
     name: &str,
     num_no_build: &str,
 ) -> Result<PublishKind, ApiErr> {
     let Some(existing) = app.store.crate_by_name(name).await? else {
-        authed.authorize(Scope::PublishNew, name)?;
+        publisher.may_create(name)?;
         if is_reserved_name(name) {
             return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
         }
         return Ok(PublishKind::New);
     };
-    authed.authorize(Scope::PublishUpdate, name)?;
-    if !app.store.is_owner(existing.id, authed.user_id()).await? {
-        return Err(ApiErr::forbidden(NOT_OWNER));
-    }
+    publisher.may_update(app, &existing, name).await?;
     if existing.name != name {
         return Err(previously_named(&existing.name));
     }

@@ -7,6 +7,7 @@ use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
+use crate::trustpub::keys::Issuers;
 
 /// Shared state behind every handler.
 pub struct App {
@@ -19,6 +20,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Web pages, accounts and download counting (per-process state).
     pub web: crate::web::WebState,
+    /// Trusted publishing: the accepted issuers, their cached keys, the audience.
+    pub trustpub: Issuers,
 }
 
 impl App {
@@ -30,6 +33,7 @@ impl App {
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
         let limiter = RateLimiter::new(config.rate_limits);
+        let trustpub = Issuers::new(&config.trusted_publishing, public_url);
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -38,6 +42,7 @@ impl App {
             limiter,
             metrics: Metrics::default(),
             web: crate::web::WebState::default(),
+            trustpub,
         }
     }
 

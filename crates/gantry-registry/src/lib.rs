@@ -6,8 +6,9 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`, `web`,
-//! `accounts`, `downloads`) → `auth` → `app` → storage (`store`, `blob`) and `config`.
+//! Modules stack without circles: `server` → `router` → handlers (`api`, `crate_info`, `index`,
+//! `ops`, `web`, `accounts`, `downloads`, `trustpub`'s handlers) → `auth` → `app` → storage (`store`, `blob`),
+//! `trustpub::keys` and `config`.
 
 pub mod accounts;
 pub mod api;
@@ -15,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
+pub mod crate_info;
 pub mod downloads;
 pub mod error;
 pub mod index;
@@ -26,6 +28,7 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod tarball;
+pub mod trustpub;
 pub mod web;
 
 pub use app::{App, StartError};

@@ -13,6 +13,8 @@ use gantry_registry::ratelimit::RateLimits;
 use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
 
+mod trust_cli;
+
 #[derive(Parser)]
 #[command(
     name = "gantry-registry",
@@ -65,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage trusted-publishing configs (which CI jobs may publish which crates).
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,6 +107,55 @@ enum TokenCommand {
     Revoke { id: i64 },
 }
 
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Let a GitHub Actions workflow or a GitLab CI file publish a crate.
+    Add(TrustAddArgs),
+    /// List configs (all, or one crate's).
+    List {
+        #[arg(long = "crate")]
+        krate: Option<String>,
+    },
+    /// Remove a config: `trust remove github 3`.
+    Remove {
+        /// github or gitlab.
+        provider: String,
+        id: i64,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrustAddArgs {
+    #[arg(long = "crate")]
+    krate: String,
+    /// The GitHub repository, OWNER/REPO.
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        required_unless_present = "gitlab",
+        conflicts_with = "gitlab"
+    )]
+    github: Option<String>,
+    /// The GitLab project, NAMESPACE/PROJECT (the namespace may have subgroups).
+    #[arg(long, value_name = "NAMESPACE/PROJECT")]
+    gitlab: Option<String>,
+    /// GitHub: the workflow's file name under .github/workflows/. GitLab: the CI file's path in
+    /// the project (e.g. .gitlab-ci.yml).
+    #[arg(long)]
+    workflow: String,
+    /// Only jobs running in this environment may publish.
+    #[arg(long)]
+    environment: Option<String>,
+    /// GitHub's numeric id of the repository owner (recommended: otherwise the id the first
+    /// exchange presents is recorded and required from then on).
+    #[arg(long, value_name = "ID", conflicts_with = "gitlab")]
+    owner_id: Option<i64>,
+    /// For a crate nobody has published yet: the first trusted publish through this config
+    /// creates it, owned by LOGIN (the config expires after 30 days unused).
+    #[arg(long, value_name = "LOGIN")]
+    pending_for: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8990")]
@@ -127,38 +183,51 @@ struct ServeArgs {
     /// The registry name pages put in `cargo add --registry NAME` and `Cargo.toml` snippets.
     #[arg(long, default_value = "gantry", value_name = "NAME")]
     registry_name: String,
-    /// OpenID Connect issuer URL for single sign-on (its discovery document is
-    /// `<URL>/.well-known/openid-configuration`); register `<public-url>/login/oidc/callback` as
-    /// the redirect URI at the provider.
-    #[arg(long, value_name = "URL", requires = "oidc_client_id")]
-    oidc_issuer: Option<String>,
+    /// Single sign-on for the web pages: the OpenID Connect issuer URL of your identity provider
+    /// (its discovery document is `<URL>/.well-known/openid-configuration`); register
+    /// `<public-url>/login/sso/callback` as the redirect URI there. (Trusted publishing's CI
+    /// issuers are --oidc-issuer.)
+    #[arg(long, value_name = "URL", requires = "sso_client_id")]
+    sso_issuer: Option<String>,
     /// The registry's client id at the identity provider.
-    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
-    oidc_client_id: Option<String>,
-    /// The client secret [env: GANTRY_OIDC_CLIENT_SECRET] (prefer the environment: flags show in
+    #[arg(long, value_name = "ID", requires = "sso_issuer")]
+    sso_client_id: Option<String>,
+    /// The client secret [env: GANTRY_SSO_CLIENT_SECRET] (prefer the environment: flags show in
     /// process lists). Leave unset for a public client (PKCE only).
     #[arg(long, value_name = "SECRET")]
-    oidc_client_secret: Option<String>,
+    sso_client_secret: Option<String>,
     /// Scopes to ask for besides `openid` (repeatable; default: profile, email).
-    #[arg(long = "oidc-scope", value_name = "SCOPE")]
-    oidc_scopes: Vec<String>,
+    #[arg(long = "sso-scope", value_name = "SCOPE")]
+    sso_scopes: Vec<String>,
     /// The ID token claim whose value becomes the login (preferred_username, email, sub …).
     #[arg(long, default_value = "preferred_username", value_name = "CLAIM")]
-    oidc_login_claim: String,
+    sso_login_claim: String,
     /// The ID token claim listing the user's groups.
     #[arg(long, default_value = "groups", value_name = "CLAIM")]
-    oidc_groups_claim: String,
+    sso_groups_claim: String,
     /// Members of this group become administrators, others stop being ones (checked at every
     /// single sign-on); unset: single sign-on leaves the admin flag alone.
     #[arg(long, value_name = "GROUP")]
-    oidc_admin_group: Option<String>,
+    sso_admin_group: Option<String>,
+    /// Trusted publishing: where a CI provider's OIDC tokens come from, as PROVIDER=ISSUER_URL
+    /// (repeatable). github=https://HOST/_services/token for GitHub Enterprise Server,
+    /// gitlab=https://HOST for a self-managed GitLab, PROVIDER=off to refuse a provider.
+    /// Defaults: github=https://token.actions.githubusercontent.com, gitlab=https://gitlab.com.
+    #[arg(long = "oidc-issuer", value_name = "PROVIDER=URL")]
+    oidc_issuers: Vec<String>,
+    /// The audience (`aud`) trusted-publishing tokens must be issued for. Default: --public-url
+    /// without its scheme (e.g. crates.example.com), which is what crates-io-auth-action and
+    /// cargo gantry request for that registry URL.
+    #[arg(long, value_name = "AUDIENCE")]
+    trusted_publishing_audience: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct TokenNewArgs {
     #[arg(long)]
     user: String,
-    /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
+    /// publish-new, publish-update, yank, change-owners or trusted-publishing (repeatable).
+    /// None: all.
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
@@ -230,6 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
+        Command::Trust { command } => trust_cli::run(&config, command).await,
     }
 }
 
@@ -243,17 +313,21 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.web.downloads_flush =
         std::time::Duration::from_secs(args.downloads_flush_secs.max(1).into());
     config.web.registry_name = args.registry_name;
-    if let (Some(issuer), Some(client_id)) = (args.oidc_issuer, args.oidc_client_id) {
-        let mut oidc = gantry_registry::web::oidc::OidcConfig::new(&issuer, &client_id);
-        oidc.client_secret = flag_or_env(args.oidc_client_secret, "GANTRY_OIDC_CLIENT_SECRET");
-        if !args.oidc_scopes.is_empty() {
-            oidc.scopes = args.oidc_scopes;
+    if let (Some(issuer), Some(client_id)) = (args.sso_issuer, args.sso_client_id) {
+        let mut sso = gantry_registry::web::sso::SsoConfig::new(&issuer, &client_id);
+        sso.client_secret = flag_or_env(args.sso_client_secret, "GANTRY_SSO_CLIENT_SECRET");
+        if !args.sso_scopes.is_empty() {
+            sso.scopes = args.sso_scopes;
         }
-        oidc.login_claim = args.oidc_login_claim;
-        oidc.groups_claim = args.oidc_groups_claim;
-        oidc.admin_group = args.oidc_admin_group;
-        config.web.oidc = Some(oidc);
+        sso.login_claim = args.sso_login_claim;
+        sso.groups_claim = args.sso_groups_claim;
+        sso.admin_group = args.sso_admin_group;
+        config.web.sso = Some(sso);
     }
+    for spec in &args.oidc_issuers {
+        config.trusted_publishing.set_issuer(spec)?;
+    }
+    config.trusted_publishing.audience = args.trusted_publishing_audience;
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());

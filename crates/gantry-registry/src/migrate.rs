@@ -17,6 +17,11 @@ pub const SQLITE: Embedded = &[
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
     (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/sqlite/0005_trustpub.sql"),
+    ),
 ];
 
 pub const POSTGRES: Embedded = &[
@@ -29,6 +34,11 @@ pub const POSTGRES: Embedded = &[
         3,
         "web",
         include_str!("../migrations/postgres/0003_web.sql"),
+    ),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/postgres/0005_trustpub.sql"),
     ),
 ];
 
@@ -78,6 +88,6 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 3);
+        assert_eq!(latest(SQLITE), 5);
     }
 }

@@ -1271,7 +1271,7 @@ impl MetaStore for LookupsMeet {
     }
 }
 
-delegate_web_stores!(LookupsMeet, inner);
+delegate_feature_stores!(LookupsMeet, inner);
 
 /// Issue 12 defect 4: whether a publish creates a crate or updates it is decided inside its
 /// transaction. Three publishes of a new crate racing with a `publish-new`-only token: one creates

@@ -504,7 +504,7 @@ fn single_sign_on_errors_are_clear(backend: Backend) {
             .text()
             .contains("single sign-on")
     );
-    assert_eq!(plain.http("GET", "/login/oidc", &[], b"").status, 404);
+    assert_eq!(plain.http("GET", "/login/sso", &[], b"").status, 404);
 
     // Configured, but the provider does not answer (a closed port on this machine): the page says
     // which discovery document could not be read; a callback not started here is refused.
@@ -512,20 +512,18 @@ fn single_sign_on_errors_are_clear(backend: Backend) {
     let issuer = format!("http://{}/realms/dev", closed.local_addr().unwrap());
     drop(closed);
     let reg = TestRegistry::start_with(backend, |c| {
-        c.web.oidc = Some(gantry_registry::web::oidc::OidcConfig::new(
-            &issuer, "gantry",
-        ));
+        c.web.sso = Some(gantry_registry::web::sso::SsoConfig::new(&issuer, "gantry"));
     });
     let login = reg.http("GET", "/login?next=/me", &[], b"").text();
     assert!(
-        login.contains("id=\"sso\"") && login.contains("action=\"/login/oidc\""),
+        login.contains("id=\"sso\"") && login.contains("action=\"/login/sso\""),
         "{login}"
     );
-    let r = reg.http("GET", "/login/oidc?next=/me", &[], b"");
+    let r = reg.http("GET", "/login/sso?next=/me", &[], b"");
     assert_eq!(r.status, 502);
     assert!(r.text().contains("discovery document"), "{}", r.text());
     assert!(r.text().contains(&issuer), "{}", r.text());
-    let r = reg.http("GET", "/login/oidc/callback?code=c&state=s", &[], b"");
+    let r = reg.http("GET", "/login/sso/callback?code=c&state=s", &[], b"");
     assert_eq!(r.status, 400);
     assert!(
         r.text().contains("expired or was already used"),
@@ -534,12 +532,12 @@ fn single_sign_on_errors_are_clear(backend: Backend) {
     );
     let r = reg.http(
         "GET",
-        "/login/oidc/callback?code=c&state=s",
-        &[("Cookie", "gantry_oidc_state=s")],
+        "/login/sso/callback?code=c&state=s",
+        &[("Cookie", "gantry_sso_state=s")],
         b"",
     );
     assert_eq!(r.status, 400, "a state never handed out is unknown");
-    let r = reg.http("GET", "/login/oidc/callback?error=access_denied", &[], b"");
+    let r = reg.http("GET", "/login/sso/callback?error=access_denied", &[], b"");
     assert!(
         r.text().contains("refused the sign-in: access_denied"),
         "{}",

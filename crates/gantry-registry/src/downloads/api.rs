@@ -1,6 +1,7 @@
-//! Crate information and download counts in crates.io's API shapes: `GET /api/v1/crates/{name}`,
-//! `GET /api/v1/crates/{name}/downloads` (per day for 90 days: the five newest versions one by
-//! one, the others summed in `meta.extra_downloads`) and `GET /api/v1/crates/{name}/{version}/downloads`.
+//! Download counts per day in crates.io's API shapes (the totals are in [`crate::crate_info`]'s
+//! crate and version objects): `GET /api/v1/crates/{name}/downloads` (per day for 90 days: the
+//! five newest versions one by one, the others summed in `meta.extra_downloads`) and
+//! `GET /api/v1/crates/{name}/{version}/downloads`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,72 +13,15 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::ReadAccess;
+use crate::crate_info::find;
 use crate::error::ApiErr;
-use crate::store::{CrateInfo, now};
-use crate::web::time::{date, day_of, day_to_date, timestamp};
+use crate::store::now;
+use crate::web::time::{date, day_of, day_to_date};
 
 /// How far back the per-day lists go.
 pub const DAYS: i64 = 90;
 /// Versions listed one by one in the crate's per-day list; older ones go to `extra_downloads`.
 const VERSIONS_BY_NAME: usize = 5;
-
-async fn find(app: &App, name: &str) -> Result<CrateInfo, ApiErr> {
-    app.store
-        .crate_by_name(name)
-        .await?
-        .ok_or_else(|| ApiErr::not_found(format!("crate `{name}` does not exist")))
-}
-
-/// The highest version that is not yanked, else the highest (crates.io's default version).
-pub fn default_version<'a>(versions: impl Iterator<Item = (&'a str, bool)> + Clone) -> String {
-    let best = |yanked: bool| {
-        versions
-            .clone()
-            .filter(move |(_, y)| *y == yanked)
-            .filter_map(|(n, _)| semver::Version::parse(n).ok())
-            .max()
-    };
-    best(false)
-        .or_else(|| best(true))
-        .map(|v| v.to_string())
-        .unwrap_or_default()
-}
-
-/// `GET /api/v1/crates/{name}`.
-pub async fn crate_info(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    _: ReadAccess,
-) -> Result<Response, ApiErr> {
-    let krate = find(&app, &name).await?;
-    let versions = app.store.version_listing(krate.id).await?;
-    let newest = default_version(versions.iter().map(|v| (v.num.as_str(), v.yanked != 0)));
-    let total: i64 = versions.iter().map(|v| v.downloads).sum();
-    let created = versions.first().map_or(0, |v| v.created_at);
-    let updated = versions.last().map_or(0, |v| v.created_at);
-    let list: Vec<_> = versions
-        .iter()
-        .rev()
-        .map(|v| {
-            json!({
-                "id": v.id, "crate": krate.name, "num": v.num, "yanked": v.yanked != 0,
-                "downloads": v.downloads, "created_at": timestamp(v.created_at),
-                "published_by": v.published_by.as_ref().map(|l| json!({ "login": l })),
-                "dl_path": format!("/api/v1/crates/{}/{}/download", krate.name, v.num),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "crate": {
-            "id": krate.name, "name": krate.name, "description": krate.description,
-            "max_version": newest, "newest_version": newest, "default_version": newest,
-            "downloads": total, "created_at": timestamp(created), "updated_at": timestamp(updated),
-            "versions": versions.iter().rev().map(|v| v.id).collect::<Vec<_>>(),
-        },
-        "versions": list,
-    }))
-    .into_response())
-}
 
 /// `GET /api/v1/crates/{name}/downloads`.
 pub async fn crate_downloads(

@@ -6,16 +6,22 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::{BoxFut, CrateInfo, Engine, SqlStore, StoreResult};
 
-/// One version in a crate's version list.
+/// One version in a crate's version list: what the crate pages and the crate API show.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct VersionListing {
     pub id: i64,
     pub num: String,
     pub yanked: i64,
+    pub cksum: String,
     pub created_at: i64,
-    /// The login of the publisher (`None` for versions published before accounts existed).
+    /// The id and login of the user who published it (`None` for a trusted publish, which no
+    /// user makes).
+    pub publisher_id: Option<i64>,
     pub published_by: Option<String>,
     pub downloads: i64,
+    /// For a version published through trusted publishing: which CI run published it (JSON:
+    /// `provider`, then `repository`/`run_id` or `project_path`/`job_id`, and `sha`).
+    pub trustpub_data: Option<String>,
 }
 
 /// A crate in a list of recently published or updated crates.
@@ -95,7 +101,8 @@ pub trait PageStore: Send + Sync {
         offset: u64,
         limit: u32,
     ) -> BoxFut<'a, StoreResult<(Vec<CrateInfo>, u64)>>;
-    /// Every version of a crate in publish order, with publisher and total downloads.
+    /// Every version of a crate in publish order, with publisher (user or CI run) and total
+    /// downloads.
     fn version_listing(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<VersionListing>>>;
     fn version_id<'a>(
         &'a self,
@@ -222,10 +229,13 @@ where
     fn version_listing(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<VersionListing>>> {
         Box::pin(async move {
             let rows = sqlx::query_as(
-                "SELECT v.id, v.num, v.yanked, v.created_at, u.login AS published_by, \
+                "SELECT v.id, v.num, v.yanked, v.cksum, v.created_at, u.id AS publisher_id, \
+                 u.login AS published_by, \
                  CAST(COALESCE((SELECT SUM(d.downloads) FROM version_downloads d \
-                     WHERE d.version_id = v.id), 0) AS BIGINT) AS downloads \
+                     WHERE d.version_id = v.id), 0) AS BIGINT) AS downloads, \
+                 tv.trustpub_data \
                  FROM versions v LEFT JOIN users u ON u.id = v.published_by \
+                 LEFT JOIN trustpub_versions tv ON tv.version_id = v.id \
                  WHERE v.crate_id = $1 ORDER BY v.id",
             )
             .bind(crate_id)

@@ -189,8 +189,14 @@ where
         rec: &PublishRecord,
     ) -> Result<i64, PublishConflict> {
         rec.rights.allow(PublishKind::Update)?;
-        if !Self::owns(conn, info.id, rec.user_id).await? {
-            return Err(PublishConflict::NotOwner);
+        match &rec.publisher {
+            Publisher::User(user_id) => {
+                if !Self::owns(conn, info.id, *user_id).await? {
+                    return Err(PublishConflict::NotOwner);
+                }
+                Self::refuse_if_trustpub_only(conn, info.id).await?;
+            }
+            Publisher::Trusted(t) => Self::trusted_may_update(conn, t, info.id, &info.name).await?,
         }
         if info.name != rec.name {
             return Err(PublishConflict::NameMismatch(info.name));
@@ -220,11 +226,19 @@ where
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = inserted {
-            sqlx::query(ADD_OWNER)
-                .bind(id)
-                .bind(rec.user_id)
-                .execute(conn)
-                .await?;
+            let owners = match &rec.publisher {
+                Publisher::User(user_id) => vec![*user_id],
+                Publisher::Trusted(t) => {
+                    Self::adopt_pending(&mut *conn, t, &rec.canon_name, id).await?
+                }
+            };
+            for owner in owners {
+                sqlx::query(ADD_OWNER)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             return Ok(id);
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
@@ -253,12 +267,18 @@ where
         .bind(&rec.num_no_build)
         .bind(&rec.cksum)
         .bind(&rec.index_line)
-        .bind(rec.user_id)
+        .bind(rec.publisher.user_id())
         .bind(rec.now)
-        .execute(conn)
+        .execute(&mut *conn)
         .await;
         match inserted {
-            Ok(r) if DB::rows_affected(&r) == 1 => Ok(()),
+            Ok(r) if DB::rows_affected(&r) == 1 => match &rec.publisher {
+                Publisher::Trusted(t) => {
+                    Self::record_trusted_version(conn, t, crate_id, &rec.num_no_build).await?;
+                    Ok(())
+                }
+                Publisher::User(_) => Ok(()),
+            },
             Ok(_) => Err(PublishConflict::VersionExists),
             Err(e) if is_unique_violation(&e) => Err(PublishConflict::VersionExists),
             Err(e) => Err(e.into()),

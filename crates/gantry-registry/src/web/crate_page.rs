@@ -17,7 +17,7 @@ use super::session::{Session, Viewer};
 use super::time::date;
 use crate::app::App;
 use crate::blob::crate_key;
-use crate::downloads::api::default_version;
+use crate::crate_info::default_version;
 use crate::store::pages::{ReverseDep, StoredDetails, VersionListing};
 use crate::store::{CrateInfo, User};
 

@@ -12,7 +12,7 @@ use super::layout::{PageErr, count, page};
 use super::session::Viewer;
 use super::time::date;
 use crate::app::App;
-use crate::downloads::api::default_version;
+use crate::crate_info::default_version;
 use crate::store::pages::RecentCrate;
 
 /// Results per search page.

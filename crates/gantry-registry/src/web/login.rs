@@ -38,7 +38,7 @@ fn render(
 ) -> Response {
     let (token, cookie) = session::login_csrf(app);
     let next = safe_return(next);
-    let sso = app.config.web.oidc.is_some();
+    let sso = app.config.web.sso.is_some();
     let body = html! {
         div.narrow {
             h1 { "Sign in" }
@@ -54,7 +54,7 @@ fn render(
             }
             @if sso {
                 p.or { "or" }
-                form method="get" action="/login/oidc" {
+                form method="get" action="/login/sso" {
                     input type="hidden" name="next" value=(next);
                     button #sso type="submit" { "Sign in with single sign-on" }
                 }

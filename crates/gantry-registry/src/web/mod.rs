@@ -13,10 +13,10 @@ pub mod home;
 pub mod layout;
 pub mod login;
 pub mod me;
-pub mod oidc;
 pub mod owners;
 pub mod readme;
 pub mod session;
+pub mod sso;
 pub mod time;
 
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct WebConfig {
     /// snippets (the `[registries.NAME]` users are told to configure).
     pub registry_name: String,
     /// Single sign-on; `None`: password sign-in only.
-    pub oidc: Option<oidc::OidcConfig>,
+    pub sso: Option<sso::SsoConfig>,
 }
 
 impl Default for WebConfig {
@@ -50,7 +50,7 @@ impl Default for WebConfig {
             session_ttl_secs: 12 * 3600,
             downloads_flush: Duration::from_secs(10),
             registry_name: "gantry".to_owned(),
-            oidc: None,
+            sso: None,
         }
     }
 }
@@ -60,7 +60,7 @@ impl Default for WebConfig {
 pub struct WebState {
     pub downloads: DownloadCounter,
     /// The client for the identity provider, made on first use.
-    oidc_http: std::sync::OnceLock<reqwest::Client>,
+    sso_http: std::sync::OnceLock<reqwest::Client>,
     /// The start page's totals and when they were counted: counting 100,000 versions and their
     /// download rows on every visit costs more than totals a few seconds old are worth.
     counts: std::sync::Mutex<Option<(std::time::Instant, RegistryCounts)>>,
@@ -84,12 +84,12 @@ impl WebState {
         Ok(fresh)
     }
 
-    pub fn oidc_http(&self) -> Result<reqwest::Client, oidc::OidcError> {
-        if let Some(c) = self.oidc_http.get() {
+    pub fn sso_http(&self) -> Result<reqwest::Client, sso::SsoError> {
+        if let Some(c) = self.sso_http.get() {
             return Ok(c.clone());
         }
-        let c = oidc::http_client().map_err(|e| oidc::OidcError::Client(e.to_string()))?;
-        Ok(self.oidc_http.get_or_init(|| c).clone())
+        let c = sso::http_client().map_err(|e| sso::SsoError::Client(e.to_string()))?;
+        Ok(self.sso_http.get_or_init(|| c).clone())
     }
 }
 
@@ -107,8 +107,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
         ),
         ("/login", get(login::form).post(login::submit)),
         ("/logout", post(login::logout)),
-        ("/login/oidc", get(oidc::start)),
-        ("/login/oidc/callback", get(oidc::callback)),
+        ("/login/sso", get(sso::start)),
+        ("/login/sso/callback", get(sso::callback)),
         ("/me", get(me::show)),
         ("/me/tokens", post(me::create)),
         ("/me/tokens/{id}/revoke", post(me::revoke)),
@@ -121,7 +121,6 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
             "/api/v1/me/crate_owner_invitations/{crate_id}",
             put(invitations::answer),
         ),
-        ("/api/v1/crates/{name}", get(downloads::api::crate_info)),
         (
             "/api/v1/crates/{name}/downloads",
             get(downloads::api::crate_downloads),

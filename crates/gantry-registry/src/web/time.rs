@@ -48,5 +48,8 @@ mod tests {
         assert_eq!(date(1_767_225_599), "2025-12-31");
         assert_eq!(timestamp(1_767_225_599), "2025-12-31T23:59:59Z");
         assert_eq!(date(-1), "1969-12-31");
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(1_796_031_738), "2026-11-30T09:42:18Z");
+        assert_eq!(timestamp(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 }

@@ -1,9 +1,10 @@
-//! `delegate_web_stores!(Wrapper, field)`: implements the account and page store traits (the
-//! supertraits of `MetaStore` the web side added) for a test wrapper around a real store by
-//! passing every call to `self.field`, so wrappers that change one `MetaStore` method stay short.
+//! `delegate_feature_stores!(Wrapper, field)`: implements every supertrait of `MetaStore` a feature
+//! added (accounts and pages from the web side, trusted publishing) for a test wrapper around a
+//! real store by passing every call to `self.field`, so wrappers that change one `MetaStore`
+//! method stay short. A new supertrait is added here, once, for every wrapper.
 
 #[allow(unused_macros)]
-macro_rules! delegate_web_stores {
+macro_rules! delegate_feature_stores {
     ($ty:ty, $inner:ident) => {
         impl gantry_registry::store::AccountStore for $ty {
             fn account<'a>(
@@ -268,6 +269,106 @@ macro_rules! delegate_web_stores {
                 >,
             > {
                 self.$inner.daily_downloads(crate_id, since)
+            }
+        }
+        impl gantry_registry::store::TrustPubStore for $ty {
+            fn create_trust_config<'a>(
+                &'a self,
+                new: &'a gantry_registry::store::trustpub::NewTrustConfig,
+                max: usize,
+            ) -> gantry_registry::BoxFut<
+                'a,
+                Result<
+                    gantry_registry::store::trustpub::TrustConfig,
+                    gantry_registry::store::trustpub::CreateConfigError,
+                >,
+            > {
+                self.$inner.create_trust_config(new, max)
+            }
+            fn trust_configs<'a>(
+                &'a self,
+                provider: gantry_registry::store::trustpub::Provider,
+                filter: &'a gantry_registry::store::trustpub::ConfigFilter,
+                after: i64,
+                limit: u32,
+            ) -> gantry_registry::BoxFut<
+                'a,
+                gantry_registry::store::StoreResult<gantry_registry::store::trustpub::ConfigPage>,
+            > {
+                self.$inner.trust_configs(provider, filter, after, limit)
+            }
+            fn trust_config(
+                &self,
+                provider: gantry_registry::store::trustpub::Provider,
+                id: i64,
+            ) -> gantry_registry::BoxFut<
+                '_,
+                gantry_registry::store::StoreResult<
+                    Option<gantry_registry::store::trustpub::TrustConfig>,
+                >,
+            > {
+                self.$inner.trust_config(provider, id)
+            }
+            fn delete_trust_config(
+                &self,
+                provider: gantry_registry::store::trustpub::Provider,
+                id: i64,
+            ) -> gantry_registry::BoxFut<'_, gantry_registry::store::StoreResult<bool>> {
+                self.$inner.delete_trust_config(provider, id)
+            }
+            fn exchange<'a>(
+                &'a self,
+                ex: &'a gantry_registry::store::trustpub::Exchange,
+            ) -> gantry_registry::BoxFut<
+                'a,
+                Result<(), gantry_registry::store::trustpub::ExchangeRefusal>,
+            > {
+                self.$inner.exchange(ex)
+            }
+            fn trusted_token<'a>(
+                &'a self,
+                hash: &'a [u8; 32],
+            ) -> gantry_registry::BoxFut<
+                'a,
+                gantry_registry::store::StoreResult<
+                    Option<gantry_registry::store::trustpub::TrustedToken>,
+                >,
+            > {
+                self.$inner.trusted_token(hash)
+            }
+            fn revoke_trusted_token<'a>(
+                &'a self,
+                hash: &'a [u8; 32],
+            ) -> gantry_registry::BoxFut<'a, gantry_registry::store::StoreResult<bool>> {
+                self.$inner.revoke_trusted_token(hash)
+            }
+            fn trustpub_only(
+                &self,
+                crate_id: i64,
+            ) -> gantry_registry::BoxFut<'_, gantry_registry::store::StoreResult<bool>> {
+                self.$inner.trustpub_only(crate_id)
+            }
+            fn set_trustpub_only(
+                &self,
+                crate_id: i64,
+                only: bool,
+            ) -> gantry_registry::BoxFut<'_, gantry_registry::store::StoreResult<()>> {
+                self.$inner.set_trustpub_only(crate_id, only)
+            }
+            fn owned_crates(
+                &self,
+                user_id: i64,
+            ) -> gantry_registry::BoxFut<
+                '_,
+                gantry_registry::store::StoreResult<Vec<gantry_registry::store::CrateInfo>>,
+            > {
+                self.$inner.owned_crates(user_id)
+            }
+            fn pending_names(
+                &self,
+                user_id: i64,
+            ) -> gantry_registry::BoxFut<'_, gantry_registry::store::StoreResult<Vec<String>>> {
+                self.$inner.pending_names(user_id)
             }
         }
     };

@@ -32,13 +32,13 @@ use crate::store::now;
 
 /// How long a sign-in may take at the provider.
 const PENDING_SECS: i64 = 600;
-const STATE_COOKIE: &str = "gantry_oidc_state";
+const STATE_COOKIE: &str = "gantry_sso_state";
 /// Requests to the provider (discovery, JWKS, token) give up after this long.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Single sign-on settings (`serve --oidc-…`).
+/// Single sign-on settings (`serve --sso-…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcConfig {
+pub struct SsoConfig {
     /// The issuer; its discovery document is `<issuer>/.well-known/openid-configuration`.
     pub issuer: String,
     pub client_id: String,
@@ -55,9 +55,9 @@ pub struct OidcConfig {
     pub admin_group: Option<String>,
 }
 
-impl OidcConfig {
+impl SsoConfig {
     pub fn new(issuer: &str, client_id: &str) -> Self {
-        OidcConfig {
+        SsoConfig {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret: None,
@@ -71,12 +71,12 @@ impl OidcConfig {
 
 /// Why a single sign-on failed; shown to the user on an error page.
 #[derive(Debug, thiserror::Error)]
-pub enum OidcError {
+pub enum SsoError {
     #[error("single sign-on is not configured on this registry")]
     NotConfigured,
     #[error("cannot make an HTTP client for single sign-on: {0}")]
     Client(String),
-    #[error("invalid --oidc-issuer or public URL: {0}")]
+    #[error("invalid --sso-issuer or public URL: {0}")]
     Url(String),
     #[error("cannot read the identity provider's discovery document at {issuer}: {why}")]
     Discovery { issuer: String, why: String },
@@ -91,18 +91,18 @@ pub enum OidcError {
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
     #[error(
-        "the identity provider sent no usable `{0}` claim for a login; set --oidc-login-claim \
+        "the identity provider sent no usable `{0}` claim for a login; set --sso-login-claim \
          to a claim it sends (e.g. preferred_username, email or sub)"
     )]
     NoLogin(String),
 }
 
-impl From<OidcError> for PageErr {
-    fn from(e: OidcError) -> Self {
+impl From<SsoError> for PageErr {
+    fn from(e: SsoError) -> Self {
         let status = match e {
-            OidcError::NotConfigured => StatusCode::NOT_FOUND,
-            OidcError::Discovery { .. } | OidcError::Exchange(_) => StatusCode::BAD_GATEWAY,
-            OidcError::Url(_) | OidcError::Client(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SsoError::NotConfigured => StatusCode::NOT_FOUND,
+            SsoError::Discovery { .. } | SsoError::Exchange(_) => StatusCode::BAD_GATEWAY,
+            SsoError::Url(_) | SsoError::Client(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
         tracing::warn!("single sign-on failed: {e}");
@@ -158,17 +158,17 @@ type Client = CoreClient<
 >;
 
 /// Discovers the provider and makes the client for this registry's callback.
-async fn client(app: &App, cfg: &OidcConfig, http: &reqwest::Client) -> Result<Client, OidcError> {
-    let issuer = IssuerUrl::new(cfg.issuer.clone()).map_err(|e| OidcError::Url(e.to_string()))?;
+async fn client(app: &App, cfg: &SsoConfig, http: &reqwest::Client) -> Result<Client, SsoError> {
+    let issuer = IssuerUrl::new(cfg.issuer.clone()).map_err(|e| SsoError::Url(e.to_string()))?;
     let call = |req| send(http.clone(), req);
     let meta = CoreProviderMetadata::discover_async(issuer, &call)
         .await
-        .map_err(|e| OidcError::Discovery {
+        .map_err(|e| SsoError::Discovery {
             issuer: cfg.issuer.clone(),
             why: crate::error::one_line(&e),
         })?;
-    let redirect = RedirectUrl::new(format!("{}/login/oidc/callback", app.public_url))
-        .map_err(|e| OidcError::Url(e.to_string()))?;
+    let redirect = RedirectUrl::new(format!("{}/login/sso/callback", app.public_url))
+        .map_err(|e| SsoError::Url(e.to_string()))?;
     Ok(CoreClient::from_provider_metadata(
         meta,
         ClientId::new(cfg.client_id.clone()),
@@ -177,8 +177,8 @@ async fn client(app: &App, cfg: &OidcConfig, http: &reqwest::Client) -> Result<C
     .set_redirect_uri(redirect))
 }
 
-fn config(app: &App) -> Result<&OidcConfig, OidcError> {
-    app.config.web.oidc.as_ref().ok_or(OidcError::NotConfigured)
+fn config(app: &App) -> Result<&SsoConfig, SsoError> {
+    app.config.web.sso.as_ref().ok_or(SsoError::NotConfigured)
 }
 
 fn hash(state: &str) -> [u8; 32] {
@@ -198,13 +198,13 @@ fn state_cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-/// `GET /login/oidc[?next=/path]`: off to the provider.
+/// `GET /login/sso[?next=/path]`: off to the provider.
 pub async fn start(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageErr> {
     let cfg = config(&app)?;
-    let http = app.web.oidc_http()?;
+    let http = app.web.sso_http()?;
     let client = client(&app, cfg, &http).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client.authorize_url(
@@ -233,7 +233,7 @@ pub async fn start(
     Ok(resp)
 }
 
-/// `GET /login/oidc/callback?code=…&state=…`: back from the provider.
+/// `GET /login/sso/callback?code=…&state=…`: back from the provider.
 pub async fn callback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -242,7 +242,7 @@ pub async fn callback(
     let cfg = config(&app)?;
     if let Some(error) = q.get("error") {
         let detail = q.get("error_description").map(String::as_str).unwrap_or("");
-        return Err(OidcError::Refused(format!("{error} {detail}").trim().to_owned()).into());
+        return Err(SsoError::Refused(format!("{error} {detail}").trim().to_owned()).into());
     }
     let state = q.get("state").map(String::as_str).unwrap_or("");
     let code = q.get("code").map(String::as_str).unwrap_or("");
@@ -254,34 +254,34 @@ pub async fn callback(
     let bound = session::cookie(&headers, &cookie_name)
         .is_some_and(|c| !state.is_empty() && bool::from(c.as_bytes().ct_eq(state.as_bytes())));
     if !bound || code.is_empty() {
-        return Err(OidcError::UnknownState.into());
+        return Err(SsoError::UnknownState.into());
     }
     let pending = app
         .store
         .take_oidc_login(&hash(state))
         .await?
         .filter(|p| p.expires_at > now())
-        .ok_or(OidcError::UnknownState)?;
-    let http = app.web.oidc_http()?;
+        .ok_or(SsoError::UnknownState)?;
+    let http = app.web.sso_http()?;
     let client = client(&app, cfg, &http).await?;
     let call = |req| send(http.clone(), req);
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .map_err(|e| OidcError::Exchange(e.to_string()))?
+        .map_err(|e| SsoError::Exchange(e.to_string()))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
         .request_async(&call)
         .await
-        .map_err(|e| OidcError::Exchange(crate::error::one_line(&e)))?;
-    let id_token = token.id_token().ok_or(OidcError::NoIdToken)?;
+        .map_err(|e| SsoError::Exchange(crate::error::one_line(&e)))?;
+    let id_token = token.id_token().ok_or(SsoError::NoIdToken)?;
     let claims = id_token
         .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
-        .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        .map_err(|e| SsoError::IdToken(e.to_string()))?;
     let subject = format!("{} {}", claims.issuer().as_str(), claims.subject().as_str());
     // The signature is checked: the claims the library does not model are read from the same token.
     let raw = jwt_claims(&id_token.to_string())
-        .ok_or_else(|| OidcError::IdToken("unreadable claims".into()))?;
+        .ok_or_else(|| SsoError::IdToken("unreadable claims".into()))?;
     let login = login_from_claims(&raw, &cfg.login_claim)
-        .ok_or_else(|| OidcError::NoLogin(cfg.login_claim.clone()))?;
+        .ok_or_else(|| SsoError::NoLogin(cfg.login_claim.clone()))?;
     let admin = admin_from_claims(&raw, cfg);
     let user = app.store.oidc_user(&subject, &login, admin).await?;
     tracing::info!(user = %user.login, subject = %subject, "signed in with single sign-on");
@@ -323,7 +323,7 @@ pub fn login_from_claims(claims: &serde_json::Value, claim: &str) -> Option<Stri
 }
 
 /// Whether the groups claim lists the admin group (`None` when no admin group is configured).
-pub fn admin_from_claims(claims: &serde_json::Value, cfg: &OidcConfig) -> Option<bool> {
+pub fn admin_from_claims(claims: &serde_json::Value, cfg: &SsoConfig) -> Option<bool> {
     let group = cfg.admin_group.as_ref()?;
     let member = match claims.get(&cfg.groups_claim) {
         Some(serde_json::Value::Array(groups)) => {
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn admin_follows_the_group_claim_only_when_configured() {
-        let mut cfg = OidcConfig::new("https://idp.example/realms/x/", "gantry");
+        let mut cfg = SsoConfig::new("https://idp.example/realms/x/", "gantry");
         assert_eq!(cfg.issuer, "https://idp.example/realms/x");
         let member = json!({"groups": ["devs", "registry-admins"]});
         assert_eq!(admin_from_claims(&member, &cfg), None);
