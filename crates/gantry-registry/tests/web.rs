@@ -516,7 +516,7 @@ fn single_sign_on_errors_are_clear(backend: Backend) {
     });
     let login = reg.http("GET", "/login?next=/me", &[], b"").text();
     assert!(
-        login.contains("id=\"sso\"") && login.contains("action=\"/login/sso\""),
+        login.contains("id=\"sso\"") && login.contains("href=\"/login/sso?next=%2Fme\""),
         "{login}"
     );
     let r = reg.http("GET", "/login/sso?next=/me", &[], b"");

@@ -1,8 +1,12 @@
 //! The pages in a real browser (Debian's Chromium through chromedriver), against a registry the
 //! test starts on each storage backend: sign in, search, read a crate's README (its `<script>`
 //! never reaches the page), create a token on `/me`, publish with it through the real `cargo`,
-//! revoke it and see cargo refused. With `GANTRY_UPDATE_SCREENSHOTS=1` the screenshots of the
-//! start page, a crate page and `/me` are written to `docs/screenshots/`.
+//! revoke it and see cargo refused. Single sign-on against the test OIDC issuer of
+//! `gantry-test-support` (real keys, discovery, JWKS, authorization code with PKCE): sign in, land
+//! on `/me`, create a token there and publish with it through cargo, then see a version published
+//! through trusted publishing credited to its CI run on the crate page. With
+//! `GANTRY_UPDATE_SCREENSHOTS=1` the screenshots of the start page, a crate page and `/me` are
+//! written to `docs/screenshots/`.
 
 #[macro_use]
 mod common;
@@ -14,6 +18,8 @@ use std::process::Stdio;
 use common::browser::Browser;
 use common::*;
 use fantoccini::Locator;
+use gantry_test_support::{GitHubWorkflow, OAuthClient, OidcIssuer, SignInUser, paths};
+use serde_json::json;
 
 const README: &str = "# readme-demo\n\n\
 A small crate that shows what a crate page looks like: this README is rendered on the server \
@@ -190,4 +196,143 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
     );
 }
 
-backend_tests!(browse_sign_in_read_search_and_publish_with_a_token_from_me);
+/// Single sign-on end to end: the identity provider is `gantry-test-support`'s issuer, started for
+/// real; the registry discovers it, sends the browser there with PKCE, and checks the signed ID
+/// token against its JWKS. The user it creates gets a token on `/me` that the real cargo publishes
+/// with; the same token registers a trusted-publishing config, and the version a CI run then
+/// publishes through it (real cargo, the exchanged token) names that run on the crate page.
+fn sign_in_with_single_sign_on_then_publish_with_cargo(backend: Backend) {
+    let idp = OidcIssuer::start().unwrap();
+    let actions = OidcIssuer::start().unwrap();
+    let reg = TestRegistry::start_with(backend, |c| {
+        let mut sso = gantry_registry::web::sso::SsoConfig::new(idp.url(), "gantry");
+        sso.client_secret = Some("sso-secret".into());
+        sso.admin_group = Some("registry-admins".into());
+        c.web.sso = Some(sso);
+        c.trusted_publishing.github_issuer = Some(actions.url().to_owned());
+    });
+    let base = format!("http://{}", reg.addr);
+    idp.register_client(OAuthClient {
+        client_id: "gantry".into(),
+        client_secret: Some("sso-secret".into()),
+        redirect_uris: vec![format!("{base}/login/sso/callback")],
+    });
+    idp.add_user(SignInUser::new("carol").groups(&["staff", "registry-admins"]));
+
+    let token = reg.rt.block_on(async {
+        let b = Browser::start().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/login?next=/me")).await.unwrap();
+        b.click("#sso").await;
+        // Off to the provider and back through the callback: the browser follows the redirects.
+        let landed = c
+            .wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_url(&url::Url::parse(&format!("{base}/me")).unwrap())
+            .await;
+        if landed.is_err() {
+            panic!(
+                "single sign-on did not end on /me but on {}:\n{}",
+                b.url().await,
+                b.source().await
+            );
+        }
+        // The account is created from the ID token; its groups claim makes carol an admin.
+        assert_eq!(b.text("header .who").await, "carol (admin)");
+        b.fill("#token-name", "from-sso").await;
+        for scope in ["publish-new", "publish-update", "trusted-publishing"] {
+            b.click(&format!("input[name=scope][value={scope}]")).await;
+        }
+        b.click("#create-token-button").await;
+        let token = b.text("#new-token").await;
+        assert!(token.starts_with("gty"), "{token}");
+        b.close().await;
+        token
+    });
+    // The registry authenticated as a confidential client and redeemed one code.
+    let redeem: Vec<_> = idp
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == paths::TOKEN)
+        .collect();
+    assert_eq!(redeem.len(), 1);
+    assert!(
+        redeem[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    assert!(
+        redeem[0].body.contains("code_verifier="),
+        "{}",
+        redeem[0].body
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let env = CargoEnv::new(&reg.index_url(), &token, false);
+    let out = publish(&env, &package(work.path(), "sso-demo", "1.0.0", &[]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A CI run publishes the next version through trusted publishing.
+    let config = json!({"github_config": {
+        "crate": "sso-demo", "repository_owner": "octo-org", "repository_name": "octo-repo",
+        "workflow_filename": "release.yml", "repository_owner_id": 65,
+    }});
+    let r = reg.http(
+        "POST",
+        "/api/v1/trusted_publishing/github_configs",
+        &[
+            ("Authorization", &token),
+            ("Content-Type", "application/json"),
+        ],
+        config.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let run = GitHubWorkflow::new("octo-org/octo-repo", 65, "release.yml");
+    let jwt = actions.github_token(&run, &reg.addr.to_string());
+    let r = reg.http(
+        "POST",
+        "/api/v1/trusted_publishing/tokens",
+        &[("Content-Type", "application/json")],
+        json!({ "jwt": jwt }).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ci = CargoEnv::new(&reg.index_url(), r.json()["token"].as_str().unwrap(), false);
+    let out = publish(&ci, &package(work.path(), "sso-demo", "1.1.0", &[]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    reg.rt.block_on(async {
+        let b = Browser::start().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/crates/sso-demo")).await.unwrap();
+        assert_eq!(b.text("#shown-version").await, "1.1.0");
+        assert_eq!(b.text("#trusted-publisher").await, "GitHub Actions");
+        let ci_run = b.text("#metadata .ci-run").await;
+        let short: String = run.sha.chars().take(7).collect();
+        assert_eq!(
+            ci_run,
+            format!("octo-org/octo-repo, run {}, commit {short}", run.run_id)
+        );
+        // The issuer names no web host (it is not GitHub's): the run is shown, not linked.
+        assert!(c.find(Locator::Css("#metadata .ci-run a")).await.is_err());
+        c.goto(&format!("{base}/crates/sso-demo/1.0.0"))
+            .await
+            .unwrap();
+        let published = b.text("#metadata dd").await;
+        assert!(published.ends_with(" by carol"), "{published}");
+        assert!(c.find(Locator::Css("#trusted-publisher")).await.is_err());
+        b.close().await;
+    });
+}
+
+backend_tests!(
+    browse_sign_in_read_search_and_publish_with_a_token_from_me,
+    sign_in_with_single_sign_on_then_publish_with_cargo,
+);

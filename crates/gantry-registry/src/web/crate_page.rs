@@ -1,7 +1,8 @@
 //! A crate's page, `/crates/{name}` (its default version) and `/crates/{name}/{version}`: what
 //! crates.io's crate page shows — the README rendered on the server, description, license, links,
 //! how to depend on it, versions with dates, downloads and yanked state, features, dependencies
-//! (linked when they live here), reverse dependencies and owners.
+//! (linked when they live here), reverse dependencies and owners, and who published the version
+//! (a user, or the CI run of a trusted publish).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use maud::{Markup, PreEscaped, html};
 
 use super::details::{self, PackageMeta, kind_name};
 use super::layout::{PageErr, count, page};
+use super::publisher;
 use super::readme::{LinkBase, render};
 use super::session::{Session, Viewer};
 use super::time::date;
@@ -182,7 +184,7 @@ fn render_view(app: &App, v: &View, is_owner: bool) -> Markup {
             }
             aside.crate-side {
                 (install_box(app, name, &v.shown.num))
-                (metadata_box(v))
+                (metadata_box(app, v))
                 section #downloads {
                     h3 { "Downloads" }
                     p { strong #total-downloads { (count(total)) } " all versions" }
@@ -211,7 +213,7 @@ fn install_box(app: &App, name: &str, num: &str) -> Markup {
     }
 }
 
-fn metadata_box(v: &View) -> Markup {
+fn metadata_box(app: &App, v: &View) -> Markup {
     let m = &v.meta;
     let link = |label: &'static str, url: &Option<String>| {
         html! {
@@ -225,7 +227,7 @@ fn metadata_box(v: &View) -> Markup {
             h3 { "Metadata" }
             dl {
                 dt { "Published" } dd { (date(v.shown.created_at))
-                    @if let Some(by) = &v.shown.published_by { " by " (by) } }
+                    (publisher::published_by(&v.shown, &app.config.trusted_publishing)) }
                 @if let Some(l) = &m.license { dt { "License" } dd #license { (l) } }
                 @if let (None, Some(f)) = (&m.license, &m.license_file) {
                     dt { "License file" } dd { (f) }

@@ -54,10 +54,9 @@ fn render(
             }
             @if sso {
                 p.or { "or" }
-                form method="get" action="/login/sso" {
-                    input type="hidden" name="next" value=(next);
-                    button #sso type="submit" { "Sign in with single sign-on" }
-                }
+                // A link, not a form: the sign-in redirects to the provider, and the pages'
+                // `form-action 'self'` policy would stop a form submission that leaves the site.
+                p { a.button #sso href={ "/login/sso?next=" (encoded(&next)) } { "Sign in with single sign-on" } }
             }
         }
     };
@@ -65,6 +64,11 @@ fn render(
     *resp.status_mut() = status;
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     resp
+}
+
+/// `value` percent-encoded for a query string.
+fn encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod login;
 pub mod me;
 pub mod owners;
+pub mod publisher;
 pub mod readme;
 pub mod session;
 pub mod sso;
