@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::blob::{BlobError, BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
+use crate::index_cache::IndexCache;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::mirror::{Mirror, MirrorError};
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
 use crate::trustpub::keys::Issuers;
 
@@ -16,12 +17,16 @@ pub struct App {
     pub public_url: String,
     pub store: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
-    pub limiter: RateLimiter,
     pub metrics: Metrics,
     /// Web pages, accounts and download counting (per-process state).
     pub web: crate::web::WebState,
     /// Trusted publishing: the accepted issuers, their cached keys, the audience.
     pub trustpub: Issuers,
+    // Index cache and pull-through mirror (issue 15).
+    /// Rendered index files (hosted and mirrored), kept until a change evicts them.
+    pub index_cache: Arc<IndexCache>,
+    /// Set by the server at start when `config.mirror` asks for one.
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl App {
@@ -32,17 +37,18 @@ impl App {
         store: Arc<dyn MetaStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
-        let limiter = RateLimiter::new(config.rate_limits);
+        let index_cache = Arc::new(IndexCache::new(config.index_cache_bytes));
         let trustpub = Issuers::new(&config.trusted_publishing, public_url);
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
             store,
             blobs,
-            limiter,
             metrics: Metrics::default(),
             web: crate::web::WebState::default(),
             trustpub,
+            index_cache,
+            mirror: None,
         }
     }
 
@@ -79,6 +85,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("setting up the mirror")]
+    Mirror(#[source] MirrorError),
 }
 
 /// Opens the metadata store and blob store the settings select (SQLite + `<data_dir>/blobs` by

@@ -6,9 +6,10 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `router` → handlers (`api`, `crate_info`, `index`,
-//! `ops`, `web`, `accounts`, `downloads`, `trustpub`'s handlers) → `auth` → `app` → storage (`store`, `blob`),
-//! `trustpub::keys` and `config`.
+//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `crate_info`,
+//! `index`, `ops`, `mirror::handlers`, `web`, `accounts`, `downloads`, `trustpub`'s handlers) →
+//! `auth` → `app` → `mirror`, `index_cache`, `trustpub::keys` → storage (`store`, `blob`) and
+//! `config` (whose mirror settings are the leaf `mirror::config`); `gc` works on storage alone.
 
 pub mod accounts;
 pub mod api;
@@ -16,12 +17,17 @@ pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
+pub mod conn;
 pub mod crate_info;
+pub mod download;
 pub mod downloads;
 pub mod error;
+pub mod gc;
 pub mod index;
+pub mod index_cache;
 pub mod metrics;
 pub mod migrate;
+pub mod mirror;
 pub mod ops;
 pub mod ratelimit;
 pub mod router;

@@ -1,7 +1,9 @@
-//! The `gantry-registry` binary: `serve`, `migrate`, and admin commands for users and tokens.
+//! The `gantry-registry` binary: `serve`, `migrate`, `gc`, `mirror fetch`, and admin commands for
+//! users and tokens.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -9,10 +11,15 @@ use gantry_registry::Config;
 use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::ratelimit::RateLimits;
-use gantry_registry::server::start_with_signal;
+use gantry_registry::config::parse_duration;
+use gantry_registry::gc::GcOptions;
+use gantry_registry::index_cache::IndexCache;
+use gantry_registry::mirror::config::CRATES_IO_SPARSE;
+use gantry_registry::mirror::prefetch::{Outcome, fetch_all};
+use gantry_registry::mirror::{Mirror, MirrorConfig, UpstreamUrl, lockfile};
 use gantry_registry::store::{MetaStore, NewToken, now};
 
+mod serve_cmd;
 mod trust_cli;
 
 #[derive(Parser)]
@@ -53,7 +60,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the sparse index and the Web API.
-    Serve(ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// Apply pending database migrations and print the schema version (every other command also
     /// migrates when it opens the database).
     Migrate,
@@ -72,6 +79,57 @@ enum Command {
         #[command(subcommand)]
         command: TrustCommand,
     },
+    /// Remove .crate files no version and no mirrored crate refers to (left by publishes that
+    /// failed after storing their file). Safe while the registry serves, as long as the grace
+    /// period is longer than a publish can take.
+    Gc(GcArgs),
+    /// The pull-through mirror (`serve --mirror`).
+    Mirror {
+        #[command(subcommand)]
+        command: MirrorCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct GcArgs {
+    /// Only files older than this are removed: 90s, 15m, 24h, 7d (default: gc::DEFAULT_GRACE).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    grace: Duration,
+    /// List what would be removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Fetch ahead of time every crate the lockfiles name from the mirrored registry (index files
+    /// and verified .crate files, into this registry's database and blob store), so builds work
+    /// while the upstream is out of reach. Prints one line per crate and a summary; exits non-zero
+    /// when any crate could not be fetched.
+    Fetch(MirrorFetchArgs),
+}
+
+#[derive(clap::Args)]
+struct MirrorFetchArgs {
+    /// A Cargo.lock to read (repeatable).
+    #[arg(long = "lockfile", required = true, value_name = "PATH")]
+    lockfiles: Vec<PathBuf>,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// Crates fetched at the same time.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+}
+
+/// The mirror's upstream, shared by `serve --mirror` and `mirror fetch`.
+#[derive(clap::Args)]
+struct UpstreamArgs {
+    /// The sparse registry to mirror.
+    #[arg(long, default_value = CRATES_IO_SPARSE, value_parser = UpstreamUrl::parse, value_name = "URL")]
+    mirror_upstream: UpstreamUrl,
+    /// Bound on each upstream request (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    mirror_upstream_timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -157,72 +215,6 @@ struct TrustAddArgs {
 }
 
 #[derive(clap::Args)]
-struct ServeArgs {
-    #[arg(long, default_value = "127.0.0.1:8990")]
-    listen: SocketAddr,
-    /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Require a token for the index and downloads too.
-    #[arg(long)]
-    auth_required: bool,
-    /// Maximum .crate size in bytes.
-    #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
-    max_upload_size: u32,
-    /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
-    /// yanks 100 then 1/min).
-    #[arg(long)]
-    rate_limit: bool,
-    /// How long a browser sign-in lasts, in hours.
-    #[arg(long, default_value_t = 12, value_name = "HOURS")]
-    session_hours: u32,
-    /// Seconds between writes of counted downloads to the database (each instance counts in
-    /// memory and also writes when it stops).
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    downloads_flush_secs: u32,
-    /// The registry name pages put in `cargo add --registry NAME` and `Cargo.toml` snippets.
-    #[arg(long, default_value = "gantry", value_name = "NAME")]
-    registry_name: String,
-    /// Single sign-on for the web pages: the OpenID Connect issuer URL of your identity provider
-    /// (its discovery document is `<URL>/.well-known/openid-configuration`); register
-    /// `<public-url>/login/sso/callback` as the redirect URI there. (Trusted publishing's CI
-    /// issuers are --oidc-issuer.)
-    #[arg(long, value_name = "URL", requires = "sso_client_id")]
-    sso_issuer: Option<String>,
-    /// The registry's client id at the identity provider.
-    #[arg(long, value_name = "ID", requires = "sso_issuer")]
-    sso_client_id: Option<String>,
-    /// The client secret [env: GANTRY_SSO_CLIENT_SECRET] (prefer the environment: flags show in
-    /// process lists). Leave unset for a public client (PKCE only).
-    #[arg(long, value_name = "SECRET")]
-    sso_client_secret: Option<String>,
-    /// Scopes to ask for besides `openid` (repeatable; default: profile, email).
-    #[arg(long = "sso-scope", value_name = "SCOPE")]
-    sso_scopes: Vec<String>,
-    /// The ID token claim whose value becomes the login (preferred_username, email, sub …).
-    #[arg(long, default_value = "preferred_username", value_name = "CLAIM")]
-    sso_login_claim: String,
-    /// The ID token claim listing the user's groups.
-    #[arg(long, default_value = "groups", value_name = "CLAIM")]
-    sso_groups_claim: String,
-    /// Members of this group become administrators, others stop being ones (checked at every
-    /// single sign-on); unset: single sign-on leaves the admin flag alone.
-    #[arg(long, value_name = "GROUP")]
-    sso_admin_group: Option<String>,
-    /// Trusted publishing: where a CI provider's OIDC tokens come from, as PROVIDER=ISSUER_URL
-    /// (repeatable). github=https://HOST/_services/token for GitHub Enterprise Server,
-    /// gitlab=https://HOST for a self-managed GitLab, PROVIDER=off to refuse a provider.
-    /// Defaults: github=https://token.actions.githubusercontent.com, gitlab=https://gitlab.com.
-    #[arg(long = "oidc-issuer", value_name = "PROVIDER=URL")]
-    oidc_issuers: Vec<String>,
-    /// The audience (`aud`) trusted-publishing tokens must be issued for. Default: --public-url
-    /// without its scheme (e.g. crates.example.com), which is what crates-io-auth-action and
-    /// cargo gantry request for that registry URL.
-    #[arg(long, value_name = "AUDIENCE")]
-    trusted_publishing_audience: Option<String>,
-}
-
-#[derive(clap::Args)]
 struct TokenNewArgs {
     #[arg(long)]
     user: String,
@@ -254,25 +246,6 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(cli))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
-}
-
 /// The flag's value, else the environment variable's (unset and empty both mean "not given").
 fn flag_or_env(flag: Option<String>, var: &str) -> Option<String> {
     flag.or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
@@ -295,44 +268,59 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.database()?;
     config.storage()?;
     match cli.command {
-        Command::Serve(args) => serve(config, args).await,
+        Command::Serve(args) => serve_cmd::serve(config, *args).await,
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
         Command::Trust { command } => trust_cli::run(&config, command).await,
+        Command::Gc(args) => gc(&config, args).await,
+        Command::Mirror {
+            command: MirrorCommand::Fetch(args),
+        } => mirror_fetch(&config, args).await,
     }
 }
 
-async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
-    config.listen = args.listen;
-    config.public_url = args.public_url;
-    config.auth_required = args.auth_required;
-    config.max_upload_size = args.max_upload_size;
-    config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
-    config.web.session_ttl_secs = i64::from(args.session_hours.max(1)) * 3600;
-    config.web.downloads_flush =
-        std::time::Duration::from_secs(args.downloads_flush_secs.max(1).into());
-    config.web.registry_name = args.registry_name;
-    if let (Some(issuer), Some(client_id)) = (args.sso_issuer, args.sso_client_id) {
-        let mut sso = gantry_registry::web::sso::SsoConfig::new(&issuer, &client_id);
-        sso.client_secret = flag_or_env(args.sso_client_secret, "GANTRY_SSO_CLIENT_SECRET");
-        if !args.sso_scopes.is_empty() {
-            sso.scopes = args.sso_scopes;
-        }
-        sso.login_claim = args.sso_login_claim;
-        sso.groups_claim = args.sso_groups_claim;
-        sso.admin_group = args.sso_admin_group;
-        config.web.sso = Some(sso);
+async fn gc(config: &Config, args: GcArgs) -> anyhow::Result<()> {
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    if args.grace < std::time::Duration::from_secs(gantry_registry::config::REQUEST_TIMEOUT_SECS) {
+        eprintln!(
+            "warning: a grace period of {}s is shorter than a publish may take; run this only while \
+             no publish is running",
+            args.grace.as_secs()
+        );
     }
-    for spec in &args.oidc_issuers {
-        config.trusted_publishing.set_issuer(spec)?;
+    let opts = GcOptions {
+        grace: args.grace,
+        dry_run: args.dry_run,
+    };
+    let report = gantry_registry::gc::collect(
+        store.as_ref(),
+        blobs.as_ref(),
+        opts,
+        std::time::SystemTime::now(),
+    )
+    .await
+    .context("garbage collection stopped; what it removed so far stays removed")?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for key in &report.removed {
+        println!("{verb} {key}");
     }
-    config.trusted_publishing.audience = args.trusted_publishing_audience;
-    let server = start_with_signal(config, Some(shutdown_signal())).await?;
-    println!("gantry-registry listening on {}", server.addr);
-    println!("index: {}", server.index_url());
-    println!("api: {}", server.api_url());
-    server.wait().await?;
+    println!(
+        "{} .crate files: {} in use, {} unreferenced but younger than {}s, {} claimed by a \
+         running publish or mirror fetch; {verb} {} ({} bytes); {} stale temp files removed",
+        report.listed,
+        report.referenced,
+        report.young,
+        args.grace.as_secs(),
+        report.kept_in_use,
+        report.removed.len(),
+        report.removed_bytes,
+        report.temp_files_removed
+    );
     Ok(())
 }
 
@@ -483,4 +471,66 @@ async fn token_list(store: &dyn MetaStore, user: Option<String>) -> anyhow::Resu
         );
     }
     Ok(())
+}
+
+async fn mirror_fetch(config: &Config, args: MirrorFetchArgs) -> anyhow::Result<()> {
+    let upstream = args.upstream.mirror_upstream;
+    let mut packages = Vec::new();
+    let mut skipped = 0;
+    for path in &args.lockfiles {
+        let set = lockfile::read(path, &upstream)?;
+        skipped += set.skipped;
+        packages.extend(set.packages);
+    }
+    packages.sort();
+    packages.dedup();
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    blobs.ping().await?;
+    let mirror_config = MirrorConfig {
+        upstream: upstream.clone(),
+        upstream_timeout: args.upstream.mirror_upstream_timeout,
+        ..MirrorConfig::default()
+    };
+    // No memory worth keeping in a one-shot command.
+    let cache = Arc::new(IndexCache::new(0));
+    let mirror = Arc::new(Mirror::new(mirror_config, store, blobs, cache)?);
+    let total = packages.len();
+    eprintln!(
+        "fetching {total} crates from {} ({skipped} lockfile entries from elsewhere left alone)",
+        upstream.display()
+    );
+    let mut done = 0;
+    let width = total.to_string().len();
+    let summary = fetch_all(mirror, packages, args.jobs, |p, outcome| {
+        done += 1;
+        let what = match outcome {
+            Outcome::Fetched(n) => format!("fetched {} {} ({})", p.name, p.version, human(*n)),
+            Outcome::Present => format!("present {} {}", p.name, p.version),
+            Outcome::Failed(why) => format!("FAILED  {} {}: {why}", p.name, p.version),
+        };
+        eprintln!("[{done:>width$}/{total}] {what}");
+    })
+    .await;
+    println!(
+        "{} fetched ({}), {} already present, {} failed",
+        summary.fetched,
+        human(summary.fetched_bytes),
+        summary.present,
+        summary.failed
+    );
+    if summary.failed > 0 {
+        bail!(
+            "{} of {total} crates could not be fetched (see the lines marked FAILED above)",
+            summary.failed
+        );
+    }
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / f64::from(1 << 10)),
+        n => format!("{n} B"),
+    }
 }

@@ -16,7 +16,17 @@ pub const SQLITE: Embedded = &[
         "init",
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
+    (
+        2,
+        "hardening",
+        include_str!("../migrations/sqlite/0002_hardening.sql"),
+    ),
     (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/sqlite/0004_mirror.sql"),
+    ),
     (
         5,
         "trustpub",
@@ -31,9 +41,19 @@ pub const POSTGRES: Embedded = &[
         include_str!("../migrations/postgres/0001_init.sql"),
     ),
     (
+        2,
+        "hardening",
+        include_str!("../migrations/postgres/0002_hardening.sql"),
+    ),
+    (
         3,
         "web",
         include_str!("../migrations/postgres/0003_web.sql"),
+    ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/postgres/0004_mirror.sql"),
     ),
     (
         5,
@@ -89,5 +109,36 @@ mod tests {
             assert!(!tables(a).is_empty());
         }
         assert_eq!(latest(SQLITE), 5);
+    }
+
+    /// A database a build without 0002 brought to version 4 (0001 + 0004: `main` before the
+    /// hardening merge) gets 0002 when a later build opens it: sqlx applies every listed version
+    /// not yet recorded, not only those above the newest.
+    #[tokio::test]
+    async fn a_skipped_lower_version_is_applied_later() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        const WITHOUT_2: Embedded = &[SQLITE[0], SQLITE[3]];
+        assert_eq!(WITHOUT_2.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 4]);
+        migrator(WITHOUT_2).run(&pool).await.unwrap();
+        let has_buckets = || async {
+            sqlx::query("SELECT 1 FROM sqlite_master WHERE name = 'rate_limit_buckets'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .is_some()
+        };
+        assert!(!has_buckets().await);
+        migrator(SQLITE).run(&pool).await.unwrap();
+        assert!(has_buckets().await);
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(applied, [1, 2, 3, 4, 5]);
     }
 }

@@ -5,6 +5,8 @@
 //! several registry processes sharing one database.
 
 pub mod accounts;
+mod hardening;
+mod mirror;
 pub mod pages;
 mod postgres;
 mod sql;
@@ -13,6 +15,8 @@ pub mod trustpub;
 
 pub use crate::BoxFut;
 pub use accounts::AccountStore;
+pub use hardening::{BlobVerdict, HardeningStore, RemoveBlobError, VERSION_BY_NUM};
+pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
 pub use pages::PageStore;
 pub use sql::{Engine, SqlStore};
 pub use trustpub::{TrustPubStore, TrustedPublish};
@@ -131,6 +135,8 @@ pub struct PublishRecord {
     /// What the publisher's token allows for this crate. Which kind this publish is gets decided
     /// inside the transaction, from the crate as the transaction sees it.
     pub rights: PublishRights,
+    /// When set, the transaction also takes a token from the publisher's bucket for that kind.
+    pub rate_limits: Option<crate::ratelimit::RateLimits>,
 }
 
 /// Who publishes: a user with an API token (who owns a crate they create), or a CI job with a
@@ -195,6 +201,11 @@ pub enum PublishConflict {
     /// The trusted-publishing token was revoked or expired during the publish.
     #[error("the trusted-publishing token is no longer valid")]
     TrustedTokenGone,
+    #[error("rate limited until {retry_at:?}")]
+    RateLimited {
+        action: crate::ratelimit::Action,
+        retry_at: std::time::SystemTime,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -205,7 +216,9 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: AccountStore + PageStore + TrustPubStore + Send + Sync {
+pub trait MetaStore:
+    AccountStore + PageStore + TrustPubStore + HardeningStore + MirrorStore + Send + Sync
+{
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).

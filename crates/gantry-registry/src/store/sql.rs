@@ -58,6 +58,11 @@ impl<DB: Engine> SqlStore<DB> {
         }
     }
 
+    /// The pool, for the per-feature query files beside this one.
+    pub(super) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
     pub(super) async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
         match DB::PROCESS_WRITE_LOCK {
             true => Some(self.write.lock().await),
@@ -120,7 +125,7 @@ impl From<TokenRow> for TokenRecord {
 }
 
 #[derive(FromRow)]
-struct VersionDbRow {
+pub(super) struct VersionDbRow {
     num: String,
     index_line: String,
     yanked: i64,
@@ -209,11 +214,12 @@ where
         Ok(info.id)
     }
 
-    /// Creates the crate, or finds that another publish just did; returns its id.
+    /// Creates the crate, or finds that another publish just did; returns its id and which of the
+    /// two this publish turned out to be.
     async fn create_crate(
         conn: &mut DB::Connection,
         rec: &PublishRecord,
-    ) -> Result<i64, PublishConflict> {
+    ) -> Result<(i64, PublishKind), PublishConflict> {
         rec.rights.allow(PublishKind::New)?;
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO crates (name, canon_name, description, created_at) \
@@ -239,12 +245,15 @@ where
                     .execute(&mut *conn)
                     .await?;
             }
-            return Ok(id);
+            return Ok((id, PublishKind::New));
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
         // update of that crate, with the scope, owner and name checks that implies.
         match Self::find_crate(conn, &rec.canon_name).await? {
-            Some(info) => Self::update_crate(conn, info, rec).await,
+            Some(info) => Ok((
+                Self::update_crate(conn, info, rec).await?,
+                PublishKind::Update,
+            )),
             None => Err(StoreError::CrateVanished(rec.name.clone()).into()),
         }
     }
@@ -253,8 +262,11 @@ where
         conn: &mut DB::Connection,
         rec: &PublishRecord,
     ) -> Result<(), PublishConflict> {
-        let crate_id = match Self::find_crate(conn, &rec.canon_name).await? {
-            Some(info) => Self::update_crate(conn, info, rec).await?,
+        let (crate_id, kind) = match Self::find_crate(conn, &rec.canon_name).await? {
+            Some(info) => (
+                Self::update_crate(conn, info, rec).await?,
+                PublishKind::Update,
+            ),
             None => Self::create_crate(conn, rec).await?,
         };
         let inserted = sqlx::query(
@@ -272,17 +284,17 @@ where
         .execute(&mut *conn)
         .await;
         match inserted {
-            Ok(r) if DB::rows_affected(&r) == 1 => match &rec.publisher {
-                Publisher::Trusted(t) => {
-                    Self::record_trusted_version(conn, t, crate_id, &rec.num_no_build).await?;
-                    Ok(())
-                }
-                Publisher::User(_) => Ok(()),
-            },
-            Ok(_) => Err(PublishConflict::VersionExists),
-            Err(e) if is_unique_violation(&e) => Err(PublishConflict::VersionExists),
-            Err(e) => Err(e.into()),
+            Ok(r) if DB::rows_affected(&r) == 1 => {}
+            Ok(_) => return Err(PublishConflict::VersionExists),
+            Err(e) if is_unique_violation(&e) => return Err(PublishConflict::VersionExists),
+            Err(e) => return Err(e.into()),
         }
+        if let Publisher::Trusted(t) = &rec.publisher {
+            Self::record_trusted_version(conn, t, crate_id, &rec.num_no_build).await?;
+        }
+        // The bucket of the kind this transaction decided, in this transaction: a publish refused
+        // for any reason (its rollback) uses up nothing.
+        Self::charge_publish(conn, rec, kind).await
     }
 
     /// One statement that writes, under this process's write lock when the engine takes one.
