@@ -7,12 +7,16 @@
 //!    loader (multi-row INSERTs straight into the schema, one transaction; the same SQL on both
 //!    engines), to show it stays flat.
 //!
-//! Run with `cargo xtask bench registry` (finds or installs s3s-fs, checks PostgreSQL 15), or
+//! 3. Crate page, start page and search latency with 10,000 crates in the database (`pages`).
+//!
+//! Run with `cargo xtask bench registry` (`cargo xtask bench registry pages` for part 3 alone) (finds or installs s3s-fs, checks PostgreSQL 15), or
 //! `cargo bench -p gantry-registry --bench load` when GANTRY_S3S_FS or PATH has s3s-fs.
 //! Without `--bench` (e.g. `cargo test --benches`) it runs a tiny version as a smoke test.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "load/pages.rs"]
+mod pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -274,6 +278,10 @@ fn publish_at_scale(backend: Backend, existing: usize, publishes: usize) -> (Sta
 fn main() {
     // `cargo bench` passes `--bench`; any other run (e.g. `cargo test --benches`) is a quick smoke run.
     let quick = !std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "pages") {
+        pages::run(quick);
+        return;
+    }
     let (publishes, gets, scale) = if quick {
         (20, 100, [100, 1000])
     } else {
@@ -315,4 +323,5 @@ fn main() {
             );
         }
     }
+    pages::run(quick);
 }

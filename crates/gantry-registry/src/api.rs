@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_protocol::api::{Owner, OwnersRequest, SearchCrate, SearchMeta, SearchResponse};
 use gantry_protocol::body::MAX_METADATA_LEN;
@@ -24,7 +24,10 @@ use crate::blob::{Stored, crate_key};
 use crate::error::ApiErr;
 use crate::index_cache::Namespace;
 use crate::ratelimit::Action;
-use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
+use crate::store::{
+    self, CrateInfo, PublishConflict, PublishKind, PublishRecord, PublishRights, now,
+};
+use crate::trustpub::{self, publish::TrustedCaller};
 
 const NOT_OWNER: &str = "this crate exists but you don't seem to be an owner. If you believe this is a mistake, perhaps you need to accept an invitation to be an owner before publishing.";
 const MAX_SEARCH_PER_PAGE: u32 = 100;
@@ -43,7 +46,7 @@ pub async fn publish(
     let validate_only = q
         .get("validate_only")
         .is_some_and(|v| v == "true" || v == "1");
-    let authed = auth::require_auth(app.store.as_ref(), &headers).await?;
+    let publisher = Publisher::authenticate(&app, &headers).await?;
 
     let limits = BodyLimits {
         max_metadata_len: MAX_METADATA_LEN,
@@ -65,7 +68,7 @@ pub async fn publish(
     validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
     let version = validate_version(&krate.vers).map_err(|e| ApiErr::bad(e.to_string()))?;
     validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
-    let kind = precheck(&app, &authed, &krate.name, &version.without_build).await?;
+    let kind = precheck(&app, &publisher, &krate.name, &version.without_build).await?;
     check_same_registry_deps(&app, &krate).await?;
     let tarball = Bytes::copy_from_slice(parts.tarball);
     verify_tarball(&app, &krate, tarball.clone()).await?;
@@ -76,7 +79,8 @@ pub async fn publish(
     }
     // Refused here, before anything is stored, when the bucket is already empty; the token is
     // taken inside the publish transaction, from the bucket of the kind that transaction decides.
-    if let Some(limits) = app.config.rate_limits {
+    // Like crates.io, the per-user limits do not apply to trusted publishing: no user publishes.
+    if let (Some(limits), Publisher::Token(authed)) = (app.config.rate_limits, &publisher) {
         let action = Action::publish(kind);
         let peek = app
             .store
@@ -95,13 +99,13 @@ pub async fn publish(
         name: krate.name.clone(),
         canon_name: canonical_name(&krate.name),
         description: krate.description.clone(),
-        user_id: authed.user_id(),
+        publisher: publisher.record(),
         num: version.normalized.clone(),
         num_no_build: version.without_build.clone(),
         cksum,
         index_line: entry.to_line(),
         now: published_at,
-        rights: authed.publish_rights(&krate.name),
+        rights: publisher.rights(&krate.name),
         rate_limits: app.config.rate_limits,
     };
     match app.store.publish(&rec).await {
@@ -109,10 +113,14 @@ pub async fn publish(
             // Before answering 200: this instance must not serve the old file after that.
             app.index_cache
                 .invalidate(Namespace::Hosted, &rec.canon_name);
-            tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
+            tracing::info!(krate = %rec.name, version = %rec.num, by = %publisher.describe(), "published");
+            store_details(&app, &rec, tarball.to_vec()).await;
             Ok(response)
         }
-        Err(PublishConflict::NotAllowed(_)) => Err(auth::missing_scope()),
+        Err(c) if trustpub::publish::conflict(&c).is_some() => {
+            Err(trustpub::publish::conflict(&c).unwrap_or_else(auth::missing_scope))
+        }
+        Err(PublishConflict::NotAllowed(_)) => Err(publisher.not_allowed()),
         Err(PublishConflict::NotOwner) => Err(ApiErr::forbidden(NOT_OWNER)),
         Err(PublishConflict::NameMismatch(orig)) => Err(previously_named(&orig)),
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
@@ -120,6 +128,94 @@ pub async fn publish(
             Err(rate_limited(action, retry_at))
         }
         Err(PublishConflict::Store(e)) => Err(e.into()),
+        Err(c) => Err(ApiErr::internal(c)),
+    }
+}
+
+/// Who publishes: a user with an API token, or a CI job with a trusted-publishing token.
+enum Publisher {
+    Token(auth::Authed),
+    Trusted(TrustedCaller),
+}
+
+impl Publisher {
+    async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Self, ApiErr> {
+        match trustpub::publish::authenticate(app, headers).await? {
+            Some(caller) => Ok(Publisher::Trusted(caller)),
+            None => Ok(Publisher::Token(
+                auth::require_auth(app.store.as_ref(), headers).await?,
+            )),
+        }
+    }
+
+    fn may_create(&self, name: &str) -> Result<(), ApiErr> {
+        match self {
+            Publisher::Token(authed) => authed.authorize(Scope::PublishNew, name),
+            Publisher::Trusted(caller) => caller.may_create(name),
+        }
+    }
+
+    async fn may_update(&self, app: &App, existing: &CrateInfo, name: &str) -> Result<(), ApiErr> {
+        let authed = match self {
+            Publisher::Token(authed) => authed,
+            Publisher::Trusted(caller) => return caller.may_update(existing),
+        };
+        authed.authorize(Scope::PublishUpdate, name)?;
+        if !app.store.is_owner(existing.id, authed.user_id()).await? {
+            return Err(ApiErr::forbidden(NOT_OWNER));
+        }
+        if app.store.trustpub_only(existing.id).await? {
+            return Err(trustpub::publish::trustpub_only());
+        }
+        Ok(())
+    }
+
+    /// The refusal when the transaction finds this publisher may not publish this kind.
+    fn not_allowed(&self) -> ApiErr {
+        match self {
+            Publisher::Token(_) => auth::missing_scope(),
+            Publisher::Trusted(_) => trustpub::publish::cannot_create(),
+        }
+    }
+
+    fn rights(&self, name: &str) -> PublishRights {
+        match self {
+            Publisher::Token(authed) => authed.publish_rights(name),
+            Publisher::Trusted(caller) => caller.rights(name),
+        }
+    }
+
+    fn record(&self) -> store::Publisher {
+        match self {
+            Publisher::Token(authed) => store::Publisher::User(authed.user_id()),
+            Publisher::Trusted(caller) => store::Publisher::Trusted(caller.record()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Publisher::Token(authed) => authed.token.user.login.clone(),
+            Publisher::Trusted(caller) => caller.describe(),
+        }
+    }
+}
+
+/// Stores what the version's page shows. The version is committed already, so a failure here
+/// only logs: the page fills the details in from the `.crate` when it is first shown.
+async fn store_details(app: &App, rec: &PublishRecord, tarball: Vec<u8>) {
+    let stored = async {
+        let Some(krate) = app.store.crate_by_name(&rec.name).await? else {
+            return Ok(());
+        };
+        let Some(id) = app.store.version_id(krate.id, &rec.num).await? else {
+            return Ok(());
+        };
+        let (name, num) = (rec.name.clone(), rec.num.clone());
+        crate::web::details::store(app.store.as_ref(), id, tarball, name, num, &rec.index_line)
+            .await
+    };
+    if let Err(e) = stored.await {
+        tracing::warn!(krate = %rec.name, version = %rec.num, error = %crate::error::one_line(&e), "storing page details");
     }
 }
 
@@ -166,21 +262,18 @@ fn previously_named(name: &str) -> ApiErr {
 /// and those count: another publish may create the crate in between.
 async fn precheck(
     app: &App,
-    authed: &auth::Authed,
+    publisher: &Publisher,
     name: &str,
     num_no_build: &str,
 ) -> Result<PublishKind, ApiErr> {
     let Some(existing) = app.store.crate_by_name(name).await? else {
-        authed.authorize(Scope::PublishNew, name)?;
+        publisher.may_create(name)?;
         if is_reserved_name(name) {
             return Err(ApiErr::bad("cannot upload a crate with a reserved name"));
         }
         return Ok(PublishKind::New);
     };
-    authed.authorize(Scope::PublishUpdate, name)?;
-    if !app.store.is_owner(existing.id, authed.user_id()).await? {
-        return Err(ApiErr::forbidden(NOT_OWNER));
-    }
+    publisher.may_update(app, &existing, name).await?;
     if existing.name != name {
         return Err(previously_named(&existing.name));
     }
@@ -321,6 +414,7 @@ pub async fn download(
                 krate.name, row.cksum
             ))
         })?;
+    app.web.downloads.count(krate.id, &row.num);
     Ok(crate::download::crate_response(reader))
 }
 
@@ -366,25 +460,18 @@ async fn owners_change(
             "too many invites for this request - maximum 10",
         ));
     }
-    let mut ids = Vec::new();
-    for login in &req.users {
-        let user = app
-            .store
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| ApiErr::bad(format!("could not find user with login `{login}`")))?;
-        ids.push(user.id);
-    }
     let msg = if add {
-        for id in &ids {
-            app.store.add_owner(krate.id, *id).await?;
-        }
-        let who = req.users.join("`, `");
-        format!(
-            "user `{who}` has been added as an owner of crate `{}`",
-            krate.name
-        )
+        // Like crates.io: an invitation the user accepts (or declines) within 30 days.
+        crate::accounts::invitations::invite(&app, &krate, &authed.token.user, &req.users).await?
     } else {
+        let mut ids = Vec::new();
+        for login in &req.users {
+            let user =
+                app.store.user_by_login(login).await?.ok_or_else(|| {
+                    ApiErr::bad(format!("could not find user with login `{login}`"))
+                })?;
+            ids.push(user.id);
+        }
         if !app.store.remove_owners(krate.id, &ids).await? {
             return Err(ApiErr::bad(
                 "cannot remove all individual owners of a crate. Team member don't have permission to modify owners, so at least one individual owner is required.",
@@ -462,12 +549,4 @@ pub async fn search(
         meta: SearchMeta { total },
     })
     .into_response())
-}
-
-pub async fn me(State(app): State<Arc<App>>) -> Response {
-    let text = format!(
-        "Gantry registry at {api}\n\nTokens are issued by the registry administrator:\n\n    gantry-registry token new --user <login>\n\nthen run `cargo login --registry <name>` and paste the token.\n",
-        api = app.api_url()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }

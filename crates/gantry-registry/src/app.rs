@@ -8,6 +8,7 @@ use crate::index_cache::IndexCache;
 use crate::metrics::Metrics;
 use crate::mirror::{Mirror, MirrorError};
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
+use crate::trustpub::keys::Issuers;
 
 /// Shared state behind every handler.
 pub struct App {
@@ -17,6 +18,10 @@ pub struct App {
     pub store: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub metrics: Metrics,
+    /// Web pages, accounts and download counting (per-process state).
+    pub web: crate::web::WebState,
+    /// Trusted publishing: the accepted issuers, their cached keys, the audience.
+    pub trustpub: Issuers,
     // Index cache and pull-through mirror (issue 15).
     /// Rendered index files (hosted and mirrored), kept until a change evicts them.
     pub index_cache: Arc<IndexCache>,
@@ -33,12 +38,15 @@ impl App {
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
         let index_cache = Arc::new(IndexCache::new(config.index_cache_bytes));
+        let trustpub = Issuers::new(&config.trusted_publishing, public_url);
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
             store,
             blobs,
             metrics: Metrics::default(),
+            web: crate::web::WebState::default(),
+            trustpub,
             index_cache,
             mirror: None,
         }

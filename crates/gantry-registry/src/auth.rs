@@ -24,10 +24,18 @@ pub enum Scope {
     PublishUpdate,
     Yank,
     ChangeOwners,
+    /// Managing trusted-publishing configs and `trustpub_only`.
+    TrustedPublishing,
 }
 
 impl Scope {
-    pub const ALL: [&'static str; 4] = ["publish-new", "publish-update", "yank", "change-owners"];
+    pub const ALL: [&'static str; 5] = [
+        "publish-new",
+        "publish-update",
+        "yank",
+        "change-owners",
+        "trusted-publishing",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +43,7 @@ impl Scope {
             Scope::PublishUpdate => "publish-update",
             Scope::Yank => "yank",
             Scope::ChangeOwners => "change-owners",
+            Scope::TrustedPublishing => "trusted-publishing",
         }
     }
 }
@@ -134,6 +143,9 @@ pub async fn authenticate(
     if token.is_empty() {
         return Err(malformed("empty token"));
     }
+    if crate::trustpub::token::is_trusted(token) {
+        return Err(ApiErr::forbidden(crate::trustpub::publish::ONLY_PUBLISHES));
+    }
     let hash = hash_token(token);
     let failed = || ApiErr::forbidden("authentication failed");
     let Some(rec) = store.token_by_hash(&hash).await? else {
@@ -170,6 +182,16 @@ impl FromRequestParts<Arc<App>> for ReadAccess {
             return Ok(ReadAccess);
         }
         let challenge = format!("Cargo login_url=\"{}/me\"", app.api_url());
+        // cargo reads the index with the publish token around a trusted publish.
+        match crate::trustpub::publish::grants_read(app, &parts.headers).await {
+            Ok(true) => return Ok(ReadAccess),
+            Ok(false) => {}
+            Err(mut e) => {
+                e.status = StatusCode::UNAUTHORIZED;
+                e.challenge = Some(challenge);
+                return Err(e);
+            }
+        }
         match authenticate(app.store.as_ref(), &parts.headers).await {
             Ok(Some(_)) => Ok(ReadAccess),
             Ok(None) => Err(ApiErr {

@@ -57,6 +57,10 @@ pub struct Config {
     pub s3: S3Settings,
     /// Database pool size; `None`: [`SQLITE_DEFAULT_CONNECTIONS`] / [`POSTGRES_DEFAULT_CONNECTIONS`].
     pub db_max_connections: Option<u32>,
+    /// Web pages, sessions and download counting.
+    pub web: crate::web::WebConfig,
+    /// Trusted publishing: accepted OIDC issuers and the audience.
+    pub trusted_publishing: TrustedPublishing,
     // Hardening (issue 12): connection limits and the tarball entry cap.
     pub limits: ConnLimits,
     /// `None`: no limit.
@@ -133,6 +137,8 @@ impl Config {
             storage_url: None,
             s3: S3Settings::default(),
             db_max_connections: None,
+            web: crate::web::WebConfig::default(),
+            trusted_publishing: TrustedPublishing::default(),
             limits: ConnLimits::default(),
             max_tarball_entries: Some(DEFAULT_MAX_TARBALL_ENTRIES),
             mirror: None,
@@ -205,6 +211,60 @@ pub enum ConfigError {
     S3PlainHttp(String),
     #[error("AWS_ALLOW_HTTP=`{0}` is not a boolean: use true or false")]
     AllowHttp(String),
+    #[error(
+        "invalid --oidc-issuer `{0}`: expected github=URL or gitlab=URL (an https:// issuer URL, \
+         or `off`)"
+    )]
+    OidcIssuer(String),
+}
+
+/// GitHub Actions' issuer on github.com.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// GitLab CI's issuer on gitlab.com.
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+
+/// Which CI providers' OIDC tokens trusted publishing accepts, and for which audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedPublishing {
+    /// The issuer of GitHub Actions tokens (`None`: GitHub is not accepted).
+    pub github_issuer: Option<String>,
+    /// The issuer of GitLab CI tokens (`None`: GitLab is not accepted).
+    pub gitlab_issuer: Option<String>,
+    /// The `aud` tokens must carry; `None`: the public URL without its scheme.
+    pub audience: Option<String>,
+    /// The shortest time between two JWKS fetches of one issuer.
+    pub jwks_refetch_interval: std::time::Duration,
+}
+
+impl Default for TrustedPublishing {
+    fn default() -> Self {
+        TrustedPublishing {
+            github_issuer: Some(GITHUB_ISSUER.to_owned()),
+            gitlab_issuer: Some(GITLAB_ISSUER.to_owned()),
+            audience: None,
+            jwks_refetch_interval: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl TrustedPublishing {
+    /// Applies one `--oidc-issuer PROVIDER=URL` (`PROVIDER=off` turns the provider off).
+    pub fn set_issuer(&mut self, spec: &str) -> Result<(), ConfigError> {
+        let bad = || ConfigError::OidcIssuer(spec.to_owned());
+        let (provider, url) = spec.split_once('=').ok_or_else(bad)?;
+        let url = url.trim().trim_end_matches('/');
+        let value = match url {
+            "off" => None,
+            u if u.starts_with("https://") || u.starts_with("http://") => Some(u.to_owned()),
+            _ => return Err(bad()),
+        };
+        match provider.trim() {
+            "github" => self.github_issuer = value,
+            "gitlab" => self.gitlab_issuer = value,
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,7 @@ pub async fn config_json(
         "gantry": {
             "validate-only": true,
             "max-upload-size": app.config.max_upload_size,
+            "trusted-publishing": crate::trustpub::advertised(&app),
         },
     })
     .to_string();

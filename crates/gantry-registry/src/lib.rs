@@ -6,17 +6,21 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `index`, `ops`,
-//! `mirror::handlers`) → `auth` → `app` → `mirror`, `index_cache` → storage (`store`, `blob`) and
+//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `crate_info`,
+//! `index`, `ops`, `mirror::handlers`, `web`, `accounts`, `downloads`, `trustpub`'s handlers) →
+//! `auth` → `app` → `mirror`, `index_cache`, `trustpub::keys` → storage (`store`, `blob`) and
 //! `config` (whose mirror settings are the leaf `mirror::config`); `gc` works on storage alone.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
 pub mod conn;
+pub mod crate_info;
 pub mod download;
+pub mod downloads;
 pub mod error;
 pub mod gc;
 pub mod index;
@@ -30,6 +34,8 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod tarball;
+pub mod trustpub;
+pub mod web;
 
 pub use app::{App, StartError};
 pub use config::Config;

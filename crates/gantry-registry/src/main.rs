@@ -1,7 +1,6 @@
 //! The `gantry-registry` binary: `serve`, `migrate`, `gc`, `mirror fetch`, and admin commands for
 //! users and tokens.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,15 +11,16 @@ use gantry_registry::Config;
 use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::config::{ConnLimits, parse_duration};
+use gantry_registry::config::parse_duration;
 use gantry_registry::gc::GcOptions;
 use gantry_registry::index_cache::IndexCache;
 use gantry_registry::mirror::config::CRATES_IO_SPARSE;
 use gantry_registry::mirror::prefetch::{Outcome, fetch_all};
 use gantry_registry::mirror::{Mirror, MirrorConfig, UpstreamUrl, lockfile};
-use gantry_registry::ratelimit::{Bucket, RateLimits, parse_bucket};
-use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
+
+mod serve_cmd;
+mod trust_cli;
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +60,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the sparse index and the Web API.
-    Serve(ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// Apply pending database migrations and print the schema version (every other command also
     /// migrates when it opens the database).
     Migrate,
@@ -73,6 +73,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage trusted-publishing configs (which CI jobs may publish which crates).
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
     },
     /// Remove .crate files no version and no mirrored crate refers to (left by publishes that
     /// failed after storing their file). Safe while the registry serves, as long as the grace
@@ -130,7 +135,19 @@ struct UpstreamArgs {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user (login name).
-    Add { name: String },
+    Add {
+        name: String,
+        /// Read the user's password (for signing in to the web pages) from the first line of
+        /// standard input; without it the user has no password (single sign-on, or set later with
+        /// `user password`).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password from the first line of standard input.
+    Password { name: String },
     /// List users.
     List,
 }
@@ -148,88 +165,61 @@ enum TokenCommand {
     Revoke { id: i64 },
 }
 
-#[derive(clap::Args)]
-struct ServeArgs {
-    #[arg(long, default_value = "127.0.0.1:8990")]
-    listen: SocketAddr,
-    /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Require a token for the index and downloads too.
-    #[arg(long)]
-    auth_required: bool,
-    /// Maximum .crate size in bytes.
-    #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
-    max_upload_size: u32,
-    // Hardening (issue 12): rate limits, connection limits, tarball entries.
-    /// Apply per-user rate limits, shared by all instances on one database; crates.io's numbers
-    /// unless overridden below (new crates 5 then 1/10 min, updates 30 then 1/min, yanks 100 then
-    /// 1/min).
-    #[arg(long)]
-    rate_limit: bool,
-    /// Bucket for publishing new crates, BURST/PERIOD (e.g. 5/10m); implies --rate-limit.
-    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
-    rate_limit_new: Option<Bucket>,
-    /// Bucket for new versions of existing crates (e.g. 30/1m); implies --rate-limit.
-    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
-    rate_limit_update: Option<Bucket>,
-    /// Bucket for yanks and unyanks (e.g. 100/1m); implies --rate-limit.
-    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
-    rate_limit_yank: Option<Bucket>,
-    /// Close a connection whose request head has not fully arrived this long after the
-    /// connection became ready for it (slow-loris defence).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    header_read_timeout: Duration,
-    /// Close a connection with no request in progress and no data moving for this long.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
-    idle_timeout: Duration,
-    /// Answer 408 when a request body makes no progress for this long.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    body_timeout: Duration,
-    /// Connections served at once; further ones wait until one closes.
-    #[arg(long, default_value_t = gantry_registry::config::MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Most entries a .crate may hold; 0 for no limit.
-    #[arg(long, default_value_t = gantry_registry::config::DEFAULT_MAX_TARBALL_ENTRIES)]
-    max_tarball_entries: u64,
-    // Pull-through mirror and index cache (issue 15).
-    /// Also serve a read-only pull-through mirror of --mirror-upstream at /mirror/index/ (point
-    /// `[source.crates-io] replace-with` at it). Downloads go through this registry and are
-    /// verified and kept; the hosted registry keeps working beside it.
-    #[arg(long)]
-    mirror: bool,
-    #[command(flatten)]
-    upstream: UpstreamArgs,
-    /// How long a mirrored index file is answered without asking the upstream (e.g. 300, 5m);
-    /// older files are revalidated, and answered as they are while the upstream is slow or down.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    mirror_ttl: Duration,
-    /// Memory for rendered index files, hosted and mirrored (bytes, or with K, M or G); 0 turns
-    /// the cache off.
-    #[arg(long, default_value = "128M", value_parser = parse_size, value_name = "SIZE")]
-    index_cache_size: usize,
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Let a GitHub Actions workflow or a GitLab CI file publish a crate.
+    Add(TrustAddArgs),
+    /// List configs (all, or one crate's).
+    List {
+        #[arg(long = "crate")]
+        krate: Option<String>,
+    },
+    /// Remove a config: `trust remove github 3`.
+    Remove {
+        /// github or gitlab.
+        provider: String,
+        id: i64,
+    },
 }
 
-/// `1048576`, `512K`, `128M`, `1G` → bytes.
-fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&s[..i], 1 << 10),
-        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
-        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
-        _ => (s, 1),
-    };
-    num.parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("`{s}` is not a size; use e.g. 134217728, 128M or 1G"))
+#[derive(clap::Args)]
+struct TrustAddArgs {
+    #[arg(long = "crate")]
+    krate: String,
+    /// The GitHub repository, OWNER/REPO.
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        required_unless_present = "gitlab",
+        conflicts_with = "gitlab"
+    )]
+    github: Option<String>,
+    /// The GitLab project, NAMESPACE/PROJECT (the namespace may have subgroups).
+    #[arg(long, value_name = "NAMESPACE/PROJECT")]
+    gitlab: Option<String>,
+    /// GitHub: the workflow's file name under .github/workflows/. GitLab: the CI file's path in
+    /// the project (e.g. .gitlab-ci.yml).
+    #[arg(long)]
+    workflow: String,
+    /// Only jobs running in this environment may publish.
+    #[arg(long)]
+    environment: Option<String>,
+    /// GitHub's numeric id of the repository owner (recommended: otherwise the id the first
+    /// exchange presents is recorded and required from then on).
+    #[arg(long, value_name = "ID", conflicts_with = "gitlab")]
+    owner_id: Option<i64>,
+    /// For a crate nobody has published yet: the first trusted publish through this config
+    /// creates it, owned by LOGIN (the config expires after 30 days unused).
+    #[arg(long, value_name = "LOGIN")]
+    pending_for: Option<String>,
 }
 
 #[derive(clap::Args)]
 struct TokenNewArgs {
     #[arg(long)]
     user: String,
-    /// publish-new, publish-update, yank or change-owners (repeatable). None: all.
+    /// publish-new, publish-update, yank, change-owners or trusted-publishing (repeatable).
+    /// None: all.
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// Crate name pattern: `name`, `prefix*` or `*` (repeatable). None: all crates.
@@ -256,25 +246,6 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(cli))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
-}
-
 /// The flag's value, else the environment variable's (unset and empty both mean "not given").
 fn flag_or_env(flag: Option<String>, var: &str) -> Option<String> {
     flag.or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
@@ -297,57 +268,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.database()?;
     config.storage()?;
     match cli.command {
-        Command::Serve(args) => serve(config, args).await,
+        Command::Serve(args) => serve_cmd::serve(config, *args).await,
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
+        Command::Trust { command } => trust_cli::run(&config, command).await,
         Command::Gc(args) => gc(&config, args).await,
         Command::Mirror {
             command: MirrorCommand::Fetch(args),
         } => mirror_fetch(&config, args).await,
     }
-}
-
-async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
-    config.listen = args.listen;
-    config.public_url = args.public_url;
-    config.auth_required = args.auth_required;
-    config.max_upload_size = args.max_upload_size;
-    let buckets = [
-        args.rate_limit_new,
-        args.rate_limit_update,
-        args.rate_limit_yank,
-    ];
-    config.rate_limits = (args.rate_limit || buckets.iter().any(Option::is_some)).then(|| {
-        let d = RateLimits::CRATES_IO;
-        RateLimits {
-            publish_new: args.rate_limit_new.unwrap_or(d.publish_new),
-            publish_update: args.rate_limit_update.unwrap_or(d.publish_update),
-            yank: args.rate_limit_yank.unwrap_or(d.yank),
-        }
-    });
-    config.limits = ConnLimits {
-        header_read_timeout: args.header_read_timeout,
-        idle_timeout: args.idle_timeout,
-        body_idle_timeout: args.body_timeout,
-        max_connections: args.max_connections.max(1),
-    };
-    config.max_tarball_entries = (args.max_tarball_entries > 0).then_some(args.max_tarball_entries);
-    config.mirror = args.mirror.then_some(MirrorConfig {
-        upstream: args.upstream.mirror_upstream,
-        ttl: args.mirror_ttl,
-        upstream_timeout: args.upstream.mirror_upstream_timeout,
-    });
-    config.index_cache_bytes = args.index_cache_size;
-    let server = start_with_signal(config, Some(shutdown_signal())).await?;
-    println!("gantry-registry listening on {}", server.addr);
-    println!("index: {}", server.index_url());
-    println!("api: {}", server.api_url());
-    if server.app.mirror.is_some() {
-        println!("mirror: sparse+{}/mirror/index/", server.api_url());
-    }
-    server.wait().await?;
-    Ok(())
 }
 
 async fn gc(config: &Config, args: GcArgs) -> anyhow::Result<()> {
@@ -407,12 +337,35 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let store = open_meta_store(config).await?;
     match command {
-        UserCommand::Add { name } => {
+        UserCommand::Add {
+            name,
+            password_stdin,
+            admin,
+        } => {
             gantry_protocol::validate_crate_name(&name).map_err(|_| {
                 anyhow::anyhow!("invalid login `{name}`: use ASCII letters, digits, `-`, `_`")
             })?;
+            // Read and hash before creating, so a bad password leaves no half-made user.
+            let hash = match password_stdin {
+                true => Some(password_from_stdin()?),
+                false => None,
+            };
             let u = store.create_user(&name).await?;
-            println!("created user `{}` (id {})", u.login, u.id);
+            if let Some(hash) = hash {
+                store.set_password(u.id, &hash).await?;
+            }
+            if admin {
+                store.set_admin(u.id, true).await?;
+            }
+            let role = if admin { "administrator" } else { "user" };
+            println!("created {role} `{}` (id {})", u.login, u.id);
+        }
+        UserCommand::Password { name } => {
+            let u = store.user_by_login(&name).await?.with_context(|| {
+                format!("no user `{name}`; run `gantry-registry user add {name}`")
+            })?;
+            store.set_password(u.id, &password_from_stdin()?).await?;
+            println!("password of `{name}` set");
         }
         UserCommand::List => {
             for u in store.list_users().await? {
@@ -421,6 +374,19 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, hashed with argon2id.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        bail!("no password on standard input (--password-stdin reads its first line)");
+    }
+    Ok(gantry_registry::accounts::hash_password(password)?)
 }
 
 async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {

@@ -21,10 +21,16 @@ pub const SQLITE: Embedded = &[
         "hardening",
         include_str!("../migrations/sqlite/0002_hardening.sql"),
     ),
+    (3, "web", include_str!("../migrations/sqlite/0003_web.sql")),
     (
         4,
         "mirror",
         include_str!("../migrations/sqlite/0004_mirror.sql"),
+    ),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/sqlite/0005_trustpub.sql"),
     ),
 ];
 
@@ -40,9 +46,19 @@ pub const POSTGRES: Embedded = &[
         include_str!("../migrations/postgres/0002_hardening.sql"),
     ),
     (
+        3,
+        "web",
+        include_str!("../migrations/postgres/0003_web.sql"),
+    ),
+    (
         4,
         "mirror",
         include_str!("../migrations/postgres/0004_mirror.sql"),
+    ),
+    (
+        5,
+        "trustpub",
+        include_str!("../migrations/postgres/0005_trustpub.sql"),
     ),
 ];
 
@@ -92,7 +108,7 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 4);
+        assert_eq!(latest(SQLITE), 5);
     }
 
     /// A database a build without 0002 brought to version 4 (0001 + 0004: `main` before the
@@ -105,7 +121,7 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        const WITHOUT_2: Embedded = &[SQLITE[0], SQLITE[2]];
+        const WITHOUT_2: Embedded = &[SQLITE[0], SQLITE[3]];
         assert_eq!(WITHOUT_2.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 4]);
         migrator(WITHOUT_2).run(&pool).await.unwrap();
         let has_buckets = || async {
@@ -123,6 +139,6 @@ mod tests {
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2, 4]);
+        assert_eq!(applied, [1, 2, 3, 4, 5]);
     }
 }

@@ -13,7 +13,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::config::REQUEST_TIMEOUT_SECS;
-use crate::{api, index, ops};
+use crate::{api, crate_info, index, ops, trustpub, web};
 
 pub fn router(app: Arc<App>) -> Router {
     let r =
@@ -23,6 +23,12 @@ pub fn router(app: Arc<App>) -> Router {
         r("/index/{*path}", get(index::index_file)),
         r("/api/v1/crates/new", put(api::publish)),
         r("/api/v1/crates", get(api::search)),
+        // Crate and version details: download counts and trusted publishing's fields in one answer.
+        r(
+            "/api/v1/crates/{name}",
+            get(crate_info::show).patch(trustpub::crates::patch_crate),
+        ),
+        r("/api/v1/crates/{name}/{version}", get(crate_info::version)),
         r("/api/v1/crates/{name}/{version}/yank", delete(api::yank)),
         r("/api/v1/crates/{name}/{version}/unyank", put(api::unyank)),
         r(
@@ -35,13 +41,13 @@ pub fn router(app: Arc<App>) -> Router {
                 .put(api::owners_add)
                 .delete(api::owners_remove),
         ),
-        r("/me", get(api::me)),
         r("/health", get(ops::health)),
         r("/ready", get(ops::ready)),
         r("/metrics", get(ops::metrics)),
     ];
+    let features = web::routes().into_iter().chain(trustpub::routes());
     let mut router = Router::new();
-    for (path, methods) in routes {
+    for (path, methods) in routes.into_iter().chain(features.map(|(p, m)| r(p, m))) {
         router = router.route(path, methods);
     }
     if app.mirror.is_some() {

@@ -115,6 +115,9 @@ where
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
     let serving = app.clone();
+    // Download counts, session cleanup, page details: stopped (and counts written) after serving.
+    let background = crate::web::background::start(app.clone());
+    let bg_app = app.clone();
     let task = tokio::spawn(async move {
         let stop = async move {
             match signal {
@@ -126,6 +129,8 @@ where
         };
         let _follower = AbortOnDrop(follower);
         crate::conn::serve(listener, router, serving, stop).await;
+        // Downloads counted since the last flush are written before the process ends.
+        background.finish(&bg_app).await;
         Ok(())
     });
     Ok(RunningServer {

@@ -94,7 +94,32 @@ fn cargo_publish_build_yank_owner_search(backend: Backend) {
         root,
         &["owner", "--add", "bob", "dep-a", "--registry", "gantry"],
     );
-    assert!(out.contains("bob"), "{out}");
+    // crates.io's answer: bob is invited and owns the crate once he accepts.
+    assert!(
+        out.contains("Owner user bob has been invited to be an owner of crate dep-a"),
+        "{out}"
+    );
+    let out = env.ok(root, &["owner", "--list", "dep-a", "--registry", "gantry"]);
+    assert!(!out.contains("bob"), "{out}");
+    let bob = reg.token("bob");
+    let id = reg
+        .http(
+            "GET",
+            "/api/v1/me/crate_owner_invitations",
+            &[("Authorization", &bob)],
+            b"",
+        )
+        .json()["crate_owner_invitations"][0]["crate_id"]
+        .clone();
+    let accepted = reg.http(
+        "PUT",
+        &format!("/api/v1/me/crate_owner_invitations/{id}"),
+        &[("Authorization", &bob)],
+        serde_json::json!({"crate_owner_invite": {"crate_id": id, "accepted": true}})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
     let out = env.ok(root, &["owner", "--list", "dep-a", "--registry", "gantry"]);
     assert!(out.contains("alice") && out.contains("bob"), "{out}");
     env.ok(

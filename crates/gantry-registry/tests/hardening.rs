@@ -233,6 +233,7 @@ struct LookupsMeet {
     barrier: tokio::sync::Barrier,
 }
 
+delegate_feature_stores!(LookupsMeet, inner);
 common::delegate_hardening_store!(LookupsMeet);
 common::delegate_mirror_store!(LookupsMeet);
 

@@ -170,13 +170,12 @@ where
         rec: &PublishRecord,
         kind: PublishKind,
     ) -> Result<(), PublishConflict> {
-        let Some(limits) = rec.rate_limits else {
+        // Trusted publishing has no user to charge (crates.io does not limit it either).
+        let (Some(limits), Some(user_id)) = (rec.rate_limits, rec.publisher.user_id()) else {
             return Ok(());
         };
         let action = Action::publish(kind);
-        match Self::take_token_in(conn, rec.user_id, action, limits.bucket(action), now_ms())
-            .await?
-        {
+        match Self::take_token_in(conn, user_id, action, limits.bucket(action), now_ms()).await? {
             Ok(()) => Ok(()),
             Err(retry_at) => Err(PublishConflict::RateLimited { action, retry_at }),
         }

@@ -4,16 +4,22 @@
 //! (canonical crate name; crate + version without build metadata) decide races, also between
 //! several registry processes sharing one database.
 
+pub mod accounts;
 mod hardening;
 mod mirror;
+pub mod pages;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod trustpub;
 
 pub use crate::BoxFut;
+pub use accounts::AccountStore;
 pub use hardening::{BlobVerdict, HardeningStore, RemoveBlobError, VERSION_BY_NUM};
 pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
+pub use pages::PageStore;
 pub use sql::{Engine, SqlStore};
+pub use trustpub::{TrustPubStore, TrustedPublish};
 
 /// The metadata store on the embedded SQLite database.
 pub type SqliteStore = SqlStore<sqlx::Sqlite>;
@@ -120,7 +126,7 @@ pub struct PublishRecord {
     pub name: String,
     pub canon_name: String,
     pub description: Option<String>,
-    pub user_id: i64,
+    pub publisher: Publisher,
     pub num: String,
     pub num_no_build: String,
     pub cksum: String,
@@ -131,6 +137,24 @@ pub struct PublishRecord {
     pub rights: PublishRights,
     /// When set, the transaction also takes a token from the publisher's bucket for that kind.
     pub rate_limits: Option<crate::ratelimit::RateLimits>,
+}
+
+/// Who publishes: a user with an API token (who owns a crate they create), or a CI job with a
+/// trusted-publishing token (no user; a crate it creates is owned by its pending configs' users).
+#[derive(Debug, Clone)]
+pub enum Publisher {
+    User(i64),
+    Trusted(TrustedPublish),
+}
+
+impl Publisher {
+    /// The user recorded as the version's publisher.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Publisher::User(id) => Some(*id),
+            Publisher::Trusted(_) => None,
+        }
+    }
 }
 
 /// The kinds of publish a token allows for one crate.
@@ -165,6 +189,18 @@ pub enum PublishConflict {
     NameMismatch(String),
     #[error("version exists")]
     VersionExists,
+    /// An ordinary token publishing a crate that only accepts trusted publishing.
+    #[error("the crate only accepts trusted publishing")]
+    TrustpubOnly,
+    /// A trusted-publishing token publishing a crate its configs did not cover.
+    #[error("the trusted-publishing token does not cover crate `{0}`")]
+    NotTrustedFor(String),
+    /// A trusted-publishing token creating a crate no pending config (any more) allows.
+    #[error("no pending trusted-publishing config allows creating this crate")]
+    TrustedCannotCreate,
+    /// The trusted-publishing token was revoked or expired during the publish.
+    #[error("the trusted-publishing token is no longer valid")]
+    TrustedTokenGone,
     #[error("rate limited until {retry_at:?}")]
     RateLimited {
         action: crate::ratelimit::Action,
@@ -180,7 +216,9 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: HardeningStore + MirrorStore + Send + Sync {
+pub trait MetaStore:
+    AccountStore + PageStore + TrustPubStore + HardeningStore + MirrorStore + Send + Sync
+{
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).

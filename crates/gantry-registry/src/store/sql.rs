@@ -143,7 +143,7 @@ impl From<VersionDbRow> for VersionRow {
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
@@ -194,8 +194,14 @@ where
         rec: &PublishRecord,
     ) -> Result<i64, PublishConflict> {
         rec.rights.allow(PublishKind::Update)?;
-        if !Self::owns(conn, info.id, rec.user_id).await? {
-            return Err(PublishConflict::NotOwner);
+        match &rec.publisher {
+            Publisher::User(user_id) => {
+                if !Self::owns(conn, info.id, *user_id).await? {
+                    return Err(PublishConflict::NotOwner);
+                }
+                Self::refuse_if_trustpub_only(conn, info.id).await?;
+            }
+            Publisher::Trusted(t) => Self::trusted_may_update(conn, t, info.id, &info.name).await?,
         }
         if info.name != rec.name {
             return Err(PublishConflict::NameMismatch(info.name));
@@ -226,11 +232,19 @@ where
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = inserted {
-            sqlx::query(ADD_OWNER)
-                .bind(id)
-                .bind(rec.user_id)
-                .execute(conn)
-                .await?;
+            let owners = match &rec.publisher {
+                Publisher::User(user_id) => vec![*user_id],
+                Publisher::Trusted(t) => {
+                    Self::adopt_pending(&mut *conn, t, &rec.canon_name, id).await?
+                }
+            };
+            for owner in owners {
+                sqlx::query(ADD_OWNER)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             return Ok((id, PublishKind::New));
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
@@ -265,7 +279,7 @@ where
         .bind(&rec.num_no_build)
         .bind(&rec.cksum)
         .bind(&rec.index_line)
-        .bind(rec.user_id)
+        .bind(rec.publisher.user_id())
         .bind(rec.now)
         .execute(&mut *conn)
         .await;
@@ -274,6 +288,9 @@ where
             Ok(_) => return Err(PublishConflict::VersionExists),
             Err(e) if is_unique_violation(&e) => return Err(PublishConflict::VersionExists),
             Err(e) => return Err(e.into()),
+        }
+        if let Publisher::Trusted(t) = &rec.publisher {
+            Self::record_trusted_version(conn, t, crate_id, &rec.num_no_build).await?;
         }
         // The bucket of the kind this transaction decided, in this transaction: a publish refused
         // for any reason (its rollback) uses up nothing.

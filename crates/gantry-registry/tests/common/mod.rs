@@ -2,7 +2,10 @@
 //! blocking HTTP/1.1 client, and builders for `.crate` files and publish bodies.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cargo_env;
+#[macro_use]
+pub mod delegate;
 pub mod delegate_mirror;
 pub mod hardening;
 pub mod services;
