@@ -9,12 +9,19 @@
 //! * `test [ARGS…]` (the whole test suite: `cargo test --workspace --locked ARGS…`, after making sure
 //!   s3s-fs and PostgreSQL 15 are there for the registry's PostgreSQL+S3 runs)
 //! * `bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]`
+//! * `cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR] [--rerun-baseline]
+//!   [--timeout-minutes M] [--test-timeout SECS] [--gantry PATH] [--work DIR]` (cargo 1.95's own
+//!   tests against gantry)
+//! * `bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N]
+//!   [--connections N] [--registry-bin PATH]` (gantry-registry's sparse index beside nginx, wrk)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
 
 mod bench;
+mod bench_index;
 mod bench_publish;
+mod cargo_testsuite;
 mod common;
 mod corpus;
 mod demo;
@@ -31,6 +38,10 @@ const USAGE: &str = "usage:
   cargo xtask bench registry [ARGS...]
   cargo xtask test [ARGS...]
   cargo xtask bench publish-workspace [--crates N] [--items N] [--gantry PATH --registry-bin PATH]
+  cargo xtask cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR]
+                              [--rerun-baseline] [--timeout-minutes M] [--test-timeout SECS]
+                              [--gantry PATH] [--work DIR]
+  cargo xtask bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N] [--connections N] [--registry-bin PATH]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -156,10 +167,23 @@ fn run(args: Vec<String>) -> Result<(), String> {
             f.finish()?;
             bench_publish::run(&repo, &opts)
         }
+        "bench" if f.take_flag("index") => {
+            let opts = bench_index::Options {
+                crates: f.take_number("--crates", 300)?,
+                versions: f.take_number("--versions", 3)?,
+                rounds: f.take_number("--rounds", 3)?,
+                seconds: f.take_number("--seconds", 10)? as u64,
+                threads: f.take_number("--threads", 2)?,
+                connections: f.take_number("--connections", 32)?,
+                registry: f.take_value("--registry-bin")?.map(PathBuf::from),
+            };
+            f.finish()?;
+            bench_index::run(&repo, &opts)
+        }
         "bench" => {
             if !f.take_flag("package") {
                 return Err(format!(
-                    "unknown benchmark (package, registry or publish-workspace)\n{USAGE}"
+                    "unknown benchmark (package, registry, publish-workspace or index)\n{USAGE}"
                 ));
             }
             let opts = bench::Options {
@@ -169,6 +193,36 @@ fn run(args: Vec<String>) -> Result<(), String> {
             f.finish()?;
             let tools = common::Tools::locate(gantry, &repo)?;
             bench::run(&tools, &opts)
+        }
+        "cargo-testsuite" => {
+            let min_pass_rate = match f.take_value("--min-pass-rate")? {
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| (0.0..=100.0).contains(p))
+                    .ok_or_else(|| format!("--min-pass-rate: not a percentage: {v}"))?,
+                None => 97.0,
+            };
+            let default_threads = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+            let opts = cargo_testsuite::Options {
+                work: f
+                    .take_value("--work")?
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| repo.join("target/cargo-testsuite")),
+                gantry,
+                min_pass_rate,
+                threads: f.take_number("--test-threads", default_threads)?,
+                timeout: std::time::Duration::from_secs(
+                    60 * f.take_number("--timeout-minutes", 40)? as u64,
+                ),
+                test_timeout: std::time::Duration::from_secs(
+                    f.take_number("--test-timeout", 180)? as u64
+                ),
+                only: f.take_value("--only")?,
+                rerun_baseline: f.take_flag("--rerun-baseline"),
+            };
+            f.finish()?;
+            cargo_testsuite::run(&repo, &opts)
         }
         "demo" => {
             f.finish()?;

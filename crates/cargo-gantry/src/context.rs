@@ -40,7 +40,7 @@ impl Context {
             }
             return Ok(abs);
         }
-        for dir in self.cwd.ancestors() {
+        for dir in gantry_package::workspace::paths::ancestors(&self.cwd) {
             let candidate = dir.join("Cargo.toml");
             if candidate.is_file() {
                 return Ok(candidate);

@@ -1,14 +1,17 @@
 //! Talking to a registry for the API commands (spec §8.1–8.4): which registry, its index and
-//! `config.json`, and the token, with cargo's wording for every refusal.
+//! `config.json` (with cargo's 401 dance for registries that require authentication), and its
+//! credentials, with cargo's wording for every refusal.
 
 use anyhow::{Context as _, anyhow, bail};
-use gantry_client::credentials::{self, CRATES_IO, token_env_var};
+use gantry_client::auth::{Auth, AuthError, AuthorizationReason, Op, RegistryRef};
+use gantry_client::credentials::{self, CRATES_IO};
 use gantry_client::http;
-use gantry_client::sparse::{IndexError, RegistryConfig, SparseIndex};
+use gantry_client::index::{Index, IndexError, RegistryConfig};
 use gantry_client::webapi::WebApi;
 use gantry_package::report::Reporter;
 
 use crate::context::Context;
+use crate::shell::Shell;
 
 /// The sparse index cargo talks to for crates.io.
 pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
@@ -43,12 +46,61 @@ impl Target {
         }
     }
 
-    /// The name credentials are stored under, if any.
-    pub fn credential_name(&self, ctx: &Context) -> Option<String> {
-        self.name.clone().or_else(|| {
-            ctx.registry_name(&self.index_url)
-                .or_else(|| ctx.registry_name(self.index_url.trim_start_matches("sparse+")))
-        })
+    /// The name credentials are stored under: the registry's own name, or for `--index` the
+    /// configured registry with that index URL (cargo's lookup: `CARGO_REGISTRIES_<NAME>_INDEX`
+    /// variables first, then `registries.*.index`; several matches are an error).
+    fn credential_name(&self, ctx: &Context) -> Result<Option<String>, String> {
+        if let Some(name) = &self.name {
+            return Ok(Some(name.clone()));
+        }
+        let want = same_index(&self.index_url);
+        let mut names: Vec<String> = ctx
+            .config
+            .env_vars()
+            .filter_map(|(k, v)| {
+                let name = k
+                    .strip_prefix("CARGO_REGISTRIES_")?
+                    .strip_suffix("_INDEX")?;
+                (same_index(v) == want).then(|| name.to_lowercase())
+            })
+            .collect();
+        if names.is_empty() {
+            names = ctx
+                .config
+                .registry_names()
+                .into_iter()
+                .filter(|n| {
+                    ctx.registry_index(n)
+                        .is_some_and(|u| same_index(&u) == want)
+                })
+                .collect();
+        }
+        names.sort();
+        names.dedup();
+        match names.len() {
+            0 => Ok(None),
+            1 => Ok(names.pop()),
+            _ => Err(format!(
+                "multiple registries are configured with the same index url '{}': {}",
+                self.index_url,
+                names.join(", ")
+            )),
+        }
+    }
+
+    /// The registry as its credentials know it: crates.io by its canonical URL, others by the
+    /// index URL as configured.
+    pub fn registry_ref(&self, ctx: &Context) -> RegistryRef {
+        let (credential_name, ambiguous) = match self.credential_name(ctx) {
+            Ok(name) => (name, None),
+            Err(msg) => (None, Some(msg)),
+        };
+        RegistryRef {
+            index_url: self.canonical_url().to_owned(),
+            key: self.name.clone(),
+            credential_name,
+            ambiguous,
+        }
     }
 
     /// The `registry` value deps on this registry would carry in upload metadata.
@@ -58,6 +110,23 @@ impl Target {
         } else {
             &self.index_url
         }
+    }
+}
+
+/// Index URLs compare as cargo's canonical form does here: without a trailing slash, scheme and
+/// host in lower case.
+fn same_index(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            format!(
+                "{}://{}/{path}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -83,6 +152,10 @@ fn crates_io_index(ctx: &Context) -> anyhow::Result<String> {
         bail!(
             "the `registry.index` config value is no longer supported\nUse `[source]` replacement to alter the default index for crates.io."
         );
+    }
+    // cargo's test hook: its test suite's stand-in for crates.io (see `crates_io_test_index`).
+    if let Some(url) = ctx.config.crates_io_test_index() {
+        return Ok(url.to_owned());
     }
     Ok(CRATES_IO_SPARSE.to_owned())
 }
@@ -111,7 +184,7 @@ pub fn select(
 
 /// Without `--registry`, a `[source]` replacement of crates.io makes API commands ambiguous.
 pub fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
-    let Some((with, _)) = ctx.config.get_string("source.crates-io.replace-with")? else {
+    let Some((with, _)) = ctx.config.crates_io_replace_with()? else {
         return Ok(());
     };
     let remote = ctx
@@ -130,13 +203,16 @@ pub fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
     )
 }
 
-/// A connected registry: index reader, `config.json`, and (once asked) the Web API.
+/// A connected registry: index reader, `config.json`, credentials, and (once asked) the Web API.
 pub struct Remote {
     pub target: Target,
     pub runtime: tokio::runtime::Runtime,
     pub client: reqwest::Client,
-    pub index: SparseIndex,
+    pub index: Index,
     pub config: RegistryConfig,
+    pub auth: Auth,
+    /// Where a token can be had, when the index's 401 challenge said so.
+    pub login_url: Option<String>,
 }
 
 pub fn user_agent(ctx: &Context) -> String {
@@ -148,71 +224,95 @@ pub fn user_agent(ctx: &Context) -> String {
         .unwrap_or_else(|| format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")))
 }
 
-impl Remote {
-    /// [`connect`](Self::connect) for the commands with a `--token` flag: that token if given,
-    /// else the one configured for reading this registry.
-    pub fn connect_with_token_flag(
-        ctx: &Context,
-        target: Target,
-        token_flag: Option<&str>,
-        reporter: &dyn Reporter,
-    ) -> anyhow::Result<Remote> {
-        let lookup_target = target.clone();
-        let token = || {
-            token_flag
-                .map(str::to_owned)
-                .or_else(|| lookup(ctx, &lookup_target, Operation::READ).ok().flatten())
-        };
-        Remote::connect(ctx, target, &token, reporter)
-    }
+/// The shell as the credential machinery's console.
+struct ShellConsole(Shell);
 
-    /// Prints `Updating …` and reads `config.json`. `token` is asked for only if the index answers
-    /// 401.
+impl gantry_client::auth::Console for ShellConsole {
+    fn status(&self, word: &str, message: &str) {
+        Reporter::status(&self.0, word, message);
+    }
+    fn warning(&self, message: &str) {
+        Reporter::warning(&self.0, message);
+    }
+    fn note(&self, message: &str) {
+        Reporter::note(&self.0, message);
+    }
+    fn verbose(&self) -> bool {
+        Reporter::verbose(&self.0)
+    }
+}
+
+impl Remote {
+    /// Prints `Updating …` and reads `config.json`. A registry that answers 401 (or whose
+    /// `config.json` says `auth-required`) is asked again with a token from the credential
+    /// providers, as cargo does; `token_flag` (`--token`) then stands for every operation.
     pub fn connect(
         ctx: &Context,
         target: Target,
-        token: &dyn Fn() -> Option<String>,
-        reporter: &dyn Reporter,
+        token_flag: Option<&str>,
+        shell: &Shell,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let timeout = ctx
+        let client = http::client(&user_agent(ctx), timeout(ctx)?)?;
+        let auth = Auth::new(
+            ctx.config.clone(),
+            target.registry_ref(ctx),
+            token_flag.map(str::to_owned),
+            Box::new(ShellConsole(shell.clone())),
+        );
+        let retries = ctx
             .config
-            .get_string("http.timeout")?
-            .and_then(|(v, _)| v.parse().ok())
-            .or_else(|| {
-                ctx.config
-                    .env_var("HTTP_TIMEOUT")
-                    .and_then(|v| v.parse().ok())
-            })
-            .map(std::time::Duration::from_secs)
-            .unwrap_or(http::DEFAULT_TIMEOUT);
-        let client = http::client(&user_agent(ctx), timeout)?;
-        if !target.index_url.starts_with("sparse+") {
-            bail!(
-                "`{}` is a git index; cargo-gantry speaks only the sparse protocol (use a `sparse+` URL)",
-                target.index_url
-            );
-        }
-        reporter.status("Updating", &target.describe());
-        let mut index = SparseIndex::new(client.clone(), &target.index_url);
+            .get_u32("net.retry")?
+            .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
+        let warn_shell = shell.clone();
+        let mut index = Index::open(client.clone(), &target.index_url)?.with_retries(
+            retries,
+            std::sync::Arc::new(move |m: &str| Reporter::warning(&warn_shell, m)),
+        );
+        shell.status("Updating", &target.describe());
+        let mut login_url = None;
         let config = match runtime.block_on(index.config()) {
-            // Like cargo, ask for credentials only once the registry says it needs them.
-            Err(IndexError::AuthRequired(_)) => {
-                index = index.with_token(token());
-                runtime.block_on(index.config())
+            Ok(config) if !config.auth_required => config,
+            Ok(config) => {
+                auth.set_auth_required();
+                let token = auth.require_token(Op::Read, None)?;
+                index = index.with_token(Some(token));
+                config
             }
-            other => other,
-        }
-        .with_context(|| format!("failed to update {}", describe_source(&target)))?;
+            // Like cargo, ask for credentials only once the registry says it needs them.
+            Err(IndexError::Unauthorized {
+                login_url: url,
+                headers,
+                ..
+            }) => {
+                auth.set_auth_required();
+                login_url = url;
+                let token = auth.index_token(headers, login_url.as_deref())?;
+                index = index.with_token(Some(token));
+                match runtime.block_on(index.config()) {
+                    Err(e @ IndexError::Unauthorized { .. }) => {
+                        let rejected = auth.authorization_error(
+                            AuthorizationReason::TokenRejected,
+                            login_url.as_deref(),
+                        )?;
+                        return Err(anyhow::Error::new(e).context(rejected));
+                    }
+                    other => other?,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Remote {
             target,
             runtime,
             client,
             index,
             config,
+            auth,
+            login_url,
         })
     }
 
@@ -229,9 +329,54 @@ impl Remote {
     pub fn web_api(&self, token: Option<String>) -> anyhow::Result<WebApi> {
         Ok(WebApi::new(self.client.clone(), &self.api_url()?, token))
     }
+
+    /// The token for `op` (`--token`, else the credential providers), or cargo's "no token found".
+    pub fn token(&self, op: Op) -> anyhow::Result<String> {
+        let token = self
+            .auth
+            .require_token(op, self.login_url.as_deref())
+            .map_err(auth_error)?;
+        credentials::validate_token(&token)?;
+        Ok(token)
+    }
+
+    /// The token for `op` if there is one, without failing when there is none.
+    pub fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
+        self.auth.token(op).map_err(auth_error)
+    }
 }
 
-fn describe_source(target: &Target) -> String {
+/// The credentials of the registry `--registry` (or the default) names, without going to it.
+pub fn auth_for(ctx: &Context, registry: Option<&str>, shell: &Shell) -> anyhow::Result<Auth> {
+    let target = select(ctx, registry, None)?;
+    Ok(Auth::new(
+        ctx.config.clone(),
+        target.registry_ref(ctx),
+        None,
+        Box::new(ShellConsole(shell.clone())),
+    ))
+}
+
+fn auth_error(e: AuthError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
+    Ok(ctx
+        .config
+        .get_string("http.timeout")?
+        .and_then(|(v, _)| v.parse().ok())
+        .or_else(|| {
+            ctx.config
+                .env_var("HTTP_TIMEOUT")
+                .and_then(|v| v.parse().ok())
+        })
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(http::DEFAULT_TIMEOUT))
+}
+
+/// How cargo names a registry source in messages: ``registry `crates-io` `` / ``registry `NAME` ``.
+pub fn describe_source(target: &Target) -> String {
     if target.is_crates_io() {
         "registry `crates-io`".to_owned()
     } else {
@@ -239,202 +384,23 @@ fn describe_source(target: &Target) -> String {
     }
 }
 
-/// The token for `target`: `--token`, else the `cargo:token` lookup (env, credentials, config),
-/// else cargo's "no token found" error.
-pub fn token(
-    ctx: &Context,
-    target: &Target,
-    cli: Option<&str>,
-    operation: Operation,
-) -> anyhow::Result<String> {
-    let token = match cli {
-        Some(t) => t.to_owned(),
-        None => match lookup(ctx, target, operation)? {
-            Some(t) => t,
-            None => return Err(missing_token(ctx, target)),
-        },
-    };
-    credentials::validate_token(&token)?;
-    Ok(token)
-}
+#[cfg(test)]
+mod tests {
+    use super::same_index;
 
-/// The stored token, if any, without failing when there is none.
-pub fn lookup(
-    ctx: &Context,
-    target: &Target,
-    operation: Operation,
-) -> anyhow::Result<Option<String>> {
-    lookup_with_checksum(ctx, target, operation, None)
-}
-
-/// The token for one upload: `--token`, else the provider asked for operation `publish` with the
-/// crate's name, version and checksum (cargo's credential protocol), so a provider issuing
-/// short-lived or per-crate tokens can answer each upload afresh.
-pub fn publish_token(
-    ctx: &Context,
-    target: &Target,
-    cli: Option<&str>,
-    krate: (&str, &str),
-    cksum: &str,
-) -> anyhow::Result<String> {
-    let op = Operation {
-        name: "publish",
-        krate: Some(krate),
-    };
-    let token = match cli {
-        Some(t) => t.to_owned(),
-        None => match lookup_with_checksum(ctx, target, op, Some(cksum))? {
-            Some(t) => t,
-            None => return Err(missing_token(ctx, target)),
-        },
-    };
-    credentials::validate_token(&token)?;
-    Ok(token)
-}
-
-fn lookup_with_checksum(
-    ctx: &Context,
-    target: &Target,
-    operation: Operation,
-    cksum: Option<&str>,
-) -> anyhow::Result<Option<String>> {
-    let Some(name) = target.credential_name(ctx) else {
-        return Ok(None);
-    };
-    match provider(ctx, &name)? {
-        Provider::Token => Ok(credentials::find_token(&ctx.config, &name)?.map(|(t, _)| t)),
-        Provider::FromStdout(cmd) => token_from_stdout(&cmd, target, &name).map(Some),
-        Provider::Process(cmd) => {
-            let req = gantry_client::provider::ProviderRequest {
-                index_url: &target.index_url,
-                registry_name: Some(&name),
-                operation: operation.name,
-                krate: operation.krate,
-                cksum,
-            };
-            match gantry_client::provider::get_token(&cmd, &req)? {
-                Some(t) => Ok(Some(t)),
-                // Cargo falls back to the providers listed before; `cargo:token` is the default.
-                None => Ok(credentials::find_token(&ctx.config, &name)?.map(|(t, _)| t)),
-            }
-        }
-    }
-}
-
-/// What a credential provider is told the token is for.
-#[derive(Clone, Copy)]
-pub struct Operation<'a> {
-    pub name: &'a str,
-    pub krate: Option<(&'a str, &'a str)>,
-}
-
-impl Operation<'static> {
-    pub const READ: Operation<'static> = Operation {
-        name: "read",
-        krate: None,
-    };
-}
-
-enum Provider {
-    Token,
-    FromStdout(Vec<String>),
-    Process(Vec<String>),
-}
-
-/// The registry's `credential-provider`, else `registry.global-credential-providers` (only its
-/// last entry: cargo tries that one first), else `cargo:token`. `[credential-alias]` names resolve.
-fn provider(ctx: &Context, name: &str) -> anyhow::Result<Provider> {
-    let key = if name == CRATES_IO {
-        "registry.credential-provider".to_owned()
-    } else {
-        format!("registries.{name}.credential-provider")
-    };
-    let value = match ctx.config.get_string(&key)? {
-        Some((v, _)) => Some(v),
-        None => ctx
-            .config
-            .get_string_list("registry.global-credential-providers")?
-            .and_then(|l| l.last().cloned()),
-    };
-    let Some(value) = value else {
-        return Ok(Provider::Token);
-    };
-    let mut words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
-    if words.len() == 1
-        && !words[0].starts_with("cargo:")
-        && let Some((alias, _)) = ctx
-            .config
-            .get_string(&format!("credential-alias.{}", words[0]))?
-    {
-        words = alias.split_whitespace().map(str::to_owned).collect();
-    }
-    match words.first().map(String::as_str) {
-        Some("cargo:token") | None => Ok(Provider::Token),
-        Some("cargo:token-from-stdout") if words.len() > 1 => {
-            Ok(Provider::FromStdout(words[1..].to_vec()))
-        }
-        Some(other) if other.starts_with("cargo:") => {
-            bail!("credential provider `{other}` is not supported by cargo-gantry")
-        }
-        Some(_) => Ok(Provider::Process(words)),
-    }
-}
-
-fn token_from_stdout(cmd: &[String], target: &Target, name: &str) -> anyhow::Result<String> {
-    let index_url = target.index_url.as_str();
-    let args: Vec<String> = cmd[1..]
-        .iter()
-        .map(|a| a.replace("{index_url}", index_url))
-        .collect();
-    let output = std::process::Command::new(&cmd[0])
-        .args(&args)
-        .env("CARGO_REGISTRY_INDEX_URL", index_url)
-        .env("CARGO_REGISTRY_NAME_OPT", name)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("failed to execute `{}`", cmd[0]))?;
-    if !output.status.success() {
-        bail!("process `{}` returned status {}", cmd[0], output.status);
-    }
-    let text = String::from_utf8(output.stdout)
-        .with_context(|| format!("process `{}` returned invalid UTF-8", cmd[0]))?;
-    let mut lines = text.lines();
-    let token = lines.next().unwrap_or("").trim().to_owned();
-    if lines.next().is_some() {
-        bail!(
-            "process `{}` returned more than one line of output; expected a single token",
-            cmd[0]
+    #[test]
+    fn index_urls_compare_without_trailing_slash_and_case_of_host() {
+        assert_eq!(
+            same_index("sparse+HTTP://Reg.Example/index/"),
+            same_index("sparse+http://reg.example/index")
         );
-    }
-    Ok(token)
-}
-
-fn missing_token(ctx: &Context, target: &Target) -> anyhow::Error {
-    match target.credential_name(ctx) {
-        Some(name) if name == CRATES_IO => {
-            let login = if ctx
-                .config
-                .get_string("registry.default")
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                "cargo login --registry crates-io"
-            } else {
-                "cargo login"
-            };
-            anyhow!(
-                "no token found, please run `{login}`\nor use environment variable CARGO_REGISTRY_TOKEN"
-            )
-        }
-        Some(name) => anyhow!(
-            "no token found for `{name}`, please run `cargo login --registry {name}`\nor use environment variable {}",
-            token_env_var(&name)
-        ),
-        None => anyhow!(
-            "no token found for `{}`\nconsider setting up an alternate registry in Cargo's configuration\nas described by https://doc.rust-lang.org/cargo/reference/registries.html\n\n[registries]\nmy-registry = {{ index = \"{}\" }}\n",
-            target.index_url,
-            target.index_url
-        ),
+        assert_ne!(
+            same_index("sparse+http://reg.example/Index/"),
+            same_index("sparse+http://reg.example/index/")
+        );
+        assert_ne!(
+            same_index("sparse+http://reg.example/a/"),
+            same_index("http://reg.example/a/")
+        );
     }
 }

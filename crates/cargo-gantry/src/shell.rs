@@ -14,6 +14,7 @@ pub enum Verbosity {
     Verbose,
 }
 
+#[derive(Clone)]
 pub struct Shell {
     verbosity: Verbosity,
     color: ColorChoice,
@@ -72,14 +73,6 @@ impl Shell {
             }
         }
         self.prefixed(ERROR, "error", &text);
-    }
-
-    /// A line on stderr without a prefix (cargo's plain notes after status lines).
-    pub fn plain(&self, message: &str) {
-        if self.verbosity != Verbosity::Quiet {
-            let mut err = self.stderr();
-            let _ = writeln!(err, "{message}");
-        }
     }
 
     pub fn stdout_line(&self, line: &str) {

@@ -197,13 +197,14 @@ fn dry_run_reports_every_problem_and_uploads_nothing() {
     let out = gantry(&s.root, &s.home, None, DRY_RUN);
     let err = stderr(&out);
     assert!(!out.status.success(), "{}", text(&out));
+    // Like cargo, a dry run needs no token; the checks that need one are named as not run.
     assert!(
-        err.contains("error: not authenticated: no token found for registry `g`, so the publish would be refused\n  |\n  = help: run `cargo login --registry g` or set the environment variable CARGO_REGISTRIES_G_TOKEN"),
+        err.contains("note: dry run: checks that could not run: authentication and ownership (no token for registry `g`)"),
         "{err}"
     );
     finding(&err, "kw v0.1.0", "\"not ok!\" is an invalid keyword");
     finding(&err, "a v0.1.0", "dependency `b` requires version `0.1`");
-    assert!(err.contains("error: dry run found 7 problems"), "{err}");
+    assert!(err.contains("error: dry run found 6 problems"), "{err}");
     assert_nothing_uploaded(&s.reg);
 }
 
@@ -291,7 +292,9 @@ fn clean_workspace_passes_dry_run_then_publishes() {
 }
 
 /// A registry without validate-only (crates.io, others) gets read-only calls: the token's user from
-/// `/api/v1/me`, the owners of each existing crate; a refused token is a problem; nothing is PUT.
+/// `/api/v1/me`, the owners of each existing crate; nothing is PUT. This stub does not advertise
+/// crates.io's rules, so what it answers is advice (a warning), not a refusal: another registry may
+/// let a user publish who is not listed (kellnr's admins).
 #[test]
 fn other_registries_get_read_only_ownership_checks() {
     let stub = dryrun_support::ReadOnlyStub::start();
@@ -308,21 +311,23 @@ fn other_registries_get_read_only_ownership_checks() {
 
     let out = gantry(&root, &home, Some("bob-token"), DRY_RUN);
     let err = stderr(&out);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
-        err.contains("error: taken v0.2.0: `bob` is not an owner of this crate (owners: alice), so the registry would refuse the publish\n  |\n  = help: ask an owner to run `cargo owner --add bob taken`"),
+        err.contains("warning: taken v0.2.0: `bob` is not listed among the owners (alice); registry `g` may refuse the publish"),
         "{err}"
     );
-    assert!(err.contains("error: dry run found 1 problem that"), "{err}");
 
     let out = gantry(&root, &home, Some("stale-token"), DRY_RUN);
     let err = stderr(&out);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
-        err.contains("error: the registry refused the token: authentication failed"),
+        err.contains("warning: registry `g` refused the token for `/api/v1/me` (the remote server responded with an error (status 403 Forbidden): authentication failed); ownership was not checked"),
         "{err}"
     );
-    assert!(err.contains("error: dry run found 1 problem that"), "{err}");
+    assert!(
+        err.contains("note: dry run: checks that could not run: ownership (the token was refused for `/api/v1/me`)"),
+        "{err}"
+    );
 
     let requests = stub.requests();
     assert!(

@@ -12,6 +12,13 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
+mod programs;
+
+pub use programs::PathAndArgs;
+
+/// cargo's test-only override of the crates.io index URL (see [`CargoConfig::crates_io_test_index`]).
+pub const CRATES_IO_TEST_HOOK: &str = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("could not load Cargo configuration")]
@@ -98,7 +105,16 @@ impl CargoConfig {
             layers.push(parse_cli_arg(arg, cwd)?);
         }
         let mut seen_home = false;
-        for dir in cwd.ancestors() {
+        // cargo's test hook `__CARGO_TEST_ROOT` ends the upward search there (cargo-util's
+        // `PathAncestors`); only cargo's own test suite sets it.
+        let stop = env.get("__CARGO_TEST_ROOT").map(Path::new);
+        let mut past_stop = false;
+        let within_test_root = |dir: &&Path| {
+            let take = !past_stop;
+            past_stop |= stop == Some(*dir);
+            take
+        };
+        for dir in cwd.ancestors().take_while(within_test_root) {
             let dot_cargo = dir.join(".cargo");
             if dot_cargo == home {
                 seen_home = true;
@@ -128,6 +144,11 @@ impl CargoConfig {
 
     pub fn env_var(&self, name: &str) -> Option<&str> {
         self.env.get(name).map(String::as_str)
+    }
+
+    /// Every environment variable, as the command saw them.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// A string value (env `CARGO_A_B_C` for key `a.b-c` wins over files; `--config` over both).
@@ -170,6 +191,28 @@ impl CargoConfig {
                 found: other.type_str(),
                 origin: origin.to_string(),
             }),
+        }
+    }
+
+    /// A non-negative integer (an environment value is parsed).
+    pub fn get_u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        let found = |v: &Value, origin: &Origin| ConfigError::WrongType {
+            key: key.to_owned(),
+            expected: "a non-negative integer",
+            found: v.type_str(),
+            origin: origin.to_string(),
+        };
+        match self.get(key)? {
+            None => Ok(None),
+            Some((Value::Integer(i), origin)) => u32::try_from(i)
+                .map(Some)
+                .map_err(|_| found(&Value::Integer(i), &origin)),
+            Some((Value::String(s), origin)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| found(&Value::String(s.clone()), &origin)),
+            Some((other, origin)) => Err(found(&other, &origin)),
         }
     }
 
@@ -218,7 +261,7 @@ impl CargoConfig {
     /// `cargo package` names it in its refusal: `dir <path>`, ``registry `<path>` `` for a local
     /// registry, or ``registry `<name>` `` for a remote one.
     pub fn crates_io_replacement(&self) -> Result<Option<String>, ConfigError> {
-        let Some((name, _)) = self.get_string("source.crates-io.replace-with")? else {
+        let Some((name, _)) = self.crates_io_replace_with()? else {
             return Ok(None);
         };
         if let Some(dir) = self.get_path(&format!("source.{name}.directory"))? {
@@ -228,6 +271,34 @@ impl CargoConfig {
             return Ok(Some(format!("registry `{}`", dir.display())));
         }
         Ok(Some(format!("registry `{name}`")))
+    }
+
+    /// cargo's test hook (not a user setting): cargo's own test suite points "crates.io" at a
+    /// local registry with `__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS`. Cargo then reads crates.io
+    /// from that URL and treats a registry with that URL as crates.io itself. Gantry honours it
+    /// the same way so that suite can measure it; nothing else sets it.
+    pub fn crates_io_test_index(&self) -> Option<&str> {
+        self.env_var(CRATES_IO_TEST_HOOK).filter(|v| !v.is_empty())
+    }
+
+    /// `[source.crates-io] replace-with`, except a replacement whose URL is the test hook's
+    /// crates.io URL: cargo compares source ids by URL, so that one *is* crates.io, not a
+    /// replacement of it.
+    pub fn crates_io_replace_with(&self) -> Result<Option<(String, Origin)>, ConfigError> {
+        let Some((name, origin)) = self.get_string("source.crates-io.replace-with")? else {
+            return Ok(None);
+        };
+        if let Some(test_index) = self.crates_io_test_index() {
+            let url = match self.get_string(&format!("source.{name}.registry"))? {
+                Some((url, _)) => Some(url),
+                None => self.registry_index(&name)?,
+            };
+            let same = |u: &str| u.trim_end_matches('/') == test_index.trim_end_matches('/');
+            if url.as_deref().is_some_and(same) {
+                return Ok(None);
+            }
+        }
+        Ok(Some((name, origin)))
     }
 
     fn resolve_path(&self, value: &str, origin: &Origin) -> PathBuf {
@@ -452,6 +523,54 @@ mod tests {
             Some("registry `v`")
         );
         assert_eq!(load("").crates_io_replacement().unwrap(), None);
+    }
+
+    #[test]
+    fn test_root_hook_ends_the_config_search() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        fs::create_dir_all(tmp.path().join(".cargo")).unwrap();
+        fs::create_dir_all(root.join("t/.cargo")).unwrap();
+        fs::write(tmp.path().join(".cargo/config.toml"), "[build]\njobs = 1\n").unwrap();
+        fs::write(root.join("t/.cargo/config.toml"), "[net]\noffline = true\n").unwrap();
+        let load = |pairs: &[(&str, &str)]| {
+            let e = env(pairs, &tmp.path().join("h"));
+            CargoConfig::load_with_env(&root.join("t"), &[], e).unwrap()
+        };
+        let stopped = load(&[("__CARGO_TEST_ROOT", root.to_str().unwrap())]);
+        assert_eq!(stopped.get_bool("net.offline").unwrap(), Some(true));
+        assert!(stopped.get("build.jobs").unwrap().is_none());
+        assert!(load(&[]).get("build.jobs").unwrap().is_some());
+    }
+
+    #[test]
+    fn test_hook_url_is_crates_io_not_a_replacement() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join(".cargo")).unwrap();
+        fs::write(
+            tmp.path().join(".cargo/config.toml"),
+            "[source.crates-io]\nreplace-with = 'd'\n[registries.d]\nindex = 'sparse+http://127.0.0.1:9/index/'\n",
+        )
+        .unwrap();
+        let load = |hook: &str| {
+            let e = env(&[(CRATES_IO_TEST_HOOK, hook)], &tmp.path().join("h"));
+            CargoConfig::load_with_env(tmp.path(), &[], e).unwrap()
+        };
+        let c = load("sparse+http://127.0.0.1:9/index/");
+        assert_eq!(
+            c.crates_io_test_index(),
+            Some("sparse+http://127.0.0.1:9/index/")
+        );
+        assert_eq!(c.crates_io_replace_with().unwrap(), None);
+        assert_eq!(c.crates_io_replacement().unwrap(), None);
+        let c = load("sparse+http://127.0.0.1:10/index/");
+        assert_eq!(
+            c.crates_io_replacement().unwrap().as_deref(),
+            Some("registry `d`")
+        );
+        let c = load("");
+        assert_eq!(c.crates_io_test_index(), None);
+        assert!(c.crates_io_replace_with().unwrap().is_some());
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub enum CredentialsError {
 pub enum TokenSource {
     Env(String),
     CredentialsFile(PathBuf),
-    Config,
+    /// A `.cargo/config.toml` value (or `--config`).
+    Config(crate::config::Origin),
 }
 
 /// The credentials file cargo would use, and a warning when both spellings exist.
@@ -119,8 +120,8 @@ pub fn find_token(
     } else {
         format!("registries.{registry}.token")
     };
-    if let Ok(Some((t, _))) = config.get_string(&key) {
-        return Ok(Some((t, TokenSource::Config)));
+    if let Ok(Some((t, origin))) = config.get_string(&key) {
+        return Ok(Some((t, TokenSource::Config(origin))));
     }
     Ok(None)
 }
@@ -312,7 +313,9 @@ mod tests {
         };
         assert_eq!(
             find_token(&load(&env), "alt").unwrap().unwrap().1,
-            TokenSource::Config
+            TokenSource::Config(crate::config::Origin::File(
+                tmp.path().join("p/.cargo/config.toml")
+            ))
         );
         save_token(&home, "alt", "file").unwrap();
         assert_eq!(find_token(&load(&env), "alt").unwrap().unwrap().0, "file");

@@ -4,9 +4,11 @@
 //!
 //! It never packages anything and never depends on the registry server crate.
 
+pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod http;
-pub mod provider;
+pub mod index;
+pub mod response;
 pub mod sparse;
 pub mod webapi;

@@ -306,7 +306,7 @@ fn find_root(manifest_path: &Path, raw: &TomlManifest) -> Result<Option<PathBuf>
     if let Some(pointer) = raw.package.as_ref().and_then(|p| p.workspace.as_ref()) {
         return Ok(Some(normalize_path(&dir.join(pointer).join("Cargo.toml"))));
     }
-    for ancestor in dir.ancestors().skip(1) {
+    for ancestor in paths::ancestors(&dir).skip(1) {
         let candidate = ancestor.join("Cargo.toml");
         if !candidate.is_file() {
             continue;

@@ -22,6 +22,7 @@ use crate::app::App;
 use crate::auth::{self, ReadAccess, Scope};
 use crate::blob::crate_key;
 use crate::error::ApiErr;
+use crate::index_cache::Namespace;
 use crate::ratelimit::Action;
 use crate::store::{
     self, CrateInfo, PublishConflict, PublishKind, PublishRecord, PublishRights, now,
@@ -107,6 +108,9 @@ pub async fn publish(
     };
     match app.store.publish(&rec).await {
         Ok(()) => {
+            // Before answering 200: this instance must not serve the old file after that.
+            app.index_cache
+                .invalidate(Namespace::Hosted, &rec.canon_name);
             tracing::info!(krate = %rec.name, version = %rec.num, by = %publisher.describe(), "published");
             Ok(response)
         }
@@ -291,6 +295,8 @@ async fn set_yank(
             krate.name
         )));
     }
+    app.index_cache
+        .invalidate(Namespace::Hosted, &canonical_name(&krate.name));
     tracing::info!(krate = %krate.name, version = %num, yanked, "yank state changed");
     Ok(Json(OkResponse {
         ok: true,
@@ -333,9 +339,9 @@ pub async fn download(
             krate.name
         )));
     };
-    let bytes = app
+    let reader = app
         .blobs
-        .get(&crate_key(&row.cksum))
+        .open(&crate_key(&row.cksum))
         .await?
         .ok_or_else(|| {
             ApiErr::internal(format!(
@@ -343,14 +349,7 @@ pub async fn download(
                 krate.name, row.cksum
             ))
         })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/gzip"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::download::crate_response(reader))
 }
 
 pub async fn owners_list(

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::blob::{BlobError, BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
+use crate::index_cache::IndexCache;
 use crate::metrics::Metrics;
+use crate::mirror::{Mirror, MirrorError};
 use crate::ratelimit::RateLimiter;
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
 use crate::trustpub::keys::Issuers;
@@ -20,6 +22,11 @@ pub struct App {
     pub metrics: Metrics,
     /// Trusted publishing: the accepted issuers, their cached keys, the audience.
     pub trustpub: Issuers,
+    // Index cache and pull-through mirror (issue 15).
+    /// Rendered index files (hosted and mirrored), kept until a change evicts them.
+    pub index_cache: Arc<IndexCache>,
+    /// Set by the server at start when `config.mirror` asks for one.
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl App {
@@ -32,6 +39,7 @@ impl App {
     ) -> Self {
         let limiter = RateLimiter::new(config.rate_limits);
         let trustpub = Issuers::new(&config.trusted_publishing, public_url);
+        let index_cache = Arc::new(IndexCache::new(config.index_cache_bytes));
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -40,6 +48,8 @@ impl App {
             limiter,
             metrics: Metrics::default(),
             trustpub,
+            index_cache,
+            mirror: None,
         }
     }
 
@@ -76,6 +86,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("setting up the mirror")]
+    Mirror(#[source] MirrorError),
 }
 
 /// Opens the metadata store and blob store the settings select (SQLite + `<data_dir>/blobs` by

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use gantry_protocol::MetadataRules;
 use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
+use crate::mirror::MirrorConfig;
 use crate::ratelimit::RateLimits;
 
 /// crates.io's floor for the decompressed size of a `.crate`; one definition, shared with the client's
@@ -42,6 +43,11 @@ pub struct Config {
     pub db_max_connections: Option<u32>,
     /// Trusted publishing: accepted OIDC issuers and the audience.
     pub trusted_publishing: TrustedPublishing,
+    // Pull-through mirror and index cache (issue 15).
+    /// `Some`: also serve a read-only mirror of an upstream sparse registry at `/mirror/index/`.
+    pub mirror: Option<MirrorConfig>,
+    /// Memory budget for rendered index files in bytes (0: no cache).
+    pub index_cache_bytes: usize,
 }
 
 /// S3 connection settings; every unset field falls back to the usual AWS environment variable.
@@ -70,6 +76,8 @@ impl Config {
             s3: S3Settings::default(),
             db_max_connections: None,
             trusted_publishing: TrustedPublishing::default(),
+            mirror: None,
+            index_cache_bytes: crate::index_cache::DEFAULT_BUDGET,
         }
     }
 

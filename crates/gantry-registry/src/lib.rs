@@ -7,18 +7,22 @@
 //! never overwrite or delete a published version.
 //!
 //! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`,
-//! `trustpub`'s handlers) → `auth` → `app` → storage (`store`, `blob`), `trustpub::keys` and
-//! `config`.
+//! `mirror::handlers`, `trustpub`'s handlers) → `auth` → `app` → `mirror`, `index_cache`,
+//! `trustpub::keys` → storage (`store`, `blob`) and `config` (whose mirror settings are the leaf
+//! `mirror::config`).
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod index;
+pub mod index_cache;
 pub mod metrics;
 pub mod migrate;
+pub mod mirror;
 pub mod ops;
 pub mod ratelimit;
 pub mod router;

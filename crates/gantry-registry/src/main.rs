@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -9,6 +11,10 @@ use gantry_registry::Config;
 use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
+use gantry_registry::index_cache::IndexCache;
+use gantry_registry::mirror::config::{CRATES_IO_SPARSE, parse_duration};
+use gantry_registry::mirror::prefetch::{Outcome, fetch_all};
+use gantry_registry::mirror::{Mirror, MirrorConfig, UpstreamUrl, lockfile};
 use gantry_registry::ratelimit::RateLimits;
 use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
@@ -72,6 +78,43 @@ enum Command {
         #[command(subcommand)]
         command: TrustCommand,
     },
+    /// The pull-through mirror (`serve --mirror`).
+    Mirror {
+        #[command(subcommand)]
+        command: MirrorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Fetch ahead of time every crate the lockfiles name from the mirrored registry (index files
+    /// and verified .crate files, into this registry's database and blob store), so builds work
+    /// while the upstream is out of reach. Prints one line per crate and a summary; exits non-zero
+    /// when any crate could not be fetched.
+    Fetch(MirrorFetchArgs),
+}
+
+#[derive(clap::Args)]
+struct MirrorFetchArgs {
+    /// A Cargo.lock to read (repeatable).
+    #[arg(long = "lockfile", required = true, value_name = "PATH")]
+    lockfiles: Vec<PathBuf>,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// Crates fetched at the same time.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+}
+
+/// The mirror's upstream, shared by `serve --mirror` and `mirror fetch`.
+#[derive(clap::Args)]
+struct UpstreamArgs {
+    /// The sparse registry to mirror.
+    #[arg(long, default_value = CRATES_IO_SPARSE, value_parser = UpstreamUrl::parse, value_name = "URL")]
+    mirror_upstream: UpstreamUrl,
+    /// Bound on each upstream request (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    mirror_upstream_timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +215,37 @@ struct ServeArgs {
     /// cargo gantry request for that registry URL.
     #[arg(long, value_name = "AUDIENCE")]
     trusted_publishing_audience: Option<String>,
+    // Pull-through mirror and index cache (issue 15).
+    /// Also serve a read-only pull-through mirror of --mirror-upstream at /mirror/index/ (point
+    /// `[source.crates-io] replace-with` at it). Downloads go through this registry and are
+    /// verified and kept; the hosted registry keeps working beside it.
+    #[arg(long)]
+    mirror: bool,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// How long a mirrored index file is answered without asking the upstream (e.g. 300, 5m);
+    /// older files are revalidated, and answered as they are while the upstream is slow or down.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    mirror_ttl: Duration,
+    /// Memory for rendered index files, hosted and mirrored (bytes, or with K, M or G); 0 turns
+    /// the cache off.
+    #[arg(long, default_value = "128M", value_parser = parse_size, value_name = "SIZE")]
+    index_cache_size: usize,
+}
+
+/// `1048576`, `512K`, `128M`, `1G` → bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size; use e.g. 134217728, 128M or 1G"))
 }
 
 #[derive(clap::Args)]
@@ -252,6 +326,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
         Command::Trust { command } => trust_cli::run(&config, command).await,
+        Command::Mirror {
+            command: MirrorCommand::Fetch(args),
+        } => mirror_fetch(&config, args).await,
     }
 }
 
@@ -265,10 +342,19 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.trusted_publishing.set_issuer(spec)?;
     }
     config.trusted_publishing.audience = args.trusted_publishing_audience;
+    config.mirror = args.mirror.then_some(MirrorConfig {
+        upstream: args.upstream.mirror_upstream,
+        ttl: args.mirror_ttl,
+        upstream_timeout: args.upstream.mirror_upstream_timeout,
+    });
+    config.index_cache_bytes = args.index_cache_size;
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());
     println!("api: {}", server.api_url());
+    if server.app.mirror.is_some() {
+        println!("mirror: sparse+{}/mirror/index/", server.api_url());
+    }
     server.wait().await?;
     Ok(())
 }
@@ -384,4 +470,66 @@ async fn token_list(store: &dyn MetaStore, user: Option<String>) -> anyhow::Resu
         );
     }
     Ok(())
+}
+
+async fn mirror_fetch(config: &Config, args: MirrorFetchArgs) -> anyhow::Result<()> {
+    let upstream = args.upstream.mirror_upstream;
+    let mut packages = Vec::new();
+    let mut skipped = 0;
+    for path in &args.lockfiles {
+        let set = lockfile::read(path, &upstream)?;
+        skipped += set.skipped;
+        packages.extend(set.packages);
+    }
+    packages.sort();
+    packages.dedup();
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    blobs.ping().await?;
+    let mirror_config = MirrorConfig {
+        upstream: upstream.clone(),
+        upstream_timeout: args.upstream.mirror_upstream_timeout,
+        ..MirrorConfig::default()
+    };
+    // No memory worth keeping in a one-shot command.
+    let cache = Arc::new(IndexCache::new(0));
+    let mirror = Arc::new(Mirror::new(mirror_config, store, blobs, cache)?);
+    let total = packages.len();
+    eprintln!(
+        "fetching {total} crates from {} ({skipped} lockfile entries from elsewhere left alone)",
+        upstream.display()
+    );
+    let mut done = 0;
+    let width = total.to_string().len();
+    let summary = fetch_all(mirror, packages, args.jobs, |p, outcome| {
+        done += 1;
+        let what = match outcome {
+            Outcome::Fetched(n) => format!("fetched {} {} ({})", p.name, p.version, human(*n)),
+            Outcome::Present => format!("present {} {}", p.name, p.version),
+            Outcome::Failed(why) => format!("FAILED  {} {}: {why}", p.name, p.version),
+        };
+        eprintln!("[{done:>width$}/{total}] {what}");
+    })
+    .await;
+    println!(
+        "{} fetched ({}), {} already present, {} failed",
+        summary.fetched,
+        human(summary.fetched_bytes),
+        summary.present,
+        summary.failed
+    );
+    if summary.failed > 0 {
+        bail!(
+            "{} of {total} crates could not be fetched (see the lines marked FAILED above)",
+            summary.failed
+        );
+    }
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / f64::from(1 << 10)),
+        n => format!("{n} B"),
+    }
 }

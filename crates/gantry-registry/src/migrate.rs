@@ -17,6 +17,11 @@ pub const SQLITE: Embedded = &[
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
     (
+        4,
+        "mirror",
+        include_str!("../migrations/sqlite/0004_mirror.sql"),
+    ),
+    (
         5,
         "trustpub",
         include_str!("../migrations/sqlite/0005_trustpub.sql"),
@@ -28,6 +33,11 @@ pub const POSTGRES: Embedded = &[
         1,
         "init",
         include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/postgres/0004_mirror.sql"),
     ),
     (
         5,

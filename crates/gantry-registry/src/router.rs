@@ -47,6 +47,11 @@ pub fn router(app: Arc<App>) -> Router {
     for (path, methods) in trustpub::routes() {
         router = router.route(path, tracked(&app, path, methods));
     }
+    if app.mirror.is_some() {
+        for (path, methods) in crate::mirror::handlers::routes() {
+            router = router.route(path, tracked(&app, path, methods));
+        }
+    }
     router
         .fallback_service(
             tracked(

@@ -10,6 +10,8 @@ use tokio::sync::oneshot;
 use crate::app::{App, StartError, open_storage};
 use crate::blob::BlobStore;
 use crate::config::Config;
+use crate::index_cache::watch;
+use crate::mirror::Mirror;
 use crate::router::router;
 use crate::store::MetaStore;
 
@@ -47,6 +49,15 @@ impl RunningServer {
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Aborts a background task when the server's own task ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -91,7 +102,20 @@ where
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let app = Arc::new(App::new(config, &public_url, store, blobs));
+    let mut app = App::new(config, &public_url, store, blobs);
+    if let Some(m) = app.config.mirror.clone() {
+        let mirror = Mirror::new(
+            m,
+            app.store.clone(),
+            app.blobs.clone(),
+            app.index_cache.clone(),
+        )
+        .map_err(StartError::Mirror)?;
+        app.mirror = Some(Arc::new(mirror));
+    }
+    let app = Arc::new(app);
+    // Evicts cached index files that any instance changed; ends with the server.
+    let follower = tokio::spawn(watch::follow(app.store.clone(), app.index_cache.clone()));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
     // Fires once the shutdown signal arrived, to start the grace period.
@@ -114,6 +138,7 @@ where
             }
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
+        let _follower = AbortOnDrop(follower);
         tokio::select! {
             r = std::future::IntoFuture::into_future(serve) => r,
             _ = grace => {

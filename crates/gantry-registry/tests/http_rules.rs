@@ -1309,6 +1309,53 @@ impl gantry_registry::store::TrustPubStore for LookupsMeet {
     }
 }
 
+// The mirror's queries (issue 15) go straight to the real store.
+impl gantry_registry::store::MirrorStore for LookupsMeet {
+    fn index_generation(&self) -> BoxFut<'_, StoreResult<i64>> {
+        self.inner.index_generation()
+    }
+    fn index_changes_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> BoxFut<'_, StoreResult<Vec<gantry_registry::store::IndexChange>>> {
+        self.inner.index_changes_since(after, limit)
+    }
+    fn prune_index_changes(&self, before: i64) -> BoxFut<'_, StoreResult<u64>> {
+        self.inner.prune_index_changes(before)
+    }
+    fn index_change_signal(
+        &self,
+    ) -> BoxFut<'_, StoreResult<Option<gantry_registry::store::ChangeSignal>>> {
+        self.inner.index_change_signal()
+    }
+    fn mirror_index<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFut<'a, StoreResult<Option<gantry_registry::store::MirrorIndexRow>>> {
+        self.inner.mirror_index(name)
+    }
+    fn put_mirror_index<'a>(
+        &'a self,
+        row: &'a gantry_registry::store::MirrorIndexRow,
+    ) -> BoxFut<'a, StoreResult<()>> {
+        self.inner.put_mirror_index(row)
+    }
+    fn touch_mirror_index<'a>(
+        &'a self,
+        name: &'a str,
+        checked_at: i64,
+    ) -> BoxFut<'a, StoreResult<()>> {
+        self.inner.touch_mirror_index(name, checked_at)
+    }
+    fn record_mirrored_crate<'a>(
+        &'a self,
+        c: &'a gantry_registry::store::MirroredCrate,
+    ) -> BoxFut<'a, StoreResult<()>> {
+        self.inner.record_mirrored_crate(c)
+    }
+}
+
 /// Issue 12 defect 4: whether a publish creates a crate or updates it is decided inside its
 /// transaction. Three publishes of a new crate racing with a `publish-new`-only token: one creates
 /// it, the other two would be updates and are refused (before the fix, all three were published).

@@ -1,9 +1,12 @@
-//! `cargo gantry login`: the `cargo:token` provider's login (spec §8.5), same file and messages.
+//! `cargo gantry login`: cargo's login (spec §8.5). The registry's `config.json` is read first
+//! (`Updating …`; a registry without an API is refused), so the prompt can name the page that shows
+//! the token (`<api>/me`, or the `login_url` of the registry's 401 challenge); the token is then
+//! handed to the registry's credential provider, which stores it.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{IsTerminal, Read};
 
-use anyhow::{Context as _, anyhow};
-use gantry_client::credentials::{self, CredentialsError};
+use anyhow::Context as _;
+use gantry_client::auth::{AuthError, AuthorizationError};
 use gantry_package::report::Reporter;
 
 use crate::cli::LoginArgs;
@@ -12,43 +15,48 @@ use crate::remote::{self, Remote};
 use crate::shell::Shell;
 
 pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
+    if args.token.is_some() {
+        shell.warning(
+            "`cargo login <token>` is deprecated in favor of reading `<token>` from stdin",
+        );
+    }
     let ctx = Context::new(&args.global)?;
     let target = remote::select(&ctx, args.registry.as_deref(), None)?;
-    let name = target
-        .credential_name(&ctx)
-        .unwrap_or_else(|| target.display().to_owned());
-    let raw = match &args.token {
-        Some(t) => {
-            shell.warning(
-                "`cargo login <token>` is deprecated in favor of reading `<token>` from stdin",
-            );
-            t.clone()
+    let (remote, login_url) = match Remote::connect(&ctx, target, args.token.as_deref(), shell) {
+        Ok(remote) => {
+            let url = format!("{}/me", remote.api_url()?);
+            (Some(remote), Some(url))
         }
-        None if !std::io::stdin().is_terminal() => read_line()?,
-        None => {
-            let remote = Remote::connect(&ctx, target.clone(), &|| None, shell)?;
-            let api = remote.api_url()?;
-            eprintln!("please paste the token found on {api}/me below");
-            read_line()?
+        // A registry that wants a token before it shows its `config.json` may have said where to
+        // get one.
+        // (A token that is missing or rejected is what login is for.)
+        Err(e) => {
+            let refusal = match e.downcast_ref::<AuthError>() {
+                Some(AuthError::Authorization(a)) => Some(a.as_ref()),
+                _ => e.downcast_ref::<AuthorizationError>(),
+            };
+            match refusal {
+                Some(a) => (None, a.login_url.clone()),
+                None => return Err(e),
+            }
         }
     };
-    let token = raw.replace("cargo login", "").trim().to_owned();
-    credentials::validate_token(&token).map_err(|e| {
-        anyhow!(e).context("credential provider `cargo:token` failed action `login`")
-    })?;
-    credentials::save_token(ctx.config.cargo_home(), &name, &token).map_err(|e| match e {
-        CredentialsError::EmptyToken | CredentialsError::InvalidToken => anyhow!(e),
-        other => anyhow!(other),
-    })?;
-    shell.status("Login", &format!("token for `{name}` saved"));
+    let stdin_token = match &args.token {
+        Some(_) => None,
+        None if !std::io::stdin().is_terminal() => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("failed to read stdin")?;
+            (!text.is_empty()).then_some(text)
+        }
+        None => None,
+    };
+    let token = args.token.as_deref().or(stdin_token.as_deref());
+    let auth = match &remote {
+        Some(r) => &r.auth,
+        None => &remote::auth_for(&ctx, args.registry.as_deref(), shell)?,
+    };
+    auth.login(token, login_url.as_deref(), &args.args)?;
     Ok(())
-}
-
-fn read_line() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("failed to read stdin")?;
-    Ok(line.trim().to_owned())
 }

@@ -1,6 +1,7 @@
 //! `cargo gantry owner`: add, remove and list owners (spec §10), cargo's requests and messages.
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
+use gantry_client::auth::Op;
 use gantry_package::report::Reporter;
 use gantry_package::workspace::load_workspace;
 
@@ -16,13 +17,12 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
         None => current_package(&ctx)?,
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let remote =
-        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
-    let op = remote::Operation {
-        name: "owners",
-        krate: Some((&krate, "")),
-    };
-    let token = remote::token(&ctx, &target, args.token.as_deref(), op)?;
+    if args.index.is_some() && args.token.is_none() {
+        bail!("command-line argument --index requires --token to be specified");
+    }
+    let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
+    remote.api_url()?;
+    let token = remote.token(Op::Owners { name: &krate })?;
     let api = remote.web_api(Some(token))?;
     let at = api.api().to_owned();
     if !args.add.is_empty() {
@@ -32,6 +32,8 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
             .with_context(|| {
                 format!("failed to invite owners to crate `{krate}` on registry at {at}")
             })?;
+        // A registry that answers `ok` without a message (not crates.io) still did the work.
+        let msg = msg.unwrap_or_else(|| format!("added {:?} to crate {krate}", args.add));
         shell.status("Owner", &msg);
     }
     if !args.remove.is_empty() {

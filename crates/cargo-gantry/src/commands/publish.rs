@@ -24,6 +24,7 @@ use crate::cli::PublishArgs;
 use crate::context::Context;
 use crate::remote::{self, Remote, Target};
 use crate::shell::Shell;
+use gantry_client::auth::Op;
 
 pub use events::Events;
 use journal::{Journal, Step};
@@ -105,17 +106,11 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote =
-        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
+    let remote = Remote::connect(&ctx, target.clone(), args.token.as_deref(), shell)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {
-        remote::token(
-            &ctx,
-            &target,
-            args.token.as_deref(),
-            remote::Operation::READ,
-        )?;
+        remote.token(Op::Read)?;
     }
     if target.is_crates_io() {
         for &i in &selected {
@@ -206,7 +201,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
 
     let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
     run_preflight(
-        args, &ctx, &ws, &crates, &upload, &remote, &target, &refusals, shell,
+        args, &ws, &crates, &upload, &remote, &target, &refusals, shell,
     )?;
     if !args.no_verify && !upload.is_empty() {
         let started = Instant::now();
@@ -242,14 +237,13 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         .collect();
     let edges = upload_edges(&ws, &selected);
     let wait = wait_timeout(args, &ctx)?;
+    // Asked per upload, so a provider issuing short-lived or per-crate tokens answers each one.
     let token_for = |c: &PackagedCrate| {
-        remote::publish_token(
-            &ctx,
-            &target,
-            args.token.as_deref(),
-            (&c.name, &c.version),
-            &c.checksum,
-        )
+        remote.token(Op::Publish {
+            name: &c.name,
+            vers: &c.version,
+            cksum: &c.checksum,
+        })
     };
     let plan = upload::Plan {
         crates: &upload,
@@ -325,7 +319,6 @@ fn upload_edges(
 #[allow(clippy::too_many_arguments)]
 fn run_preflight(
     args: &PublishArgs,
-    ctx: &Context,
     ws: &gantry_package::workspace::Workspace,
     all: &[PackagedCrate],
     upload: &[PackagedCrate],
@@ -338,9 +331,18 @@ fn run_preflight(
         .iter()
         .map(|c| (c.name.clone(), c.version.clone()))
         .collect();
-    let token = match args.token.as_deref() {
-        Some(t) => Some(t.to_owned()),
-        None => remote::lookup(ctx, target, remote::Operation::READ)?,
+    // A real publish already has its token; a dry run (which cargo runs without one) only uses
+    // it for advice, so a provider that cannot give one is not a reason to stop.
+    let token = match remote.lookup(Op::Read) {
+        Ok(t) => t,
+        Err(e) if args.dry_run => {
+            shell.warning(&format!(
+                "no token to check authentication and ownership with: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            None
+        }
+        Err(e) => return Err(e),
     };
     let api = token.map(|t| remote.web_api(Some(t))).transpose()?;
     let input = preflight::PreflightInput {
@@ -363,6 +365,12 @@ fn run_preflight(
         shell.error(&anyhow::anyhow!("{r}"));
     }
     preflight::report(&found, shell);
+    if args.dry_run && !found.not_run.is_empty() {
+        shell.note(&format!(
+            "dry run: checks that could not run: {}",
+            found.not_run.join("; ")
+        ));
+    }
     let n = found.problems.len() + refusals.len();
     if n > 0 {
         let s = if n == 1 { "" } else { "s" };

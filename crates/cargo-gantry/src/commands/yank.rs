@@ -1,6 +1,7 @@
 //! `cargo gantry yank`: `DELETE …/yank` or `PUT …/unyank` (spec §10), cargo's messages.
 
 use anyhow::{Context as _, bail};
+use gantry_client::auth::Op;
 use gantry_package::report::Reporter;
 
 use crate::cli::YankArgs;
@@ -28,13 +29,23 @@ pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
         (None, None) => bail!("a version must be specified to yank"),
     };
     let target = remote::select(&ctx, args.registry.as_deref(), args.index.as_deref())?;
-    let remote =
-        Remote::connect_with_token_flag(&ctx, target.clone(), args.token.as_deref(), shell)?;
-    let op = remote::Operation {
-        name: if args.undo { "unyank" } else { "yank" },
-        krate: Some((&krate, &version)),
+    if args.index.is_some() && args.token.is_none() {
+        bail!("command-line argument --index requires --token to be specified");
+    }
+    let remote = Remote::connect(&ctx, target, args.token.as_deref(), shell)?;
+    remote.api_url()?;
+    let op = if args.undo {
+        Op::Unyank {
+            name: &krate,
+            vers: &version,
+        }
+    } else {
+        Op::Yank {
+            name: &krate,
+            vers: &version,
+        }
     };
-    let token = remote::token(&ctx, &target, args.token.as_deref(), op)?;
+    let token = remote.token(op)?;
     let api = remote.web_api(Some(token))?;
     let spec = format!("{krate}@{version}");
     if args.undo {

@@ -26,6 +26,27 @@ pub fn normalize_path(path: &Path) -> PathBuf {
     out
 }
 
+/// cargo's test hook (cargo-util's `PathAncestors`): cargo's own test suite sets
+/// `__CARGO_TEST_ROOT` to the directory holding its test projects, and cargo's upward searches
+/// (workspace root, manifest, `.cargo/config.toml`) end there, so tests placed under some other
+/// workspace stay alone. Users never set it; without it this is `dir.ancestors()`.
+pub const TEST_ROOT_HOOK: &str = "__CARGO_TEST_ROOT";
+
+/// `dir` and its ancestors, up to and including the test hook's root when `dir` is below it.
+pub fn ancestors(dir: &Path) -> impl Iterator<Item = &Path> {
+    ancestors_until(dir, std::env::var_os(TEST_ROOT_HOOK).map(PathBuf::from))
+}
+
+/// [`ancestors`] with an explicit stop directory.
+pub fn ancestors_until(dir: &Path, stop: Option<PathBuf>) -> impl Iterator<Item = &Path> {
+    let mut past_stop = false;
+    dir.ancestors().take_while(move |p| {
+        let take = !past_stop;
+        past_stop |= stop.as_deref() == Some(*p);
+        take
+    })
+}
+
 /// `path` expressed relative to `base` (both absolute and normalised), e.g. `../README.md`.
 pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
     let path: Vec<Component> = path.components().collect();
@@ -62,6 +83,17 @@ pub fn rel_inside(abs: &Path, root: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ancestors_end_at_the_test_root() {
+        let dir = Path::new("/a/root/t/foo");
+        let all: Vec<&Path> = ancestors_until(dir, None).collect();
+        assert_eq!(all.len(), 5);
+        let stopped: Vec<&Path> = ancestors_until(dir, Some("/a/root".into())).collect();
+        assert_eq!(stopped, [dir, Path::new("/a/root/t"), Path::new("/a/root")]);
+        let elsewhere: Vec<&Path> = ancestors_until(dir, Some("/b".into())).collect();
+        assert_eq!(elsewhere.len(), 5);
+    }
 
     #[test]
     fn normalizes_dots() {

@@ -8,7 +8,9 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
-use super::{BlobError, BlobStore, BoxFut};
+use futures_util::TryStreamExt;
+
+use super::{BlobError, BlobReader, BlobStore, BoxFut};
 
 pub struct LocalBlobStore {
     inner: Arc<LocalFileSystem>,
@@ -64,6 +66,28 @@ impl BlobStore for LocalBlobStore {
                     Ok(b) => Ok(Some(b.to_vec())),
                     Err(e) => Err(self.failed("reading", key, e)),
                 },
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.failed("reading", key, e)),
+            }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move {
+            let path = ObjPath::from(key);
+            match self.inner.get(&path).await {
+                Ok(r) => {
+                    let context = format!("reading `{key}` in {}", self.root.display());
+                    let size = r.meta.size;
+                    let stream = r.into_stream().map_err(move |source| BlobError::Store {
+                        context: context.clone(),
+                        source,
+                    });
+                    Ok(Some(BlobReader {
+                        size,
+                        stream: Box::pin(stream),
+                    }))
+                }
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(self.failed("reading", key, e)),
             }

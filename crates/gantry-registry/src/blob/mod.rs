@@ -7,6 +7,9 @@ mod s3;
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
 pub use crate::BoxFut;
 pub use local::LocalBlobStore;
 pub use s3::{CRATE_CACHE_CONTROL, CRATE_CONTENT_TYPE, S3BlobStore};
@@ -39,10 +42,33 @@ pub enum BlobError {
 pub trait BlobStore: Send + Sync {
     fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Vec<u8>>, BlobError>>;
+    /// Opens a blob for streaming (`None` when missing), so a download never holds the whole file.
+    /// The default reads it whole; the real stores stream it.
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move { Ok(self.get(key).await?.map(BlobReader::whole)) })
+    }
     /// A cheap round trip proving the store answers (readiness probe). The default reads a key
     /// that never exists: a reachable store answers "not found".
     fn ping(&self) -> BoxFut<'_, Result<(), BlobError>> {
         Box::pin(async move { self.get(PROBE_KEY).await.map(|_| ()) })
+    }
+}
+
+/// A blob being read: its size, and its bytes as they arrive.
+pub struct BlobReader {
+    pub size: u64,
+    pub stream: BoxStream<'static, Result<Bytes, BlobError>>,
+}
+
+impl BlobReader {
+    /// A reader over bytes already in memory.
+    pub fn whole(bytes: Vec<u8>) -> Self {
+        let size = bytes.len() as u64;
+        let chunk: Result<Bytes, BlobError> = Ok(Bytes::from(bytes));
+        BlobReader {
+            size,
+            stream: Box::pin(futures_util::stream::once(async move { chunk })),
+        }
     }
 }
 

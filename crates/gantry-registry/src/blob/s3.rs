@@ -14,7 +14,9 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{BlobError, BlobStore, BoxFut};
+use futures_util::TryStreamExt;
+
+use super::{BlobError, BlobReader, BlobStore, BoxFut};
 use crate::config::{S3Settings, StorageTarget};
 
 /// `.crate` files never change once stored (content-addressed), so caches may keep them forever.
@@ -175,6 +177,30 @@ impl BlobStore for S3BlobStore {
                 // (which lists the bucket) names the real cause.
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(self.explain(&what(), e)),
+            }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move {
+            match self.inner.get(&self.path(key)).await {
+                Ok(r) => {
+                    let context = format!(
+                        "reading `{key}` on {}: check --s3-endpoint and that the S3 server is reachable",
+                        self.location
+                    );
+                    let size = r.meta.size;
+                    let stream = r.into_stream().map_err(move |source| BlobError::Store {
+                        context: context.clone(),
+                        source,
+                    });
+                    Ok(Some(BlobReader {
+                        size,
+                        stream: Box::pin(stream),
+                    }))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.explain(&format!("reading `{key}`"), e)),
             }
         })
     }

@@ -4,12 +4,14 @@
 //! (canonical crate name; crate + version without build metadata) decide races, also between
 //! several registry processes sharing one database.
 
+mod mirror;
 mod postgres;
 mod sql;
 mod sqlite;
 pub mod trustpub;
 
 pub use crate::BoxFut;
+pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
 pub use sql::{Engine, SqlStore};
 pub use trustpub::{TrustPubStore, TrustedPublish};
 
@@ -201,7 +203,7 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: TrustPubStore + Send + Sync {
+pub trait MetaStore: TrustPubStore + MirrorStore + Send + Sync {
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).

@@ -58,6 +58,11 @@ impl<DB: Engine> SqlStore<DB> {
         }
     }
 
+    /// The pool, for the per-feature query files beside this one.
+    pub(super) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
     pub(super) async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
         match DB::PROCESS_WRITE_LOCK {
             true => Some(self.write.lock().await),

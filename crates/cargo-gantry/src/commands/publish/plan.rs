@@ -2,7 +2,7 @@
 //! to it. Packaging is cheap and happens first, so "already there" can mean "identical bytes" and a
 //! re-run of a half-finished publish simply skips what is done.
 
-use gantry_client::sparse::{IndexError, SparseIndex};
+use gantry_client::index::{Index, IndexError};
 use gantry_package::package::PackagedCrate;
 use gantry_protocol::IndexEntry;
 
@@ -74,7 +74,7 @@ pub fn classify(ours: &PackagedCrate, entries: &[IndexEntry]) -> RegistryState {
 /// Reads every crate's index file concurrently and classifies it.
 pub fn read_states(
     runtime: &tokio::runtime::Runtime,
-    index: &SparseIndex,
+    index: &Index,
     crates: &[PackagedCrate],
 ) -> Result<Vec<RegistryState>, IndexError> {
     runtime.block_on(async {
@@ -88,10 +88,7 @@ pub fn read_states(
         while let Some(joined) = set.join_next().await {
             // A panicking task is a bug in this program, not input; treat it as "no entries" would
             // hide it, so report it as an index error instead.
-            let (i, entries) = joined.map_err(|e| IndexError::Parse {
-                url: index.base().to_owned(),
-                message: format!("index read task failed: {e}"),
-            })?;
+            let (i, entries) = joined.map_err(|e| IndexError::Task(e.to_string()))?;
             found[i] = Some(entries?);
         }
         Ok(crates

@@ -1,9 +1,13 @@
 //! The checks a dry-run owes its users (issue 5, item 3): everything the registry would refuse,
-//! found before any build or upload, and reported all at once.
+//! found before any build or upload, and reported all at once. Which checks apply depends on the
+//! registry (issue 11, item 2): a registry's rules are that registry's.
 //!
-//! - The registry's request rules run locally with the registry's own code (`gantry_protocol`):
-//!   name, version, metadata, upload size (where the limit is known), the `.crate` checks, and
-//!   "no known crate" for dependencies on this registry.
+//! - crates.io's request rules run locally with crates.io's own rules (`gantry_protocol`) for
+//!   crates.io and for registries that advertise them (a gantry-registry's `config.json` carries
+//!   a `gantry` object): name, version, metadata, upload size, the `.crate` checks, and "no known
+//!   crate" for dependencies on this registry. Any other registry (kellnr, Artifactory, …) gets
+//!   only what cargo itself checks, so a crate without description or license publishes there
+//!   exactly as with cargo; its own rules are its answer to the upload.
 //! - Inter-crate requirements: a path dependency on a crate of the plan must accept the version the
 //!   plan publishes.
 //! - Authentication and ownership: a registry that honours `validate_only` (gantry-registry) is
@@ -87,6 +91,35 @@ pub struct PreflightInput<'a> {
 pub struct Preflight {
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Checks that could not run, and why (named in the dry-run's result).
+    pub not_run: Vec<String>,
+}
+
+/// Whose publish rules a registry applies, as far as this client can know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// crates.io itself.
+    CratesIo,
+    /// A registry whose `config.json` advertises crates.io's rules (gantry-registry).
+    Advertised,
+    /// Anything else: its rules are unknown here; only cargo's own checks apply.
+    Unknown,
+}
+
+impl Rules {
+    pub fn of(remote: &Remote) -> Rules {
+        if remote.target.is_crates_io() {
+            Rules::CratesIo
+        } else if remote.config.gantry.is_some() {
+            Rules::Advertised
+        } else {
+            Rules::Unknown
+        }
+    }
+
+    fn crates_io_rules(self) -> bool {
+        self != Rules::Unknown
+    }
 }
 
 impl Preflight {
@@ -129,9 +162,11 @@ pub fn check_all(input: &PreflightInput) -> Preflight {
             Err(e) => out.problem(Some(c), format!("{e:#}"), None),
         }
     }
-    for u in &uploads {
-        request_rules(input, u, &mut out);
-        dependencies_known(input, u, &mut index, &mut out);
+    if Rules::of(input.remote).crates_io_rules() {
+        for u in &uploads {
+            request_rules(input, u, &mut out);
+            dependencies_known(input, u, &mut index, &mut out);
+        }
     }
     inter_crate_requirements(input, &mut out);
     remote_checks::run(input, &uploads, &mut out);
@@ -243,9 +278,18 @@ fn rules_for(input: &PreflightInput) -> MetadataRules {
     }
 }
 
+/// crates.io's limit, or the one a gantry-registry advertises (its validate-only answer says the
+/// same, but this also works against one that does not offer validate-only).
 fn size_limit(input: &PreflightInput, u: &Upload, out: &mut Preflight) {
-    let max = DEFAULT_MAX_UPLOAD_SIZE;
-    if u.tarball.len() <= max as usize {
+    let advertised = input
+        .remote
+        .config
+        .gantry
+        .as_ref()
+        .and_then(|g| g.max_upload_size)
+        .and_then(|m| u32::try_from(m).ok());
+    let max = advertised.unwrap_or(DEFAULT_MAX_UPLOAD_SIZE);
+    if u.tarball.len() <= max as usize || remote_checks::validates_remotely(input) {
         return;
     }
     let msg = BodyError::TarballTooLarge { max }.to_string();
@@ -254,16 +298,7 @@ fn size_limit(input: &PreflightInput, u: &Upload, out: &mut Preflight) {
         u.tarball.len(),
         input.ws.members[u.krate.member].manifest_path.display()
     ));
-    if input.remote.target.is_crates_io() {
-        out.problem(Some(u.krate), msg, help);
-    } else if !remote_checks::validates_remotely(input) {
-        // Another registry may allow more than crates.io's default; we cannot know.
-        out.warning(
-            Some(u.krate),
-            format!("larger than crates.io's default limit ({msg}); this registry may refuse it"),
-            help,
-        );
-    }
+    out.problem(Some(u.krate), msg, help);
 }
 
 /// Dependencies on the target registry must name crates it knows, unless this plan publishes them.

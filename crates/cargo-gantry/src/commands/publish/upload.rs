@@ -10,11 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gantry_client::webapi::{ApiError, WebApi};
+use gantry_client::webapi::{ApiError, PublishWarnings, WebApi};
 use gantry_package::package::{PackagedCrate, pkg_id};
 use gantry_package::report::Reporter;
 use gantry_package::workspace::Workspace;
-use gantry_protocol::PublishResponse;
 
 use super::events::Events;
 use super::join_list;
@@ -112,7 +111,7 @@ struct Sched<'a, 'p> {
     announced: Vec<usize>,
 }
 
-type Answer = (usize, Result<PublishResponse, ApiError>);
+type Answer = (usize, Result<PublishWarnings, ApiError>);
 /// A crate's upload: metadata JSON and `.crate` bytes, built once, shared by retries.
 type Body = (Arc<Vec<u8>>, Arc<Vec<u8>>);
 
@@ -387,10 +386,10 @@ impl Sched<'_, '_> {
         }
     }
 
-    fn uploaded(&mut self, i: usize, response: &PublishResponse) {
+    fn uploaded(&mut self, i: usize, response: &PublishWarnings) {
         let c = self.c(i);
         let label = label(c);
-        for w in warnings(response) {
+        for w in response.messages() {
             self.say(|sh| sh.warning(&w));
             self.events.warning(Some((&c.name, &c.version)), &w);
         }
@@ -414,14 +413,15 @@ impl Sched<'_, '_> {
         }
     }
 
-    async fn answered(&mut self, i: usize, result: Result<PublishResponse, ApiError>) {
+    async fn answered(&mut self, i: usize, result: Result<PublishWarnings, ApiError>) {
         let err = match result {
             Ok(r) => return self.uploaded(i, &r),
             Err(e) => e,
         };
         let c = self.c(i).clone();
-        // After an unknown outcome (now or earlier), a refusal may just mean an earlier try landed.
-        if err.outcome_unknown() || self.attempts[i] > 1 {
+        // After an unknown outcome (now or earlier), a refusal may just mean an earlier try landed;
+        // a 2xx whose body cannot be read (a proxy's HTML page) may have landed too.
+        if err.outcome_unknown() || err.unreadable_success() || self.attempts[i] > 1 {
             match self.our_checksum_listed(i).await {
                 Ok(true) => {
                     let note = format!(
@@ -429,7 +429,7 @@ impl Sched<'_, '_> {
                         label(&c)
                     );
                     self.say(|sh| sh.note(&note));
-                    return self.uploaded(i, &PublishResponse::default());
+                    return self.uploaded(i, &PublishWarnings::default());
                 }
                 Ok(false) => {}
                 Err(e) => return self.settle(i, Outcome::Failed(e)),
@@ -445,7 +445,7 @@ impl Sched<'_, '_> {
             !err.outcome_unknown() || self.attempts[i] >= MAX_ATTEMPTS
         };
         if give_up {
-            let msg = format!("{:#}", anyhow::Error::new(err).context(self.failed_msg(i)));
+            let msg = chain(self.failed_msg(i), err);
             return self.settle(i, Outcome::Failed(msg));
         }
         let delay = delay_for(&err, self.attempts[i].max(1));
@@ -664,21 +664,20 @@ fn delay_for(err: &ApiError, attempt: u32) -> Duration {
     Duration::from_secs(1 << (attempt - 1).min(4))
 }
 
-fn warnings(r: &PublishResponse) -> Vec<String> {
-    let mut out = Vec::new();
-    let w = &r.warnings;
-    if !w.invalid_categories.is_empty() {
-        out.push(format!(
-            "the following are not valid category slugs and were ignored: {}\n  |\n  = help: please see <https://crates.io/category_slugs> for the list of all category slugs",
-            w.invalid_categories.join(", ")
-        ));
+/// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
+/// registry gave (a 403's detail, say) stays on its own line under the step that failed.
+fn chain(context: String, err: ApiError) -> String {
+    let err = anyhow::Error::new(err).context(context);
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        text.push_str("\n\nCaused by:");
+        for line in cause.to_string().lines() {
+            text.push('\n');
+            if !line.is_empty() {
+                text.push_str("  ");
+                text.push_str(line);
+            }
+        }
     }
-    if !w.invalid_badges.is_empty() {
-        out.push(format!(
-            "the following are not valid badges and were ignored: {}\n  |\n  = note: either the badge type specified is unknown or a required attribute is missing\n  = help: please see <https://doc.rust-lang.org/cargo/reference/manifest.html#package-metadata> for valid badge types and their required attributes",
-            w.invalid_badges.join(", ")
-        ));
-    }
-    out.extend(w.other.iter().cloned());
-    out
+    text
 }

@@ -3,41 +3,29 @@
 //! A registry whose `config.json` advertises `"gantry": {"validate-only": true}` (gantry-registry)
 //! gets the exact upload with `?validate_only=true`: it runs every rule a publish meets, ownership
 //! and its own limits included, and stores nothing. Nothing else ever gets that request: a registry
-//! that ignored the flag would publish. Any other registry (crates.io first) gets read-only calls:
-//! `GET /api/v1/me` for the token's user, then `GET /api/v1/crates/{name}/owners` for each existing
-//! crate.
+//! that ignored the flag would publish. Any other registry gets read-only calls: `GET /api/v1/me`
+//! for the token's user, then `GET /api/v1/crates/{name}/owners` for each existing crate.
 //!
-//! 401/403 answers are problems (the publish would be refused); anything that only means "could
-//! not ask" (network, 5xx, an API without `/me`) is a warning.
+//! Those calls are not part of cargo's protocol, so many registries do not answer them usefully
+//! (kellnr serves its web page for `/api/v1/me`; JFrog Artifactory answers 400). Such an answer is
+//! said once, in one line, and the check is listed as not run. Only a definitive refusal from
+//! crates.io or a registry that advertises its rules is a problem: anything else must not block a
+//! publish that would succeed.
 
-use gantry_client::credentials::token_env_var;
 use gantry_client::webapi::{ApiError, WebApi};
-use gantry_package::registry::CRATES_IO;
 
-use super::{Preflight, PreflightInput, Upload, probe};
+use super::{Preflight, PreflightInput, Rules, Upload, probe};
 
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
         return; // nothing will be uploaded, so nothing needs a token
     }
     let Some(api) = input.api else {
-        let name = input.remote.target.name.as_deref().unwrap_or(CRATES_IO);
-        let login = if name == CRATES_IO {
-            "cargo login".to_owned()
-        } else {
-            format!("cargo login --registry {name}")
-        };
-        out.problem(
-            None,
-            format!(
-                "not authenticated: no token found for registry `{}`, so the publish would be refused",
-                input.remote.target.display()
-            ),
-            Some(format!(
-                "run `{login}` or set the environment variable {}",
-                token_env_var(name)
-            )),
-        );
+        // A real publish has already stopped with cargo's "no token found"; a dry run goes on.
+        out.not_run.push(format!(
+            "authentication and ownership (no token for registry `{}`)",
+            input.remote.target.display()
+        ));
         return;
     };
     if validates_remotely(input) {
@@ -59,13 +47,6 @@ pub fn validates_remotely(input: &PreflightInput) -> bool {
             .gantry
             .as_ref()
             .is_some_and(|g| g.validate_only)
-}
-
-fn detail(e: &ApiError) -> String {
-    match e {
-        ApiError::Remote { detail, .. } => detail.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn is_auth(e: &ApiError) -> bool {
@@ -91,16 +72,16 @@ fn validate_only(input: &PreflightInput, api: &WebApi, u: &Upload, out: &mut Pre
         Err(e) => e,
     };
     if is_auth(&err) {
-        return out.problem(Some(c), detail(&err), Some(AUTH_HELP.to_owned()));
+        return out.problem(Some(c), err.detail(), Some(AUTH_HELP.to_owned()));
     }
     if err.outcome_unknown() || err.status().is_none() {
-        return out.warning(
-            Some(c),
-            format!("the registry's validate-only check could not be made: {err}"),
-            None,
-        );
+        out.not_run.push(format!(
+            "the registry's validate-only check ({})",
+            first_line(&err)
+        ));
+        return;
     }
-    let text = detail(&err);
+    let text = err.detail();
     if !out.has(c, &text) {
         let help = if err.status() == Some(413) {
             format!(
@@ -121,37 +102,68 @@ fn validate_only(input: &PreflightInput, api: &WebApi, u: &Upload, out: &mut Pre
         return out.warning(Some(c), "could not build the ownership probe", None);
     };
     match rt.block_on(api.validate_publish(&json, &tarball)) {
-        Err(e) if is_auth(&e) => out.problem(Some(c), detail(&e), Some(AUTH_HELP.to_owned())),
-        Err(e) if e.outcome_unknown() => out.warning(
-            Some(c),
-            format!("could not check ownership with the registry: {e}"),
-            None,
-        ),
+        Err(e) if is_auth(&e) => out.problem(Some(c), e.detail(), Some(AUTH_HELP.to_owned())),
+        Err(e) if e.outcome_unknown() => {
+            out.not_run
+                .push(format!("ownership of {} ({})", c.name, first_line(&e)))
+        }
         _ => {}
     }
 }
 
+/// What an answer to a probe says about the registry's API.
+fn no_usable_api(e: &ApiError) -> String {
+    match e {
+        ApiError::Json(_) => "its answer is not the API's JSON".to_owned(),
+        other => first_line(other),
+    }
+}
+
+fn first_line(e: &ApiError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
 fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut Preflight) {
     let rt = &input.remote.runtime;
+    let registry = input.remote.target.display();
+    let definitive = Rules::of(input.remote) != Rules::Unknown;
     let login = match rt.block_on(api.me()) {
-        Ok(login) => Some(login),
-        Err(e) if is_auth(&e) => {
+        Ok(login) => login,
+        Err(e) if is_auth(&e) && definitive => {
             return out.problem(
                 None,
-                format!("the registry refused the token: {}", detail(&e)),
+                format!("the registry refused the token: {}", e.detail()),
                 Some(AUTH_HELP.to_owned()),
             );
+        }
+        Err(e) if is_auth(&e) => {
+            // Not definitive here: this registry may guard `/me` otherwise than publishing.
+            out.warning(
+                None,
+                format!(
+                    "registry `{registry}` refused the token for `/api/v1/me` ({}); ownership was not checked",
+                    first_line(&e)
+                ),
+                Some(AUTH_HELP.to_owned()),
+            );
+            out.not_run
+                .push("ownership (the token was refused for `/api/v1/me`)".to_owned());
+            return;
         }
         Err(e) => {
             out.warning(
                 None,
-                format!("could not identify the token's user (GET /api/v1/me: {e}); ownership was not checked"),
+                format!(
+                    "registry `{registry}` has no usable `/api/v1/me` ({}); ownership was not checked",
+                    no_usable_api(&e)
+                ),
                 None,
             );
-            None
+            out.not_run
+                .push("ownership (no usable `/api/v1/me`)".to_owned());
+            return;
         }
     };
-    let Some(login) = login else { return };
     for u in uploads.iter().filter(|u| u.exists == Some(true)) {
         let c = u.krate;
         match rt.block_on(api.list_owners(&c.name)) {
@@ -162,7 +174,7 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
                 format!("`{login}` is not a direct owner; publishing relies on membership of a team owner"),
                 None,
             ),
-            Ok(owners) => {
+            Ok(owners) if definitive => {
                 let names: Vec<&str> = owners.iter().map(|o| o.login.as_str()).collect();
                 out.problem(
                     Some(c),
@@ -173,8 +185,33 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
                     Some(format!("ask an owner to run `cargo owner --add {login} {}`", c.name)),
                 );
             }
-            Err(e) if is_auth(&e) => out.problem(Some(c), detail(&e), Some(AUTH_HELP.to_owned())),
-            Err(e) => out.warning(Some(c), format!("could not list the owners: {e}"), None),
+            Ok(owners) => {
+                // Another registry may grant publishing otherwise (kellnr's admins, groups).
+                let names: Vec<&str> = owners.iter().map(|o| o.login.as_str()).collect();
+                out.warning(
+                    Some(c),
+                    format!(
+                        "`{login}` is not listed among the owners ({}); registry `{registry}` may refuse the publish",
+                        names.join(", ")
+                    ),
+                    None,
+                );
+            }
+            Err(e) if is_auth(&e) && definitive => {
+                out.problem(Some(c), e.detail(), Some(AUTH_HELP.to_owned()))
+            }
+            Err(e) => {
+                out.warning(
+                    None,
+                    format!(
+                        "registry `{registry}` has no usable owners API ({}); ownership was not checked",
+                        no_usable_api(&e)
+                    ),
+                    None,
+                );
+                out.not_run.push("ownership (no usable owners API)".to_owned());
+                return;
+            }
         }
     }
 }

@@ -1,0 +1,163 @@
+//! A registry's index, whatever protocol serves it: the one seam every reader goes through
+//! (`config.json`, a crate's entries, one version). Only the sparse protocol is spoken today; a git
+//! index (`registry+…` or a bare URL) is refused by [`Index::open`] with a clear error, and gets
+//! its own backend here when it is built.
+
+use gantry_protocol::IndexEntry;
+use serde::Deserialize;
+
+use crate::sparse::SparseIndex;
+
+/// `config.json` of a registry. Unknown keys are ignored, as cargo ignores them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RegistryConfig {
+    #[serde(default)]
+    pub dl: Option<String>,
+    #[serde(default)]
+    pub api: Option<String>,
+    #[serde(default, rename = "auth-required")]
+    pub auth_required: bool,
+    /// What a gantry-registry advertises beyond cargo's keys; `None` for other registries.
+    #[serde(default)]
+    pub gantry: Option<GantryCapabilities>,
+}
+
+/// The `gantry` object of a gantry-registry's `config.json`. Its presence says the registry
+/// applies crates.io's publish rules (gantry-registry shares them through `gantry-protocol`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GantryCapabilities {
+    /// `PUT /api/v1/crates/new?validate_only=true` runs every publish rule and stores nothing.
+    #[serde(default, rename = "validate-only")]
+    pub validate_only: bool,
+    #[serde(default, rename = "max-upload-size")]
+    pub max_upload_size: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("download of {path} failed")]
+    Download {
+        path: String,
+        #[source]
+        source: FetchError,
+    },
+    #[error("config.json not found in registry")]
+    NoConfig,
+    #[error("failed to parse `{url}`")]
+    Parse {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A 401: the registry wants a token (or refused the one sent).
+    #[error("failed to get successful HTTP response from `{url}`, got 401\nbody:\n{body}")]
+    Unauthorized {
+        url: String,
+        body: String,
+        /// From a `WWW-Authenticate: Cargo login_url="…"` challenge.
+        login_url: Option<String>,
+        /// Every header of the answer as `name: value`, for the credential provider (cargo
+        /// hands them over with the `read` request).
+        headers: Vec<String>,
+    },
+    #[error(
+        "`{0}` is a git index; cargo-gantry reads only sparse indexes so far (point the registry at its `sparse+` URL if it has one)"
+    )]
+    GitIndex(String),
+    #[error("sparse registry url must end in a slash `/`: {0}")]
+    NoTrailingSlash(String),
+    /// A concurrent read could not finish (a bug, reported rather than taken for "no entries").
+    #[error("index read task failed: {0}")]
+    Task(String),
+}
+
+/// Why one index file could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("failed to download from `{url}`")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("failed to get successful HTTP response from `{url}`{}, got {status}\nbody:\n{body}", ip.as_ref().map(|ip| format!(" ({ip})")).unwrap_or_default())]
+    Status {
+        url: String,
+        ip: Option<String>,
+        status: u16,
+        body: String,
+    },
+}
+
+/// One registry index.
+#[derive(Clone)]
+pub struct Index {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sparse(SparseIndex),
+}
+
+impl Index {
+    /// The index at `url` as configured: `sparse+http(s)://…/` today.
+    pub fn open(client: reqwest::Client, url: &str) -> Result<Index, IndexError> {
+        let Some(rest) = url.strip_prefix("sparse+") else {
+            return Err(IndexError::GitIndex(url.to_owned()));
+        };
+        if !rest.ends_with('/') {
+            return Err(IndexError::NoTrailingSlash(url.to_owned()));
+        }
+        Ok(Index {
+            backend: Backend::Sparse(SparseIndex::new(client, rest)),
+        })
+    }
+
+    /// Send this token with every request (the registry requires authentication).
+    pub fn with_token(self, token: Option<String>) -> Self {
+        match self.backend {
+            Backend::Sparse(s) => Index {
+                backend: Backend::Sparse(s.with_token(token)),
+            },
+        }
+    }
+
+    /// Try spurious failures again (cargo's `net.retry`), warning through `warn` each time.
+    pub fn with_retries(self, retries: u32, warn: crate::sparse::Warn) -> Self {
+        match self.backend {
+            Backend::Sparse(s) => Index {
+                backend: Backend::Sparse(s.with_retries(retries, warn)),
+            },
+        }
+    }
+
+    /// The URL requests go to (without the `sparse+` prefix).
+    pub fn url(&self) -> &str {
+        match &self.backend {
+            Backend::Sparse(s) => s.base(),
+        }
+    }
+
+    pub async fn config(&self) -> Result<RegistryConfig, IndexError> {
+        match &self.backend {
+            Backend::Sparse(s) => s.config().await,
+        }
+    }
+
+    /// Every readable entry of `name`'s index file; a crate the registry does not know is an empty
+    /// list.
+    pub async fn entries(&self, name: &str) -> Result<Vec<IndexEntry>, IndexError> {
+        match &self.backend {
+            Backend::Sparse(s) => s.entries(name).await,
+        }
+    }
+
+    /// The entry for exactly `version` (build metadata ignored, as cargo's check does), if listed.
+    pub async fn find(&self, name: &str, version: &str) -> Result<Option<IndexEntry>, IndexError> {
+        let want = semver::Version::parse(version).ok();
+        Ok(self.entries(name).await?.into_iter().find(|e| {
+            e.vers == version || (want.is_some() && semver::Version::parse(&e.vers).ok() == want)
+        }))
+    }
+}
