@@ -23,19 +23,35 @@ pub struct ClientBuildError(#[source] reqwest::Error);
 /// Builds the shared client. `user_agent` is `cargo-gantry/VERSION` unless `http.user-agent` says
 /// otherwise.
 pub fn client(user_agent: &str, timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
-    install_crypto_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         "cargo-protocol",
         reqwest::header::HeaderValue::from_static("version=1"),
     );
-    reqwest::Client::builder()
-        .user_agent(user_agent)
+    builder(user_agent, timeout)
         .default_headers(headers)
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
         .build()
         .map_err(ClientBuildError)
+}
+
+/// A client for requests outside cargo's registry protocol (trusted publishing's exchange, a CI
+/// system's ID-token endpoint): the same TLS, user agent and timeouts, no `cargo-protocol` header,
+/// so those requests carry only what their own clients send.
+pub fn plain_client(
+    user_agent: &str,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientBuildError> {
+    builder(user_agent, timeout)
+        .build()
+        .map_err(ClientBuildError)
+}
+
+fn builder(user_agent: &str, timeout: Duration) -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
 }
 
 /// cargo's reason-phrase table for `(status N Reason)` in error messages.
