@@ -242,6 +242,10 @@ impl gantry_client::auth::Console for ShellConsole {
     }
 }
 
+/// Asked for the index's token when the registry requires one and no credential provider has it
+/// (a publish's trusted-publishing exchange), with the 401's `login_url`; `None`: no token either.
+pub type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
+
 impl Remote {
     /// Prints `Updating …` and reads `config.json`. A registry that answers 401 (or whose
     /// `config.json` says `auth-required`) is asked again with a token from the credential
@@ -251,6 +255,18 @@ impl Remote {
         target: Target,
         token_flag: Option<&str>,
         shell: &Shell,
+    ) -> anyhow::Result<Remote> {
+        Self::connect_with(ctx, target, token_flag, shell, None)
+    }
+
+    /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
+    /// credential provider has.
+    pub fn connect_with(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        shell: &Shell,
+        fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -278,7 +294,7 @@ impl Remote {
             Ok(config) if !config.auth_required => config,
             Ok(config) => {
                 auth.set_auth_required();
-                let token = auth.require_token(Op::Read, None)?;
+                let token = or_fallback(auth.require_token(Op::Read, None), None, fallback)?;
                 index = index.with_token(Some(token));
                 config
             }
@@ -290,7 +306,11 @@ impl Remote {
             }) => {
                 auth.set_auth_required();
                 login_url = url;
-                let token = auth.index_token(headers, login_url.as_deref())?;
+                let token = or_fallback(
+                    auth.index_token(headers, login_url.as_deref()),
+                    login_url.as_deref(),
+                    fallback,
+                )?;
                 index = index.with_token(Some(token));
                 match runtime.block_on(index.config()) {
                     Err(e @ IndexError::Unauthorized { .. }) => {
@@ -346,6 +366,22 @@ impl Remote {
     }
 }
 
+/// The providers' token, else (when they have none) the fallback's, else the providers' error.
+fn or_fallback(
+    providers: Result<String, AuthError>,
+    login_url: Option<&str>,
+    fallback: Option<&IndexFallback>,
+) -> anyhow::Result<String> {
+    match (providers, fallback) {
+        (Err(AuthError::Authorization(e)), Some(f))
+            if e.reason == AuthorizationReason::TokenMissing =>
+        {
+            f(login_url)?.ok_or_else(|| AuthError::Authorization(e).into())
+        }
+        (result, _) => Ok(result?),
+    }
+}
+
 /// The credentials of the registry `--registry` (or the default) names, without going to it.
 pub fn auth_for(ctx: &Context, registry: Option<&str>, shell: &Shell) -> anyhow::Result<Auth> {
     let target = select(ctx, registry, None)?;
@@ -361,7 +397,7 @@ fn auth_error(e: AuthError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
-fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
+pub(crate) fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
     Ok(ctx
         .config
         .get_string("http.timeout")?

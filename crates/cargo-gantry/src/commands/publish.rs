@@ -106,7 +106,23 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(&ctx, target.clone(), args.token.as_deref(), shell)?;
+    // Trusted publishing: one exchange for the run, revoked when `trusted` drops (any outcome).
+    let trusted = crate::trustpub::Session::new(
+        &args.trusted,
+        &ctx,
+        &target,
+        args.token.is_some(),
+        args.dry_run,
+        shell,
+    )?;
+    let remote = Remote::connect_with(
+        &ctx,
+        target.clone(),
+        args.token.as_deref(),
+        shell,
+        Some(&|login_url| trusted.index_token(login_url)),
+    )?;
+    trusted.begin(&remote)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {
