@@ -66,6 +66,8 @@ enum Mode {
 struct Issued {
     revoke_url: String,
     token: PublishToken,
+    /// Exchanged because the index itself requires a token.
+    for_index: bool,
 }
 
 /// One run's trusted publishing: at most one exchange, and the revocation when dropped.
@@ -136,7 +138,30 @@ impl Session {
             }
             return Ok(None);
         };
-        self.exchange(&offer).map(Some)
+        let token = self.exchange(&offer)?;
+        if let Some(issued) = lock(&self.issued).as_mut() {
+            issued.for_index = true;
+        }
+        Ok(Some(token))
+    }
+
+    /// The cargo that resolves the packaged lockfile and builds the verification reads the index
+    /// too: when the index requires a token, it gets the run's token in the variable its
+    /// `cargo:token` provider reads (which is also how crates-io-auth-action hands a token over).
+    pub fn lend_to_cargo(&self, cargo: &mut gantry_package::cargo_cmd::CargoInvocation) {
+        let issued = lock(&self.issued);
+        let Some(issued) = issued.as_ref().filter(|i| i.for_index) else {
+            return;
+        };
+        let var = match &self.target.name {
+            _ if self.target.is_crates_io() => "CARGO_REGISTRY_TOKEN".to_owned(),
+            Some(name) => format!(
+                "CARGO_REGISTRIES_{}_TOKEN",
+                name.to_ascii_uppercase().replace('-', "_")
+            ),
+            None => return,
+        };
+        cargo.env.0.push((var, issued.token.expose().to_owned()));
     }
 
     /// After connecting: decides, and exchanges unless already done for the index. From then on
@@ -182,9 +207,9 @@ impl Session {
     fn wanted(&self) -> anyhow::Result<bool> {
         match &self.source {
             Ok(_) => Ok(true),
-            Err(e) if self.mode == Mode::Forced || self.variable.is_some() => Err(anyhow!(
-                "trusted publishing is not possible: {e}"
-            )),
+            Err(e) if self.mode == Mode::Forced || self.variable.is_some() => {
+                Err(anyhow!("trusted publishing is not possible: {e}"))
+            }
             Err(_) => Ok(false),
         }
     }
@@ -243,7 +268,12 @@ impl Session {
         let jwt = self
             .runtime
             .block_on(source.get(&self.client, &offer.audience))
-            .with_context(|| format!("trusted publishing: no OIDC token from {}", source.describe()))?;
+            .with_context(|| {
+                format!(
+                    "trusted publishing: no OIDC token from {}",
+                    source.describe()
+                )
+            })?;
         let token = self
             .runtime
             .block_on(tp::exchange(&self.client, &offer.exchange_url, &jwt))
@@ -252,6 +282,7 @@ impl Session {
         *lock(&self.issued) = Some(Issued {
             revoke_url: offer.exchange_url.clone(),
             token,
+            for_index: false,
         });
         Ok(exposed)
     }
@@ -271,11 +302,9 @@ impl Drop for Session {
                 remote::describe_source(&self.target)
             ),
         );
-        let revoked = self.runtime.block_on(tp::revoke(
-            &self.client,
-            &issued.revoke_url,
-            &issued.token,
-        ));
+        let revoked =
+            self.runtime
+                .block_on(tp::revoke(&self.client, &issued.revoke_url, &issued.token));
         if let Err(e) = revoked {
             self.shell.warning(&format!(
                 "{:#}; the token stays valid until it expires (30 minutes after the exchange)",

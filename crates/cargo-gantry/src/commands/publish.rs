@@ -139,7 +139,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name_of = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
-    let opts = package_options(
+    let mut opts = package_options(
         args,
         shell,
         &ctx,
@@ -149,6 +149,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &registry_name_of,
         &list_sink,
     )?;
+    trusted.lend_to_cargo(&mut opts.cargo);
     let started = Instant::now();
     let pkg::Packaged { crates, overlay } = pkg::package(&ws, &selected, &opts, shell)?;
     for c in &crates {
