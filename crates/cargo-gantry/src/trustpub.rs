@@ -368,3 +368,67 @@ fn check_variable(
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            name: Some("g".into()),
+            index_url: "sparse+https://reg.example/index/".into(),
+        }
+    }
+
+    fn offer() -> Offer {
+        Offer::advertised(&gantry_client::index::TrustedPublishingAdvert {
+            audience: "reg.example".into(),
+            exchange: "https://reg.example/api/v1/trusted_publishing/tokens".into(),
+            providers: [("gitlab".to_owned(), "https://gitlab.example".to_owned())].into(),
+        })
+    }
+
+    fn jwt(claims: serde_json::Value) -> IdToken {
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes());
+        IdToken::new(format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"))
+    }
+
+    fn check(claims: serde_json::Value) -> Result<(), String> {
+        check_variable("ID", &jwt(claims), &offer(), &target()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_variable_s_token_is_explained_before_it_is_sent() {
+        let far = 4_000_000_000_i64;
+        let iss = "https://gitlab.example";
+        assert_eq!(
+            check(serde_json::json!({"iss": iss, "aud": "reg.example", "exp": far})),
+            Ok(())
+        );
+        let e = check(serde_json::json!({"iss": iss, "aud": "crates.io", "exp": far})).unwrap_err();
+        assert!(
+            e.contains("is for the audience `crates.io`, but registry `g` expects `reg.example`")
+                && e.contains("`id_tokens: ID: aud: reg.example`"),
+            "{e}"
+        );
+        let e = check(serde_json::json!({"iss": iss, "aud": ["reg.example", "x"]})).unwrap_err();
+        assert!(e.contains("must name exactly one audience"), "{e}");
+        let e = check(serde_json::json!({"iss": "https://gitlab.com", "aud": "reg.example"}))
+            .unwrap_err();
+        assert!(
+            e.contains("issued by `https://gitlab.com`, which registry `g` does not accept (it accepts: gitlab (https://gitlab.example))"),
+            "{e}"
+        );
+        let e =
+            check(serde_json::json!({"iss": iss, "aud": "reg.example", "exp": 1000})).unwrap_err();
+        assert!(e.contains("expired") && e.contains("fresh one"), "{e}");
+        let e = check_variable("ID", &IdToken::new("secret".into()), &offer(), &target())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not hold an OIDC ID token"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
+}

@@ -180,6 +180,21 @@ fn refusals_reach_the_user_in_crates_io_words_and_publish_nothing() {
         "{}",
         text(&out)
     );
+    // A dry run exchanges nothing, but says what a real run would do.
+    let mut dry = forced.clone();
+    dry.push("--dry-run");
+    t.github.set_actions_workflow(run().environment("release"));
+    let out = ci.gantry(&v2, &dry, &actions(&t));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "note: dry run: trusted publishing would exchange the OIDC token from GitHub Actions \
+             at `http://{}/api/v1/trusted_publishing/tokens`; nothing was exchanged",
+            t.addr
+        )),
+        "{}",
+        text(&out)
+    );
     let bare = Tp::start_with(|c| {
         c.trusted_publishing.github_issuer = None;
         c.trusted_publishing.gitlab_issuer = None;
