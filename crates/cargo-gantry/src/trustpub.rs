@@ -3,7 +3,8 @@
 //! token (GitHub Actions' token request, or a variable named by `--oidc-token-env`) and the
 //! registry offers the exchange (crates.io, or a registry whose `config.json` or 401 says so), the
 //! run exchanges the ID token **once**, every request of the run uses the token it got, and the
-//! token is revoked when the run ends, whatever the outcome (the [`Session`] revokes on drop).
+//! token is revoked when the run ends, whatever the outcome (the [`Session`] revokes on drop, and
+//! on SIGINT/SIGTERM before exiting).
 //!
 //! The exchange happens right after the registry is reached, before anything is packaged: the
 //! moment `rust-lang/crates-io-auth-action` runs in a workflow (before `cargo publish`), so a
@@ -15,7 +16,7 @@
 //!
 //! [`Auth`]: gantry_client::auth::Auth
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
@@ -80,7 +81,12 @@ pub struct Session {
     shell: Shell,
     runtime: tokio::runtime::Runtime,
     client: reqwest::Client,
-    issued: Mutex<Option<Issued>>,
+    /// For the client the signal thread builds: a client's pooled connections belong to the
+    /// runtime that opened them, which is not running while the run waits elsewhere.
+    user_agent: String,
+    timeout: std::time::Duration,
+    /// Shared with the thread that revokes on Ctrl-C / SIGTERM.
+    issued: Arc<Mutex<Option<Issued>>>,
 }
 
 impl Session {
@@ -106,7 +112,9 @@ impl Session {
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let client = http::plain_client(&remote::user_agent(ctx), remote::timeout(ctx)?)?;
+        let user_agent = remote::user_agent(ctx);
+        let timeout = remote::timeout(ctx)?;
+        let client = http::plain_client(&user_agent, timeout)?;
         Ok(Session {
             mode,
             dry_run,
@@ -116,7 +124,9 @@ impl Session {
             shell: shell.clone(),
             runtime,
             client,
-            issued: Mutex::new(None),
+            user_agent,
+            timeout,
+            issued: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -284,6 +294,12 @@ impl Session {
             token,
             for_index: false,
         });
+        watch_signals(
+            self.issued.clone(),
+            (self.user_agent.clone(), self.timeout),
+            self.shell.clone(),
+            self.target.clone(),
+        );
         Ok(exposed)
     }
 }
@@ -292,26 +308,94 @@ impl Drop for Session {
     /// The revocation, whatever the run's outcome: a failure is a warning (the token expires by
     /// itself within 30 minutes), never a change of the run's result.
     fn drop(&mut self) {
-        let Some(issued) = lock(&self.issued).take() else {
-            return;
-        };
-        self.shell.status(
-            "Revoking",
-            &format!(
-                "trusted-publishing token of {}",
-                remote::describe_source(&self.target)
-            ),
-        );
-        let revoked =
-            self.runtime
-                .block_on(tp::revoke(&self.client, &issued.revoke_url, &issued.token));
-        if let Err(e) = revoked {
-            self.shell.warning(&format!(
-                "{:#}; the token stays valid until it expires (30 minutes after the exchange)",
-                anyhow::Error::new(e)
-            ));
+        let issued = lock(&self.issued).take();
+        if let Some(issued) = issued {
+            revoke_now(
+                &self.runtime,
+                &self.client,
+                &self.shell,
+                &self.target,
+                &issued,
+            );
         }
     }
+}
+
+fn revoke_now(
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    shell: &Shell,
+    target: &Target,
+    issued: &Issued,
+) {
+    shell.status(
+        "Revoking",
+        &format!(
+            "trusted-publishing token of {}",
+            remote::describe_source(target)
+        ),
+    );
+    let revoked = runtime.block_on(tp::revoke(client, &issued.revoke_url, &issued.token));
+    if let Err(e) = revoked {
+        shell.warning(&format!(
+            "{:#}; the token stays valid until it expires (30 minutes after the exchange)",
+            anyhow::Error::new(e)
+        ));
+    }
+}
+
+/// How long a revocation after a signal may take (GitHub Actions follows SIGINT with SIGTERM after
+/// 7.5 s, then kills).
+const SIGNAL_REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An interrupted run (Ctrl-C, or the SIGINT/SIGTERM a CI system sends when a job is cancelled)
+/// revokes the token too, then exits as the signal would have ended it (130 / 143): nothing the
+/// run did is lost by that, the journal records every step as it happens. A signal arriving in the
+/// instant before the handler is in place ends the run as before, and the token expires by itself.
+fn watch_signals(
+    issued: Arc<Mutex<Option<Issued>>>,
+    (user_agent, timeout): (String, std::time::Duration),
+    shell: Shell,
+    target: Target,
+) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let code = runtime.block_on(interrupted());
+        let taken = lock(&issued).take();
+        // A cancelled CI job is killed a few seconds after the signal: do not wait longer.
+        let client = http::plain_client(&user_agent, timeout.min(SIGNAL_REVOKE_TIMEOUT));
+        if let (Some(issued), Ok(client)) = (taken, client) {
+            revoke_now(&runtime, &client, &shell, &target, &issued);
+        }
+        std::process::exit(code);
+    });
+}
+
+/// Waits for SIGINT or (on Unix) SIGTERM; the exit code a shell reports for it. A signal that
+/// cannot be watched is never reported.
+async fn interrupted() -> i32 {
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = int => 130,
+                _ = term.recv() => 143,
+            };
+        }
+    }
+    int.await;
+    130
 }
 
 /// What can be told from a variable's token before it is sent: that it is a JWT, for this

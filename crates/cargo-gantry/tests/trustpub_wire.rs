@@ -70,7 +70,8 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn start() -> Recorder {
+    /// `hang_uploads`: uploads are never answered (the run is then interrupted).
+    fn start(hang_uploads: bool) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -78,7 +79,7 @@ impl Recorder {
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let l = l.clone();
-                std::thread::spawn(move || serve(conn, addr, &l));
+                std::thread::spawn(move || serve(conn, addr, &l, hang_uploads));
             }
         });
         Recorder { addr, log }
@@ -95,7 +96,7 @@ impl Recorder {
     }
 }
 
-fn serve(conn: TcpStream, addr: SocketAddr, log: &Mutex<Vec<Recorded>>) {
+fn serve(conn: TcpStream, addr: SocketAddr, log: &Mutex<Vec<Recorded>>, hang_uploads: bool) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut conn = conn;
     loop {
@@ -130,7 +131,13 @@ fn serve(conn: TcpStream, addr: SocketAddr, log: &Mutex<Vec<Recorded>>) {
             body,
         };
         let (status, answer) = answer(&r, addr);
+        let hang = r.method == "PUT" && hang_uploads;
         log.lock().unwrap().push(r);
+        if hang {
+            loop {
+                std::thread::park();
+            }
+        }
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             answer.len()
@@ -165,7 +172,7 @@ fn answer(r: &Recorded, addr: SocketAddr) -> (&'static str, String) {
 fn the_exchange_and_revocation_are_what_crates_io_auth_action_sends() {
     let issuer = OidcIssuer::start().unwrap();
     issuer.set_actions_workflow(run());
-    let crates_io = Recorder::start();
+    let crates_io = Recorder::start(false);
     let ci = Ci::new("sparse+http://unused.invalid/index/");
     let ws = workspace(&ci.work, "wire-core", "wire-app", "0.1.0");
     // Publishing to crates.io, which the test hook points at the recorder.
@@ -279,5 +286,64 @@ fn the_exchange_and_revocation_are_what_crates_io_auth_action_sends() {
     assert!(
         !shown.contains(PUBLISH_TOKEN) && !shown.contains(&jwt),
         "{shown}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn an_interrupted_run_revokes_its_token() {
+    let issuer = OidcIssuer::start().unwrap();
+    issuer.set_actions_workflow(run());
+    let crates_io = Recorder::start(true);
+    let ci = Ci::new("sparse+http://unused.invalid/index/");
+    let dir = ci.work.join("solo");
+    trustpub_support::write(
+        &dir,
+        "Cargo.toml",
+        "[package]\nname = \"solo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         description = \"d\"\nlicense = \"MIT\"\n",
+    );
+    trustpub_support::write(&dir, "src/lib.rs", "");
+    let mut env: Vec<(&str, String)> = issuer.actions_env().into_iter().collect();
+    env.push((
+        "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS",
+        format!("sparse+http://{}/index/", crates_io.addr),
+    ));
+    let mut child = ci
+        .command(&dir, &["publish", "--no-verify"], &env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The upload is in flight (and never answered): now the job is cancelled.
+    let mut waited = 0;
+    while crates_io.requests("PUT", "/api/v1/crates/new").is_empty() {
+        assert!(waited < 1200, "no upload arrived");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("Revoking trusted-publishing token"),
+        "{stderr}"
+    );
+    let revokes = crates_io.requests("DELETE", "/api/v1/trusted_publishing/tokens");
+    assert_eq!(revokes.len(), 1, "{stderr}");
+    assert_eq!(
+        revokes[0].header("authorization"),
+        Some(format!("Bearer {PUBLISH_TOKEN}").as_str())
     );
 }

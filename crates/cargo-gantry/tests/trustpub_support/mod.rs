@@ -296,10 +296,15 @@ impl Ci {
 
     /// `cargo gantry ARGS` in `cwd` with `env` (and nothing of the caller's cargo environment).
     pub fn gantry(&self, cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+        self.command(cwd, args, env).output().unwrap()
+    }
+
+    /// The `cargo gantry ARGS` command, to spawn.
+    pub fn command(&self, cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
         c.arg("gantry").args(args).current_dir(cwd);
         self.env(&mut c, env);
-        c.output().unwrap()
+        c
     }
 
     /// The real cargo, in the same job.
