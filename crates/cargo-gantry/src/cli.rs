@@ -299,6 +299,8 @@ pub struct PublishArgs {
     #[arg(long = "upload-jobs", value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub upload_jobs: u16,
     #[command(flatten)]
+    pub trusted: crate::trustpub::TrustedPublishingArgs,
+    #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]
     pub features: FeatureArgs,

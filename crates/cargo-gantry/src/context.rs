@@ -207,6 +207,7 @@ impl Context {
             verbose: global.verbose,
             quiet: global.quiet,
             cwd: self.cwd.clone(),
+            env: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod context;
 mod metadata;
 mod remote;
 mod shell;
+mod trustpub;
 
 use std::process::ExitCode;
 

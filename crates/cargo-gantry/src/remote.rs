@@ -274,12 +274,25 @@ pub struct Remote {
 /// The client as cargo's `[http]` settings shape it: `user-agent`, `timeout` (or `HTTP_TIMEOUT`),
 /// `proxy`; each of the wrong type is an error, as with cargo.
 fn http_client(ctx: &Context) -> anyhow::Result<reqwest::Client> {
-    let user_agent = match ctx.config.get_string("http.user-agent")? {
+    let proxy = ctx.config.get_string("http.proxy")?.map(|(v, _)| v);
+    Ok(http::client_via(
+        &user_agent(ctx)?,
+        timeout(ctx)?,
+        proxy.as_deref(),
+    )?)
+}
+
+/// `http.user-agent`, else `cargo-gantry/VERSION`.
+pub(crate) fn user_agent(ctx: &Context) -> anyhow::Result<String> {
+    Ok(match ctx.config.get_string("http.user-agent")? {
         Some((v, _)) => v,
         None => format!("cargo-gantry/{}", env!("CARGO_PKG_VERSION")),
-    };
-    let proxy = ctx.config.get_string("http.proxy")?.map(|(v, _)| v);
-    let timeout = match ctx.config.get_u32("http.timeout")? {
+    })
+}
+
+/// `http.timeout` (an integer, as cargo reads it), else `HTTP_TIMEOUT`, else the default.
+pub(crate) fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
+    Ok(match ctx.config.get_u32("http.timeout")? {
         Some(secs) => Some(secs.into()),
         None => ctx
             .config
@@ -287,8 +300,7 @@ fn http_client(ctx: &Context) -> anyhow::Result<reqwest::Client> {
             .and_then(|v| v.parse().ok()),
     }
     .map(std::time::Duration::from_secs)
-    .unwrap_or(http::DEFAULT_TIMEOUT);
-    Ok(http::client_via(&user_agent, timeout, proxy.as_deref())?)
+    .unwrap_or(http::DEFAULT_TIMEOUT))
 }
 
 /// The shell as the credential machinery's console.
@@ -309,6 +321,10 @@ impl gantry_client::auth::Console for ShellConsole {
     }
 }
 
+/// Asked for the index's token when the registry requires one and no credential provider has it
+/// (a publish's trusted-publishing exchange), with the 401's `login_url`; `None`: no token either.
+pub type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
+
 impl Remote {
     /// Prints `Updating …` and reads `config.json`. A registry that answers 401 (or whose
     /// `config.json` says `auth-required`) is asked again with a token from the credential
@@ -320,7 +336,7 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::connect_with(ctx, target, token_flag, offline, false, shell)
+        Self::open(ctx, target, token_flag, offline, false, shell, None)
     }
 
     /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
@@ -332,16 +348,30 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::connect_with(ctx, target, token_flag, offline, true, shell)
+        Self::open(ctx, target, token_flag, offline, true, shell, None)
     }
 
-    fn connect_with(
+    /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
+    /// credential provider has.
+    pub fn connect_with(
+        ctx: &Context,
+        target: Target,
+        token_flag: Option<&str>,
+        offline: bool,
+        shell: &Shell,
+        fallback: Option<&IndexFallback>,
+    ) -> anyhow::Result<Remote> {
+        Self::open(ctx, target, token_flag, offline, false, shell, fallback)
+    }
+
+    fn open(
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
         offline: bool,
         reuse_clone: bool,
         shell: &Shell,
+        fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -386,7 +416,7 @@ impl Remote {
             Ok(config) if !config.auth_required => config,
             Ok(config) => {
                 auth.set_auth_required();
-                let token = auth.require_token(Op::Read, None)?;
+                let token = or_fallback(auth.require_token(Op::Read, None), None, fallback)?;
                 index = index.with_token(Some(token));
                 config
             }
@@ -398,7 +428,11 @@ impl Remote {
             }) => {
                 auth.set_auth_required();
                 login_url = url;
-                let token = auth.index_token(headers, login_url.as_deref())?;
+                let token = or_fallback(
+                    auth.index_token(headers, login_url.as_deref()),
+                    login_url.as_deref(),
+                    fallback,
+                )?;
                 index = index.with_token(Some(token));
                 match runtime.block_on(index.config()) {
                     Err(e @ IndexError::Unauthorized { .. }) => {
@@ -455,6 +489,22 @@ impl Remote {
     /// The token for `op` if there is one, without failing when there is none.
     pub fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
         self.auth.token(op).map_err(auth_error)
+    }
+}
+
+/// The providers' token, else (when they have none) the fallback's, else the providers' error.
+fn or_fallback(
+    providers: Result<String, AuthError>,
+    login_url: Option<&str>,
+    fallback: Option<&IndexFallback>,
+) -> anyhow::Result<String> {
+    match (providers, fallback) {
+        (Err(AuthError::Authorization(e)), Some(f))
+            if e.reason == AuthorizationReason::TokenMissing =>
+        {
+            f(login_url)?.ok_or_else(|| AuthError::Authorization(e).into())
+        }
+        (result, _) => Ok(result?),
     }
 }
 

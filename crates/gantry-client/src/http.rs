@@ -33,17 +33,12 @@ pub fn client_via(
     timeout: Duration,
     proxy: Option<&str>,
 ) -> Result<reqwest::Client, ClientBuildError> {
-    install_crypto_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         "cargo-protocol",
         reqwest::header::HeaderValue::from_static("version=1"),
     );
-    let mut builder = reqwest::Client::builder()
-        .user_agent(user_agent)
-        .default_headers(headers)
-        .connect_timeout(timeout)
-        .read_timeout(timeout);
+    let mut builder = builder(user_agent, timeout).default_headers(headers);
     if let Some(proxy) = proxy.filter(|p| !p.is_empty()) {
         let url = if proxy.contains("://") {
             proxy.to_owned()
@@ -53,6 +48,26 @@ pub fn client_via(
         builder = builder.proxy(reqwest::Proxy::all(url).map_err(ClientBuildError)?);
     }
     builder.build().map_err(ClientBuildError)
+}
+
+/// A client for requests outside cargo's registry protocol (trusted publishing's exchange, a CI
+/// system's ID-token endpoint): the same TLS, user agent and timeouts, no `cargo-protocol` header,
+/// so those requests carry only what their own clients send.
+pub fn plain_client(
+    user_agent: &str,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientBuildError> {
+    builder(user_agent, timeout)
+        .build()
+        .map_err(ClientBuildError)
+}
+
+fn builder(user_agent: &str, timeout: Duration) -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
 }
 
 /// cargo's reason-phrase table for `(status N Reason)` in error messages.

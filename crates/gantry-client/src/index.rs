@@ -32,6 +32,22 @@ pub struct GantryCapabilities {
     pub validate_only: bool,
     #[serde(default, rename = "max-upload-size")]
     pub max_upload_size: Option<u64>,
+    /// Trusted publishing: where to exchange a CI job's OIDC token and for which audience; `None`
+    /// (also for `null`) when the registry accepts no issuer.
+    #[serde(default, rename = "trusted-publishing")]
+    pub trusted_publishing: Option<TrustedPublishingAdvert>,
+}
+
+/// `gantry.trusted-publishing` of a gantry-registry's `config.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TrustedPublishingAdvert {
+    /// The `aud` ID tokens must be issued for.
+    pub audience: String,
+    /// `POST` (exchange) and `DELETE` (revoke) go here.
+    pub exchange: String,
+    /// Accepted providers (`github`, `gitlab`) and the issuer each one's tokens must come from.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]

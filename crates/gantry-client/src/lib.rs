@@ -13,4 +13,5 @@ pub mod http;
 pub mod index;
 pub mod response;
 pub mod sparse;
+pub mod trustpub;
 pub mod webapi;

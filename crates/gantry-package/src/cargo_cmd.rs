@@ -20,6 +20,21 @@ pub struct CargoInvocation {
     pub quiet: bool,
     /// Working directory for cargo (the user's), so the same `.cargo/config.toml` files apply.
     pub cwd: PathBuf,
+    /// Variables set for cargo alone (a run's trusted-publishing token, which cargo needs to read
+    /// an index that requires authentication).
+    pub env: SecretEnv,
+}
+
+/// Environment variables whose values are secrets: `Debug` shows only their names.
+#[derive(Clone, Default)]
+pub struct SecretEnv(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl CargoInvocation {
@@ -59,6 +74,7 @@ impl CargoInvocation {
         for _ in 0..self.verbose {
             cmd.arg("-v");
         }
+        cmd.envs(self.env.0.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

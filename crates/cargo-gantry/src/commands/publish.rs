@@ -114,13 +114,24 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
     }
-    let remote = Remote::connect(
+    // Trusted publishing: one exchange for the run, revoked when `trusted` drops (any outcome).
+    let trusted = crate::trustpub::Session::new(
+        &args.trusted,
+        &ctx,
+        &target,
+        args.token.is_some(),
+        args.dry_run,
+        shell,
+    )?;
+    let remote = Remote::connect_with(
         &ctx,
         target.clone(),
         args.token.as_deref(),
         args.manifest.offline || args.manifest.frozen,
         shell,
+        Some(&|login_url| trusted.index_token(login_url)),
     )?;
+    trusted.begin(&remote)?;
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {
@@ -137,7 +148,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name_of = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
-    let opts = package_options(
+    let mut opts = package_options(
         args,
         shell,
         &ctx,
@@ -147,6 +158,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &registry_name_of,
         &list_sink,
     )?;
+    trusted.lend_to_cargo(&mut opts.cargo);
     let started = Instant::now();
     let pkg::Packaged { crates, overlay } = pkg::package(&ws, &selected, &opts, shell)?;
     for c in &crates {

@@ -1,7 +1,8 @@
 //! Registry credentials the way cargo 1.95 gets them (spec §8.4–8.5): which credential providers
 //! apply to a registry, asking them in turn for a token (`get`), and `login`/`logout` through them.
 //!
-//! - `--token` wins for every operation of the run, and no provider is asked.
+//! - `--token` wins for every operation of the run, and no provider is asked; so does a
+//!   trusted-publishing token once the command has exchanged one.
 //! - Providers: the registry's `credential-provider` (a string or an array with arguments), else
 //!   `registry.global-credential-providers` tried last-first, else `cargo:token`; a provider name
 //!   may be an alias from `[credential-alias]`.
@@ -211,6 +212,9 @@ pub struct Auth {
     registry: RegistryRef,
     console: Box<dyn Console + Send + Sync>,
     cli_token: Option<String>,
+    /// A trusted-publishing token exchanged for this run: stands for every operation, as
+    /// `--token` does.
+    trusted: Mutex<Option<String>>,
     cache: Mutex<Option<Cached>>,
     /// Set once the registry answered 401 for its index: providers must then be configured.
     auth_required: Mutex<bool>,
@@ -233,6 +237,7 @@ impl Auth {
             registry,
             console,
             cli_token,
+            trusted: Mutex::new(None),
             cache: Mutex::new(None),
             auth_required: Mutex::new(false),
             announced: Mutex::new(false),
@@ -251,6 +256,18 @@ impl Auth {
     /// now on cargo insists on a configured credential provider.
     pub fn set_auth_required(&self) {
         *lock(&self.auth_required) = true;
+    }
+
+    /// From now on every operation gets `token` (a trusted-publishing token the command
+    /// exchanged), and no provider is asked.
+    pub fn use_trusted_publishing_token(&self, token: String) {
+        *lock(&self.trusted) = Some(token);
+    }
+
+    /// Whether the run's token is a trusted-publishing token (it only publishes: checks that
+    /// need another kind of token cannot be made with it).
+    pub fn trusted_publishing(&self) -> bool {
+        lock(&self.trusted).is_some()
     }
 
     /// The token for `op`, or `None` when every provider said it has none.
@@ -276,6 +293,9 @@ impl Auth {
     fn token_with(&self, op: Op, headers: Vec<String>) -> Result<Option<String>, AuthError> {
         if let Some(t) = &self.cli_token {
             return Ok(Some(t.clone()));
+        }
+        if let Some(t) = lock(&self.trusted).clone() {
+            return Ok(Some(t));
         }
         if let Some(t) = self.cached(op) {
             return Ok(Some(t));

@@ -29,9 +29,16 @@ pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
         return;
     };
     if validates_remotely(input) {
+        // gantry-registry checks a trusted-publishing token there as it will for the upload.
         for u in uploads {
             validate_only(input, api, u, out);
         }
+    } else if input.remote.auth.trusted_publishing() {
+        // `/api/v1/me` and the owners list do not take a token that only publishes; the
+        // exchange already matched these crates' configs.
+        out.not_run.push(
+            "authentication and ownership (a trusted-publishing token only publishes)".to_owned(),
+        );
     } else {
         read_only(input, api, uploads, out);
     }
