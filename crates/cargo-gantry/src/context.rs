@@ -156,7 +156,7 @@ impl Context {
         index: Option<&str>,
     ) -> anyhow::Result<RegistryRequest> {
         if let Some(name) = registry {
-            validate_registry_name(name)?;
+            gantry_protocol::RegistryName::new(name)?;
             return Ok(RegistryRequest::Name(name.to_owned()));
         }
         if let Some(url) = index {
@@ -205,20 +205,4 @@ impl Context {
             cwd: self.cwd.clone(),
         }
     }
-}
-
-/// Cargo's registry-name rule: Unicode XID characters plus `-`/`_`.
-fn validate_registry_name(name: &str) -> anyhow::Result<()> {
-    for (i, c) in name.chars().enumerate() {
-        let ok = c == '-' || c == '_' || c.is_alphanumeric();
-        if !ok || (i == 0 && c.is_ascii_digit()) {
-            bail!(
-                "invalid character `{c}` in registry name: `{name}`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)"
-            );
-        }
-    }
-    if name.is_empty() {
-        bail!("registry name cannot be empty");
-    }
-    Ok(())
 }
