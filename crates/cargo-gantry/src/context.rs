@@ -156,7 +156,7 @@ impl Context {
         index: Option<&str>,
     ) -> anyhow::Result<RegistryRequest> {
         if let Some(name) = registry {
-            validate_registry_name(name)?;
+            gantry_protocol::RegistryName::new(name)?;
             return Ok(RegistryRequest::Name(name.to_owned()));
         }
         if let Some(url) = index {
@@ -213,9 +213,9 @@ impl Context {
 }
 
 /// Cargo's registry-name rule (`--registry`, `registry.default`): Unicode XID characters and `-`,
-/// not starting with a digit; cargo's own schema crate words the error.
+/// not starting with a digit, in cargo's words ([`gantry_protocol::RegistryName`]).
 pub fn validate_registry_name(name: &str) -> anyhow::Result<()> {
-    cargo_util_schemas::manifest::RegistryName::new(name)?;
+    gantry_protocol::RegistryName::new(name)?;
     Ok(())
 }
 

@@ -15,9 +15,9 @@ use crate::context::{Context, validate_index_url, validate_registry_name};
 use crate::shell::{Shell, Verbosity};
 
 /// The sparse index cargo talks to for crates.io.
-pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
+pub const CRATES_IO_SPARSE: &str = gantry_protocol::crates_io::SPARSE_INDEX;
 /// crates.io's canonical index URL (lockfiles, the `registry` field of upload deps).
-pub const CRATES_IO_CANONICAL: &str = "https://github.com/rust-lang/crates.io-index";
+pub const CRATES_IO_CANONICAL: &str = gantry_protocol::crates_io::GIT_INDEX;
 
 /// The registry an API command talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]

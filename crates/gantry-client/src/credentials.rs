@@ -12,7 +12,7 @@ use toml_edit::{DocumentMut, Item, Table, value};
 use crate::config::CargoConfig;
 
 /// `crates-io` is spelt `[registry]` in credentials and config; alternatives are `[registries.NAME]`.
-pub const CRATES_IO: &str = "crates-io";
+pub const CRATES_IO: &str = gantry_protocol::crates_io::REGISTRY_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {

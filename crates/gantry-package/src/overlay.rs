@@ -44,7 +44,9 @@ use crate::publish_deps::{PublishDepError, publish_deps};
 /// The variable through which cargo layers a local registry over a source (see the module doc).
 pub const OVERLAY_ENV: &str = "__CARGO_TEST_DEPENDENCY_CONFUSION_VULNERABILITY_DO_NOT_USE_THIS";
 
-/// crates.io's index as cargo names it in lockfiles and in the publish metadata.
+/// crates.io's index as cargo names it in lockfiles and in the publish metadata. The home of
+/// crates.io's constants is `gantry_protocol::crates_io` (`GIT_INDEX`); this crate depends on no
+/// Gantry crate, so it keeps this copy.
 pub const CRATES_IO_INDEX: &str = "https://github.com/rust-lang/crates.io-index";
 
 /// The registry the overlay stands in front of.

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::overlay::Upstream;
 
+/// crates.io's registry name; a copy of `gantry_protocol::crates_io::REGISTRY_NAME`, the home of
+/// crates.io's constants (this crate depends on no Gantry crate).
 pub const CRATES_IO: &str = "crates-io";
 
 /// What the user asked for on the command line or in config.

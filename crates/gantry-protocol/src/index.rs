@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checksum::Checksum;
 use crate::metadata::{DependencyKind, NewCrate};
 
 /// One dependency inside an index line. `name` is the name used in the TOML (the alias when renamed),
@@ -38,7 +39,7 @@ pub struct IndexEntry {
     pub name: String,
     pub vers: String,
     pub deps: Vec<IndexDependency>,
-    pub cksum: String,
+    pub cksum: Checksum,
     pub features: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features2: Option<BTreeMap<String, Vec<String>>>,
@@ -115,7 +116,7 @@ fn uses_new_feature_syntax(values: &[String]) -> bool {
 
 /// Builds the index line for a publish request, as crates.io does: alias/package swap, sorted deps,
 /// `features2` (and `v: 2`) only for features that use `dep:` or `?/`.
-pub fn index_entry_from_publish(krate: &NewCrate, cksum: &str) -> IndexEntry {
+pub fn index_entry_from_publish(krate: &NewCrate, cksum: &Checksum) -> IndexEntry {
     let mut deps: Vec<IndexDependency> = krate
         .deps
         .iter()
@@ -148,7 +149,7 @@ pub fn index_entry_from_publish(krate: &NewCrate, cksum: &str) -> IndexEntry {
         name: krate.name.clone(),
         vers: krate.vers.clone(),
         deps,
-        cksum: cksum.to_owned(),
+        cksum: cksum.clone(),
         features,
         features2: has2.then_some(features2),
         yanked: false,
@@ -191,10 +192,30 @@ mod tests {
             r#"{"name":"Foo","vers":"1.0.0","deps":[{"name":"real","version_req":"^1","explicit_name_in_toml":"alias"}],"features":{"a":["dep:real"],"b":[]}}"#,
         )
         .unwrap();
-        let line = index_entry_from_publish(&k, "00").to_line();
+        let cksum = Checksum::parse(&"0a".repeat(32)).unwrap();
+        let line = index_entry_from_publish(&k, &cksum).to_line();
         assert_eq!(
             line,
-            r#"{"name":"Foo","vers":"1.0.0","deps":[{"name":"alias","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","package":"real"}],"cksum":"00","features":{"b":[]},"features2":{"a":["dep:real"]},"yanked":false,"v":2}"#
+            r#"{"name":"Foo","vers":"1.0.0","deps":[{"name":"alias","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","package":"real"}],"cksum":"0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a","features":{"b":[]},"features2":{"a":["dep:real"]},"yanked":false,"v":2}"#
+        );
+    }
+
+    /// Lines as crates.io and Gantry write them read and write back byte for byte with `cksum` a
+    /// [`Checksum`]; a line whose `cksum` is not one is refused, naming the field's problem.
+    #[test]
+    fn lines_round_trip_byte_for_byte() {
+        for line in [
+            r#"{"name":"serde","vers":"1.0.0","deps":[],"cksum":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","features":{},"yanked":false}"#,
+            r#"{"name":"a","vers":"0.1.0+b","deps":[{"name":"x","req":"^1","features":["f"],"optional":true,"default_features":false,"target":"cfg(unix)","kind":"dev","registry":"sparse+http://r/index/"}],"cksum":"0000000000000000000000000000000000000000000000000000000000000000","features":{"f":["x/f"]},"features2":{"g":["dep:x"]},"yanked":true,"links":"z","rust_version":"1.70","pubtime":"2024-02-29T01:01:01Z","v":2}"#,
+        ] {
+            let e: IndexEntry = serde_json::from_str(line).unwrap();
+            assert_eq!(e.to_line(), line);
+        }
+        let bad = r#"{"name":"a","vers":"1.0.0","deps":[],"cksum":"AB","features":{}}"#;
+        let err = serde_json::from_str::<IndexEntry>(bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid checksum `AB`"),
+            "{err}"
         );
     }
 }

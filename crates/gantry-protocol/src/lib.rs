@@ -8,22 +8,32 @@
 pub mod api;
 pub mod body;
 pub mod categories;
+pub mod checksum;
+pub mod crates_io;
 pub mod index;
+pub mod index_url;
 pub mod metadata;
 pub mod name;
+pub mod redact;
+pub mod registry_name;
 pub mod spdx;
 pub mod tarball;
 pub mod validate;
 
 pub use api::{ApiError, ErrorBody, OkResponse, OwnersResponse, PublishResponse, PublishWarnings};
 pub use body::{BodyError, BodyLimits, PublishBody, decode_publish_body, encode_publish_body};
+pub use checksum::{Checksum, ChecksumError};
 pub use index::{
     IndexDependency, IndexEntry, format_pubtime, index_entry_from_publish, index_path,
 };
+pub use index_url::{IndexKind, IndexUrl, IndexUrlError};
 pub use metadata::{DependencyKind, NewCrate, NewCrateDependency};
 pub use name::{
-    NameError, canonical_name, is_reserved_name, validate_crate_name, validate_dependency_name,
+    CrateName, NameError, canonical_name, is_reserved_name, validate_crate_name,
+    validate_dependency_name,
 };
+pub use redact::{Redacted, redacted};
+pub use registry_name::{RegistryName, RegistryNameError};
 pub use validate::{
     MetadataError, MetadataRules, ValidatedVersion, validate_metadata, validate_metadata_all,
     validate_version,

@@ -1,4 +1,11 @@
-//! Crate names: crates.io's syntax rules, reserved names and the canonical form used for collisions.
+//! Crate names: crates.io's syntax rules, reserved names and the canonical form used for collisions,
+//! and [`CrateName`], a name that has passed them.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// crates.io's limit on crate name length.
 pub const MAX_NAME_LENGTH: usize = 64;
@@ -150,13 +157,115 @@ fn check(name: &str, what: &'static str, allow_leading_underscore: bool) -> Resu
 }
 
 /// Syntax of a crate name being published (reserved names are checked separately, on new crates).
-pub fn validate_crate_name(name: &str) -> Result<(), NameError> {
-    check(name, "crate name", false)
+pub fn validate_crate_name(name: &str) -> Result<CrateName, NameError> {
+    CrateName::new(name)
 }
 
 /// Syntax of a dependency's name: like a crate name, but a leading `_` is allowed.
 pub fn validate_dependency_name(name: &str) -> Result<(), NameError> {
     check(name, "dependency name", true)
+}
+
+/// A crate name with crates.io's syntax ([`validate_crate_name`]'s rules), spelt as its author
+/// spelt it. Equality is by spelling: `Foo-Bar` and `foo_bar` are different names of the same crate,
+/// which [`CrateName::canonical`] tells. Reserved names are not refused here: that rule applies
+/// only to new crates, and is [`CrateName::is_reserved`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CrateName(String);
+
+impl CrateName {
+    pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
+        let name = name.into();
+        check(&name, "crate name", false)?;
+        Ok(CrateName(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The form crates.io compares names in: lower-case, `-` as `_` ([`canonical_name`]).
+    pub fn canonical(&self) -> String {
+        canonical_name(&self.0)
+    }
+
+    /// The crate's index file, relative to the index root ([`crate::index_path`]).
+    pub fn index_path(&self) -> String {
+        crate::index::index_path(&self.0)
+    }
+
+    /// Whether crates.io refuses this name for a new crate ([`is_reserved_name`]).
+    pub fn is_reserved(&self) -> bool {
+        is_reserved_name(&self.0)
+    }
+}
+
+impl fmt::Display for CrateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CrateName {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CrateName::new(s)
+    }
+}
+
+impl AsRef<str> for CrateName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Consistent with `Eq`/`Hash`: both are the exact spelling, as `String`'s are.
+impl Borrow<str> for CrateName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<CrateName> for String {
+    fn from(n: CrateName) -> String {
+        n.0
+    }
+}
+
+impl PartialEq<str> for CrateName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CrateName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for CrateName {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl Serialize for CrateName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Validates: a name read from outside is checked where it is read.
+impl<'de> Deserialize<'de> for CrateName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CrateName::new(s).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -197,5 +306,67 @@ mod tests {
         assert!(is_reserved_name("proc-macro"));
         assert!(is_reserved_name("compiler_builtins"));
         assert!(!is_reserved_name("serde"));
+    }
+
+    #[test]
+    fn crate_name_follows_the_crates_io_rules() {
+        for ok in [
+            "a",
+            "serde",
+            "Serde_json",
+            "foo-bar",
+            "a1",
+            "x_-_y",
+            &"a".repeat(64),
+        ] {
+            let n = CrateName::new(ok).unwrap();
+            assert_eq!(n.as_str(), ok);
+            assert_eq!(n.to_string(), ok);
+            assert_eq!(ok.parse::<CrateName>().unwrap(), n);
+        }
+        for bad in [
+            "", "1abc", "_abc", "-abc", "ab/cd", "ab cd", "ab.cd", "é", "aé", "a+b",
+        ] {
+            let e = CrateName::new(bad).unwrap_err();
+            assert_eq!(Err(e.clone()), validate_crate_name(bad).map(|_| ()));
+            assert_eq!(bad.parse::<CrateName>().unwrap_err(), e);
+        }
+        assert!(CrateName::new("a".repeat(65)).is_err());
+        // Reserved names are valid syntax; whether one may be registered is the caller's rule.
+        assert!(CrateName::new("std").unwrap().is_reserved());
+        assert!(!CrateName::new("serde").unwrap().is_reserved());
+    }
+
+    #[test]
+    fn crate_name_canonical_and_index_path() {
+        let n = CrateName::new("Foo-Bar").unwrap();
+        assert_eq!(n.canonical(), "foo_bar");
+        assert_eq!(n.index_path(), "fo/o-/foo-bar");
+        assert_eq!(CrateName::new("AB").unwrap().index_path(), "2/ab");
+        // Equality is by spelling; the canonical form tells collisions.
+        let m = CrateName::new("foo_bar").unwrap();
+        assert_ne!(n, m);
+        assert_eq!(n.canonical(), m.canonical());
+        let set: std::collections::HashSet<CrateName> = [n.clone()].into();
+        assert!(set.contains("Foo-Bar"));
+        assert!(!set.contains("foo_bar"));
+    }
+
+    #[test]
+    fn crate_name_serde_is_the_bare_string_and_validates() {
+        let n = CrateName::new("Foo-Bar").unwrap();
+        assert_eq!(serde_json::to_string(&n).unwrap(), r#""Foo-Bar""#);
+        assert_eq!(
+            serde_json::from_str::<CrateName>(r#""Foo-Bar""#).unwrap(),
+            n
+        );
+        let err = serde_json::from_str::<CrateName>(r#""1abc""#).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "the name `1abc` cannot be used as a crate name, the name cannot start with a digit"
+            ),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<CrateName>("7").is_err());
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use gantry_protocol::api::{Owner, OwnersRequest, SearchCrate, SearchMeta, SearchResponse};
 use gantry_protocol::body::MAX_METADATA_LEN;
 use gantry_protocol::{
-    BodyLimits, NewCrate, OkResponse, OwnersResponse, PublishResponse, canonical_name,
+    BodyLimits, Checksum, NewCrate, OkResponse, OwnersResponse, PublishResponse, canonical_name,
     decode_publish_body, format_pubtime, index_entry_from_publish, is_reserved_name,
     validate_crate_name, validate_metadata, validate_version,
 };
@@ -65,7 +65,7 @@ pub async fn publish(
     let krate: NewCrate = serde_json::from_slice(parts.metadata_json)
         .map_err(|e| ApiErr::bad(format!("invalid upload request: {e}")))?;
 
-    validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
+    let name = validate_crate_name(&krate.name).map_err(|e| ApiErr::bad(e.to_string()))?;
     let version = validate_version(&krate.vers).map_err(|e| ApiErr::bad(e.to_string()))?;
     validate_metadata(&krate, &app.config.rules).map_err(|e| ApiErr::bad(e.to_string()))?;
     let kind = precheck(&app, &publisher, &krate.name, &version.without_build).await?;
@@ -89,20 +89,20 @@ pub async fn publish(
         peek.map_err(|at| rate_limited(action, at))?;
     }
 
-    let cksum = hex::encode(Sha256::digest(&tarball));
+    let cksum = Checksum::from_digest(Sha256::digest(&tarball).into());
     let published_at = now();
     let mut entry = index_entry_from_publish(&krate, &cksum);
     entry.vers = version.normalized.clone();
     entry.pubtime = Some(format_pubtime(published_at));
-    store_blob(&app, &cksum, &tarball, published_at).await?;
+    store_blob(&app, cksum.as_str(), &tarball, published_at).await?;
     let rec = PublishRecord {
         name: krate.name.clone(),
-        canon_name: canonical_name(&krate.name),
+        canon_name: name.canonical(),
         description: krate.description.clone(),
         publisher: publisher.record(),
         num: version.normalized.clone(),
         num_no_build: version.without_build.clone(),
-        cksum,
+        cksum: cksum.into_string(),
         index_line: entry.to_line(),
         now: published_at,
         rights: publisher.rights(&krate.name),

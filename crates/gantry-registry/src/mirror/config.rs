@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// crates.io's sparse index, the default upstream.
-pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
+pub const CRATES_IO_SPARSE: &str = gantry_protocol::crates_io::SPARSE_INDEX;
 /// How long an index file is served without asking the upstream (`--mirror-ttl`).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// Bound on every upstream request (`--mirror-upstream-timeout`).
@@ -74,11 +74,8 @@ impl UpstreamUrl {
     pub fn is_source(&self, source: &str) -> bool {
         let source = source.split('#').next().unwrap_or(source);
         source == self.display()
-            || matches!(
-                source,
-                "registry+https://github.com/rust-lang/crates.io-index"
-                    | "sparse+https://index.crates.io/"
-            )
+            || source == gantry_protocol::crates_io::GIT_SOURCE
+            || source == gantry_protocol::crates_io::SPARSE_INDEX
     }
 }
 

@@ -131,7 +131,7 @@ async fn stored_details(
     }
     let tarball = app
         .blobs
-        .get(&crate_key(&entry.cksum))
+        .get(&crate_key(entry.cksum.as_str()))
         .await
         .map_err(crate::error::ApiErr::from)?
         .map(|b| b.to_vec())

@@ -50,7 +50,7 @@ pub fn classify(ours: &PackagedCrate, entries: &[IndexEntry]) -> RegistryState {
             RegistryState::Identical
         } else {
             RegistryState::Different {
-                theirs: e.cksum.clone(),
+                theirs: e.cksum.to_string(),
             }
         };
     }
@@ -125,7 +125,7 @@ mod tests {
             version: version.into(),
             tmp_path: "a.crate".into(),
             path: "a.crate".into(),
-            checksum: cksum.into(),
+            checksum: cksum.repeat(32),
             stats: gantry_package::archive::ArchiveStats {
                 files: 0,
                 uncompressed: 0,
@@ -135,9 +135,10 @@ mod tests {
         }
     }
 
+    /// `cksum` is a two-digit hex pattern, repeated to a checksum's 64 characters.
     fn entry(vers: &str, cksum: &str) -> IndexEntry {
         serde_json::from_value(serde_json::json!({
-            "name": "a", "vers": vers, "deps": [], "cksum": cksum, "features": {}
+            "name": "a", "vers": vers, "deps": [], "cksum": cksum.repeat(32), "features": {}
         }))
         .unwrap()
     }
@@ -150,7 +151,7 @@ mod tests {
             RegistryState::Absent { name_known: false }
         );
         assert_eq!(
-            classify(&c, &[entry("0.9.0", "zz")]),
+            classify(&c, &[entry("0.9.0", "cc")]),
             RegistryState::Absent { name_known: true }
         );
         assert_eq!(
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(
             classify(&c, &[entry("1.0.0", "bb")]),
             RegistryState::Different {
-                theirs: "bb".into()
+                theirs: "bb".repeat(32)
             }
         );
         assert_eq!(
