@@ -23,8 +23,9 @@ pub struct BuildOutcome {
 }
 
 /// Runs `cmd`, streaming its stderr to ours as described in the module doc; `on_line` sees every
-/// line (without colours), shown or not.
-pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> io::Result<BuildOutcome> {
+/// line (without colours) and says whether it may be shown (it returns false for a git index's
+/// `Updating` line this run has shown already, see [`crate::registry_names`]).
+pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str) -> bool) -> io::Result<BuildOutcome> {
     cmd.stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let mut held: Vec<Vec<u8>> = Vec::new();
@@ -33,8 +34,7 @@ pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> io::Result<BuildO
         for line in BufReader::new(stderr).split(b'\n') {
             let line = line?;
             let plain = strip_ansi(&String::from_utf8_lossy(&line));
-            on_line(&plain);
-            if is_lock_bookkeeping(&plain) {
+            if !on_line(&plain) || is_lock_bookkeeping(&plain) {
                 continue;
             }
             if plain.starts_with("error: ") {
@@ -230,7 +230,7 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("printf '%s' '{stderr}' >&2; exit 101"));
-        run(cmd, &mut |_| {}).unwrap()
+        run(cmd, &mut |_| true).unwrap()
     }
 
     #[test]
