@@ -225,6 +225,30 @@ fn bad_flags() {
 }
 
 #[test]
+fn bad_manifest_paths() {
+    // cargo's `bad_manifest_path` cases, plus a file that is not a manifest and a cargo script.
+    let fx = Fixture::new();
+    fx.basic("foo", "foo")
+        .dir("empty")
+        .file("notes.txt", "")
+        .file("script.rs", "fn main() {}\n");
+    for path in [
+        "foo",
+        "foo/bar",
+        "foo/bar/baz",
+        "foo/bar/baz/Cargo.toml",
+        "empty",
+        "notes.txt",
+        "script.rs",
+        "foo/../foo/Cargo.toml",
+    ] {
+        Case::new(&fx)
+            .args(&["--no-verify", "--offline", "--manifest-path", path])
+            .assert_same();
+    }
+}
+
+#[test]
 fn manifest_path_from_elsewhere() {
     let fx = Fixture::new();
     fx.basic("pkg", "foo").dir("elsewhere");

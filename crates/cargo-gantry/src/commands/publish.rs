@@ -133,6 +133,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &registry_name_of,
         &list_sink,
     )?;
+    // Connecting said `Updating …` for the target's index: a git index is not fetched again.
+    opts.names.show_index_update(&target.describe());
     let started = Instant::now();
     let pkg::Packaged { crates, overlay } = pkg::package(&ws, &selected, &opts, shell)?;
     for c in &crates {
@@ -364,7 +366,7 @@ fn run_preflight(
     for r in refusals {
         shell.error(&anyhow::anyhow!("{r}"));
     }
-    preflight::report(&found, shell);
+    preflight::report(&found, args.dry_run, shell);
     if args.dry_run && !found.not_run.is_empty() {
         shell.note(&format!(
             "dry run: checks that could not run: {}",
@@ -476,7 +478,7 @@ fn package_options<'a>(
         crates_io_replacement: None,
         target_dir,
         build_dir,
-        crates_io_git: ctx.crates_io_git()?,
+        crates_io: ctx.crates_io_upstream()?,
         build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),

@@ -14,7 +14,7 @@
 
 use gantry_client::webapi::{ApiError, WebApi};
 
-use super::{Preflight, PreflightInput, Rules, Upload, probe};
+use super::{Preflight, PreflightInput, Problem, Rules, Upload, probe};
 
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
@@ -138,27 +138,27 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
         }
         Err(e) if is_auth(&e) => {
             // Not definitive here: this registry may guard `/me` otherwise than publishing.
-            out.warning(
+            out.unchecked.push(Problem::new(
                 None,
                 format!(
                     "registry `{registry}` refused the token for `/api/v1/me` ({}); ownership was not checked",
                     first_line(&e)
                 ),
                 Some(AUTH_HELP.to_owned()),
-            );
+            ));
             out.not_run
                 .push("ownership (the token was refused for `/api/v1/me`)".to_owned());
             return;
         }
         Err(e) => {
-            out.warning(
+            out.unchecked.push(Problem::new(
                 None,
                 format!(
                     "registry `{registry}` has no usable `/api/v1/me` ({}); ownership was not checked",
                     no_usable_api(&e)
                 ),
                 None,
-            );
+            ));
             out.not_run
                 .push("ownership (no usable `/api/v1/me`)".to_owned());
             return;
@@ -201,14 +201,14 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
                 out.problem(Some(c), e.detail(), Some(AUTH_HELP.to_owned()))
             }
             Err(e) => {
-                out.warning(
+                out.unchecked.push(Problem::new(
                     None,
                     format!(
                         "registry `{registry}` has no usable owners API ({}); ownership was not checked",
                         no_usable_api(&e)
                     ),
                     None,
-                );
+                ));
                 out.not_run.push("ownership (no usable owners API)".to_owned());
                 return;
             }
