@@ -12,11 +12,14 @@
 //! * `cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR] [--rerun-baseline]
 //!   [--timeout-minutes M] [--test-timeout SECS] [--gantry PATH] [--work DIR]` (cargo 1.95's own
 //!   tests against gantry)
+//! * `bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N]
+//!   [--connections N] [--registry-bin PATH]` (gantry-registry's sparse index beside nginx, wrk)
 //!
 //! It never asserts on timings and never edits the repository (scratch work goes to temp dirs and
 //! `target/xtask/`).
 
 mod bench;
+mod bench_index;
 mod bench_publish;
 mod cargo_testsuite;
 mod common;
@@ -38,6 +41,7 @@ const USAGE: &str = "usage:
   cargo xtask cargo-testsuite [--min-pass-rate P] [--test-threads N] [--only SUBSTR]
                               [--rerun-baseline] [--timeout-minutes M] [--test-timeout SECS]
                               [--gantry PATH] [--work DIR]
+  cargo xtask bench index [--crates N] [--versions N] [--rounds N] [--seconds N] [--threads N] [--connections N] [--registry-bin PATH]
   cargo xtask demo";
 
 fn main() -> ExitCode {
@@ -163,10 +167,23 @@ fn run(args: Vec<String>) -> Result<(), String> {
             f.finish()?;
             bench_publish::run(&repo, &opts)
         }
+        "bench" if f.take_flag("index") => {
+            let opts = bench_index::Options {
+                crates: f.take_number("--crates", 300)?,
+                versions: f.take_number("--versions", 3)?,
+                rounds: f.take_number("--rounds", 3)?,
+                seconds: f.take_number("--seconds", 10)? as u64,
+                threads: f.take_number("--threads", 2)?,
+                connections: f.take_number("--connections", 32)?,
+                registry: f.take_value("--registry-bin")?.map(PathBuf::from),
+            };
+            f.finish()?;
+            bench_index::run(&repo, &opts)
+        }
         "bench" => {
             if !f.take_flag("package") {
                 return Err(format!(
-                    "unknown benchmark (package, registry or publish-workspace)\n{USAGE}"
+                    "unknown benchmark (package, registry, publish-workspace or index)\n{USAGE}"
                 ));
             }
             let opts = bench::Options {

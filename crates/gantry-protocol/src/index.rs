@@ -48,10 +48,35 @@ pub struct IndexEntry {
     pub links: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rust_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v: Option<u32>,
+    /// When the version was published, `yyyy-mm-ddThh:mm:ssZ` ([`format_pubtime`]); crates.io
+    /// writes it before `v`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pubtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u32>,
+}
+
+/// A Unix time as an index line's `pubtime`: UTC, whole seconds, `yyyy-mm-ddThh:mm:ssZ`.
+pub fn format_pubtime(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras that start
+    // on 0000-03-01 (so the leap day is the last day of a year).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 impl IndexEntry {
@@ -137,6 +162,15 @@ pub fn index_entry_from_publish(krate: &NewCrate, cksum: &str) -> IndexEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pubtime_is_utc_seconds() {
+        assert_eq!(format_pubtime(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_pubtime(951782400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_pubtime(1709168461), "2024-02-29T01:01:01Z");
+        assert_eq!(format_pubtime(4102444799), "2099-12-31T23:59:59Z");
+        assert_eq!(format_pubtime(1796083199), "2026-11-30T23:59:59Z");
+    }
 
     #[test]
     fn paths() {

@@ -17,7 +17,9 @@ pub mod validate;
 
 pub use api::{ApiError, ErrorBody, OkResponse, OwnersResponse, PublishResponse, PublishWarnings};
 pub use body::{BodyError, BodyLimits, PublishBody, decode_publish_body, encode_publish_body};
-pub use index::{IndexDependency, IndexEntry, index_entry_from_publish, index_path};
+pub use index::{
+    IndexDependency, IndexEntry, format_pubtime, index_entry_from_publish, index_path,
+};
 pub use metadata::{DependencyKind, NewCrate, NewCrateDependency};
 pub use name::{
     NameError, canonical_name, is_reserved_name, validate_crate_name, validate_dependency_name,

@@ -1,5 +1,6 @@
 //! Checks on an uploaded `.crate` (gzip + tar): paths, entry types, the one `Cargo.toml`, its name and
-//! version, no `[patch]`, and a decompression limit. The registry runs them on every upload and a
+//! version, no `[patch]`, PAX sizes that agree with the headers, and limits on the decompressed size
+//! and the number of entries. The registry runs them on every upload and a
 //! client's dry-run runs the same code on its archives. Pure and synchronous (CPU-bound: a server
 //! runs it off its async runtime).
 
@@ -13,6 +14,19 @@ use flate2::read::GzDecoder;
 pub const MAX_MANIFEST_SIZE: u64 = 10 * 1024 * 1024;
 /// crates.io's floor for the decompressed size of a `.crate` (512 MiB).
 pub const MIN_UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
+/// The entry limit [`verify`] applies. crates.io sets none by default (`MAX_TARBALL_ENTRIES`);
+/// Gantry's registry bounds it so that the per-upload record of paths stays small. The largest
+/// crates on crates.io hold a few ten thousand files.
+pub const DEFAULT_MAX_ENTRIES: u64 = 100_000;
+
+/// How much a `.crate` may unpack to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TarballLimits {
+    /// Decompressed bytes.
+    pub max_unpacked: u64,
+    /// Entries of any kind; `None`: unlimited.
+    pub max_entries: Option<u64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TarballError {
@@ -22,8 +36,14 @@ pub enum TarballError {
     Malformed,
     #[error("invalid path found: {0}")]
     InvalidPath(String),
-    #[error("unexpected tar entry type `{kind}` found: {path}")]
+    #[error(
+        "unexpected tar entry type `{kind}` found: {path}\n\nOnly regular files and directories may \
+         be published: cargo 1.96 and later refuse to unpack a crate holding anything else \
+         (CVE-2026-5223). Replace the link with the file it points to."
+    )]
     UnexpectedEntryType { kind: String, path: String },
+    #[error("uploaded tarball contains more than {0} entries")]
+    TooManyEntries(u64),
     /// Two entries that an unpacker writes to the same place (`a/b`, `a/./b`, `a//b`, `a/b/`):
     /// the later one would silently replace what was checked.
     #[error(
@@ -75,22 +95,37 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
-/// Validates a `.crate` for `name`@`vers` (both as given in the metadata).
+/// Validates a `.crate` for `name`@`vers` (both as given in the metadata), with at most
+/// [`DEFAULT_MAX_ENTRIES`] entries.
 pub fn verify(
     tarball: &[u8],
     name: &str,
     vers: &str,
     max_unpacked: u64,
 ) -> Result<(), TarballError> {
+    let limits = TarballLimits {
+        max_unpacked,
+        max_entries: Some(DEFAULT_MAX_ENTRIES),
+    };
+    verify_with(tarball, name, vers, &limits)
+}
+
+/// [`verify`] with explicit limits.
+pub fn verify_with(
+    tarball: &[u8],
+    name: &str,
+    vers: &str,
+    limits: &TarballLimits,
+) -> Result<(), TarballError> {
     if !tarball.starts_with(&[0x1f, 0x8b]) {
         return Err(TarballError::TooLargeOrMalformed);
     }
     let mut reader = Limited {
         inner: GzDecoder::new(tarball),
-        left: max_unpacked,
+        left: limits.max_unpacked,
         exceeded: false,
     };
-    let result = find_manifest(&mut reader, &format!("{name}-{vers}"));
+    let result = find_manifest(&mut reader, &format!("{name}-{vers}"), limits.max_entries);
     if reader.exceeded {
         return Err(TarballError::TooLargeOrMalformed);
     }
@@ -100,14 +135,24 @@ pub fn verify(
 
 /// Walks the archive, checking every entry's path and type, and returns the text of the one
 /// `Cargo.toml` at the package root (if any).
-fn find_manifest(reader: impl Read, root: &str) -> Result<Option<String>, TarballError> {
+fn find_manifest(
+    reader: impl Read,
+    root: &str,
+    max_entries: Option<u64>,
+) -> Result<Option<String>, TarballError> {
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|_| TarballError::Malformed)?;
     // Normalised path → the path as written, to name both sides of a duplicate.
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut manifest: Option<(String, String)> = None;
-    for entry in entries {
+    for (count, entry) in (1u64..).zip(entries) {
+        if let Some(max) = max_entries
+            && count > max
+        {
+            return Err(TarballError::TooManyEntries(max));
+        }
         let mut entry = entry.map_err(|_| TarballError::Malformed)?;
+        check_pax_size(&mut entry)?;
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = entry.header().entry_type();
         let rel = match package_relative(&path, root) {
@@ -149,6 +194,35 @@ fn find_manifest(reader: impl Read, root: &str) -> Result<Option<String>, Tarbal
         }
     }
     Ok(manifest.map(|(_, text)| text))
+}
+
+/// A PAX `size` record must agree with the size in the entry's own header. Unpackers disagree on
+/// which of the two wins (the tar crate takes the PAX one; others take the header), so a mismatch
+/// lets one archive show different contents to different tools: the registry would check one
+/// file list and a user could unpack another.
+fn check_pax_size<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(), TarballError> {
+    let header_size = entry
+        .header()
+        .entry_size()
+        .map_err(|_| TarballError::Malformed)?;
+    let Some(extensions) = entry
+        .pax_extensions()
+        .map_err(|_| TarballError::Malformed)?
+    else {
+        return Ok(());
+    };
+    for ext in extensions {
+        let ext = ext.map_err(|_| TarballError::Malformed)?;
+        if ext.key_bytes() == b"size" {
+            let pax_size = std::str::from_utf8(ext.value_bytes())
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
+            if pax_size != Some(header_size) {
+                return Err(TarballError::Malformed);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The part of an entry path below `root/`, normalised the way an unpacker resolves it: empty and
@@ -348,6 +422,84 @@ mod tests {
             ("x-0.1.0/Cargo.toml", tar::EntryType::Regular, MANIFEST),
         ]);
         assert_eq!(check(&t), Ok(()));
+    }
+
+    #[test]
+    fn entry_count_is_limited() {
+        let many: Vec<(String, &[u8])> = (0..5)
+            .map(|i| (format!("x-0.1.0/src/f{i}.rs"), &b""[..]))
+            .chain([("x-0.1.0/Cargo.toml".to_owned(), MANIFEST)])
+            .collect();
+        let refs: Vec<(&str, &[u8])> = many.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+        let t = files(&refs);
+        let limits = |max| TarballLimits {
+            max_unpacked: MIN_UNPACKED_LIMIT,
+            max_entries: Some(max),
+        };
+        assert_eq!(verify_with(&t, "x", "0.1.0", &limits(6)), Ok(()));
+        let e = verify_with(&t, "x", "0.1.0", &limits(5)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "uploaded tarball contains more than 5 entries"
+        );
+        let unlimited = TarballLimits {
+            max_unpacked: MIN_UNPACKED_LIMIT,
+            max_entries: None,
+        };
+        assert_eq!(verify_with(&t, "x", "0.1.0", &unlimited), Ok(()));
+    }
+
+    /// A `.crate` whose `src/lib.rs` carries a PAX `size` record.
+    fn with_pax_size(pax: &[u8], real: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(MANIFEST.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "x-0.1.0/Cargo.toml", MANIFEST)
+            .unwrap();
+        b.append_pax_extensions([("size", pax)]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(real.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "x-0.1.0/src/lib.rs", real).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn pax_sizes_must_match_the_header() {
+        assert_eq!(check(&with_pax_size(b"3", b"abc")), Ok(()));
+        for pax in [&b"700"[..], b"0", b"x", b""] {
+            assert_eq!(
+                check(&with_pax_size(pax, b"abc")),
+                Err(TarballError::Malformed),
+                "{pax:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn symlinks_are_refused_with_the_reason() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(MANIFEST.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "x-0.1.0/Cargo.toml", MANIFEST)
+            .unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "x-0.1.0/src/lib.rs", "/etc/passwd")
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        let e = check(&gz.finish().unwrap()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("unexpected tar entry type `Symlink` found: x-0.1.0/src/lib.rs\n"),
+            "{e}"
+        );
+        assert!(e.contains("CVE-2026-5223"), "{e}");
     }
 
     #[test]

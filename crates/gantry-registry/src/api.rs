@@ -13,15 +13,16 @@ use gantry_protocol::api::{Owner, OwnersRequest, SearchCrate, SearchMeta, Search
 use gantry_protocol::body::MAX_METADATA_LEN;
 use gantry_protocol::{
     BodyLimits, NewCrate, OkResponse, OwnersResponse, PublishResponse, canonical_name,
-    decode_publish_body, index_entry_from_publish, is_reserved_name, validate_crate_name,
-    validate_metadata, validate_version,
+    decode_publish_body, format_pubtime, index_entry_from_publish, is_reserved_name,
+    validate_crate_name, validate_metadata, validate_version,
 };
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::auth::{self, ReadAccess, Scope};
-use crate::blob::crate_key;
+use crate::blob::{Stored, crate_key};
 use crate::error::ApiErr;
+use crate::index_cache::Namespace;
 use crate::ratelimit::Action;
 use crate::store::{CrateInfo, PublishConflict, PublishKind, PublishRecord, now};
 
@@ -49,12 +50,9 @@ pub async fn publish(
         max_upload_size: app.config.max_upload_size,
     };
     let max_body = 8 + limits.max_metadata_len as usize + limits.max_upload_size as usize;
-    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|_| {
-        ApiErr::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("max upload size is: {}", limits.max_upload_size),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, max_body)
+        .await
+        .map_err(|e| body_error(&e, limits.max_upload_size))?;
     let parts = decode_publish_body(&bytes, &limits).map_err(|e| {
         ApiErr::new(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
@@ -76,17 +74,23 @@ pub async fn publish(
     if validate_only {
         return Ok(response);
     }
-    let action = match kind {
-        PublishKind::New => Action::PublishNew,
-        PublishKind::Update => Action::PublishUpdate,
-    };
-    rate_limit(&app, authed.user_id(), action)?;
+    // Refused here, before anything is stored, when the bucket is already empty; the token is
+    // taken inside the publish transaction, from the bucket of the kind that transaction decides.
+    if let Some(limits) = app.config.rate_limits {
+        let action = Action::publish(kind);
+        let peek = app
+            .store
+            .peek_token(authed.user_id(), action, limits.bucket(action))
+            .await?;
+        peek.map_err(|at| rate_limited(action, at))?;
+    }
 
     let cksum = hex::encode(Sha256::digest(&tarball));
+    let published_at = now();
     let mut entry = index_entry_from_publish(&krate, &cksum);
     entry.vers = version.normalized.clone();
-    // The blob is written before the version row can commit: a visible version always has its file.
-    app.blobs.put(&crate_key(&cksum), tarball.to_vec()).await?;
+    entry.pubtime = Some(format_pubtime(published_at));
+    store_blob(&app, &cksum, &tarball, published_at).await?;
     let rec = PublishRecord {
         name: krate.name.clone(),
         canon_name: canonical_name(&krate.name),
@@ -96,11 +100,15 @@ pub async fn publish(
         num_no_build: version.without_build.clone(),
         cksum,
         index_line: entry.to_line(),
-        now: now(),
+        now: published_at,
         rights: authed.publish_rights(&krate.name),
+        rate_limits: app.config.rate_limits,
     };
     match app.store.publish(&rec).await {
         Ok(()) => {
+            // Before answering 200: this instance must not serve the old file after that.
+            app.index_cache
+                .invalidate(Namespace::Hosted, &rec.canon_name);
             tracing::info!(krate = %rec.name, version = %rec.num, user = %authed.token.user.login, "published");
             Ok(response)
         }
@@ -108,8 +116,45 @@ pub async fn publish(
         Err(PublishConflict::NotOwner) => Err(ApiErr::forbidden(NOT_OWNER)),
         Err(PublishConflict::NameMismatch(orig)) => Err(previously_named(&orig)),
         Err(PublishConflict::VersionExists) => Err(already_uploaded(&version.without_build)),
+        Err(PublishConflict::RateLimited { action, retry_at }) => {
+            Err(rate_limited(action, retry_at))
+        }
         Err(PublishConflict::Store(e)) => Err(e.into()),
     }
+}
+
+/// Why a publish body could not be read: too large (413), stalled (408), or cut off (400).
+fn body_error(e: &axum::Error, max_upload_size: u32) -> ApiErr {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiErr::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timed out reading the request body: no data arrived for too long",
+            );
+        }
+        if c.is::<http_body_util::LengthLimitError>() {
+            return ApiErr::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("max upload size is: {max_upload_size}"),
+            );
+        }
+        cause = c.source();
+    }
+    ApiErr::bad(format!("failed to read the request body: {e}"))
+}
+
+/// Stores the `.crate` before the version row can commit, so a visible version always has its
+/// file. When the bytes were already stored (an earlier, failed attempt left them), the blob is
+/// claimed first and put again: `gc` may have been about to remove it as an orphan, and the claim
+/// makes it either keep the object or finish removing it before the second put recreates it.
+async fn store_blob(app: &App, cksum: &str, tarball: &Bytes, now: i64) -> Result<(), ApiErr> {
+    let key = crate_key(cksum);
+    if app.blobs.put(&key, tarball.to_vec()).await? == Stored::Existed {
+        app.store.claim_blob(cksum, now).await?;
+        app.blobs.put(&key, tarball.to_vec()).await?;
+    }
+    Ok(())
 }
 
 fn previously_named(name: &str) -> ApiErr {
@@ -171,18 +216,23 @@ async fn verify_tarball(app: &App, krate: &NewCrate, tarball: Bytes) -> Result<(
         krate.vers.clone(),
         app.config.unpacked_limit(),
     );
-    tokio::task::spawn_blocking(move || crate::tarball::verify(&tarball, &name, &vers, limit))
-        .await
-        .map_err(ApiErr::internal)?
-        .map_err(|e| ApiErr::bad(e.to_string()))
+    let limits = crate::tarball::TarballLimits {
+        max_unpacked: limit,
+        max_entries: app.config.max_tarball_entries,
+    };
+    tokio::task::spawn_blocking(move || {
+        crate::tarball::verify_with(&tarball, &name, &vers, &limits)
+    })
+    .await
+    .map_err(ApiErr::internal)?
+    .map_err(|e| ApiErr::bad(e.to_string()))
 }
 
-fn rate_limit(app: &App, user_id: i64, action: Action) -> Result<(), ApiErr> {
-    app.limiter.check(user_id, action).map_err(|at| {
-        let mut e = ApiErr::new(StatusCode::TOO_MANY_REQUESTS, action.message(at));
-        e.retry_after = Some(httpdate::fmt_http_date(at));
-        e
-    })
+/// crates.io's 429 for an empty bucket, with the date of the next token in `Retry-After`.
+fn rate_limited(action: Action, at: std::time::SystemTime) -> ApiErr {
+    let mut e = ApiErr::new(StatusCode::TOO_MANY_REQUESTS, action.message(at));
+    e.retry_after = Some(httpdate::fmt_http_date(at));
+    e
 }
 
 async fn find_crate(app: &App, name: &str) -> Result<CrateInfo, ApiErr> {
@@ -210,12 +260,21 @@ async fn set_yank(
     let num = semver::Version::parse(&version)
         .map(|v| v.to_string())
         .unwrap_or(version.clone());
+    if let Some(limits) = app.config.rate_limits {
+        let action = Action::YankUnyank;
+        app.store
+            .take_token(authed.user_id(), action, limits.bucket(action))
+            .await?
+            .map_err(|at| rate_limited(action, at))?;
+    }
     if !app.store.set_yanked(krate.id, &num, yanked).await? {
         return Err(ApiErr::not_found(format!(
             "crate `{}` does not have a version `{version}`",
             krate.name
         )));
     }
+    app.index_cache
+        .invalidate(Namespace::Hosted, &canonical_name(&krate.name));
     tracing::info!(krate = %krate.name, version = %num, yanked, "yank state changed");
     Ok(Json(OkResponse {
         ok: true,
@@ -246,21 +305,15 @@ pub async fn download(
     _: ReadAccess,
 ) -> Result<Response, ApiErr> {
     let krate = find_crate(&app, &name).await?;
-    let row = app
-        .store
-        .versions(krate.id)
-        .await?
-        .into_iter()
-        .find(|v| v.num == version);
-    let Some(row) = row else {
+    let Some(row) = app.store.version_by_num(krate.id, &version).await? else {
         return Err(ApiErr::not_found(format!(
             "crate `{}` does not have a version `{version}`",
             krate.name
         )));
     };
-    let bytes = app
+    let reader = app
         .blobs
-        .get(&crate_key(&row.cksum))
+        .open(&crate_key(&row.cksum))
         .await?
         .ok_or_else(|| {
             ApiErr::internal(format!(
@@ -268,14 +321,7 @@ pub async fn download(
                 krate.name, row.cksum
             ))
         })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/gzip"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::download::crate_response(reader))
 }
 
 pub async fn owners_list(

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::blob::{BlobError, BlobStore, LocalBlobStore, S3BlobStore};
 use crate::config::{Config, ConfigError, DatabaseTarget, StorageTarget};
+use crate::index_cache::IndexCache;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::mirror::{Mirror, MirrorError};
 use crate::store::{MetaStore, PgStore, SqliteStore, StoreError};
 
 /// Shared state behind every handler.
@@ -15,8 +16,12 @@ pub struct App {
     pub public_url: String,
     pub store: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
-    pub limiter: RateLimiter,
     pub metrics: Metrics,
+    // Index cache and pull-through mirror (issue 15).
+    /// Rendered index files (hosted and mirrored), kept until a change evicts them.
+    pub index_cache: Arc<IndexCache>,
+    /// Set by the server at start when `config.mirror` asks for one.
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl App {
@@ -27,14 +32,15 @@ impl App {
         store: Arc<dyn MetaStore>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
-        let limiter = RateLimiter::new(config.rate_limits);
+        let index_cache = Arc::new(IndexCache::new(config.index_cache_bytes));
         App {
             config,
             public_url: public_url.trim_end_matches('/').to_owned(),
             store,
             blobs,
-            limiter,
             metrics: Metrics::default(),
+            index_cache,
+            mirror: None,
         }
     }
 
@@ -71,6 +77,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("setting up the mirror")]
+    Mirror(#[source] MirrorError),
 }
 
 /// Opens the metadata store and blob store the settings select (SQLite + `<data_dir>/blobs` by

@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use gantry_protocol::MetadataRules;
 use gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE;
 
+use crate::mirror::MirrorConfig;
 use crate::ratelimit::RateLimits;
 
 /// crates.io's floor for the decompressed size of a `.crate`; one definition, shared with the client's
@@ -14,6 +16,21 @@ use crate::ratelimit::RateLimits;
 pub use gantry_protocol::tarball::MIN_UNPACKED_LIMIT;
 /// Whole-request time limit.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// A client must send a request's whole head within this time once the connection is ready for
+/// it (hyper starts the clock when it starts waiting for a request line), or the connection is
+/// closed: slow-loris connections cannot pin a slot for long.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection with no request in progress and no byte moving either way for this long is closed
+/// (idle keep-alive connections, and silence in the middle of a request head).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A request body that makes no progress for this long is abandoned with 408 (the whole request
+/// stays bounded by [`REQUEST_TIMEOUT_SECS`]).
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once per instance; more wait in the listen backlog until one closes.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Entries a `.crate` may hold (crates.io has no default; a bound keeps the per-upload
+/// bookkeeping of paths small). The largest crates on crates.io hold a few ten thousand.
+pub use gantry_protocol::tarball::DEFAULT_MAX_ENTRIES as DEFAULT_MAX_TARBALL_ENTRIES;
 /// Pool size for the embedded SQLite database (one writer anyway; a few readers).
 pub const SQLITE_DEFAULT_CONNECTIONS: u32 = 4;
 /// Pool size per instance for PostgreSQL: several instances share one server, whose default
@@ -40,6 +57,55 @@ pub struct Config {
     pub s3: S3Settings,
     /// Database pool size; `None`: [`SQLITE_DEFAULT_CONNECTIONS`] / [`POSTGRES_DEFAULT_CONNECTIONS`].
     pub db_max_connections: Option<u32>,
+    // Hardening (issue 12): connection limits and the tarball entry cap.
+    pub limits: ConnLimits,
+    /// `None`: no limit.
+    pub max_tarball_entries: Option<u64>,
+    // Pull-through mirror and index cache (issue 15).
+    /// `Some`: also serve a read-only mirror of an upstream sparse registry at `/mirror/index/`.
+    pub mirror: Option<MirrorConfig>,
+    /// Memory budget for rendered index files in bytes (0: no cache).
+    pub index_cache_bytes: usize,
+}
+
+/// How long a connection may wait or stall, and how many are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            body_idle_timeout: BODY_IDLE_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Parses `90`, `90s`, `15m`, `24h`, `7d` or `500ms` (seconds when no unit is given): every
+/// duration flag (`gc --grace`, the connection timeouts, rate-limit periods, the mirror's TTL and
+/// upstream timeout) takes the same forms.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration (use e.g. 90s, 15m, 24h, 7d or 500ms)");
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs);
+    match unit {
+        "" | "s" => secs(1),
+        "ms" => Some(Duration::from_millis(n)),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => None,
+    }
+    .ok_or_else(bad)
 }
 
 /// S3 connection settings; every unset field falls back to the usual AWS environment variable.
@@ -67,6 +133,10 @@ impl Config {
             storage_url: None,
             s3: S3Settings::default(),
             db_max_connections: None,
+            limits: ConnLimits::default(),
+            max_tarball_entries: Some(DEFAULT_MAX_TARBALL_ENTRIES),
+            mirror: None,
+            index_cache_bytes: crate::index_cache::DEFAULT_BUDGET,
         }
     }
 
@@ -333,6 +403,30 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration(" 5m ").unwrap(), Duration::from_secs(300));
+        for bad in [
+            "",
+            "h",
+            "m",
+            "1.5h",
+            "3w",
+            "-1s",
+            "5 minutes",
+            "99999999999999999999d",
+            "999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_are_sqlite_and_local_under_the_data_dir() {

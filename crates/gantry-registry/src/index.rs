@@ -1,19 +1,23 @@
-//! The sparse index: `config.json` and per-crate files generated from the metadata store on each
-//! request (never appended), with ETag / `If-None-Match` revalidation.
+//! The sparse index: `config.json` and per-crate files generated from the metadata store (never
+//! appended), with ETag / `If-None-Match` revalidation and gzip. Generated files are kept in the
+//! [`crate::index_cache`] until a publish or yank changes them.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gantry_protocol::{IndexEntry, index_path};
+use bytes::Bytes;
+use gantry_protocol::{IndexEntry, canonical_name};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::auth::ReadAccess;
 use crate::error::ApiErr;
+use crate::index_cache::{CachedFile, Namespace, name_in_index_path, prepare, respond};
 
-fn cache_control(app: &App) -> &'static str {
+pub fn cache_control(app: &App) -> &'static str {
     if app.config.auth_required {
         "private, no-cache"
     } else {
@@ -67,30 +71,46 @@ pub async fn render_index_file(app: &App, name: &str) -> Result<Option<String>, 
     Ok(Some(out))
 }
 
+/// The hot path: a cache hit reads no database and allocates only the response (the request's
+/// headers are borrowed from the request rather than copied by the `HeaderMap` extractor).
 pub async fn index_file(
     State(app): State<Arc<App>>,
     Path(path): Path<String>,
     _: ReadAccess,
-    headers: HeaderMap,
+    req: Request,
 ) -> Result<Response, ApiErr> {
-    let name = path.rsplit('/').next().unwrap_or("");
+    let headers = req.headers();
     // Only the canonical lowercase path of a crate exists.
-    if name.is_empty() || index_path(name) != path {
+    let Some(name) = name_in_index_path(&path) else {
         return Err(ApiErr::not_found("not found"));
-    }
-    match render_index_file(&app, name).await? {
-        Some(body) => Ok(conditional(
-            &headers,
-            body,
-            "text/plain; charset=utf-8",
-            cache_control(&app),
-        )),
+    };
+    // The path's name is lowercase: its canonical form differs only where it has a `-`.
+    let canon: Cow<'_, str> = match name.contains('-') {
+        true => Cow::Owned(canonical_name(name)),
+        false => Cow::Borrowed(name),
+    };
+    let cached = match app.index_cache.get(Namespace::Hosted, &canon) {
+        Some(hit) => hit,
+        None => {
+            let token = app.index_cache.token(Namespace::Hosted, &canon);
+            let file = match render_index_file(&app, name).await? {
+                Some(body) => prepare(Bytes::from(body), None).await,
+                None => CachedFile::missing(None),
+            };
+            let file = Arc::new(file);
+            app.index_cache
+                .insert(Namespace::Hosted, &canon, file.clone(), token);
+            file
+        }
+    };
+    match &cached.file {
+        Some(f) => Ok(respond(headers, f, cache_control(&app))),
         None => Err(ApiErr::not_found(format!("crate `{name}` does not exist"))),
     }
 }
 
 /// 200 with an ETag, or 304 when the client's `If-None-Match` already names this body.
-fn conditional(
+pub(crate) fn conditional(
     headers: &HeaderMap,
     body: String,
     content_type: &'static str,

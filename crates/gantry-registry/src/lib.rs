@@ -6,18 +6,24 @@
 //! directory by default, PostgreSQL + S3 for several instances serving one registry. It must never panic on network input, never log a token, and
 //! never overwrite or delete a published version.
 //!
-//! Modules stack without circles: `server` → `router` → handlers (`api`, `index`, `ops`) →
-//! `auth` → `app` → storage (`store`, `blob`) and `config`.
+//! Modules stack without circles: `server` → `conn` → `router` → handlers (`api`, `index`, `ops`,
+//! `mirror::handlers`) → `auth` → `app` → `mirror`, `index_cache` → storage (`store`, `blob`) and
+//! `config` (whose mirror settings are the leaf `mirror::config`); `gc` works on storage alone.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blob;
 pub mod config;
+pub mod conn;
+pub mod download;
 pub mod error;
+pub mod gc;
 pub mod index;
+pub mod index_cache;
 pub mod metrics;
 pub mod migrate;
+pub mod mirror;
 pub mod ops;
 pub mod ratelimit;
 pub mod router;

@@ -1,7 +1,10 @@
-//! The `gantry-registry` binary: `serve`, `migrate`, and admin commands for users and tokens.
+//! The `gantry-registry` binary: `serve`, `migrate`, `gc`, `mirror fetch`, and admin commands for
+//! users and tokens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -9,7 +12,13 @@ use gantry_registry::Config;
 use gantry_registry::app::open_meta_store;
 use gantry_registry::auth::{Scope, generate_token, hash_token};
 use gantry_registry::config::S3Settings;
-use gantry_registry::ratelimit::RateLimits;
+use gantry_registry::config::{ConnLimits, parse_duration};
+use gantry_registry::gc::GcOptions;
+use gantry_registry::index_cache::IndexCache;
+use gantry_registry::mirror::config::CRATES_IO_SPARSE;
+use gantry_registry::mirror::prefetch::{Outcome, fetch_all};
+use gantry_registry::mirror::{Mirror, MirrorConfig, UpstreamUrl, lockfile};
+use gantry_registry::ratelimit::{Bucket, RateLimits, parse_bucket};
 use gantry_registry::server::start_with_signal;
 use gantry_registry::store::{MetaStore, NewToken, now};
 
@@ -65,6 +74,57 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Remove .crate files no version and no mirrored crate refers to (left by publishes that
+    /// failed after storing their file). Safe while the registry serves, as long as the grace
+    /// period is longer than a publish can take.
+    Gc(GcArgs),
+    /// The pull-through mirror (`serve --mirror`).
+    Mirror {
+        #[command(subcommand)]
+        command: MirrorCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct GcArgs {
+    /// Only files older than this are removed: 90s, 15m, 24h, 7d (default: gc::DEFAULT_GRACE).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    grace: Duration,
+    /// List what would be removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Fetch ahead of time every crate the lockfiles name from the mirrored registry (index files
+    /// and verified .crate files, into this registry's database and blob store), so builds work
+    /// while the upstream is out of reach. Prints one line per crate and a summary; exits non-zero
+    /// when any crate could not be fetched.
+    Fetch(MirrorFetchArgs),
+}
+
+#[derive(clap::Args)]
+struct MirrorFetchArgs {
+    /// A Cargo.lock to read (repeatable).
+    #[arg(long = "lockfile", required = true, value_name = "PATH")]
+    lockfiles: Vec<PathBuf>,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// Crates fetched at the same time.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+}
+
+/// The mirror's upstream, shared by `serve --mirror` and `mirror fetch`.
+#[derive(clap::Args)]
+struct UpstreamArgs {
+    /// The sparse registry to mirror.
+    #[arg(long, default_value = CRATES_IO_SPARSE, value_parser = UpstreamUrl::parse, value_name = "URL")]
+    mirror_upstream: UpstreamUrl,
+    /// Bound on each upstream request (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    mirror_upstream_timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -101,10 +161,68 @@ struct ServeArgs {
     /// Maximum .crate size in bytes.
     #[arg(long, default_value_t = gantry_protocol::body::DEFAULT_MAX_UPLOAD_SIZE)]
     max_upload_size: u32,
-    /// Apply crates.io's per-user rate limits (new crates 5 then 1/10 min, updates 30 then 1/min,
-    /// yanks 100 then 1/min).
+    // Hardening (issue 12): rate limits, connection limits, tarball entries.
+    /// Apply per-user rate limits, shared by all instances on one database; crates.io's numbers
+    /// unless overridden below (new crates 5 then 1/10 min, updates 30 then 1/min, yanks 100 then
+    /// 1/min).
     #[arg(long)]
     rate_limit: bool,
+    /// Bucket for publishing new crates, BURST/PERIOD (e.g. 5/10m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_new: Option<Bucket>,
+    /// Bucket for new versions of existing crates (e.g. 30/1m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_update: Option<Bucket>,
+    /// Bucket for yanks and unyanks (e.g. 100/1m); implies --rate-limit.
+    #[arg(long, value_name = "BURST/PERIOD", value_parser = parse_bucket)]
+    rate_limit_yank: Option<Bucket>,
+    /// Close a connection whose request head has not fully arrived this long after the
+    /// connection became ready for it (slow-loris defence).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// Close a connection with no request in progress and no data moving for this long.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Answer 408 when a request body makes no progress for this long.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// Connections served at once; further ones wait until one closes.
+    #[arg(long, default_value_t = gantry_registry::config::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most entries a .crate may hold; 0 for no limit.
+    #[arg(long, default_value_t = gantry_registry::config::DEFAULT_MAX_TARBALL_ENTRIES)]
+    max_tarball_entries: u64,
+    // Pull-through mirror and index cache (issue 15).
+    /// Also serve a read-only pull-through mirror of --mirror-upstream at /mirror/index/ (point
+    /// `[source.crates-io] replace-with` at it). Downloads go through this registry and are
+    /// verified and kept; the hosted registry keeps working beside it.
+    #[arg(long)]
+    mirror: bool,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// How long a mirrored index file is answered without asking the upstream (e.g. 300, 5m);
+    /// older files are revalidated, and answered as they are while the upstream is slow or down.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    mirror_ttl: Duration,
+    /// Memory for rendered index files, hosted and mirrored (bytes, or with K, M or G); 0 turns
+    /// the cache off.
+    #[arg(long, default_value = "128M", value_parser = parse_size, value_name = "SIZE")]
+    index_cache_size: usize,
+}
+
+/// `1048576`, `512K`, `128M`, `1G` → bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size; use e.g. 134217728, 128M or 1G"))
 }
 
 #[derive(clap::Args)]
@@ -183,6 +301,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::User { command } => user(&config, command).await,
         Command::Token { command } => token(&config, command).await,
+        Command::Gc(args) => gc(&config, args).await,
+        Command::Mirror {
+            command: MirrorCommand::Fetch(args),
+        } => mirror_fetch(&config, args).await,
     }
 }
 
@@ -191,12 +313,84 @@ async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.public_url = args.public_url;
     config.auth_required = args.auth_required;
     config.max_upload_size = args.max_upload_size;
-    config.rate_limits = args.rate_limit.then_some(RateLimits::CRATES_IO);
+    let buckets = [
+        args.rate_limit_new,
+        args.rate_limit_update,
+        args.rate_limit_yank,
+    ];
+    config.rate_limits = (args.rate_limit || buckets.iter().any(Option::is_some)).then(|| {
+        let d = RateLimits::CRATES_IO;
+        RateLimits {
+            publish_new: args.rate_limit_new.unwrap_or(d.publish_new),
+            publish_update: args.rate_limit_update.unwrap_or(d.publish_update),
+            yank: args.rate_limit_yank.unwrap_or(d.yank),
+        }
+    });
+    config.limits = ConnLimits {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_idle_timeout: args.body_timeout,
+        max_connections: args.max_connections.max(1),
+    };
+    config.max_tarball_entries = (args.max_tarball_entries > 0).then_some(args.max_tarball_entries);
+    config.mirror = args.mirror.then_some(MirrorConfig {
+        upstream: args.upstream.mirror_upstream,
+        ttl: args.mirror_ttl,
+        upstream_timeout: args.upstream.mirror_upstream_timeout,
+    });
+    config.index_cache_bytes = args.index_cache_size;
     let server = start_with_signal(config, Some(shutdown_signal())).await?;
     println!("gantry-registry listening on {}", server.addr);
     println!("index: {}", server.index_url());
     println!("api: {}", server.api_url());
+    if server.app.mirror.is_some() {
+        println!("mirror: sparse+{}/mirror/index/", server.api_url());
+    }
     server.wait().await?;
+    Ok(())
+}
+
+async fn gc(config: &Config, args: GcArgs) -> anyhow::Result<()> {
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    if args.grace < std::time::Duration::from_secs(gantry_registry::config::REQUEST_TIMEOUT_SECS) {
+        eprintln!(
+            "warning: a grace period of {}s is shorter than a publish may take; run this only while \
+             no publish is running",
+            args.grace.as_secs()
+        );
+    }
+    let opts = GcOptions {
+        grace: args.grace,
+        dry_run: args.dry_run,
+    };
+    let report = gantry_registry::gc::collect(
+        store.as_ref(),
+        blobs.as_ref(),
+        opts,
+        std::time::SystemTime::now(),
+    )
+    .await
+    .context("garbage collection stopped; what it removed so far stays removed")?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for key in &report.removed {
+        println!("{verb} {key}");
+    }
+    println!(
+        "{} .crate files: {} in use, {} unreferenced but younger than {}s, {} claimed by a \
+         running publish or mirror fetch; {verb} {} ({} bytes); {} stale temp files removed",
+        report.listed,
+        report.referenced,
+        report.young,
+        args.grace.as_secs(),
+        report.kept_in_use,
+        report.removed.len(),
+        report.removed_bytes,
+        report.temp_files_removed
+    );
     Ok(())
 }
 
@@ -311,4 +505,66 @@ async fn token_list(store: &dyn MetaStore, user: Option<String>) -> anyhow::Resu
         );
     }
     Ok(())
+}
+
+async fn mirror_fetch(config: &Config, args: MirrorFetchArgs) -> anyhow::Result<()> {
+    let upstream = args.upstream.mirror_upstream;
+    let mut packages = Vec::new();
+    let mut skipped = 0;
+    for path in &args.lockfiles {
+        let set = lockfile::read(path, &upstream)?;
+        skipped += set.skipped;
+        packages.extend(set.packages);
+    }
+    packages.sort();
+    packages.dedup();
+    let (store, blobs) = gantry_registry::app::open_storage(config).await?;
+    blobs.ping().await?;
+    let mirror_config = MirrorConfig {
+        upstream: upstream.clone(),
+        upstream_timeout: args.upstream.mirror_upstream_timeout,
+        ..MirrorConfig::default()
+    };
+    // No memory worth keeping in a one-shot command.
+    let cache = Arc::new(IndexCache::new(0));
+    let mirror = Arc::new(Mirror::new(mirror_config, store, blobs, cache)?);
+    let total = packages.len();
+    eprintln!(
+        "fetching {total} crates from {} ({skipped} lockfile entries from elsewhere left alone)",
+        upstream.display()
+    );
+    let mut done = 0;
+    let width = total.to_string().len();
+    let summary = fetch_all(mirror, packages, args.jobs, |p, outcome| {
+        done += 1;
+        let what = match outcome {
+            Outcome::Fetched(n) => format!("fetched {} {} ({})", p.name, p.version, human(*n)),
+            Outcome::Present => format!("present {} {}", p.name, p.version),
+            Outcome::Failed(why) => format!("FAILED  {} {}: {why}", p.name, p.version),
+        };
+        eprintln!("[{done:>width$}/{total}] {what}");
+    })
+    .await;
+    println!(
+        "{} fetched ({}), {} already present, {} failed",
+        summary.fetched,
+        human(summary.fetched_bytes),
+        summary.present,
+        summary.failed
+    );
+    if summary.failed > 0 {
+        bail!(
+            "{} of {total} crates could not be fetched (see the lines marked FAILED above)",
+            summary.failed
+        );
+    }
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / f64::from(1 << 10)),
+        n => format!("{n} B"),
+    }
 }

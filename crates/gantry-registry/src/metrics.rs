@@ -23,6 +23,7 @@ pub struct Metrics {
     /// (route template, method, status) → count.
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     in_flight: AtomicU64,
+    connections: AtomicU64,
     publish: Histogram,
     index_ok: AtomicU64,
     index_not_modified: AtomicU64,
@@ -33,6 +34,7 @@ impl Default for Metrics {
         Metrics {
             requests: Mutex::new(BTreeMap::new()),
             in_flight: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             publish: Histogram::new(PUBLISH_BUCKETS),
             index_ok: AtomicU64::new(0),
             index_not_modified: AtomicU64::new(0),
@@ -41,6 +43,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
@@ -96,6 +106,17 @@ impl Metrics {
             out,
             "gantry_http_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "gantry_http_connections_open",
+            "gauge",
+            "Client connections open now (at most --max-connections).",
+        );
+        let _ = writeln!(
+            out,
+            "gantry_http_connections_open {}",
+            self.connections.load(Ordering::Relaxed)
         );
         header(
             &mut out,

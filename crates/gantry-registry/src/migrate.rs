@@ -10,17 +10,41 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub const SQLITE: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+pub const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "hardening",
+        include_str!("../migrations/sqlite/0002_hardening.sql"),
+    ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/sqlite/0004_mirror.sql"),
+    ),
+];
 
-pub const POSTGRES: Embedded = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "hardening",
+        include_str!("../migrations/postgres/0002_hardening.sql"),
+    ),
+    (
+        4,
+        "mirror",
+        include_str!("../migrations/postgres/0004_mirror.sql"),
+    ),
+];
 
 /// The migrator for one engine's list. Checksums are computed from the SQL text exactly as
 /// `sqlx migrate`/`sqlx::migrate!` compute them, so databases migrated by either agree.
@@ -68,6 +92,37 @@ mod tests {
             assert_eq!(tables(a), tables(b));
             assert!(!tables(a).is_empty());
         }
-        assert_eq!(latest(SQLITE), 1);
+        assert_eq!(latest(SQLITE), 4);
+    }
+
+    /// A database a build without 0002 brought to version 4 (0001 + 0004: `main` before the
+    /// hardening merge) gets 0002 when a later build opens it: sqlx applies every listed version
+    /// not yet recorded, not only those above the newest.
+    #[tokio::test]
+    async fn a_skipped_lower_version_is_applied_later() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        const WITHOUT_2: Embedded = &[SQLITE[0], SQLITE[2]];
+        assert_eq!(WITHOUT_2.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 4]);
+        migrator(WITHOUT_2).run(&pool).await.unwrap();
+        let has_buckets = || async {
+            sqlx::query("SELECT 1 FROM sqlite_master WHERE name = 'rate_limit_buckets'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .is_some()
+        };
+        assert!(!has_buckets().await);
+        migrator(SQLITE).run(&pool).await.unwrap();
+        assert!(has_buckets().await);
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(applied, [1, 2, 4]);
     }
 }

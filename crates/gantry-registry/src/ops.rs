@@ -64,7 +64,14 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(),
+        {
+            let mut text = app.metrics.render();
+            crate::mirror::metrics::render_cache(&app.index_cache, &mut text);
+            if let Some(m) = &app.mirror {
+                m.metrics.render(&mut text);
+            }
+            text
+        },
     )
         .into_response()
 }

@@ -1,8 +1,11 @@
-//! crates.io-style token buckets per user and action (in memory; off unless configured).
+//! crates.io-style token buckets per user and action: the numbers, the refill arithmetic and the
+//! refusal text. The buckets themselves live in the database (`store/hardening.rs`), so every
+//! instance behind a load balancer spends from the same ones; rate limits are off unless
+//! configured.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::store::PublishKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -12,6 +15,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// The bucket's key in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::PublishNew => "publish-new",
+            Action::PublishUpdate => "publish-update",
+            Action::YankUnyank => "yank",
+        }
+    }
+
+    pub fn publish(kind: PublishKind) -> Self {
+        match kind {
+            PublishKind::New => Action::PublishNew,
+            PublishKind::Update => Action::PublishUpdate,
+        }
+    }
+
     /// crates.io's wording for a refused action, completed with the retry date.
     pub fn message(self, retry_at: SystemTime) -> String {
         let what = match self {
@@ -33,6 +52,60 @@ pub struct Bucket {
     pub burst: u32,
 }
 
+/// A bucket as stored: whole tokens, and when the last one was added (Unix milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketState {
+    pub tokens: i64,
+    pub last_refill_ms: i64,
+}
+
+impl Bucket {
+    fn refill_ms(self) -> i64 {
+        i64::try_from(self.refill.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
+    /// A bucket nobody has used yet: full.
+    pub fn full(self, now_ms: i64) -> BucketState {
+        BucketState {
+            tokens: i64::from(self.burst),
+            last_refill_ms: now_ms,
+        }
+    }
+
+    /// Adds the tokens earned since the last refill, then takes one if there is one. Returns the
+    /// new state and, when empty, the time the next token arrives. Partial progress towards the
+    /// next token is kept (the refill time moves by whole periods), except when the bucket is full.
+    pub fn take(self, state: BucketState, now_ms: i64) -> (BucketState, Result<(), SystemTime>) {
+        let period = self.refill_ms();
+        let burst = i64::from(self.burst);
+        let earned = (now_ms.saturating_sub(state.last_refill_ms) / period).max(0);
+        let mut tokens = state.tokens.saturating_add(earned).min(burst);
+        let last_refill_ms = if tokens >= burst {
+            now_ms.max(state.last_refill_ms)
+        } else {
+            state
+                .last_refill_ms
+                .saturating_add(earned.saturating_mul(period))
+        };
+        if tokens >= 1 {
+            tokens -= 1;
+            let state = BucketState {
+                tokens,
+                last_refill_ms,
+            };
+            return (state, Ok(()));
+        }
+        let next = last_refill_ms.saturating_add(period);
+        let state = BucketState {
+            tokens,
+            last_refill_ms,
+        };
+        (state, Err(from_ms(next)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     pub publish_new: Bucket,
@@ -41,7 +114,8 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// crates.io's defaults.
+    /// crates.io's defaults (`src/rate_limiter.rs`): a new crate every 10 minutes after a burst of
+    /// 5, a new version every minute after 30, a yank or unyank every minute after 100.
     pub const CRATES_IO: RateLimits = RateLimits {
         publish_new: Bucket {
             refill: Duration::from_secs(600),
@@ -57,7 +131,7 @@ impl RateLimits {
         },
     };
 
-    fn bucket(&self, action: Action) -> Bucket {
+    pub fn bucket(&self, action: Action) -> Bucket {
         match action {
             Action::PublishNew => self.publish_new,
             Action::PublishUpdate => self.publish_update,
@@ -66,68 +140,82 @@ impl RateLimits {
     }
 }
 
-pub struct RateLimiter {
-    limits: Option<RateLimits>,
-    // (tokens, last refill) per user and action.
-    state: Mutex<HashMap<(i64, Action), (f64, Instant)>>,
+/// The current time in Unix milliseconds, as bucket rows hold it.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
-impl RateLimiter {
-    pub fn new(limits: Option<RateLimits>) -> Self {
-        RateLimiter {
-            limits,
-            state: Mutex::new(HashMap::new()),
-        }
-    }
+fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
 
-    /// Takes one token, or says when the next one will be there.
-    pub fn check(&self, user_id: i64, action: Action) -> Result<(), SystemTime> {
-        let Some(limits) = self.limits else {
-            return Ok(());
-        };
-        let bucket = limits.bucket(action);
-        let now = Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = state
-            .entry((user_id, action))
-            .or_insert((f64::from(bucket.burst), now));
-        let refill = bucket.refill.as_secs_f64().max(f64::MIN_POSITIVE);
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() / refill)
-            .min(f64::from(bucket.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = Duration::from_secs_f64((1.0 - *tokens) * refill);
-            Err(SystemTime::now() + wait)
-        }
+/// Parses `BURST/PERIOD` (e.g. `5/10m`: up to 5 at once, then one per 10 minutes).
+pub fn parse_bucket(s: &str) -> Result<Bucket, String> {
+    let (burst, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}`: expected BURST/PERIOD, e.g. 5/10m"))?;
+    let burst: u32 = burst
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: the burst `{burst}` is not a whole number"))?;
+    let refill = crate::config::parse_duration(period.trim()).map_err(|e| format!("`{s}`: {e}"))?;
+    if burst == 0 || refill.is_zero() {
+        return Err(format!("`{s}`: burst and period must be above zero"));
     }
+    Ok(Bucket { refill, burst })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const B: Bucket = Bucket {
+        refill: Duration::from_secs(60),
+        burst: 2,
+    };
+
     #[test]
-    fn burst_then_refused() {
-        let limits = RateLimits {
-            publish_new: Bucket {
-                refill: Duration::from_secs(600),
-                burst: 2,
-            },
-            ..RateLimits::CRATES_IO
+    fn burst_then_refused_then_refilled() {
+        let t0 = 1_000_000;
+        let s = B.full(t0);
+        let (s, r) = B.take(s, t0);
+        assert!(r.is_ok());
+        let (s, r) = B.take(s, t0 + 1);
+        assert!(r.is_ok());
+        let (s, r) = B.take(s, t0 + 2);
+        assert_eq!(r, Err(from_ms(t0 + 60_000)));
+        // Partial progress is kept: 59 s later still nothing, at 60 s one token.
+        let (s, r) = B.take(s, t0 + 59_999);
+        assert!(r.is_err());
+        let (s, r) = B.take(s, t0 + 60_000);
+        assert!(r.is_ok());
+        assert_eq!(s.tokens, 0);
+        // A long pause fills the bucket to the burst, not beyond.
+        let (s, r) = B.take(s, t0 + 3_600_000);
+        assert!(r.is_ok());
+        assert_eq!(s.tokens, 1);
+    }
+
+    #[test]
+    fn clock_going_backwards_earns_nothing() {
+        let s = BucketState {
+            tokens: 0,
+            last_refill_ms: 10_000,
         };
-        let rl = RateLimiter::new(Some(limits));
-        assert!(rl.check(1, Action::PublishNew).is_ok());
-        assert!(rl.check(1, Action::PublishNew).is_ok());
-        let at = rl.check(1, Action::PublishNew).unwrap_err();
-        assert!(at > SystemTime::now() + Duration::from_secs(500));
-        assert!(
-            rl.check(2, Action::PublishNew).is_ok(),
-            "buckets are per user"
+        assert!(B.take(s, 5_000).1.is_err());
+    }
+
+    #[test]
+    fn bucket_flags() {
+        assert_eq!(
+            parse_bucket("5/10m").unwrap(),
+            RateLimits::CRATES_IO.publish_new
         );
-        assert!(rl.check(1, Action::PublishUpdate).is_ok(), "and per action");
-        assert!(RateLimiter::new(None).check(1, Action::PublishNew).is_ok());
+        assert!(parse_bucket("5").is_err());
+        assert!(parse_bucket("0/1m").is_err());
+        assert!(parse_bucket("x/1m").is_err());
     }
 }

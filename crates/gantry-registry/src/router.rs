@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, any, delete, get, put};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{TimeoutBody, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
@@ -44,6 +44,11 @@ pub fn router(app: Arc<App>) -> Router {
     for (path, methods) in routes {
         router = router.route(path, methods);
     }
+    if app.mirror.is_some() {
+        for (path, methods) in crate::mirror::handlers::routes() {
+            router = router.route(path, tracked(&app, path, methods));
+        }
+    }
     router
         .fallback_service(
             tracked(
@@ -55,8 +60,22 @@ pub fn router(app: Arc<App>) -> Router {
         )
         // Publish reads its body itself with its own limit; other JSON bodies are small.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // A body that stops arriving ends its request (408) instead of holding it open.
+        .layer(axum::middleware::map_request_with_state(
+            app.config.limits.body_idle_timeout,
+            body_idle_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// Makes a request body fail with [`tower_http::timeout::TimeoutError`] once no data arrived for
+/// `limit` (`api::publish` answers that with 408).
+async fn body_idle_timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+) -> axum::extract::Request {
+    req.map(|body| axum::body::Body::new(TimeoutBody::new(limit, body)))
 }
 
 /// Wraps one route's handlers in the request timeout and, outside it, the metrics middleware,

@@ -1,8 +1,7 @@
-//! The listening server: binds, serves the router, and stops gracefully.
+//! The listening server: binds, serves the router (through `conn.rs`), and stops gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -10,13 +9,12 @@ use tokio::sync::oneshot;
 use crate::app::{App, StartError, open_storage};
 use crate::blob::BlobStore;
 use crate::config::Config;
+use crate::index_cache::watch;
+use crate::mirror::Mirror;
 use crate::router::router;
 use crate::store::MetaStore;
 
-/// After a shutdown signal, in-flight requests get this long to finish before the server stops
-/// anyway (a publish normally takes well under a second; 30 s is also what most orchestrators
-/// allow between SIGTERM and SIGKILL).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub use crate::conn::SHUTDOWN_GRACE;
 
 /// A server running in the background (tests, benches) or in the foreground (the binary).
 pub struct RunningServer {
@@ -47,6 +45,15 @@ impl RunningServer {
         self.task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Aborts a background task when the server's own task ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -91,39 +98,35 @@ where
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let app = Arc::new(App::new(config, &public_url, store, blobs));
+    let mut app = App::new(config, &public_url, store, blobs);
+    if let Some(m) = app.config.mirror.clone() {
+        let mirror = Mirror::new(
+            m,
+            app.store.clone(),
+            app.blobs.clone(),
+            app.index_cache.clone(),
+        )
+        .map_err(StartError::Mirror)?;
+        app.mirror = Some(Arc::new(mirror));
+    }
+    let app = Arc::new(app);
+    // Evicts cached index files that any instance changed; ends with the server.
+    let follower = tokio::spawn(watch::follow(app.store.clone(), app.index_cache.clone()));
     let (tx, rx) = oneshot::channel::<()>();
     let router = router(app.clone());
-    // Fires once the shutdown signal arrived, to start the grace period.
-    let (stopping_tx, stopping_rx) = oneshot::channel::<()>();
+    let serving = app.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let stop = async move {
             match signal {
                 Some(sig) => tokio::select! { _ = sig => {}, _ = rx => {} },
                 None => {
                     let _ = rx.await;
                 }
             }
-            tracing::info!("no longer accepting connections; finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
-        let grace = async move {
-            if stopping_rx.await.is_err() {
-                // The server ended without a signal: nothing to bound.
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
-            r = std::future::IntoFuture::into_future(serve) => r,
-            _ = grace => {
-                tracing::warn!(
-                    "requests still running {}s after the shutdown signal; stopping anyway",
-                    SHUTDOWN_GRACE.as_secs()
-                );
-                Ok(())
-            }
-        }
+        let _follower = AbortOnDrop(follower);
+        crate::conn::serve(listener, router, serving, stop).await;
+        Ok(())
     });
     Ok(RunningServer {
         addr,

@@ -1,7 +1,7 @@
 //! Checks on the uploaded `.crate`. They live in `gantry_protocol::tarball` so that a client's dry-run
 //! runs exactly the code this registry runs.
 
-pub use gantry_protocol::tarball::{TarballError, verify};
+pub use gantry_protocol::tarball::{TarballError, TarballLimits, verify, verify_with};
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,9 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{BlobError, BlobStore, BoxFut};
+use futures_util::TryStreamExt;
+
+use super::{BlobError, BlobMeta, BlobReader, BlobStore, BoxFut, CRATES_PREFIX, Stored};
 use crate::config::{S3Settings, StorageTarget};
 
 /// `.crate` files never change once stored (content-addressed), so caches may keep them forever.
@@ -144,7 +146,7 @@ fn crate_attributes() -> Attributes {
 }
 
 impl BlobStore for S3BlobStore {
-    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<(), BlobError>> {
+    fn put<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFut<'a, Result<Stored, BlobError>> {
         Box::pin(async move {
             let mut opts = PutOptions::from(PutMode::Create);
             if key.ends_with(".crate") {
@@ -155,7 +157,8 @@ impl BlobStore for S3BlobStore {
                 .put_opts(&self.path(key), PutPayload::from(bytes), opts)
                 .await
             {
-                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                Ok(_) => Ok(Stored::Created),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(Stored::Existed),
                 Err(e) => Err(self.explain(&format!("storing `{key}`"), e)),
             }
         })
@@ -175,6 +178,79 @@ impl BlobStore for S3BlobStore {
                 // (which lists the bucket) names the real cause.
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(self.explain(&what(), e)),
+            }
+        })
+    }
+
+    /// Two levels of delimited listings (`crates/`, then each `crates/xx/`): no stream plumbing,
+    /// and at most 257 requests however many objects there are.
+    fn list_crates(&self) -> BoxFut<'_, Result<Vec<BlobMeta>, BlobError>> {
+        Box::pin(async move {
+            let top = self.path(CRATES_PREFIX);
+            let level = self
+                .inner
+                .list_with_delimiter(Some(&top))
+                .await
+                .map_err(|e| self.explain(LISTING, e))?;
+            let mut out = Vec::new();
+            for dir in level.common_prefixes {
+                let objects = self
+                    .inner
+                    .list_with_delimiter(Some(&dir))
+                    .await
+                    .map_err(|e| self.explain(LISTING, e))?
+                    .objects;
+                for o in objects {
+                    let location = o.location.as_ref();
+                    let key = match &self.prefix {
+                        Some(p) => location
+                            .strip_prefix(p.as_str())
+                            .and_then(|k| k.strip_prefix('/'))
+                            .unwrap_or(location),
+                        None => location,
+                    };
+                    if super::is_crate_key(key) {
+                        out.push(BlobMeta {
+                            key: key.to_owned(),
+                            last_modified: o.last_modified.into(),
+                            size: o.size,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            match self.inner.delete(&self.path(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.explain(&format!("deleting `{key}`"), e)),
+            }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<BlobReader>, BlobError>> {
+        Box::pin(async move {
+            match self.inner.get(&self.path(key)).await {
+                Ok(r) => {
+                    let context = format!(
+                        "reading `{key}` on {}: check --s3-endpoint and that the S3 server is reachable",
+                        self.location
+                    );
+                    let size = r.meta.size;
+                    let stream = r.into_stream().map_err(move |source| BlobError::Store {
+                        context: context.clone(),
+                        source,
+                    });
+                    Ok(Some(BlobReader {
+                        size,
+                        stream: Box::pin(stream),
+                    }))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.explain(&format!("reading `{key}`"), e)),
             }
         })
     }

@@ -4,11 +4,15 @@
 //! (canonical crate name; crate + version without build metadata) decide races, also between
 //! several registry processes sharing one database.
 
+mod hardening;
+mod mirror;
 mod postgres;
 mod sql;
 mod sqlite;
 
 pub use crate::BoxFut;
+pub use hardening::{BlobVerdict, HardeningStore, RemoveBlobError, VERSION_BY_NUM};
+pub use mirror::{ChangeSignal, IndexChange, MirrorIndexRow, MirrorStore, MirroredCrate};
 pub use sql::{Engine, SqlStore};
 
 /// The metadata store on the embedded SQLite database.
@@ -125,6 +129,8 @@ pub struct PublishRecord {
     /// What the publisher's token allows for this crate. Which kind this publish is gets decided
     /// inside the transaction, from the crate as the transaction sees it.
     pub rights: PublishRights,
+    /// When set, the transaction also takes a token from the publisher's bucket for that kind.
+    pub rate_limits: Option<crate::ratelimit::RateLimits>,
 }
 
 /// The kinds of publish a token allows for one crate.
@@ -159,6 +165,11 @@ pub enum PublishConflict {
     NameMismatch(String),
     #[error("version exists")]
     VersionExists,
+    #[error("rate limited until {retry_at:?}")]
+    RateLimited {
+        action: crate::ratelimit::Action,
+        retry_at: std::time::SystemTime,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -169,7 +180,7 @@ impl From<sqlx::Error> for PublishConflict {
     }
 }
 
-pub trait MetaStore: Send + Sync {
+pub trait MetaStore: HardeningStore + MirrorStore + Send + Sync {
     /// A trivial round trip to the database (readiness probe).
     fn ping(&self) -> BoxFut<'_, StoreResult<()>>;
     /// The newest applied migration version (`None` on an empty database).

@@ -39,14 +39,14 @@ pub trait Engine: Database {
 }
 
 pub struct SqlStore<DB: Database> {
-    pool: Pool<DB>,
+    pub(super) pool: Pool<DB>,
     /// Held across a whole write when [`Engine::PROCESS_WRITE_LOCK`] asks for it.
     write: Mutex<()>,
 }
 
 /// A write transaction, and this process's write lock when the engine takes one.
-struct WriteTx<'a, DB: Database> {
-    tx: Transaction<'static, DB>,
+pub(super) struct WriteTx<'a, DB: Database> {
+    pub(super) tx: Transaction<'static, DB>,
     _lock: Option<MutexGuard<'a, ()>>,
 }
 
@@ -58,14 +58,19 @@ impl<DB: Engine> SqlStore<DB> {
         }
     }
 
-    async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
+    /// The pool, for the per-feature query files beside this one.
+    pub(super) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub(super) async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
         match DB::PROCESS_WRITE_LOCK {
             true => Some(self.write.lock().await),
             false => None,
         }
     }
 
-    async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
+    pub(super) async fn begin_write(&self) -> Result<WriteTx<'_, DB>, sqlx::Error> {
         let lock = self.write_lock().await;
         let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         Ok(WriteTx { tx, _lock: lock })
@@ -75,7 +80,7 @@ impl<DB: Engine> SqlStore<DB> {
 impl<DB: Database> WriteTx<'_, DB> {
     /// Rolls back now, while the write lock is still held, rather than whenever the pool next
     /// uses the connection.
-    async fn abandon(self) {
+    pub(super) async fn abandon(self) {
         let _ = self.tx.rollback().await;
     }
 }
@@ -120,7 +125,7 @@ impl From<TokenRow> for TokenRecord {
 }
 
 #[derive(FromRow)]
-struct VersionDbRow {
+pub(super) struct VersionDbRow {
     num: String,
     index_line: String,
     yanked: i64,
@@ -203,11 +208,12 @@ where
         Ok(info.id)
     }
 
-    /// Creates the crate, or finds that another publish just did; returns its id.
+    /// Creates the crate, or finds that another publish just did; returns its id and which of the
+    /// two this publish turned out to be.
     async fn create_crate(
         conn: &mut DB::Connection,
         rec: &PublishRecord,
-    ) -> Result<i64, PublishConflict> {
+    ) -> Result<(i64, PublishKind), PublishConflict> {
         rec.rights.allow(PublishKind::New)?;
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO crates (name, canon_name, description, created_at) \
@@ -225,12 +231,15 @@ where
                 .bind(rec.user_id)
                 .execute(conn)
                 .await?;
-            return Ok(id);
+            return Ok((id, PublishKind::New));
         }
         // Another publish created this crate meanwhile and has committed: this publish is now an
         // update of that crate, with the scope, owner and name checks that implies.
         match Self::find_crate(conn, &rec.canon_name).await? {
-            Some(info) => Self::update_crate(conn, info, rec).await,
+            Some(info) => Ok((
+                Self::update_crate(conn, info, rec).await?,
+                PublishKind::Update,
+            )),
             None => Err(StoreError::CrateVanished(rec.name.clone()).into()),
         }
     }
@@ -239,8 +248,11 @@ where
         conn: &mut DB::Connection,
         rec: &PublishRecord,
     ) -> Result<(), PublishConflict> {
-        let crate_id = match Self::find_crate(conn, &rec.canon_name).await? {
-            Some(info) => Self::update_crate(conn, info, rec).await?,
+        let (crate_id, kind) = match Self::find_crate(conn, &rec.canon_name).await? {
+            Some(info) => (
+                Self::update_crate(conn, info, rec).await?,
+                PublishKind::Update,
+            ),
             None => Self::create_crate(conn, rec).await?,
         };
         let inserted = sqlx::query(
@@ -255,18 +267,21 @@ where
         .bind(&rec.index_line)
         .bind(rec.user_id)
         .bind(rec.now)
-        .execute(conn)
+        .execute(&mut *conn)
         .await;
         match inserted {
-            Ok(r) if DB::rows_affected(&r) == 1 => Ok(()),
-            Ok(_) => Err(PublishConflict::VersionExists),
-            Err(e) if is_unique_violation(&e) => Err(PublishConflict::VersionExists),
-            Err(e) => Err(e.into()),
+            Ok(r) if DB::rows_affected(&r) == 1 => {}
+            Ok(_) => return Err(PublishConflict::VersionExists),
+            Err(e) if is_unique_violation(&e) => return Err(PublishConflict::VersionExists),
+            Err(e) => return Err(e.into()),
         }
+        // The bucket of the kind this transaction decided, in this transaction: a publish refused
+        // for any reason (its rollback) uses up nothing.
+        Self::charge_publish(conn, rec, kind).await
     }
 
     /// One statement that writes, under this process's write lock when the engine takes one.
-    async fn write_one<'q>(
+    pub(super) async fn write_one<'q>(
         &self,
         query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     ) -> Result<u64, sqlx::Error> {

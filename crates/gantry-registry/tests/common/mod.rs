@@ -3,10 +3,16 @@
 #![allow(dead_code)]
 
 pub mod cargo_env;
+pub mod delegate_mirror;
+pub mod hardening;
 pub mod services;
 
 #[allow(unused_imports)]
 pub use cargo_env::{CargoEnv, project};
+#[allow(unused_imports)]
+pub(crate) use delegate_mirror::delegate_mirror_store;
+#[allow(unused_imports)]
+pub(crate) use hardening::delegate_hardening_store;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
