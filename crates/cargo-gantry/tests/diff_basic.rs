@@ -196,6 +196,13 @@ fn package_not_found_and_direct_invocation() {
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "-p", "fo"])
         .assert_same();
+    // Named next to `--workspace` (cargo's `nonexistence_package_together_with_workspace`).
+    for spec in ["nonexistence", "nonpattern*"] {
+        Case::new(&fx)
+            .args(&["--no-verify", "--offline", "--workspace", "-p", spec])
+            .assert_same()
+            .cargo_fails_with("not found in workspace");
+    }
     Case::new(&fx)
         .args(NV)
         .invocation(Invocation::Direct)
