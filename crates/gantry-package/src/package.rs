@@ -175,6 +175,10 @@ pub fn package(
         RegistryRequest::Index(_) => false,
     };
     let package_dir = opts.build_dir.join("package");
+    if !opts.list {
+        // The build dir holds scratch work only; cargo tags it for backup tools like a target dir.
+        write_cachedir_tag(&opts.build_dir)?;
+    }
     // Cargo layers its overlay over the crates-io source id, but a replaced crates-io is queried
     // through its replacement, so siblings stay unresolvable (even with `--registry crates-io`).
     let crates_io_replaced = opts.crates_io_replacement.is_some();

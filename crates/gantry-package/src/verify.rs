@@ -100,11 +100,12 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     if let Some(o) = req.overlay {
         o.apply(&mut cmd);
     }
-    let outcome = build_output::run(cmd, &mut |line| shown(line, req.names)).map_err(|source| {
-        VerifyError::Spawn {
-            program: req.cargo.program.display().to_string(),
-            source,
-        }
+    let outcome = build_output::run(cmd, &req.build_dir.join("package"), &mut |line| {
+        shown(line, req.names)
+    })
+    .map_err(|source| VerifyError::Spawn {
+        program: req.cargo.program.display().to_string(),
+        source,
     });
     guard.leave()?;
     let outcome = outcome?;
