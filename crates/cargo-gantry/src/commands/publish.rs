@@ -7,6 +7,7 @@ mod journal;
 mod plan;
 mod preflight;
 mod progress;
+mod reel;
 mod report;
 mod upload;
 
@@ -86,7 +87,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
                 .iter()
                 .any(|s| s.publish.is_some_and(|l| !l.is_empty()))
             {
-                shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\n  |\n  = help: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
+                shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\nhelp: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
             }
             Target {
                 name: None,
@@ -202,8 +203,19 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     };
 
     let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
+    let name_known: Vec<bool> = to_upload
+        .iter()
+        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
+        .collect();
     run_preflight(
-        args, &ws, &crates, &upload, &remote, &target, &refusals, shell,
+        args,
+        &ws,
+        &crates,
+        (&upload, &name_known),
+        &remote,
+        &target,
+        &refusals,
+        shell,
     )?;
     if !args.no_verify && !upload.is_empty() {
         let started = Instant::now();
@@ -221,10 +233,6 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             }
         }
     }
-    let name_known: Vec<bool> = to_upload
-        .iter()
-        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
-        .collect();
     let recheck: BTreeSet<usize> = upload
         .iter()
         .enumerate()
@@ -323,7 +331,7 @@ fn run_preflight(
     args: &PublishArgs,
     ws: &gantry_package::workspace::Workspace,
     all: &[PackagedCrate],
-    upload: &[PackagedCrate],
+    (upload, name_known): (&[PackagedCrate], &[bool]),
     remote: &Remote,
     target: &Target,
     refusals: &[String],
@@ -350,6 +358,7 @@ fn run_preflight(
     let input = preflight::PreflightInput {
         ws,
         crates: upload,
+        name_known,
         all_versions: &all_versions,
         remote,
         api: api.as_ref(),

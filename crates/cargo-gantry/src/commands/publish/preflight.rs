@@ -78,6 +78,9 @@ pub struct PreflightInput<'a> {
     pub ws: &'a Workspace,
     /// Only those that will be uploaded (not identical-skipped).
     pub crates: &'a [PackagedCrate],
+    /// For each of `crates`: whether the registry knows its name already (read by the plan; the
+    /// index is not asked twice).
+    pub name_known: &'a [bool],
     /// (name, version) of every planned crate, skipped ones included.
     pub all_versions: &'a [(String, String)],
     pub remote: &'a Remote,
@@ -163,8 +166,8 @@ pub fn check_all(input: &PreflightInput) -> Preflight {
     let mut out = Preflight::default();
     let mut index = IndexCache::default();
     let mut uploads = Vec::new();
-    for c in input.crates {
-        match prepare(input, c, &mut index) {
+    for (i, c) in input.crates.iter().enumerate() {
+        match prepare(input, c, input.name_known.get(i).copied()) {
             Ok(u) => uploads.push(u),
             Err(e) => out.problem(Some(c), format!("{e:#}"), None),
         }
@@ -197,12 +200,11 @@ pub fn check_all(input: &PreflightInput) -> Preflight {
 fn prepare<'a>(
     input: &PreflightInput,
     c: &'a PackagedCrate,
-    index: &mut IndexCache,
+    exists: Option<bool>,
 ) -> anyhow::Result<Upload<'a>> {
     let metadata = metadata::new_crate(&c.tmp_path, &c.manifest, &c.name, &c.version, &input.reg)?;
     let tarball = std::fs::read(&c.tmp_path)
         .with_context(|| format!("failed to read `{}`", c.tmp_path.display()))?;
-    let exists = index.exists(input.remote, &c.name).ok();
     Ok(Upload {
         krate: c,
         metadata,
@@ -435,11 +437,6 @@ impl IndexCache {
             self.names.insert(key.clone(), names);
         }
         Ok(self.names.get(&key).map_or(&[], Vec::as_slice))
-    }
-
-    /// Whether the registry has a crate of this name in any capitalisation.
-    fn exists(&mut self, remote: &Remote, name: &str) -> anyhow::Result<bool> {
-        Ok(!self.names(remote, name)?.is_empty())
     }
 
     /// Whether the registry has a crate of exactly this name (what a dependency must name).
