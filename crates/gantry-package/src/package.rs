@@ -175,10 +175,6 @@ pub fn package(
         RegistryRequest::Index(_) => false,
     };
     let package_dir = opts.build_dir.join("package");
-    if !opts.list {
-        // The build dir holds scratch work only; cargo tags it for backup tools like a target dir.
-        write_cachedir_tag(&opts.build_dir)?;
-    }
     // Cargo layers its overlay over the crates-io source id, but a replaced crates-io is queried
     // through its replacement, so siblings stay unresolvable (even with `--registry crates-io`).
     let crates_io_replaced = opts.crates_io_replacement.is_some();
@@ -580,6 +576,11 @@ fn write_archive(
     let manifest = publish.text;
     let file_name = format!("{}-{version}.crate", pkg.name);
     let tmp_dir = package_dir.join("tmp-crate");
+    // The build dir holds scratch work only; cargo tags it for backup tools like a target dir. Only
+    // now, after the file list: a build dir inside an unversioned package is listed like any file.
+    if let Some(build_dir) = package_dir.parent() {
+        write_cachedir_tag(build_dir)?;
+    }
     fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io {
         path: tmp_dir.clone(),
         source,

@@ -120,7 +120,6 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     }
 
     // Packaging is cheap: do it first, so the registry state can be decided by checksum.
-    let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name_of = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
@@ -161,7 +160,9 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         bail!("{}", refusals.join("\n\n"));
     }
 
-    let journal_path = journal::path_for(&target_dir, &ws.root_dir, &target.index_url);
+    // Like everything else publish writes, the journal lives in the build dir (cargo's publish
+    // leaves the target dir alone; the build dir is the target dir unless configured).
+    let journal_path = journal::path_for(&opts.build_dir, &ws.root_dir, &target.index_url);
     let planned: Vec<(String, String, String)> = crates
         .iter()
         .map(|c| (c.name.clone(), c.version.clone(), c.checksum.clone()))

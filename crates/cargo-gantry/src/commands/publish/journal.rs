@@ -81,13 +81,13 @@ fn now_ms() -> u64 {
 
 /// `<target-dir>/package/gantry-publish/<hash>.json`; the hash keys workspace root and registry,
 /// so runs against different registries keep separate journals.
-pub fn path_for(target_dir: &Path, workspace_root: &Path, index_url: &str) -> PathBuf {
+pub fn path_for(build_dir: &Path, workspace_root: &Path, index_url: &str) -> PathBuf {
     let mut h = Sha256::new();
     h.update(workspace_root.to_string_lossy().as_bytes());
     h.update([0]);
     h.update(index_url.as_bytes());
     let digest = hex::encode(h.finalize());
-    target_dir
+    build_dir
         .join("package")
         .join("gantry-publish")
         .join(format!("{}.json", &digest[..16]))
