@@ -367,6 +367,7 @@ fn run_preflight(
             target_index: target.canonical_url(),
             target_is_crates_io: target.is_crates_io(),
         },
+        dry_run: args.dry_run,
     };
     let found = if upload.is_empty() {
         preflight::Preflight::default()

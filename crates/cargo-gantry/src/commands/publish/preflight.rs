@@ -87,6 +87,8 @@ pub struct PreflightInput<'a> {
     /// None when no token is available: reported as a problem.
     pub api: Option<&'a WebApi>,
     pub reg: RegistryContext<'a>,
+    /// `--dry-run`: advice cargo would not give is asked for and shown.
+    pub dry_run: bool,
 }
 
 /// Problems stop a publish; warnings are advice (rate-limit waits, checks that could not be made).

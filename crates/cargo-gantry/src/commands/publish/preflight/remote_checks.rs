@@ -10,7 +10,8 @@
 //! (kellnr serves its web page for `/api/v1/me`; JFrog Artifactory answers 400). Such an answer is
 //! said once, in one line, and the check is listed as not run. Only a definitive refusal from
 //! crates.io or a registry that advertises its rules is a problem: anything else must not block a
-//! publish that would succeed.
+//! publish that would succeed. So a real publish to a registry whose rules are unknown makes none
+//! of these calls (as cargo makes none); its dry run does, for the advice.
 
 use gantry_client::webapi::{ApiError, WebApi};
 
@@ -19,6 +20,11 @@ use super::{Preflight, PreflightInput, Problem, Rules, Upload, probe};
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
         return; // nothing will be uploaded, so nothing needs a token
+    }
+    if !input.dry_run && Rules::of(input.remote) == Rules::Unknown {
+        // Nothing these calls find can stop a real publish here (only warnings), and cargo makes
+        // no such calls: the upload's answer is the registry's verdict. A dry run still asks.
+        return;
     }
     let Some(api) = input.api else {
         // A real publish has already stopped with cargo's "no token found"; a dry run goes on.
