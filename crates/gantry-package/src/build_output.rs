@@ -45,11 +45,11 @@ pub fn run(
         for line in BufReader::new(stderr).split(b'\n') {
             let mut line = line?;
             let mut plain = strip_ansi(&String::from_utf8_lossy(&line));
-            if plain.starts_with("warning: ") {
-                if let Some(shorter) = without_manifest_prefix(&line, unpacked.as_bytes()) {
-                    line = shorter;
-                    plain = strip_ansi(&String::from_utf8_lossy(&line));
-                }
+            if plain.starts_with("warning: ")
+                && let Some(shorter) = without_manifest_prefix(&line, unpacked.as_bytes())
+            {
+                line = shorter;
+                plain = strip_ansi(&String::from_utf8_lossy(&line));
             }
             if !on_line(&plain) || is_lock_bookkeeping(&plain) {
                 continue;
