@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use gantry_client::config::CargoConfig;
 use gantry_package::cargo_cmd::CargoInvocation;
+use gantry_package::overlay::Upstream;
 use gantry_package::registry::RegistryRequest;
 
 use crate::cli::{GlobalArgs, ManifestArgs};
@@ -31,14 +32,7 @@ impl Context {
     /// `--manifest-path`, else the nearest `Cargo.toml` from the current directory upward.
     pub fn manifest_path(&self, args: &ManifestArgs) -> anyhow::Result<PathBuf> {
         if let Some(p) = &args.manifest_path {
-            if p.file_name().is_none_or(|n| n != "Cargo.toml") {
-                bail!("the manifest-path must be a path to a Cargo.toml file");
-            }
-            let abs = self.cwd.join(p);
-            if !abs.exists() {
-                bail!("manifest path `{}` does not exist", p.display());
-            }
-            return Ok(abs);
+            return check_manifest_path(&self.cwd, p);
         }
         for dir in gantry_package::workspace::paths::ancestors(&self.cwd) {
             let candidate = dir.join("Cargo.toml");
@@ -96,6 +90,19 @@ impl Context {
         Ok(self.cwd.join(expanded))
     }
 
+    /// crates.io as cargo reaches it for this run: through cargo's test hook when it is set, else
+    /// its git index when `registries.crates-io.protocol = "git"`, else its sparse index.
+    pub fn crates_io_upstream(&self) -> anyhow::Result<Upstream> {
+        if let Some(url) = self.config.crates_io_test_index() {
+            return Ok(Upstream::crates_io_at(url));
+        }
+        Ok(if self.crates_io_git()? {
+            Upstream::crates_io_git()
+        } else {
+            Upstream::crates_io()
+        })
+    }
+
     /// Whether crates.io is reached through its git index (`registries.crates-io.protocol`).
     pub fn crates_io_git(&self) -> anyhow::Result<bool> {
         Ok(self
@@ -112,7 +119,10 @@ impl Context {
             .into_iter()
             .filter_map(|name| Some((self.registry_index(&name)?, name)))
             .collect();
-        gantry_package::registry_names::RegistryNames::new(names)
+        let crates_io_git = self
+            .crates_io_upstream()
+            .is_ok_and(|u| !u.overlay_key.starts_with("sparse+"));
+        gantry_package::registry_names::RegistryNames::new(names).with_crates_io_git(crates_io_git)
     }
 
     /// The build directory as `cargo metadata` reports it.
@@ -224,6 +234,43 @@ pub fn validate_index_url(url: &str) -> anyhow::Result<()> {
     let bare = url.strip_prefix("sparse+").unwrap_or(url);
     reqwest::Url::parse(bare).map_err(|e| anyhow::anyhow!("invalid url `{url}`: {e}"))?;
     Ok(())
+}
+
+/// `--manifest-path` checked in cargo's order, with cargo's words: what does not exist is named
+/// first, then a directory (pointing at its `Cargo.toml` when it has one), then a file that is not a
+/// `Cargo.toml` (a `.rs` or extension-less file is a cargo script, which needs nightly `-Zscript`).
+fn check_manifest_path(cwd: &Path, given: &Path) -> anyhow::Result<PathBuf> {
+    let abs = gantry_package::workspace::paths::normalize_path(&cwd.join(given));
+    if abs.file_name().is_some_and(|n| n == "Cargo.toml") {
+        if !abs.exists() {
+            bail!("manifest path `{}` does not exist", given.display());
+        }
+        return Ok(abs);
+    }
+    if !abs.exists() {
+        bail!("manifest path `{}` does not exist", given.display());
+    }
+    if abs.is_dir() {
+        let inner = abs.join("Cargo.toml");
+        if inner.is_file() {
+            bail!(
+                "manifest path `{}` is a directory but expected a file\nhelp: {} exists",
+                given.display(),
+                inner.display()
+            );
+        }
+        bail!(
+            "manifest path `{}` is a directory but expected a file",
+            given.display()
+        );
+    }
+    if abs.extension().is_none_or(|e| e == "rs") {
+        bail!("embedded manifest `{}` requires `-Zscript`", abs.display());
+    }
+    bail!(
+        "the manifest-path must be a path to a Cargo.toml file: `{}`",
+        abs.display()
+    )
 }
 
 #[cfg(test)]

@@ -196,6 +196,13 @@ fn package_not_found_and_direct_invocation() {
     Case::new(&fx)
         .args(&["--no-verify", "--offline", "-p", "fo"])
         .assert_same();
+    // Named next to `--workspace` (cargo's `nonexistence_package_together_with_workspace`).
+    for spec in ["nonexistence", "nonpattern*"] {
+        Case::new(&fx)
+            .args(&["--no-verify", "--offline", "--workspace", "-p", spec])
+            .assert_same()
+            .cargo_fails_with("not found in workspace");
+    }
     Case::new(&fx)
         .args(NV)
         .invocation(Invocation::Direct)
@@ -222,6 +229,30 @@ fn bad_flags() {
     Case::new(&fx)
         .args(&["--manifest-path", "nope/Cargo.toml", "--offline"])
         .assert_same();
+}
+
+#[test]
+fn bad_manifest_paths() {
+    // cargo's `bad_manifest_path` cases, plus a file that is not a manifest and a cargo script.
+    let fx = Fixture::new();
+    fx.basic("foo", "foo")
+        .dir("empty")
+        .file("notes.txt", "")
+        .file("script.rs", "fn main() {}\n");
+    for path in [
+        "foo",
+        "foo/bar",
+        "foo/bar/baz",
+        "foo/bar/baz/Cargo.toml",
+        "empty",
+        "notes.txt",
+        "script.rs",
+        "foo/../foo/Cargo.toml",
+    ] {
+        Case::new(&fx)
+            .args(&["--no-verify", "--offline", "--manifest-path", path])
+            .assert_same();
+    }
 }
 
 #[test]

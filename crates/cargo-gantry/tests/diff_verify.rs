@@ -157,4 +157,16 @@ fn verify_with_configured_build_dir() {
         build_dir.join("package").exists(),
         "cargo should have used build.build-dir"
     );
+    // Both tools tag a build dir they create as a cache (`build_dir_legacy` in cargo's suite).
+    for side in [Side::Cargo, Side::Gantry] {
+        std::fs::remove_dir_all(&build_dir).unwrap();
+        let out = Case::new(&fx)
+            .args(&["--offline", "--no-verify"])
+            .run_side(side);
+        assert!(out.ok(), "{}", out.error_block());
+        assert!(
+            build_dir.join("CACHEDIR.TAG").is_file(),
+            "{side:?} left no CACHEDIR.TAG in the build dir"
+        );
+    }
 }

@@ -424,3 +424,22 @@ fn dirty_member_from_workspace_root() {
         .assert_same()
         .cargo_ok();
 }
+
+#[test]
+fn root_package_with_default_members() {
+    // cargo's `with_duplicate_spec_in_members`: at the root of a workspace whose root is a package,
+    // declared `default-members` are what is selected, not the root package.
+    let fx = Fixture::new();
+    fx.file(
+        "Cargo.toml",
+        "[package]\nname = \"foo\"\nversion = \"0.1.0\"\nedition = \"2015\"\n\n[workspace]\nmembers = [\"li\", \"bar\"]\ndefault-members = [\"li\", \"bar\"]\n",
+    )
+    .file("src/main.rs", "fn main() {}\n")
+    .basic("li", "li")
+    .basic("bar", "bar");
+    Case::new(&fx)
+        .args(&["--no-verify", "--offline"])
+        .assert_same()
+        .cargo_ok()
+        .stderr_contains("Packaging bar v");
+}

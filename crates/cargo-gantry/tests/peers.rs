@@ -35,14 +35,11 @@ fn kellnr_publish_without_license_succeeds_as_with_cargo() {
     assert_eq!(stub.published(), ["bare"], "gantry stored nothing");
     assert_cargo_lines_in_order(&runs);
     let g = &runs[1].stderr;
-    // `{"warnings":null}` is a success; kellnr's missing `/api/v1/me` is said once, in one line.
+    // `{"warnings":null}` is a success; kellnr's missing `/api/v1/me` only means ownership could
+    // not be checked, which a real publish does not mention (cargo checks nothing of the kind; the
+    // dry run says so, see below).
     assert!(!g.contains("invalid response"), "{g}");
-    let me: Vec<&str> = g.lines().filter(|l| l.contains("/api/v1/me")).collect();
-    assert_eq!(me.len(), 1, "{g}");
-    assert!(
-        me[0].starts_with("warning: registry `kellnr` has no usable `/api/v1/me`"),
-        "{g}"
-    );
+    assert!(!g.contains("/api/v1/me"), "{g}");
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn order_chain_diamond_dev_edge_and_unpublishable_then_identical_rerun() {
     let out = publish(
         &s.root,
         &s.home,
-        &["--no-verify", "--message-format", "json"],
+        &["--no-verify", "--message-format", "json", "--verbose"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let order = s.stub.stored_order();
@@ -295,6 +295,8 @@ fn upload_failure_on_one_crate_then_resume() {
         err.contains("Summary 2 published, 2 already published (identical)"),
         "{err}"
     );
+    // The plan is said with `-v` only: cargo's own lines already tell what is published.
+    assert!(!err.contains("Planned "), "{err}");
     let order = s.stub.stored_order();
     assert_eq!(order[2..], ["mid", "top"]);
 }
@@ -638,7 +640,7 @@ fn real_registry_rate_limit_pauses_new_crates_while_an_update_proceeds() {
     .unwrap();
     std::thread::sleep(Duration::from_secs(2)); // the new-crate bucket refills
 
-    let out = run(&["--no-verify"]);
+    let out = run(&["--no-verify", "--verbose"]);
     assert!(out.status.success(), "{}", text(&out));
     let err = stderr(&out);
     assert!(

@@ -9,8 +9,14 @@
 //!   cause, so it is returned for the caller to nest. Compilation failures (`could not compile`,
 //!   `failed to run custom build command`) cargo prints as they happen, and then only "failed to
 //!   verify package tarball"; those pass through.
+//!
+//! Cargo builds a verified crate as a workspace of its own, where manifest warnings name no file;
+//! our builds go through a real workspace (the unpacked crate's `[workspace]`, or the synthetic one
+//! of a multi-crate verification), where cargo prefixes each with `<manifest path>: `. The prefix
+//! is dropped for manifests under `unpacked` (`<build-dir>/package`), so the warning reads as cargo's.
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
 /// What a finished build left to report.
@@ -23,18 +29,29 @@ pub struct BuildOutcome {
 }
 
 /// Runs `cmd`, streaming its stderr to ours as described in the module doc; `on_line` sees every
-/// line (without colours), shown or not.
-pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> io::Result<BuildOutcome> {
+/// line (without colours) and says whether it may be shown (it returns false for a git index's
+/// `Updating` line this run has shown already, see [`crate::registry_names`]).
+pub fn run(
+    mut cmd: Command,
+    unpacked: &Path,
+    on_line: &mut dyn FnMut(&str) -> bool,
+) -> io::Result<BuildOutcome> {
+    let unpacked = unpacked.to_string_lossy().into_owned();
     cmd.stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let mut held: Vec<Vec<u8>> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         let mut out = io::stderr();
         for line in BufReader::new(stderr).split(b'\n') {
-            let line = line?;
-            let plain = strip_ansi(&String::from_utf8_lossy(&line));
-            on_line(&plain);
-            if is_lock_bookkeeping(&plain) {
+            let mut line = line?;
+            let mut plain = strip_ansi(&String::from_utf8_lossy(&line));
+            if plain.starts_with("warning: ")
+                && let Some(shorter) = without_manifest_prefix(&line, unpacked.as_bytes())
+            {
+                line = shorter;
+                plain = strip_ansi(&String::from_utf8_lossy(&line));
+            }
+            if !on_line(&plain) || is_lock_bookkeeping(&plain) {
                 continue;
             }
             if plain.starts_with("error: ") {
@@ -77,6 +94,27 @@ pub fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> io::Result<BuildO
         status: child.wait()?,
         error: None,
     })
+}
+
+/// `line` without the `<unpacked>/…/Cargo.toml: ` that names the manifest a warning is about.
+fn without_manifest_prefix(line: &[u8], unpacked: &[u8]) -> Option<Vec<u8>> {
+    const TAIL: &[u8] = b"/Cargo.toml: ";
+    let start = find(line, unpacked)?;
+    let end = start + find(&line[start..], TAIL)? + TAIL.len();
+    // `<name>-<version>` (or the synthetic workspace's dir) between them, not a sentence.
+    if line[start + unpacked.len()..end - TAIL.len()].contains(&b' ') {
+        return None;
+    }
+    let mut out = line[..start].to_vec();
+    out.extend_from_slice(&line[end..]);
+    Some(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn flush(out: &mut impl Write, held: &mut Vec<Vec<u8>>) -> io::Result<()> {
@@ -196,6 +234,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn manifest_prefix_of_an_unpacked_crate_is_dropped() {
+        let unpacked = b"/w/target/package";
+        let line = b"\x1b[33mwarning\x1b[0m: /w/target/package/bar-1.2.3/Cargo.toml: only one of `license`";
+        assert_eq!(
+            without_manifest_prefix(line, unpacked).as_deref(),
+            Some(&b"\x1b[33mwarning\x1b[0m: only one of `license`"[..])
+        );
+        assert_eq!(
+            without_manifest_prefix(b"warning: /w/src/Cargo.toml: x", unpacked),
+            None
+        );
+        assert_eq!(
+            without_manifest_prefix(
+                b"warning: see /w/target/package and a/Cargo.toml: x",
+                unpacked
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn bookkeeping_and_ansi() {
         assert!(is_lock_bookkeeping(
             "     Locking 3 packages to latest compatible versions"
@@ -230,7 +289,7 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("printf '%s' '{stderr}' >&2; exit 101"));
-        run(cmd, &mut |_| {}).unwrap()
+        run(cmd, Path::new("/nowhere"), &mut |_| true).unwrap()
     }
 
     #[test]

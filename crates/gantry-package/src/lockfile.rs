@@ -156,7 +156,10 @@ fn forward_progress(stderr: &str, names: &RegistryNames, reporter: &dyn Reporter
         if let Some(rest) = trimmed.strip_prefix("Updating ")
             && rest.ends_with(" index")
         {
-            reporter.status("Updating", &names.display_index(rest));
+            let message = names.display_index(rest);
+            if names.show_index_update(&message) {
+                reporter.status("Updating", &message);
+            }
         } else if let Some(rest) = trimmed.strip_prefix("warning: ") {
             reporter.warning(rest);
         }
@@ -167,7 +170,7 @@ fn forward_progress(stderr: &str, names: &RegistryNames, reporter: &dyn Reporter
 /// (reported separately). `cargo update --workspace` differs from a plain resolution in two ways we
 /// undo: it reports the workspace's own path packages, and it always prints a `Locking` summary.
 /// Index updates are progress, not changes: they are shown as they come and never counted.
-fn forward_all(stderr: &str, reporter: &dyn Reporter) {
+fn forward_all(stderr: &str, names: &RegistryNames, reporter: &dyn Reporter) {
     let mut changes: Vec<(&str, &str)> = Vec::new();
     for line in stderr.lines() {
         if line.starts_with("error: ") {
@@ -181,7 +184,9 @@ fn forward_all(stderr: &str, reporter: &dyn Reporter) {
             continue;
         };
         if word == "Updating" && message.ends_with(" index") {
-            reporter.status(word, message);
+            if names.show_index_update(message) {
+                reporter.status(word, message);
+            }
             continue;
         }
         let local_path = message.ends_with(')') && message.contains(" (/");
@@ -266,6 +271,7 @@ fn with_header(resolved: &str, own_lock: Option<&str>) -> String {
 pub fn resolve_workspace(
     root_manifest: &Path,
     cargo: &CargoInvocation,
+    names: &RegistryNames,
     reporter: &dyn Reporter,
 ) -> Result<(), LockError> {
     let mut cmd = cargo.command("update", root_manifest);
@@ -278,7 +284,7 @@ pub fn resolve_workspace(
     let stderr = String::from_utf8_lossy(&output.stderr);
     // This is the resolution cargo package itself performs, so its status lines (`Locking`,
     // `Adding`, …) are what cargo shows too.
-    forward_all(&stderr, reporter);
+    forward_all(&stderr, names, reporter);
     if output.status.success() {
         Ok(())
     } else {
@@ -310,6 +316,7 @@ mod tests {
         let rec = Recorder::new(false);
         forward_all(
             "    Updating crates.io index\n     Locking 2 packages to latest compatible versions\n      Adding dep v1.0.0\n      Adding foo v0.1.0 (/w/foo)\n",
+            &RegistryNames::default(),
             &rec,
         );
         let shown: Vec<Event> = rec.events();
@@ -333,6 +340,7 @@ mod tests {
         let rec = Recorder::new(false);
         forward_all(
             "    Updating crates.io index\n     Locking 0 packages to latest compatible versions\n",
+            &RegistryNames::default(),
             &rec,
         );
         // A cold index update is not a package change.

@@ -81,6 +81,16 @@ impl Upstream {
         }
     }
 
+    /// crates.io served from `index` by cargo's test hook `__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS`
+    /// (cargo's own test suite; no user sets it): cargo still names it crates.io in lockfiles and
+    /// metadata, but reads it, and layers the overlay over it, at `index`.
+    pub fn crates_io_at(index: &str) -> Self {
+        Upstream {
+            overlay_key: lock_source_for_index(index),
+            ..Self::crates_io()
+        }
+    }
+
     /// An alternative registry named `name` whose index URL is `index` (as configured).
     pub fn named(_name: &str, index: &str) -> Self {
         Self::url(index)

@@ -44,8 +44,10 @@ pub struct PackageOptions<'a> {
     /// `build.build-dir` (the target dir unless configured): scratch files, the overlay registry
     /// and verification live in its `package/`, as cargo's do.
     pub build_dir: PathBuf,
-    /// `registries.crates-io.protocol = "git"`: cargo layers the overlay over crates.io's git index.
-    pub crates_io_git: bool,
+    /// crates.io as this run reaches it: the source cargo layers the overlay over is its sparse
+    /// index, its git index (`registries.crates-io.protocol = "git"`), or the stand-in cargo's test
+    /// suite names (see [`Upstream::crates_io_at`]).
+    pub crates_io: Upstream,
     pub build: BuildFlags,
     pub cargo: CargoInvocation,
     pub cwd: PathBuf,
@@ -186,7 +188,7 @@ pub fn package(
     // lockfile as its own error, refreshes a stale one, and is where `--locked` is enforced.
     let ws_lock = ws.lockfile_path();
     if opts.include_lockfile && ws_lock.is_file() {
-        lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, reporter)?;
+        lockfile::resolve_workspace(&ws.root_manifest, &opts.cargo, &opts.names, reporter)?;
     }
 
     let mut done = Vec::new();
@@ -340,8 +342,8 @@ fn new_overlay(
     opts: &PackageOptions,
     package_dir: &Path,
 ) -> Result<Overlay, PackageError> {
-    let upstream = if target.is_crates_io && opts.crates_io_git {
-        Upstream::crates_io_git()
+    let upstream = if target.is_crates_io {
+        opts.crates_io.clone()
     } else {
         target.upstream.clone()
     };
@@ -574,6 +576,11 @@ fn write_archive(
     let manifest = publish.text;
     let file_name = format!("{}-{version}.crate", pkg.name);
     let tmp_dir = package_dir.join("tmp-crate");
+    // The build dir holds scratch work only; cargo tags it for backup tools like a target dir. Only
+    // now, after the file list: a build dir inside an unversioned package is listed like any file.
+    if let Some(build_dir) = package_dir.parent() {
+        write_cachedir_tag(build_dir)?;
+    }
     fs::create_dir_all(&tmp_dir).map_err(|source| PackageError::Io {
         path: tmp_dir.clone(),
         source,

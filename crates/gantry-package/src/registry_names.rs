@@ -5,25 +5,78 @@
 //! cargo process (the lockfile scratch package, a crate being verified) therefore say `registry =
 //! "name"` for every registry the configuration names, which is the same dependency to cargo.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use crate::overlay::same_index;
 
-/// Index URL (as configured) → registry name.
+/// Index URL (as configured) → registry name, and which index updates this run has shown.
 #[derive(Debug, Clone, Default)]
-pub struct RegistryNames(BTreeMap<String, String>);
+pub struct RegistryNames {
+    by_index: BTreeMap<String, String>,
+    /// crates.io is read through a git index (its own with `protocol = "git"`, or cargo's test
+    /// suite's stand-in).
+    crates_io_git: bool,
+    /// `Updating …` messages of git indexes already shown; shared by every clone, as cargo's record
+    /// of updated sources is shared by its whole process.
+    shown: Arc<Mutex<BTreeSet<String>>>,
+}
 
 impl RegistryNames {
     pub fn new(by_index: BTreeMap<String, String>) -> Self {
-        RegistryNames(by_index)
+        RegistryNames {
+            by_index,
+            ..Default::default()
+        }
+    }
+
+    /// Says that crates.io is read through a git index.
+    pub fn with_crates_io_git(mut self, git: bool) -> Self {
+        self.crates_io_git = git;
+        self
     }
 
     /// The configured name of the registry whose index is `url`.
     pub fn name_of(&self, url: &str) -> Option<&str> {
-        self.0
+        self.by_index
             .iter()
             .find(|(index, _)| same_index(index, url))
             .map(|(_, name)| name.as_str())
+    }
+
+    /// Whether `Updating <message>` (`crates.io index`, `` `name` index ``, `` `<url>` index ``)
+    /// is to be shown. Cargo fetches a git index once per process and says so once; a sparse index
+    /// is asked afresh by every resolution and says so each time. Gantry runs several cargo
+    /// processes where cargo runs one, so the repeats of a git index's update are dropped.
+    pub fn show_index_update(&self, message: &str) -> bool {
+        if !self.is_git_index(message) {
+            return true;
+        }
+        // A poisoned lock only means another thread panicked while printing; show the line.
+        self.shown
+            .lock()
+            .map_or(true, |mut shown| shown.insert(message.to_owned()))
+    }
+
+    fn is_git_index(&self, message: &str) -> bool {
+        if message == "crates.io index" {
+            return self.crates_io_git;
+        }
+        let Some(inner) = message
+            .strip_prefix('`')
+            .and_then(|m| m.strip_suffix("` index"))
+        else {
+            return false;
+        };
+        let url = if inner.contains("://") {
+            Some(inner)
+        } else {
+            self.by_index
+                .iter()
+                .find(|(_, name)| *name == inner)
+                .map(|(url, _)| url.as_str())
+        };
+        url.is_some_and(|u| !u.starts_with("sparse+"))
     }
 
     /// `` `<url>` index `` → `` `name` index `` for a configured registry; anything else unchanged.
@@ -41,7 +94,7 @@ impl RegistryNames {
     /// `manifest` with every `registry-index = "<url>"` of a configured registry replaced by
     /// `registry = "<name>"`; unchanged when there is nothing to replace or it does not parse.
     pub fn name_dependencies(&self, manifest: &str) -> String {
-        if self.0.is_empty() {
+        if self.by_index.is_empty() {
             return manifest.to_owned();
         }
         let Ok(mut doc) = manifest.parse::<toml_edit::DocumentMut>() else {
@@ -115,6 +168,29 @@ mod tests {
             "`local` index"
         );
         assert_eq!(names().display_index("crates.io index"), "crates.io index");
+    }
+
+    #[test]
+    fn a_git_index_update_is_shown_once_per_run() {
+        let names = RegistryNames::new(BTreeMap::from([
+            ("file:///r/git".to_owned(), "g".to_owned()),
+            (
+                "sparse+http://127.0.0.1:1/index/".to_owned(),
+                "s".to_owned(),
+            ),
+        ]))
+        .with_crates_io_git(true);
+        let other = names.clone();
+        for message in ["crates.io index", "`g` index", "`https://x/idx` index"] {
+            assert!(names.show_index_update(message), "{message}");
+            assert!(!other.show_index_update(message), "{message}");
+        }
+        for message in ["`s` index", "`sparse+http://x/` index", "`unknown` index"] {
+            assert!(names.show_index_update(message), "{message}");
+            assert!(names.show_index_update(message), "{message}");
+        }
+        assert!(RegistryNames::default().show_index_update("crates.io index"));
+        assert!(RegistryNames::default().show_index_update("crates.io index"));
     }
 
     #[test]

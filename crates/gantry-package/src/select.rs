@@ -21,6 +21,10 @@ pub enum SelectError {
     },
     #[error("package pattern(s) `{0}` not found in workspace `{1}`")]
     NoGlobMatch(String, String),
+    /// `-p` names next to `--workspace` that no member has (cargo checks them even though
+    /// `--workspace` selects every member anyway).
+    #[error("package(s) `{0}` not found in workspace `{1}`")]
+    NotInWorkspace(String, String),
 }
 
 fn similar_help(similar: &Option<String>) -> String {
@@ -41,6 +45,7 @@ impl Selection {
     pub fn resolve(&self, ws: &Workspace) -> Result<Vec<usize>, SelectError> {
         let all: Vec<usize> = (0..ws.members.len()).collect();
         let chosen: BTreeSet<usize> = if self.workspace {
+            self.check_named_members(ws)?;
             let mut set: BTreeSet<usize> = all.iter().copied().collect();
             for pattern in &self.exclude {
                 set.retain(|&i| {
@@ -72,12 +77,38 @@ impl Selection {
                 set.extend(hits);
             }
             set
-        } else if let Some(current) = ws.current {
-            BTreeSet::from([current])
         } else {
+            // Already the current member inside a member, and `default-members` (when declared)
+            // at the root, as cargo chooses.
             ws.default_members.iter().copied().collect()
         };
         Ok(chosen.into_iter().collect())
+    }
+
+    /// Every `-p` given with `--workspace` must still name a member: names first, then patterns.
+    fn check_named_members(&self, ws: &Workspace) -> Result<(), SelectError> {
+        let unmatched = |glob: bool| -> Vec<&str> {
+            self.packages
+                .iter()
+                .filter(|spec| is_glob(spec) == glob)
+                .filter(|spec| {
+                    !ws.members
+                        .iter()
+                        .any(|m| spec_matches(spec, &m.name, &m.version))
+                })
+                .map(String::as_str)
+                .collect()
+        };
+        let root = || ws.root_dir.display().to_string();
+        let names = unmatched(false);
+        if !names.is_empty() {
+            return Err(SelectError::NotInWorkspace(names.join(", "), root()));
+        }
+        let patterns = unmatched(true);
+        if !patterns.is_empty() {
+            return Err(SelectError::NoGlobMatch(patterns.join(", "), root()));
+        }
+        Ok(())
     }
 }
 

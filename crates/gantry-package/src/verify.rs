@@ -100,7 +100,10 @@ pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     if let Some(o) = req.overlay {
         o.apply(&mut cmd);
     }
-    let outcome = build_output::run(cmd, &mut |_| {}).map_err(|source| VerifyError::Spawn {
+    let outcome = build_output::run(cmd, &req.build_dir.join("package"), &mut |line| {
+        shown(line, req.names)
+    })
+    .map_err(|source| VerifyError::Spawn {
         program: req.cargo.program.display().to_string(),
         source,
     });
@@ -312,6 +315,14 @@ pub(crate) fn describe_changes(
     }
     text.push_str("\n\nTo proceed despite this, pass the `--no-verify` flag.");
     Some(text)
+}
+
+/// Whether a line of a verification build is shown: all but a git index's repeated `Updating`.
+pub(crate) fn shown(line: &str, names: &RegistryNames) -> bool {
+    match line.trim_start().strip_prefix("Updating ") {
+        Some(message) if message.ends_with(" index") => names.show_index_update(message),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

@@ -198,11 +198,15 @@ fn build(req: &AllRequest, root_manifest: &Path, root_lock: &Path) -> Result<(),
                 crates.push(krate);
             }
         }
+        crate::verify::shown(line, req.names)
     };
-    let outcome = build_output::run(cmd, &mut blame).map_err(|source| VerifyError::Spawn {
-        program: req.cargo.program.display().to_string(),
-        source,
-    })?;
+    let outcome =
+        build_output::run(cmd, &req.build_dir.join("package"), &mut blame).map_err(|source| {
+            VerifyError::Spawn {
+                program: req.cargo.program.display().to_string(),
+                source,
+            }
+        })?;
     if !outcome.status.success() {
         let error = outcome
             .error

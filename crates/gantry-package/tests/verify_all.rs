@@ -104,7 +104,7 @@ impl Setup {
             crates_io_replacement: None,
             target_dir: self.target_dir.clone(),
             build_dir: self.target_dir.clone(),
-            crates_io_git: false,
+            crates_io: gantry_package::overlay::Upstream::crates_io(),
             build: BuildFlags::default(),
             cargo: self.cargo.clone(),
             cwd: self.ws_dir.clone(),

@@ -41,7 +41,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         crates_io_replacement: ctx.config.crates_io_replacement()?,
         target_dir: target_dir.clone(),
         build_dir,
-        crates_io_git: ctx.crates_io_git()?,
+        crates_io: ctx.crates_io_upstream()?,
         build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),

@@ -7,6 +7,7 @@ mod journal;
 mod plan;
 mod preflight;
 mod progress;
+mod reel;
 mod report;
 mod upload;
 
@@ -97,7 +98,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
                 .iter()
                 .any(|s| s.publish.is_some_and(|l| !l.is_empty()))
             {
-                shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\n  |\n  = help: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
+                shell.warning("`--index` will ignore registries set by `package.publish` in Cargo.toml, and may cause unexpected push to prohibited registry\nhelp: use `--registry` instead or set `publish = true` in Cargo.toml to suppress this warning");
             }
             remote::index_target(&ctx, url)
         }
@@ -144,7 +145,6 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     }
 
     // Packaging is cheap: do it first, so the registry state can be decided by checksum.
-    let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name_of = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
@@ -159,6 +159,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &list_sink,
     )?;
     trusted.lend_to_cargo(&mut opts.cargo);
+    // Connecting said `Updating …` for the target's index: a git index is not fetched again.
+    opts.names.show_index_update(&target.describe());
     let started = Instant::now();
     let pkg::Packaged { crates, overlay } = pkg::package(&ws, &selected, &opts, shell)?;
     for c in &crates {
@@ -184,7 +186,9 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         bail!("{}", refusals.join("\n\n"));
     }
 
-    let journal_path = journal::path_for(&target_dir, &ws.root_dir, &target.index_url);
+    // Like everything else publish writes, the journal lives in the build dir (cargo's publish
+    // leaves the target dir alone; the build dir is the target dir unless configured).
+    let journal_path = journal::path_for(&opts.build_dir, &ws.root_dir, &target.index_url);
     let planned: Vec<(String, String, String)> = crates
         .iter()
         .map(|c| (c.name.clone(), c.version.clone(), c.checksum.clone()))
@@ -226,8 +230,19 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     };
 
     let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
+    let name_known: Vec<bool> = to_upload
+        .iter()
+        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
+        .collect();
     run_preflight(
-        args, &ws, &crates, &upload, &remote, &target, &refusals, shell,
+        args,
+        &ws,
+        &crates,
+        (&upload, &name_known),
+        &remote,
+        &target,
+        &refusals,
+        shell,
     )?;
     if !args.no_verify && !upload.is_empty() {
         let started = Instant::now();
@@ -245,10 +260,6 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             }
         }
     }
-    let name_known: Vec<bool> = to_upload
-        .iter()
-        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
-        .collect();
     let recheck: BTreeSet<usize> = upload
         .iter()
         .enumerate()
@@ -347,7 +358,7 @@ fn run_preflight(
     args: &PublishArgs,
     ws: &gantry_package::workspace::Workspace,
     all: &[PackagedCrate],
-    upload: &[PackagedCrate],
+    (upload, name_known): (&[PackagedCrate], &[bool]),
     remote: &Remote,
     target: &Target,
     refusals: &[String],
@@ -374,6 +385,7 @@ fn run_preflight(
     let input = preflight::PreflightInput {
         ws,
         crates: upload,
+        name_known,
         all_versions: &all_versions,
         remote,
         api: api.as_ref(),
@@ -381,6 +393,7 @@ fn run_preflight(
             target_index: target.canonical_url(),
             target_is_crates_io: target.is_crates_io(),
         },
+        dry_run: args.dry_run,
     };
     let found = if upload.is_empty() {
         preflight::Preflight::default()
@@ -390,7 +403,7 @@ fn run_preflight(
     for r in refusals {
         shell.error(&anyhow::anyhow!("{r}"));
     }
-    preflight::report(&found, shell);
+    preflight::report(&found, args.dry_run, shell);
     if args.dry_run && !found.not_run.is_empty() {
         shell.note(&format!(
             "dry run: checks that could not run: {}",
@@ -502,7 +515,7 @@ fn package_options<'a>(
         crates_io_replacement: None,
         target_dir,
         build_dir,
-        crates_io_git: ctx.crates_io_git()?,
+        crates_io: ctx.crates_io_upstream()?,
         build: args.compile.build_flags(&args.features),
         cargo: ctx.cargo(&args.global, &args.manifest, shell.color_arg()),
         cwd: ctx.cwd.clone(),

@@ -81,13 +81,13 @@ fn now_ms() -> u64 {
 
 /// `<target-dir>/package/gantry-publish/<hash>.json`; the hash keys workspace root and registry,
 /// so runs against different registries keep separate journals.
-pub fn path_for(target_dir: &Path, workspace_root: &Path, index_url: &str) -> PathBuf {
+pub fn path_for(build_dir: &Path, workspace_root: &Path, index_url: &str) -> PathBuf {
     let mut h = Sha256::new();
     h.update(workspace_root.to_string_lossy().as_bytes());
     h.update([0]);
     h.update(index_url.as_bytes());
     let digest = hex::encode(h.finalize());
-    target_dir
+    build_dir
         .join("package")
         .join("gantry-publish")
         .join(format!("{}.json", &digest[..16]))
@@ -224,6 +224,17 @@ pub struct Previous {
 pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
     let mut notes = Vec::new();
     let mut recheck = Vec::new();
+    // A run that stopped before its uploads (a packaging, verification or preflight error) left
+    // nothing on the registry: this run starts over as cargo would, and says nothing about it.
+    let uploads_began = prev.crates.iter().any(|e| {
+        matches!(
+            e.state,
+            Step::Uploaded | Step::Confirmed | Step::Failed | Step::NotAttempted
+        )
+    });
+    if !uploads_began {
+        return Previous { notes, recheck };
+    }
     let list = |step: Step| -> Vec<String> {
         prev.crates
             .iter()
@@ -289,6 +300,19 @@ mod tests {
 
     fn planned(c: &str) -> Vec<(String, String, Option<String>)> {
         vec![("a".into(), "1.0.0".into(), Some(c.into()))]
+    }
+
+    #[test]
+    fn a_run_stopped_before_uploading_leaves_no_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let j = Journal::start(path.clone(), "g", &planned("aa"), Box::new(|_| {}));
+        j.record("a", "1.0.0", Step::Verified, None);
+        let prev = load(&path).unwrap().unwrap();
+        let now = vec![("a".to_owned(), "1.0.0".to_owned(), "bb".to_owned())];
+        let p = compare(&prev, &now);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        assert!(p.recheck.is_empty());
     }
 
     #[test]

@@ -29,9 +29,12 @@ pub fn show_plan(
             s.describe(),
             s.action()
         );
+        // A skip changes what cargo would do (it would fail on the existing version), so it is
+        // always said; the rest of the plan is what cargo does anyway, said with `-v` and in JSON.
         match s {
             RegistryState::Identical => shell.status("Skipping", &line),
-            _ => shell.status("Planned", &line),
+            _ if shell.verbose() => shell.status("Planned", &line),
+            _ => {}
         }
         json.push(serde_json::json!({
             "crate": c.name,
@@ -96,7 +99,8 @@ pub fn report(
         "not_attempted": names(&not_attempted),
         "dry_run": dry,
     }));
-    if crates.len() > 1 || !ok || !skipped.is_empty() {
+    // Where every crate was published as planned, cargo's own lines already said so.
+    if !ok || !skipped.is_empty() || (crates.len() > 1 && shell.verbose()) {
         let mut parts = Vec::new();
         for (n, word) in [
             (published.len(), "published"),

@@ -4,7 +4,9 @@
 //! bucket (new crate / new version, as crates.io counts them) for `Retry-After`; everything else
 //! continues. Retries are safe: after an unknown outcome (no answer, 5xx) the index is asked whether
 //! it already lists our checksum before anything is sent again. The credential is fetched for each
-//! upload, so a provider issuing short-lived tokens is asked afresh every time.
+//! upload, so a provider issuing short-lived tokens is asked afresh every time. The index is polled
+//! once the uploads under way are answered, and their lines are shown as cargo's sequential uploads
+//! show them ([`super::reel`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use super::events::Events;
 use super::join_list;
 use super::journal::{Journal, Step};
 use super::progress::Progress;
+use super::reel::{Line, Reel};
 use crate::metadata::{self, RegistryContext};
 use crate::remote::Remote;
 use crate::shell::Shell;
@@ -111,6 +114,7 @@ struct Sched<'a, 'p> {
     bodies: Vec<Option<Body>>,
     paused: Vec<(Bucket, Instant)>,
     announced: Vec<usize>,
+    reel: Reel,
 }
 
 type Answer = (usize, Result<PublishWarnings, ApiError>);
@@ -165,6 +169,7 @@ pub fn run(
         bodies: vec![None; n],
         paused: Vec::new(),
         announced: Vec::new(),
+        reel: Reel::default(),
     };
     plan.remote.runtime.block_on(s.drive());
     progress.finish();
@@ -184,6 +189,14 @@ impl Sched<'_, '_> {
 
     fn say(&self, f: impl FnOnce(&Shell)) {
         self.progress.print(|| f(self.shell));
+    }
+
+    /// A line about upload `i`, shown in cargo's one-upload-at-a-time order (see [`Reel`]).
+    fn show(&mut self, i: usize, line: Option<Line>, last: bool) {
+        let lines = self.reel.line(i, line, last);
+        if !lines.is_empty() {
+            self.say(|sh| lines.iter().for_each(|l| l.print(sh)));
+        }
     }
 
     /// Member indices whose crates count as available to dependents.
@@ -216,6 +229,7 @@ impl Sched<'_, '_> {
     }
 
     fn settle(&mut self, i: usize, outcome: Outcome) {
+        self.show(i, None, true);
         let c = &self.plan.crates[i];
         let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
         match &outcome {
@@ -360,7 +374,8 @@ impl Sched<'_, '_> {
             Err(e) => return self.settle(i, Outcome::Failed(format!("{e:#}"))),
         };
         let id = pkg_id(&self.plan.ws.members[c.member]);
-        self.say(|sh| sh.status("Uploading", &id));
+        self.reel.begin(i);
+        self.show(i, Some(Line::Status("Uploading", id)), false);
         self.started[i].get_or_insert_with(Instant::now);
         self.attempts[i] += 1;
         self.st[i] = St::InFlight;
@@ -391,12 +406,14 @@ impl Sched<'_, '_> {
     fn uploaded(&mut self, i: usize, response: &PublishWarnings) {
         let c = self.c(i);
         let label = label(c);
+        let (name, version) = (c.name.clone(), c.version.clone());
         for w in response.messages() {
-            self.say(|sh| sh.warning(&w));
-            self.events.warning(Some((&c.name, &c.version)), &w);
+            self.events.warning(Some((&name, &version)), &w);
+            self.show(i, Some(Line::Warning(w)), false);
         }
-        let registry = self.registry.clone();
-        self.say(|sh| sh.status("Uploaded", &format!("{label} to registry `{registry}`")));
+        let uploaded = format!("{label} to registry `{}`", self.registry);
+        self.show(i, Some(Line::Status("Uploaded", uploaded)), true);
+        let c = self.c(i);
         let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
         self.events
             .step("uploaded", &c.name, &c.version, Some(&c.checksum), took);
@@ -432,7 +449,7 @@ impl Sched<'_, '_> {
                         "the registry answered with an error, but {} is in the index with this checksum",
                         label(&c)
                     );
-                    self.say(|sh| sh.note(&note));
+                    self.show(i, Some(Line::Note(note)), false);
                     return self.uploaded(i, &PublishWarnings::default());
                 }
                 Ok(false) => {}
@@ -473,8 +490,8 @@ impl Sched<'_, '_> {
             label(&c),
             delay.as_secs_f64().ceil() as u64
         );
-        self.say(|sh| sh.status("Waiting", &msg));
         self.events.warning(Some((&c.name, &c.version)), &msg);
+        self.show(i, Some(Line::Status("Waiting", msg)), true);
         self.st[i] = St::RetryAt(now + delay);
     }
 
@@ -578,7 +595,12 @@ impl Sched<'_, '_> {
         let registry = &self.registry;
         let msg = if remaining == 0 {
             format!(
-                "waiting for {list} to be available at registry `{registry}`\nhelp: you may press ctrl-c to skip waiting; the crate should be available shortly"
+                "waiting for {list} to be available at registry `{registry}`\nhelp: you may press ctrl-c to skip waiting; the {} available shortly",
+                if waiting.len() == 1 {
+                    "crate should be"
+                } else {
+                    "crates should be"
+                }
             )
         } else {
             format!(
@@ -637,14 +659,10 @@ impl Sched<'_, '_> {
                 }
                 continue;
             }
-            let wake = self.next_wake();
-            tokio::select! {
-                joined = set.join_next() => {
-                    if let Some(Ok((i, result))) = joined {
-                        self.answered(i, result).await;
-                    }
-                }
-                _ = sleep_until_opt(wake) => self.poll().await,
+            // The index is polled once the uploads under way are answered, as cargo waits for a
+            // batch only after sending it: the crates found then are announced together.
+            if let Some(Ok((i, result))) = set.join_next().await {
+                self.answered(i, result).await;
             }
         }
         // Whatever is still waiting has a dependency cycle or a dependency that never settled.
@@ -659,13 +677,6 @@ impl Sched<'_, '_> {
                 );
             }
         }
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

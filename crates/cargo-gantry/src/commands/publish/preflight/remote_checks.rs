@@ -10,15 +10,21 @@
 //! (kellnr serves its web page for `/api/v1/me`; JFrog Artifactory answers 400). Such an answer is
 //! said once, in one line, and the check is listed as not run. Only a definitive refusal from
 //! crates.io or a registry that advertises its rules is a problem: anything else must not block a
-//! publish that would succeed.
+//! publish that would succeed. So a real publish to a registry whose rules are unknown makes none
+//! of these calls (as cargo makes none); its dry run does, for the advice.
 
 use gantry_client::webapi::{ApiError, WebApi};
 
-use super::{Preflight, PreflightInput, Rules, Upload, probe};
+use super::{Preflight, PreflightInput, Problem, Rules, Upload, probe};
 
 pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
         return; // nothing will be uploaded, so nothing needs a token
+    }
+    if !input.dry_run && Rules::of(input.remote) == Rules::Unknown {
+        // Nothing these calls find can stop a real publish here (only warnings), and cargo makes
+        // no such calls: the upload's answer is the registry's verdict. A dry run still asks.
+        return;
     }
     let Some(api) = input.api else {
         // A real publish has already stopped with cargo's "no token found"; a dry run goes on.
@@ -145,27 +151,27 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
         }
         Err(e) if is_auth(&e) => {
             // Not definitive here: this registry may guard `/me` otherwise than publishing.
-            out.warning(
+            out.unchecked.push(Problem::new(
                 None,
                 format!(
                     "registry `{registry}` refused the token for `/api/v1/me` ({}); ownership was not checked",
                     first_line(&e)
                 ),
                 Some(AUTH_HELP.to_owned()),
-            );
+            ));
             out.not_run
                 .push("ownership (the token was refused for `/api/v1/me`)".to_owned());
             return;
         }
         Err(e) => {
-            out.warning(
+            out.unchecked.push(Problem::new(
                 None,
                 format!(
                     "registry `{registry}` has no usable `/api/v1/me` ({}); ownership was not checked",
                     no_usable_api(&e)
                 ),
                 None,
-            );
+            ));
             out.not_run
                 .push("ownership (no usable `/api/v1/me`)".to_owned());
             return;
@@ -208,14 +214,14 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
                 out.problem(Some(c), e.detail(), Some(AUTH_HELP.to_owned()))
             }
             Err(e) => {
-                out.warning(
+                out.unchecked.push(Problem::new(
                     None,
                     format!(
                         "registry `{registry}` has no usable owners API ({}); ownership was not checked",
                         no_usable_api(&e)
                     ),
                     None,
-                );
+                ));
                 out.not_run.push("ownership (no usable owners API)".to_owned());
                 return;
             }
