@@ -60,6 +60,13 @@ pub enum TarballError {
     MultipleManifests(String, String),
     #[error("uploaded tarball contains an incorrectly cased `Cargo.toml` manifest file: {0}")]
     IncorrectlyCasedManifest(String),
+    /// A directory spelled like the manifest (`cargo.toml/` beside `Cargo.toml`): on a
+    /// case-insensitive file system it collides with the manifest, so what unpacks is not what was
+    /// checked.
+    #[error(
+        "uploaded tarball contains a directory named like the `Cargo.toml` manifest file: {0}"
+    )]
+    ManifestNamedDirectory(String),
     #[error(
         "the `Cargo.toml` manifest file {path} is larger than the limit of {MAX_MANIFEST_SIZE} bytes"
     )]
@@ -177,8 +184,11 @@ fn find_manifest(
             Entry::Vacant(e) => {
                 let rel = e.key().clone();
                 e.insert(path.clone());
-                if !(kind.is_file() && rel.eq_ignore_ascii_case("cargo.toml")) {
+                if !rel.eq_ignore_ascii_case("cargo.toml") {
                     continue;
+                }
+                if !kind.is_file() {
+                    return Err(TarballError::ManifestNamedDirectory(path));
                 }
                 // Case-insensitively, so that no file system can end up with another manifest
                 // than the one checked here.
@@ -369,6 +379,22 @@ mod tests {
             check(&t),
             Err(TarballError::DuplicateEntry { .. })
         ));
+    }
+
+    #[test]
+    fn a_directory_spelled_like_the_manifest_is_refused() {
+        // Found by the property test: beside `Cargo.toml`, a `cargo.toml/` directory would take
+        // the manifest's place on a case-insensitive file system.
+        let t = crate_of(&[
+            ("x-0.1.0/Cargo.toml", tar::EntryType::Regular, MANIFEST),
+            ("x-0.1.0/cargo.toml", tar::EntryType::Directory, b""),
+        ]);
+        assert_eq!(
+            check(&t),
+            Err(TarballError::ManifestNamedDirectory(
+                "x-0.1.0/cargo.toml".into()
+            ))
+        );
     }
 
     #[test]
