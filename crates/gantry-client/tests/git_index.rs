@@ -38,7 +38,7 @@ fn registry(dir: &Path) {
         r#"{"dl":"http://d","api":"http://a"}"#,
     )
     .unwrap();
-    std::fs::write(dir.join("se/rd/serde"), line("1.0.0", "aa")).unwrap();
+    std::fs::write(dir.join("se/rd/serde"), line("1.0.0", &"aa".repeat(32))).unwrap();
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "init"]);
 }
@@ -105,7 +105,7 @@ fn read_and_refresh(cli: bool) {
 
     // A new commit is seen after a refresh, not before.
     let mut text = std::fs::read_to_string(reg.join("se/rd/serde")).unwrap();
-    text.push_str(&line("1.1.0", "bb"));
+    text.push_str(&line("1.1.0", &"bb".repeat(32)));
     std::fs::write(reg.join("se/rd/serde"), &text).unwrap();
     git(&reg, &["commit", "-q", "-am", "1.1.0"]);
     assert_eq!(versions(&rt, &index), ["1.0.0"]);
@@ -117,7 +117,7 @@ fn read_and_refresh(cli: bool) {
     git(&reg, &["commit", "-q", "-m", "squash"]);
     git(&reg, &["branch", "-q", "-D", "main"]);
     git(&reg, &["branch", "-q", "-m", "main"]);
-    std::fs::write(reg.join("se/rd/serde"), line("2.0.0", "cc")).unwrap();
+    std::fs::write(reg.join("se/rd/serde"), line("2.0.0", &"cc".repeat(32))).unwrap();
     git(&reg, &["commit", "-q", "-am", "2.0.0"]);
     rt.block_on(index.refresh()).unwrap();
     assert_eq!(versions(&rt, &index), ["2.0.0"]);

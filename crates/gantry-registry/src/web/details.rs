@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn local_deps_skip_other_registries_and_use_the_real_name() {
         let entry: IndexEntry = serde_json::from_str(
-            r#"{"name":"x","vers":"1.0.0","cksum":"00","features":{},"deps":[
+            r#"{"name":"x","vers":"1.0.0","cksum":"0000000000000000000000000000000000000000000000000000000000000000","features":{},"deps":[
             {"name":"renamed","package":"Real-Dep","req":"^1","kind":"dev"},
             {"name":"serde","req":"^1","registry":"https://github.com/rust-lang/crates.io-index"},
             {"name":"local","req":"^0.2"}]}"#,
