@@ -78,6 +78,9 @@ pub fn run(repo: &Path, peer: &str, gantry: Option<PathBuf>) -> Result<(), Strin
         );
         std::fs::write(&file, text).map_err(|e| format!("writing {}: {e}", file.display()))?;
     }
+    for side in &sides {
+        keep_crates(side, &report.join(format!("crates-{}", side.tool.label())))?;
+    }
     for (k, tool) in servers.iter().zip([Tool::Cargo, Tool::Gantry]) {
         let log = report.join(format!("kellnr-{}.log", tool.label()));
         let _ = std::fs::write(log, k.log());
@@ -92,4 +95,27 @@ pub fn run(repo: &Path, peer: &str, gantry: Option<PathBuf>) -> Result<(), Strin
 
 fn code(c: Option<i32>) -> String {
     c.map_or_else(|| "signal".into(), |c| c.to_string())
+}
+
+/// Each side's packaged `.crate` files (under `target/package/`, at any depth), kept beside the
+/// outputs so the two can be compared byte for byte after the scratch directory is gone.
+fn keep_crates(side: &Side, dest: &Path) -> Result<(), String> {
+    let mut dirs = vec![side.dir.join("target/package")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "crate") {
+                std::fs::create_dir_all(dest)
+                    .map_err(|e| format!("creating {}: {e}", dest.display()))?;
+                std::fs::copy(&path, dest.join(e.file_name()))
+                    .map_err(|e| format!("copying {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
 }

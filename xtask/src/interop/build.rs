@@ -44,6 +44,7 @@ pub fn ensure(repo: &Path) -> Result<PathBuf, String> {
     );
     let src = unpack(&base)?;
     let manifest = src.join("Cargo.toml");
+    detach_from_workspace(&manifest)?;
     let updated = cargo()
         .args([
             "update",
@@ -107,6 +108,19 @@ fn unpack(base: &Path) -> Result<PathBuf, String> {
         .unpack(&dest)
         .map_err(|e| format!("unpacking {}: {e}", cached.display()))?;
     Ok(dest.join(format!("kellnr-{KELLNR_VERSION}")))
+}
+
+/// Marks the unpacked package as a workspace of its own: it sits under this repository's
+/// `target/`, and without its own `[workspace]` table cargo would take the repository's root
+/// manifest for its workspace and refuse to work on a package that is not a member of it.
+fn detach_from_workspace(manifest: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
+    if text.lines().any(|l| l.trim() == "[workspace]") {
+        return Ok(());
+    }
+    std::fs::write(manifest, format!("{text}\n[workspace]\n"))
+        .map_err(|e| format!("writing {}: {e}", manifest.display()))
 }
 
 /// `$CARGO_HOME/registry/cache/<registry>/<file>`, whichever registry directory has it.

@@ -228,8 +228,24 @@ impl Side<'_> {
                 s = s.replace(p, "[ROOT]");
             }
         }
-        s
+        s.lines().map(mask_elapsed).collect::<Vec<_>>().join("\n")
+            + if s.ends_with('\n') { "\n" } else { "" }
     }
+}
+
+/// `… in 0.52s` or `… in 1m 02s` (cargo's `Finished` line) as `… in [ELAPSED]`: the one part of a step's output
+/// that differs from run to run whoever runs it.
+fn mask_elapsed(line: &str) -> String {
+    if let Some((head, tail)) = line.rsplit_once(" in ")
+        && let Some(secs) = tail.strip_suffix('s')
+        && secs.starts_with(|c: char| c.is_ascii_digit())
+        && secs
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'm' | 'h' | ' '))
+    {
+        return format!("{head} in [ELAPSED]");
+    }
+    line.to_owned()
 }
 
 /// `cargo …` or `cargo-gantry gantry …`, without the calling cargo's variables.
@@ -268,5 +284,48 @@ pub fn verdict(c: &Outcome, g: &Outcome) -> &'static str {
         (true, true) => "same exit; cargo's lines all in gantry's",
         (true, false) => "same exit; output differs",
         (false, _) => "exit differs",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_times_are_masked_and_nothing_else() {
+        assert_eq!(
+            mask_elapsed("    Finished `dev` profile [unoptimized + debuginfo] target(s) in 0.52s"),
+            "    Finished `dev` profile [unoptimized + debuginfo] target(s) in [ELAPSED]"
+        );
+        assert_eq!(
+            mask_elapsed("    Finished `dev` profile target(s) in 1m 02s"),
+            "    Finished `dev` profile target(s) in [ELAPSED]"
+        );
+        for kept in [
+            "   Uploaded solo v0.1.0 to registry `kellnr`",
+            "found in s",
+            "in  s",
+        ] {
+            assert_eq!(mask_elapsed(kept), kept);
+        }
+    }
+
+    #[test]
+    fn verdicts_tell_identical_from_contained_from_different() {
+        let out = |code, stderr: &str| Outcome {
+            code: Some(code),
+            stderr: stderr.into(),
+            stdout: String::new(),
+        };
+        assert_eq!(verdict(&out(0, "a\nb\n"), &out(0, "a\nb\n")), "identical");
+        assert_eq!(
+            verdict(&out(0, "a\nb\n"), &out(0, "a\nx\nb\n")),
+            "same exit; cargo's lines all in gantry's"
+        );
+        assert_eq!(
+            verdict(&out(0, "a\nb\n"), &out(0, "b\na\n")),
+            "same exit; output differs"
+        );
+        assert_eq!(verdict(&out(0, "a\n"), &out(101, "a\n")), "exit differs");
     }
 }
