@@ -18,43 +18,13 @@ use std::time::{Duration, Instant};
 
 use peer_support::{Tool, text};
 
-/// The ktra release the test tooling installs (`xtask/src/testtools.rs`).
-const KTRA_VERSION: &str = "0.7.0";
 /// User `bob` as ktra names its users (its default `login_prefix`).
 const BOB: &str = "ktra-secure-auth:bob";
 
+/// ktra's pinned version and lookup are gantry-test-support's, shared with `cargo xtask test`.
 fn find_ktra() -> PathBuf {
-    let install = format!(
-        "run the tests with `cargo xtask test`, which installs it, or install it yourself: `cargo install --locked --version ={KTRA_VERSION} ktra --root target/test-tools`"
-    );
-    if let Some(p) = std::env::var_os("GANTRY_KTRA") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "GANTRY_KTRA={} is not a file; point it at a ktra {KTRA_VERSION} binary or unset it",
-            p.display()
-        );
-        return p;
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join("ktra");
-            if p.is_file() {
-                return p;
-            }
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/<name> is two levels below the workspace");
-    let p = root.join("target/test-tools/bin/ktra");
-    assert!(
-        p.is_file(),
-        "ktra not found (looked at $GANTRY_KTRA, $PATH and {}); {install}",
-        p.display()
-    );
-    p
+    gantry_test_support::tools::find(&gantry_test_support::tools::KTRA)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A running ktra with its index repository, crate files and database in a temp dir.

@@ -1,8 +1,7 @@
 //! The test services themselves: PostgreSQL and s3s-fs start, and every test gets an isolated
 //! database and bucket that a real S3 client can use.
 
-#[path = "common/services.rs"]
-mod services;
+use gantry_test_support::services;
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;

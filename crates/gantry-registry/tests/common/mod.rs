@@ -8,7 +8,7 @@ pub mod cargo_env;
 pub mod delegate;
 pub mod delegate_mirror;
 pub mod hardening;
-pub mod services;
+pub use gantry_test_support::services;
 
 #[allow(unused_imports)]
 pub use cargo_env::{CargoEnv, project};

@@ -3,8 +3,8 @@
 //! run in parallel. A watchdog shell stops both servers and removes the temp dir once the test
 //! process has exited, so `cargo test` leaves nothing running.
 //!
-//! Missing binaries are a test failure with instructions, never a silent skip.
-#![allow(dead_code)]
+//! Missing binaries are a test failure with instructions, never a silent skip. Which binaries, and
+//! where they are looked for, is [`crate::tools`].
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,8 +13,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Where Debian's `postgresql-15` package puts its binaries.
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+pub use crate::tools::PG_BIN;
+use crate::tools::{S3S_FS, ToolError};
+
 pub const S3_ACCESS_KEY: &str = "GANTRYTESTKEY";
 pub const S3_SECRET_KEY: &str = "gantry-test-secret-0123456789";
 pub const S3_REGION: &str = "us-east-1";
@@ -25,8 +26,6 @@ pub struct Services {
     pub s3_port: u16,
     /// The directory s3s-fs serves; bucket `b` is `<s3_root>/b`.
     pub s3_root: PathBuf,
-    pg_data: PathBuf,
-    as_postgres: bool,
 }
 
 /// A fresh database and bucket for one test.
@@ -132,45 +131,9 @@ impl Services {
     }
 }
 
-/// The s3s-fs binary: `GANTRY_S3S_FS`, else `PATH`, else `<workspace>/target/test-tools/bin/s3s-fs`.
-pub fn find_s3s_fs() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("GANTRY_S3S_FS") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "GANTRY_S3S_FS={} is not a file; point it at an s3s-fs 0.14.1 binary or unset it",
-                p.display()
-            ))
-        };
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join("s3s-fs");
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    let p = workspace_root().join("target/test-tools/bin/s3s-fs");
-    if p.is_file() {
-        return Ok(p);
-    }
-    Err(format!(
-        "s3s-fs not found (looked at $GANTRY_S3S_FS, $PATH and {}). Run the tests with `cargo xtask \
-         test`, which installs it there, or install it yourself: `cargo install --root \
-         target/test-tools s3s-fs@0.14.1 --features binary --locked`",
-        p.display()
-    ))
-}
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/<name> is two levels below the workspace")
-        .to_path_buf()
+/// The s3s-fs binary (see [`crate::tools::find`]).
+pub fn find_s3s_fs() -> Result<PathBuf, ToolError> {
+    crate::tools::find(&S3S_FS)
 }
 
 fn free_port() -> u16 {
@@ -228,15 +191,8 @@ fn run(mut cmd: Command, what: &str) -> Result<(), String> {
 }
 
 fn start() -> Result<Services, String> {
-    let initdb = Path::new(PG_BIN).join("initdb");
-    if !initdb.is_file() {
-        return Err(format!(
-            "PostgreSQL 15 is not installed ({} is missing). Install Debian's package: `apt-get \
-             install postgresql-15`",
-            initdb.display()
-        ));
-    }
-    let s3s = find_s3s_fs()?;
+    crate::tools::check_postgres().map_err(|e| e.to_string())?;
+    let s3s = find_s3s_fs().map_err(|e| e.to_string())?;
     let as_postgres = is_root();
 
     // Not a TempDir: the watchdog removes it after this process is gone.
@@ -373,7 +329,5 @@ fn start() -> Result<Services, String> {
         pg_port,
         s3_port,
         s3_root,
-        pg_data,
-        as_postgres,
     })
 }
