@@ -1,7 +1,6 @@
 //! Differential tests for workspaces: inheritance, members, resolver, lints.
 
-mod manifest_common;
-use manifest_common::check;
+use crate::manifest_common::check;
 
 const WS_ROOT: &str = r#"[workspace]
 members = ["foo", "crates/*"]
@@ -172,7 +171,7 @@ fn root_package_workspace_with_path_dep_member() {
 
 #[test]
 fn workspace_loading_members_and_defaults() {
-    let fx = manifest_common::fixture(&ws_files());
+    let fx = crate::manifest_common::fixture(&ws_files());
     let ws = gantry_package::workspace::load_workspace(&fx.path("foo/Cargo.toml")).expect("load");
     let names: Vec<&str> = ws.members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["foo", "bar", "baz2"]);
@@ -218,7 +217,10 @@ fn workspace_loading_members_and_defaults() {
 }
 
 /// Members and default members as `cargo metadata` reports them (names, sorted like cargo).
-fn cargo_members(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
+fn cargo_members(
+    fx: &crate::manifest_common::Fixture,
+    manifest: &str,
+) -> (Vec<String>, Vec<String>) {
     let out = std::process::Command::new("cargo")
         .args([
             "metadata",
@@ -261,7 +263,7 @@ fn cargo_members(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>,
     (list("workspace_members"), list("workspace_default_members"))
 }
 
-fn ours(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
+fn ours(fx: &crate::manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
     let ws = gantry_package::workspace::load_workspace(&fx.path(manifest)).expect("load");
     let mut members: Vec<String> = ws.members.iter().map(|m| m.name.clone()).collect();
     members.sort();
@@ -276,7 +278,7 @@ fn ours(fx: &manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<Stri
 
 #[test]
 fn members_and_default_members_match_cargo_metadata() {
-    let fx = manifest_common::fixture(&[
+    let fx = crate::manifest_common::fixture(&[
         (
             "Cargo.toml",
             "[package]\nname=\"root\"\nversion=\"0.1.0\"\n[workspace]\nmembers=[\"m/*\"]\nexclude=[\"m/ex\"]\ndefault-members=[\"m/b\"]\n[dependencies]\nz={path=\"z\"}\n",
@@ -317,7 +319,7 @@ fn members_and_default_members_match_cargo_metadata() {
 
 #[test]
 fn virtual_members_match_cargo_metadata() {
-    let fx = manifest_common::fixture(&[
+    let fx = crate::manifest_common::fixture(&[
         ("Cargo.toml", "[workspace]\nmembers=[\"x\", \"y\"]\n"),
         ("x/Cargo.toml", "[package]\nname=\"x\"\nversion=\"0.1.0\"\n"),
         ("x/src/lib.rs", ""),
@@ -377,7 +379,7 @@ fn default_features_merging_edition_2015() {
 #[cfg(unix)]
 #[test]
 fn symlinked_directory_keeps_user_spelling() {
-    let fx = manifest_common::fixture(&[
+    let fx = crate::manifest_common::fixture(&[
         (
             "real/Cargo.toml",
             "[workspace]\nmembers = [\"m\"]\n[workspace.package]\nreadme = \"README.md\"\n",
@@ -390,7 +392,7 @@ fn symlinked_directory_keeps_user_spelling() {
         ("real/m/src/lib.rs", ""),
     ]);
     std::os::unix::fs::symlink(fx.path("real"), fx.path("link")).expect("symlink");
-    let ws = manifest_common::check_fx(&fx, "link/m/Cargo.toml", "m", "0.1.0");
+    let ws = crate::manifest_common::check_fx(&fx, "link/m/Cargo.toml", "m", "0.1.0");
     assert_eq!(ws.root_manifest, fx.path("link/Cargo.toml"));
     assert_eq!(ws.members[0].manifest_path, fx.path("link/m/Cargo.toml"));
     assert_eq!(

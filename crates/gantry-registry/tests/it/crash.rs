@@ -3,16 +3,13 @@
 //! its bytes, and every other one absent or whole. A bounded number of trials per backend; what
 //! they saw is printed (`--nocapture`) for the record.
 
-#[macro_use]
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::hardening::{sha256_hex, try_http};
-use common::*;
+use crate::common::hardening::{sha256_hex, try_http};
+use crate::common::*;
 
 /// Acknowledged publishes after which each trial's server is killed.
 const KILL_AFTER: [usize; 4] = [1, 5, 12, 25];

@@ -2,14 +2,11 @@
 //! idle kept-alive connections are closed, the connection cap is honoured, stalled bodies get 408.
 //! No timing is asserted beyond "closed eventually, within a generous bound".
 
-#[macro_use]
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use gantry_registry::config::ConnLimits;
 
 /// Generous bound for "eventually": only a broken server takes this long.

@@ -2,15 +2,10 @@
 //! JWKS cache (refetched on an unknown kid at most once per interval, replaced whole), ES256
 //! issuers, an issuer that does not answer, and what `config.json` advertises.
 
-#[macro_use]
-mod common;
-#[path = "common/trustpub.rs"]
-mod trustpub_common;
-
-use common::*;
+use crate::common::*;
+use crate::trustpub_common::*;
 use gantry_test_support::paths;
 use serde_json::json;
-use trustpub_common::*;
 
 const CONFIGS: &str = "/api/v1/trusted_publishing/github_configs";
 

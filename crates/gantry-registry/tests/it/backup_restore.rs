@@ -11,12 +11,9 @@
 //! A publish between the dump and the blob copy must leave the restored registry consistent (its
 //! blob is merely unreferenced).
 
-#[macro_use]
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjPath;

@@ -1,13 +1,10 @@
 //! The real `cargo` against an in-process registry: publish, build, yank, owner, search, and the
 //! `--auth-required` flow with `cargo:token`.
 
-#[macro_use]
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn publish(env: &CargoEnv, dir: &Path) -> String {
     env.ok(dir, &["publish", "--no-verify", "--registry", "gantry"])

@@ -1,8 +1,6 @@
 //! Differential test on a real workspace: a copy of Gantry's own sources (inheritance from
 //! `[workspace.package]`/`[workspace.dependencies]`, several members, tests directories).
 
-mod manifest_common;
-
 use std::path::Path;
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -25,7 +23,7 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn gantry_workspace_members_match_cargo() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let fx = manifest_common::fixture(&[]);
+    let fx = crate::manifest_common::fixture(&[]);
     std::fs::copy(repo.join("Cargo.toml"), fx.path("Cargo.toml")).expect("copy root");
     for member_dir in ["crates", "xtask"] {
         copy_tree(&repo.join(member_dir), &fx.path(member_dir));
@@ -34,6 +32,11 @@ fn gantry_workspace_members_match_cargo() {
     assert!(!ws.members.is_empty());
     for m in &ws.members {
         let rel = m.manifest_path.strip_prefix(fx.dir.path()).expect("inside");
-        manifest_common::check_fx(&fx, &rel.to_string_lossy(), &m.name, &m.version.to_string());
+        crate::manifest_common::check_fx(
+            &fx,
+            &rel.to_string_lossy(),
+            &m.name,
+            &m.version.to_string(),
+        );
     }
 }

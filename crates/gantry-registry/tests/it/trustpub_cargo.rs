@@ -4,18 +4,13 @@
 //! credentials file. Also: two `serve` processes configured by flags sharing JWT ids and tokens,
 //! and `gantry-registry trust add|list|remove`.
 
-#[macro_use]
-mod common;
-#[path = "common/trustpub.rs"]
-mod trustpub_common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
+use crate::trustpub_common::*;
 use gantry_test_support::{GitHubWorkflow, OidcIssuer};
 use serde_json::json;
-use trustpub_common::*;
 
 /// A CI job's cargo: its own `CARGO_HOME` knowing registry `gantry` and no credentials; the token
 /// comes from the environment, as a workflow step hands it over.

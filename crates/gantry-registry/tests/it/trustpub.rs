@@ -3,15 +3,10 @@
 //! storing nothing), what the 30-minute token may and may not do, revocation, `trustpub_only`,
 //! and pending configs for a first release.
 
-#[macro_use]
-mod common;
-#[path = "common/trustpub.rs"]
-mod trustpub_common;
-
-use common::*;
+use crate::common::*;
+use crate::trustpub_common::*;
 use gantry_test_support::unix_now;
 use serde_json::json;
-use trustpub_common::*;
 
 const CONFIGS: &str = "/api/v1/trusted_publishing/github_configs";
 

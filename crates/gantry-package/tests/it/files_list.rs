@@ -1,8 +1,6 @@
 //! Differential tests: our file listing against `cargo package --list` (spec §2, §12.1).
 
-mod files_common;
-
-use files_common::*;
+use crate::files_common::*;
 
 fn exclude_tree(f: &Fixture) {
     for p in [

@@ -1,7 +1,6 @@
 //! Differential tests for legacy spellings, odd values and target-discovery corners.
 
-mod manifest_common;
-use manifest_common::check;
+use crate::manifest_common::check;
 
 #[test]
 fn legacy_project_and_underscore_spellings() {

@@ -1,7 +1,6 @@
 //! Differential tests: our normalised Cargo.toml vs the installed cargo's, byte for byte.
 
-mod manifest_common;
-use manifest_common::check;
+use crate::manifest_common::check;
 
 #[test]
 fn simple_lib_bin_test_and_profile() {

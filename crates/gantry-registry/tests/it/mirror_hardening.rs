@@ -7,23 +7,18 @@
 //! * `--auth-required` guards the mirror's routes as it guards the hosted ones, before anything is
 //!   asked of the upstream.
 
-#[macro_use]
-mod common;
-#[path = "common/mirror_env.rs"]
-mod mirror_env;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use common::hardening::sha256_hex;
-use common::*;
+use crate::common::hardening::sha256_hex;
+use crate::common::*;
+use crate::mirror_env::publish_crate;
 use gantry_registry::blob::{
     BlobError, BlobMeta, BlobReader, BlobStore, BoxFut, Stored, crate_key,
 };
 use gantry_registry::gc::{GcOptions, GcReport};
 use gantry_registry::mirror::{MirrorConfig, UpstreamUrl};
 use gantry_registry::store::MetaStore;
-use mirror_env::publish_crate;
 
 const DOWNLOAD: &str = "/mirror/crates/gc-mirrored/1.0.0/download";
 
@@ -75,7 +70,7 @@ fn gc_keeps_mirrored_crates(backend: Backend) {
     assert_eq!(again.status, 200, "{}", again.text());
     assert_eq!(again.body, first.body);
     assert_eq!(
-        mirror_env::metric(
+        crate::mirror_env::metric(
             m.addr,
             "gantry_mirror_crate_downloads_total{result=\"hit\"}"
         ),
@@ -187,7 +182,7 @@ fn auth_required_guards_the_mirror(backend: Backend) {
     }
     // Refused before the upstream was asked for anything.
     let misses = "gantry_mirror_index_requests_total{result=\"miss\"}";
-    assert_eq!(mirror_env::metric(m.addr, misses), 0);
+    assert_eq!(crate::mirror_env::metric(m.addr, misses), 0);
     assert_eq!(m.blob_count(), 0);
 
     let token = m.token("reader");

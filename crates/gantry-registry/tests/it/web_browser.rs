@@ -8,15 +8,12 @@
 //! `GANTRY_UPDATE_SCREENSHOTS=1` the screenshots of the start page, a crate page and `/me` are
 //! written to `docs/screenshots/`.
 
-#[macro_use]
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::browser::Browser;
-use common::*;
+use crate::common::browser::Browser;
+use crate::common::*;
 use fantoccini::Locator;
 use gantry_test_support::{GitHubWorkflow, OAuthClient, OidcIssuer, SignInUser, paths};
 use serde_json::json;

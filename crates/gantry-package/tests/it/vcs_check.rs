@@ -1,11 +1,9 @@
 //! Differential tests of the dirty check and `.cargo_vcs_info.json` against cargo (spec §4.2, §5).
 
-mod files_common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use files_common::*;
+use crate::files_common::*;
 use gantry_package::files::{ListOptions, list_files};
 use gantry_package::report::Recorder;
 use gantry_package::vcs::{VcsError, VcsInfo, VcsOptions, check_vcs};

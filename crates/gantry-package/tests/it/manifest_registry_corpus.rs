@@ -1,9 +1,7 @@
 //! Broad differential sweep over the crates in the local cargo registry cache: re-packaging an
 //! already published crate must give cargo's bytes too. Environment-dependent, hence `#[ignore]`
-//! (run with `cargo test -p gantry-package --test manifest_registry_corpus -- --ignored`).
+//! (run with `cargo test -p gantry-package --test it -- manifest_registry_corpus --ignored`).
 //! `GANTRY_CORPUS_LIMIT` caps the number of crates (default 60).
-
-mod manifest_common;
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +53,7 @@ fn registry_crates_round_trip() {
     let step = (all.len() / limit.max(1)).max(1);
     let mut failures = Vec::new();
     for dir in all.iter().step_by(step).take(limit) {
-        let fx = manifest_common::fixture(&[]);
+        let fx = crate::manifest_common::fixture(&[]);
         let pkg_dir = fx.path("pkg");
         copy_tree(dir, &pkg_dir);
         // Published crates carry the original manifest; only the normalised one is input here.
@@ -68,7 +66,7 @@ fn registry_crates_round_trip() {
         let pkg = &ws.members[0];
         let (name, version) = (pkg.name.clone(), pkg.version.to_string());
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            manifest_common::check_fx(&fx, "pkg/Cargo.toml", &name, &version);
+            crate::manifest_common::check_fx(&fx, "pkg/Cargo.toml", &name, &version);
         }));
         if result.is_err() {
             failures.push(dir.display().to_string());

@@ -2,10 +2,7 @@
 //! sessions shared by instances, tokens on `/me`, owner invitations, and download counts written
 //! in batches by several instances.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::common::*;
 use gantry_registry::accounts::hash_password;
 use gantry_registry::store::now;
 use serde_json::json;

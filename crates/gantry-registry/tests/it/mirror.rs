@@ -2,20 +2,13 @@
 //! gantry-registry, or a static file server laid out as a sparse registry), a mirror on each
 //! storage backend, and builds through `[source.crates-io] replace-with`.
 
-#[macro_use]
-mod common;
-#[path = "common/mirror_env.rs"]
-mod mirror_env;
-#[path = "common/static_upstream.rs"]
-mod static_upstream;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
+use crate::mirror_env::*;
+use crate::static_upstream::StaticUpstream;
 use gantry_registry::mirror::{MirrorConfig, UpstreamUrl};
-use mirror_env::*;
 use sha2::Digest;
-use static_upstream::StaticUpstream;
 
 /// An upstream registry (SQLite, in-process) with a token to publish.
 fn upstream() -> (TestRegistry, String) {

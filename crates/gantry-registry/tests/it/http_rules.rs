@@ -1,12 +1,9 @@
 //! Publish rules, auth/scopes, malformed input and races, through raw HTTP requests.
 
-#[macro_use]
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::common::*;
 use gantry_registry::store::{
     BoxFut, CrateInfo, MetaStore, NewToken, PublishConflict, PublishRecord, StoreResult,
     TokenRecord, User, VersionRow,
@@ -1290,8 +1287,8 @@ impl MetaStore for LookupsMeet {
 
 delegate_feature_stores!(LookupsMeet, inner);
 
-common::delegate_hardening_store!(LookupsMeet);
-common::delegate_mirror_store!(LookupsMeet);
+crate::common::delegate_hardening_store!(LookupsMeet);
+crate::common::delegate_mirror_store!(LookupsMeet);
 
 /// Issue 12 defect 4: whether a publish creates a crate or updates it is decided inside its
 /// transaction. Three publishes of a new crate racing with a `publish-new`-only token: one creates

@@ -1,7 +1,6 @@
 //! Bad manifests and workspaces: our error chain must match cargo's `error:` line and causes.
 
-mod manifest_common;
-use manifest_common::fixture;
+use crate::manifest_common::fixture;
 
 use gantry_package::normalize::check_dependency_versions;
 use gantry_package::workspace::{ManifestError, load_workspace};

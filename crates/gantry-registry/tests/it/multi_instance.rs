@@ -2,12 +2,9 @@
 //! behind a load balancer: what one instance accepts, every instance serves, byte for byte (the
 //! accepting instance at once, the others as soon as they see the change in the log).
 
-#[macro_use]
-mod common;
-
 use std::sync::{Arc, Barrier};
 
-use common::*;
+use crate::common::*;
 
 /// Three instances on a fresh PostgreSQL database + bucket, and an admin token.
 fn cluster(dir: &tempfile::TempDir, n: usize) -> (Storage, Vec<ServeProcess>, String) {

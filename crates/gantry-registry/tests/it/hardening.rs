@@ -2,15 +2,12 @@
 //! downloads by key, the protocol rules (licences, categories, entry and PAX limits, pubtime) and
 //! cargo >= 1.96 compatibility. Connection limits are in `connections.rs`.
 
-#[macro_use]
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::hardening::sha256_hex;
-use common::*;
+use crate::common::hardening::sha256_hex;
+use crate::common::*;
 use gantry_registry::blob::crate_key;
 use gantry_registry::ratelimit::{Bucket, RateLimits};
 use gantry_registry::store::{
@@ -234,8 +231,8 @@ struct LookupsMeet {
 }
 
 delegate_feature_stores!(LookupsMeet, inner);
-common::delegate_hardening_store!(LookupsMeet);
-common::delegate_mirror_store!(LookupsMeet);
+crate::common::delegate_hardening_store!(LookupsMeet);
+crate::common::delegate_mirror_store!(LookupsMeet);
 
 impl MetaStore for LookupsMeet {
     fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>> {

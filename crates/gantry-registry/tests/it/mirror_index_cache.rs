@@ -2,13 +2,10 @@
 //! as soon as it answered 200, and on another instance of the same database once it has read the
 //! change log; bytes and ETags are those the registry always sent, and gzip is offered.
 
-#[macro_use]
-mod common;
-
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use sha2::Digest;
 
 /// Bounds a wait for another instance on a busy machine (PostgreSQL pushes changes at commit,

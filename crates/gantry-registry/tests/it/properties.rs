@@ -2,12 +2,9 @@
 //! metadata, archive bytes) are answered, never crash the server, and a refusal stores nothing:
 //! no blob, no index change.
 
-#[macro_use]
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
