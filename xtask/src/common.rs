@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "../../crates/cargo-gantry/tests/support/archive.rs"]
+#[path = "../../crates/cargo-gantry/tests/it/support/archive.rs"]
 #[allow(dead_code)]
 pub mod archive;
 

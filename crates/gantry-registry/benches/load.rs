@@ -13,7 +13,7 @@
 //! `cargo bench -p gantry-registry --bench load` when GANTRY_S3S_FS or PATH has s3s-fs.
 //! Without `--bench` (e.g. `cargo test --benches`) it runs a tiny version as a smoke test.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "load/pages.rs"]
 mod pages;

@@ -1,8 +1,15 @@
-//! Test-only helpers for Gantry (never published). Its main part is [`OidcIssuer`]: an OpenID
-//! Connect provider that a test starts on `127.0.0.1`, with real keys (RSA-2048 for RS256 or P-256
-//! for ES256, from the OS random source), a real discovery document and JWKS, key rotation, and
-//! the two ways CI systems hand ID tokens to jobs. It never reaches the network, and it must never
-//! be used outside tests: it signs whatever it is asked to.
+//! Test-only helpers for Gantry (never published), used by every crate's tests and by xtask:
+//!
+//! * [`tools`]: the outside programs the tests run as real servers (s3s-fs, ktra, PostgreSQL 15),
+//!   their pinned versions, where they are looked for and how they are installed. Always built;
+//!   the only part xtask uses (`default-features = false`).
+//! * `services` (feature `services`): a throw-away PostgreSQL 15 (initdb) and s3s-fs on free
+//!   127.0.0.1 ports, started once per test binary, with a fresh database and bucket per test.
+//! * `OidcIssuer` (feature `oidc`): an OpenID Connect provider that a test starts on `127.0.0.1`,
+//!   with real keys (RSA-2048 for RS256 or P-256 for ES256, from the OS random source), a real
+//!   discovery document and JWKS, key rotation, and the two ways CI systems hand ID tokens to jobs.
+//!   It never reaches the network, and it must never be used outside tests: it signs whatever it
+//!   is asked to.
 //!
 //! # What it serves (all under [`OidcIssuer::url`], which is also the `iss` claim)
 //!
@@ -53,18 +60,33 @@
 //! a test can check what a client sent; [`OidcIssuer::count`] counts requests to one path (e.g.
 //! how often a verifier fetched the JWKS).
 
+pub mod tools;
+
+#[cfg(feature = "services")]
+pub mod services;
+
+#[cfg(feature = "oidc")]
 mod claims;
+#[cfg(feature = "oidc")]
 mod issuer;
+#[cfg(feature = "oidc")]
 mod keys;
+#[cfg(feature = "oidc")]
 mod oauth;
+#[cfg(feature = "oidc")]
 mod routes;
 
+#[cfg(feature = "oidc")]
 pub use claims::{GitHubWorkflow, GitLabJob, unix_now};
+#[cfg(feature = "oidc")]
 pub use issuer::{IssuerOptions, OidcIssuer, RecordedRequest};
+#[cfg(feature = "oidc")]
 pub use keys::KeyAlgorithm;
+#[cfg(feature = "oidc")]
 pub use oauth::{OAuthClient, SignInUser};
 
 /// Paths the issuer serves, for assertions with [`OidcIssuer::count`].
+#[cfg(feature = "oidc")]
 pub mod paths {
     pub use crate::routes::{
         ACTIONS_TOKEN_PATH as ACTIONS_TOKEN, AUTHORIZE_PATH as AUTHORIZE,
@@ -74,6 +96,7 @@ pub mod paths {
 }
 
 /// Why the issuer could not start or make a key.
+#[cfg(feature = "oidc")]
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
     #[error("generating an RSA key")]
