@@ -478,6 +478,24 @@ fn rate_limit_pauses_only_that_crate() {
     assert_eq!(s.stub.stored_order(), ["fast", "fast-top", "slow"]);
 }
 
+/// cargo stops at a 429; gantry waits only when `Retry-After` fits in the publish timeout.
+#[test]
+fn rate_limit_longer_than_the_publish_timeout_stops_the_run() {
+    let s = setup(
+        Behaviour {
+            rate_limit_crate_once: Some(("slow".into(), 3600)),
+            ..Default::default()
+        },
+        &[m("slow", &[])],
+    );
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("failed to publish slow v0.1.0"), "{err}");
+    assert!(!err.contains("retrying slow"), "{err}");
+    assert!(s.stub.stored_order().is_empty());
+}
+
 #[test]
 fn dry_run_uploads_nothing_and_reports_every_refusal() {
     let s = setup(Behaviour::default(), &[m("da", &[]), m("db", &["da"])]);

@@ -1,7 +1,8 @@
 //! The upload scheduler (spec §7, §9). A crate is uploaded as soon as every in-plan dependency is
 //! confirmed in the index with the expected checksum; independent crates go concurrently, at most
 //! [`Plan::jobs`] at a time. A 429 pauses only that crate and new uploads of the same rate-limit
-//! bucket (new crate / new version, as crates.io counts them) for `Retry-After`; everything else
+//! bucket (new crate / new version, as crates.io counts them) for `Retry-After` (a wait longer
+//! than the publish timeout stops the run instead, as cargo stops at any 429); everything else
 //! continues. Retries are safe: after an unknown outcome (no answer, 5xx) the index is asked whether
 //! it already lists our checksum before anything is sent again. The credential is fetched for each
 //! upload, so a provider issuing short-lived tokens is asked afresh every time. The index is polled
@@ -29,7 +30,7 @@ use crate::shell::Shell;
 /// How often one crate's upload is attempted after failures whose outcome is unknown.
 const MAX_ATTEMPTS: u32 = 5;
 /// How many 429 answers one crate may get before the run gives up on it (a re-run resumes).
-const MAX_RATE_LIMITED: u32 = 30;
+const MAX_RATE_LIMITED: u32 = 10;
 /// Upper bound on a single `Retry-After` wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 /// Index polls start fast (a strongly consistent registry shows a version at once) and slow down.
@@ -461,7 +462,11 @@ impl Sched<'_, '_> {
         let give_up = if rate_limited {
             self.limited[i] += 1;
             self.attempts[i] -= 1;
+            // A registry that asks for a longer wait than the publish timeout (the time the user
+            // agreed to wait for the index, 60 s by default) is not waited for: the run stops as
+            // cargo's does, and a re-run resumes where this one stopped.
             self.limited[i] >= MAX_RATE_LIMITED
+                || err.retry_after().is_some_and(|d| d > self.plan.wait)
         } else {
             !err.outcome_unknown() || self.attempts[i] >= MAX_ATTEMPTS
         };
