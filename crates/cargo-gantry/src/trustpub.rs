@@ -186,6 +186,11 @@ impl Session {
         if self.mode == Mode::Off {
             return Ok(());
         }
+        // Nothing to offer in automatic mode: no question to the credential providers (cargo asks
+        // them once for reading, and a provider that does not cache would be asked twice).
+        if self.mode == Mode::Auto && self.source.is_err() && self.variable.is_none() {
+            return Ok(());
+        }
         if self.mode == Mode::Auto && (self.dry_run || remote.lookup(Op::Read)?.is_some()) {
             return Ok(());
         }

@@ -517,11 +517,30 @@ fn dry_run_uploads_nothing_and_reports_every_refusal() {
     for c in ["da", "db"] {
         write(&s.root.join(c), "src/lib.rs", "pub fn g() {}\n");
     }
+    // As cargo's, the dry run warns (before packaging) and succeeds; `-v` adds the checksums.
     let out = publish(&s.root, &s.home, &["--no-verify", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    for c in ["da", "db"] {
+        let warning = format!("warning: crate {c}@0.1.0 already exists on `g` index");
+        let at = err.find(&warning).expect(&err);
+        assert!(at < err.find("Packaging").expect(&err), "{err}");
+    }
+    assert!(!err.contains("different checksum"), "{err}");
+    let out = publish(&s.root, &s.home, &["--no-verify", "--dry-run", "-v"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("crate da@0.1.0 already exists on `g` index with a different checksum"),
+        "{}",
+        text(&out)
+    );
+    // The real publish refuses both at once, before any upload.
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
     assert!(!out.status.success(), "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("crate da@0.1.0 already exists"), "{err}");
     assert!(err.contains("crate db@0.1.0 already exists"), "{err}");
+    assert!(!err.contains("Uploading"), "{err}");
 }
 
 #[test]

@@ -370,13 +370,18 @@ impl Sched<'_, '_> {
             Err(e) => return self.settle(i, Outcome::Failed(e)),
         };
         let c = self.c(i);
-        let token = match (self.plan.token)(c) {
-            Ok(t) => t,
-            Err(e) => return self.settle(i, Outcome::Failed(format!("{e:#}"))),
-        };
         let id = pkg_id(&self.plan.ws.members[c.member]);
         self.reel.begin(i);
+        // `Uploading` before the credential provider is asked for the publish token, as cargo.
         self.show(i, Some(Line::Status("Uploading", id)), false);
+        let c = self.c(i);
+        let token = match (self.plan.token)(c) {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = chain(self.failed_msg(i), e);
+                return self.settle(i, Outcome::Failed(msg));
+            }
+        };
         self.started[i].get_or_insert_with(Instant::now);
         self.attempts[i] += 1;
         self.st[i] = St::InFlight;
@@ -698,8 +703,8 @@ fn delay_for(err: &ApiError, attempt: u32) -> Duration {
 
 /// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
 /// registry gave (a 403's detail, say) stays on its own line under the step that failed.
-fn chain(context: String, err: ApiError) -> String {
-    let err = anyhow::Error::new(err).context(context);
+fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
+    let err = err.into().context(context);
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         text.push_str("\n\nCaused by:");
