@@ -388,7 +388,12 @@ fn run_preflight(
     // it for advice, so a provider that cannot give one is not a reason to stop.
     // A real publish to a registry whose rules are unknown makes no remote checks (cargo makes
     // none), so its credential provider is not asked again for them.
-    let remote_checks = args.dry_run || preflight::Rules::of(remote) != preflight::Rules::Unknown;
+    // A dry run to a bare `--index` without `--token` has no credentials to look up by name.
+    let remote_checks = if args.dry_run {
+        !(target.name.is_none() && args.token.is_none())
+    } else {
+        preflight::Rules::of(remote) != preflight::Rules::Unknown
+    };
     let token = match remote_checks.then(|| remote.lookup(Op::Read)).transpose() {
         Ok(t) => t.flatten(),
         Err(e) if args.dry_run => {
