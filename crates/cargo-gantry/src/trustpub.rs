@@ -112,9 +112,11 @@ impl Session {
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let user_agent = remote::user_agent(ctx)?;
-        let timeout = remote::timeout(ctx)?;
-        let client = http::plain_client(&user_agent, timeout)?;
+        // A bad `[http]` value reads as it does when connecting (cargo's words: it fails there).
+        let update = || format!("failed to update {}", remote::describe_source(target));
+        let user_agent = remote::user_agent(ctx).with_context(update)?;
+        let timeout = remote::timeout(ctx).with_context(update)?;
+        let client = http::plain_client(&user_agent, timeout).with_context(update)?;
         Ok(Session {
             mode,
             dry_run,

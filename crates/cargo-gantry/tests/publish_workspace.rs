@@ -530,7 +530,8 @@ fn dry_run_uploads_nothing_and_reports_every_refusal() {
     let out = publish(&s.root, &s.home, &["--no-verify", "--dry-run", "-v"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        stderr(&out).contains("crate da@0.1.0 already exists on `g` index with a different checksum"),
+        stderr(&out)
+            .contains("crate da@0.1.0 already exists on `g` index with a different checksum"),
         "{}",
         text(&out)
     );
