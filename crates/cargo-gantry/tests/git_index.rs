@@ -444,6 +444,8 @@ fn the_clone_is_shared_with_cargo_and_read_offline() {
             "--no-verify",
             "--offline",
             "--allow-dirty",
+            // The plan (read from cargo's clone) is printed with `-v`.
+            "-v",
         ],
     );
     assert!(!plan.stderr.contains("Updating"), "{}", plan.stderr);
