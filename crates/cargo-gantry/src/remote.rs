@@ -486,6 +486,15 @@ impl Remote {
         Ok(token)
     }
 
+    /// cargo's "no token found" when there is no token for `op`; the token itself is checked
+    /// only where it is used (cargo rejects a malformed token at the upload, not before).
+    pub fn require_token(&self, op: Op) -> anyhow::Result<()> {
+        self.auth
+            .require_token(op, self.login_url.as_deref())
+            .map_err(auth_error)?;
+        Ok(())
+    }
+
     /// The token for `op` if there is one, without failing when there is none.
     pub fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
         self.auth.token(op).map_err(auth_error)

@@ -112,9 +112,11 @@ impl Session {
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        let user_agent = remote::user_agent(ctx)?;
-        let timeout = remote::timeout(ctx)?;
-        let client = http::plain_client(&user_agent, timeout)?;
+        // A bad `[http]` value reads as it does when connecting (cargo's words: it fails there).
+        let update = || format!("failed to update {}", remote::describe_source(target));
+        let user_agent = remote::user_agent(ctx).with_context(update)?;
+        let timeout = remote::timeout(ctx).with_context(update)?;
+        let client = http::plain_client(&user_agent, timeout).with_context(update)?;
         Ok(Session {
             mode,
             dry_run,
@@ -184,6 +186,11 @@ impl Session {
             return Ok(());
         }
         if self.mode == Mode::Off {
+            return Ok(());
+        }
+        // Nothing to offer in automatic mode: no question to the credential providers (cargo asks
+        // them once for reading, and a provider that does not cache would be asked twice).
+        if self.mode == Mode::Auto && self.source.is_err() && self.variable.is_none() {
             return Ok(());
         }
         if self.mode == Mode::Auto && (self.dry_run || remote.lookup(Op::Read)?.is_some()) {

@@ -192,12 +192,8 @@ impl WebApi {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let mut headers = vec![format!(
-            "{:?} {} {}",
-            resp.version(),
-            status,
-            resp.status().canonical_reason().unwrap_or("")
-        )];
+        let mut headers = vec![status_line(&resp)];
+        // hyper hands over header names lowercased (cargo's curl shows them as sent).
         for (k, v) in resp.headers() {
             if let Ok(v) = v.to_str() {
                 headers.push(format!("{k}: {v}"));
@@ -211,5 +207,29 @@ impl WebApi {
             body,
             retry_after,
         })
+    }
+}
+
+/// The status line as the server sent it, as cargo shows it: `HTTP/2 404`, `HTTP/1.1 400 Bad
+/// Request`, or `HTTP/1.1 400` from a server that sent no reason phrase (hyper keeps a reason
+/// only when it is not the canonical one).
+fn status_line(resp: &reqwest::Response) -> String {
+    let version = match resp.version() {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_2 => "HTTP/2",
+        reqwest::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    };
+    let status = resp.status();
+    let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None if resp.version() >= reqwest::Version::HTTP_2 => String::new(),
+        None => status.canonical_reason().unwrap_or_default().to_owned(),
+    };
+    if reason.is_empty() {
+        format!("{version} {}", status.as_u16())
+    } else {
+        format!("{version} {} {reason}", status.as_u16())
     }
 }

@@ -189,7 +189,8 @@ fn forward_all(stderr: &str, names: &RegistryNames, reporter: &dyn Reporter) {
             }
             continue;
         }
-        let local_path = message.ends_with(')') && message.contains(" (/");
+        // `foo v0.1.0 (/w/foo)`, or a member's version change `foo v0.1.0 (/w/foo) -> v0.2.0`.
+        let local_path = message.contains(" (/");
         match word {
             "Locking" => {}
             "Adding" | "Updating" | "Downgrading" | "Removing" if local_path => {}
@@ -337,6 +338,14 @@ mod tests {
                 },
             ]
         );
+        // A member's own version change is not a change of the lock cargo reports.
+        let rec = Recorder::new(false);
+        forward_all(
+            "     Locking 1 package to latest compatible version\n    Updating foo v0.1.0 (/w/foo) -> v0.2.0\n",
+            &RegistryNames::default(),
+            &rec,
+        );
+        assert_eq!(rec.events(), []);
         let rec = Recorder::new(false);
         forward_all(
             "    Updating crates.io index\n     Locking 0 packages to latest compatible versions\n",

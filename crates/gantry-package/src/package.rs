@@ -184,6 +184,14 @@ pub fn package(
         None => None,
     };
 
+    // cargo publish checks every selected crate's dependencies before packaging any (so before
+    // the metadata warnings); `cargo package` checks each as it packages it.
+    if opts.publishing {
+        for &member in &order {
+            normalize::check_dependency_versions(&ws.members[member], true)?;
+        }
+    }
+
     // Like cargo, resolve the real workspace first when it has a lockfile: that surfaces a broken
     // lockfile as its own error, refreshes a stale one, and is where `--locked` is enforced.
     let ws_lock = ws.lockfile_path();

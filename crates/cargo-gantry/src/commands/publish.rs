@@ -136,7 +136,10 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     let api = remote.api_url()?;
     // Missing-token errors come before any packaging (cargo does the same).
     if !args.dry_run {
-        remote.token(Op::Read)?;
+        remote.require_token(Op::Read)?;
+    }
+    if args.dry_run {
+        warn_existing_versions(&ws, &selected, &remote, &target, shell);
     }
     if target.is_crates_io() {
         for &i in &selected {
@@ -181,9 +184,15 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         .zip(&states)
         .filter_map(|(c, s)| plan::refusal(c, s, &target.describe()))
         .collect();
-    // A real run stops here; a dry run reports these together with everything preflight finds.
+    // A real run stops here. A dry run goes on as cargo's does: it has already warned in cargo's
+    // words that the version exists; the checksums are shown with `--verbose`.
     if !refusals.is_empty() && !args.dry_run {
         bail!("{}", refusals.join("\n\n"));
+    }
+    if shell.verbose() {
+        for r in &refusals {
+            shell.warning(r);
+        }
     }
 
     // Like everything else publish writes, the journal lives in the build dir (cargo's publish
@@ -204,8 +213,13 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     for note in previous.iter().flat_map(|p| &p.notes) {
         shell.note(note);
     }
+    // A dry run checks a crate the registry would refuse as it checks the others (cargo's does).
     let to_upload: Vec<usize> = (0..crates.len())
-        .filter(|&i| matches!(states[i], RegistryState::Absent { .. }))
+        .filter(|&i| match states[i] {
+            RegistryState::Absent { .. } => true,
+            RegistryState::Identical => false,
+            RegistryState::Different { .. } | RegistryState::BuildTwin { .. } => args.dry_run,
+        })
         .collect();
     // A dry run leaves the journal of a real run alone.
     let journal = if args.dry_run {
@@ -232,8 +246,10 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     let upload: Vec<PackagedCrate> = to_upload.iter().map(|&i| crates[i].clone()).collect();
     let name_known: Vec<bool> = to_upload
         .iter()
-        .map(|&i| matches!(states[i], RegistryState::Absent { name_known: true }))
+        .map(|&i| !matches!(states[i], RegistryState::Absent { name_known: false }))
         .collect();
+    // A dry run warned about the refusals above; they do not fail it (cargo's only warns).
+    let fatal: &[String] = if args.dry_run { &[] } else { &refusals };
     run_preflight(
         args,
         &ws,
@@ -241,7 +257,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         (&upload, &name_known),
         &remote,
         &target,
-        &refusals,
+        fatal,
         shell,
     )?;
     if !args.no_verify && !upload.is_empty() {
@@ -370,8 +386,16 @@ fn run_preflight(
         .collect();
     // A real publish already has its token; a dry run (which cargo runs without one) only uses
     // it for advice, so a provider that cannot give one is not a reason to stop.
-    let token = match remote.lookup(Op::Read) {
-        Ok(t) => t,
+    // A real publish to a registry whose rules are unknown makes no remote checks (cargo makes
+    // none), so its credential provider is not asked again for them.
+    // A dry run to a bare `--index` without `--token` has no credentials to look up by name.
+    let remote_checks = if args.dry_run {
+        !(target.name.is_none() && args.token.is_none())
+    } else {
+        preflight::Rules::of(remote) != preflight::Rules::Unknown
+    };
+    let token = match remote_checks.then(|| remote.lookup(Op::Read)).transpose() {
+        Ok(t) => t.flatten(),
         Err(e) if args.dry_run => {
             shell.warning(&format!(
                 "no token to check authentication and ownership with: {}",
@@ -404,7 +428,13 @@ fn run_preflight(
         shell.error(&anyhow::anyhow!("{r}"));
     }
     preflight::report(&found, args.dry_run, shell);
-    if args.dry_run && !found.not_run.is_empty() {
+    // Checks a dry run could not make (cargo's makes none) are worth a line only beside findings,
+    // or when asked for detail.
+    let anything_said = !found.warnings.is_empty()
+        || !found.unchecked.is_empty()
+        || !found.problems.is_empty()
+        || !refusals.is_empty();
+    if args.dry_run && !found.not_run.is_empty() && (anything_said || shell.verbose()) {
         shell.note(&format!(
             "dry run: checks that could not run: {}",
             found.not_run.join("; ")
@@ -423,6 +453,32 @@ fn run_preflight(
         );
     }
     Ok(())
+}
+
+/// cargo's dry-run warning, before packaging, for each selected version already in the index (by
+/// version alone; the checksum comparison comes after packaging). An index that cannot be read
+/// here is read again, with its error, after packaging.
+fn warn_existing_versions(
+    ws: &gantry_package::workspace::Workspace,
+    selected: &[usize],
+    remote: &Remote,
+    target: &Target,
+    shell: &Shell,
+) {
+    for &i in selected {
+        let m = &ws.members[i];
+        let version = m.version.to_string();
+        if let Ok(Some(_)) = remote
+            .runtime
+            .block_on(remote.index.find(&m.name, &version))
+        {
+            shell.warning(&format!(
+                "crate {}@{version} already exists on {}",
+                m.name,
+                target.describe()
+            ));
+        }
+    }
 }
 
 /// crates.io cannot hold a crate whose dependencies live in another registry (spec §8.3).

@@ -444,7 +444,7 @@ fn the_clone_is_shared_with_cargo_and_read_offline() {
             "--no-verify",
             "--offline",
             "--allow-dirty",
-            // The plan lines are shown with -v only (cargo prints none).
+            // The plan (read from cargo's clone) is printed with `-v`.
             "-v",
         ],
     );

@@ -478,6 +478,24 @@ fn rate_limit_pauses_only_that_crate() {
     assert_eq!(s.stub.stored_order(), ["fast", "fast-top", "slow"]);
 }
 
+/// cargo stops at a 429; gantry waits only when `Retry-After` fits in the publish timeout.
+#[test]
+fn rate_limit_longer_than_the_publish_timeout_stops_the_run() {
+    let s = setup(
+        Behaviour {
+            rate_limit_crate_once: Some(("slow".into(), 3600)),
+            ..Default::default()
+        },
+        &[m("slow", &[])],
+    );
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("failed to publish slow v0.1.0"), "{err}");
+    assert!(!err.contains("retrying slow"), "{err}");
+    assert!(s.stub.stored_order().is_empty());
+}
+
 #[test]
 fn dry_run_uploads_nothing_and_reports_every_refusal() {
     let s = setup(Behaviour::default(), &[m("da", &[]), m("db", &["da"])]);
@@ -499,11 +517,31 @@ fn dry_run_uploads_nothing_and_reports_every_refusal() {
     for c in ["da", "db"] {
         write(&s.root.join(c), "src/lib.rs", "pub fn g() {}\n");
     }
+    // As cargo's, the dry run warns (before packaging) and succeeds; `-v` adds the checksums.
     let out = publish(&s.root, &s.home, &["--no-verify", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    for c in ["da", "db"] {
+        let warning = format!("warning: crate {c}@0.1.0 already exists on `g` index");
+        let at = err.find(&warning).expect(&err);
+        assert!(at < err.find("Packaging").expect(&err), "{err}");
+    }
+    assert!(!err.contains("different checksum"), "{err}");
+    let out = publish(&s.root, &s.home, &["--no-verify", "--dry-run", "-v"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out)
+            .contains("crate da@0.1.0 already exists on `g` index with a different checksum"),
+        "{}",
+        text(&out)
+    );
+    // The real publish refuses both at once, before any upload.
+    let out = publish(&s.root, &s.home, &["--no-verify"]);
     assert!(!out.status.success(), "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("crate da@0.1.0 already exists"), "{err}");
     assert!(err.contains("crate db@0.1.0 already exists"), "{err}");
+    assert!(!err.contains("Uploading"), "{err}");
 }
 
 #[test]

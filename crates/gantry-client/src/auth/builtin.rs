@@ -43,6 +43,15 @@ impl Credential for TokenCredential<'_> {
         match action {
             Action::Get(_) => {
                 let name = self.name()?;
+                // cargo says this once per process, when it first reads the credentials.
+                if let (_, Some(warning)) = credentials::credentials_path(self.config.cargo_home())
+                {
+                    static WARNED: std::sync::atomic::AtomicBool =
+                        std::sync::atomic::AtomicBool::new(false);
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        self.console.warning(&warning);
+                    }
+                }
                 let (token, _) = credentials::find_token(self.config, name)
                     .map_err(boxed)?
                     .ok_or(Error::NotFound)?;

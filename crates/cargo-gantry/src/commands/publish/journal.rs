@@ -264,13 +264,22 @@ pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
         .crates
         .iter()
         .all(|e| matches!(e.state, Step::Confirmed | Step::Skipped));
-    if !finished && !summary.is_empty() {
+    // Failures alone (nothing uploaded) left nothing to resume: cargo's re-run says nothing either.
+    let reached = prev
+        .crates
+        .iter()
+        .any(|e| matches!(e.state, Step::Uploaded | Step::Confirmed));
+    if reached && !finished && !summary.is_empty() {
         notes.push(format!(
             "a previous publish of this workspace to this registry did not finish\n  {}",
             summary.join("\n  ")
         ));
     }
-    for e in prev.crates.iter().filter(|e| e.state == Step::Failed) {
+    for e in prev
+        .crates
+        .iter()
+        .filter(|e| reached && e.state == Step::Failed)
+    {
         if let Some(reason) = e.steps.last().and_then(|r| r.detail.as_deref()) {
             let first = reason.lines().next().unwrap_or(reason);
             notes.push(format!(
@@ -313,6 +322,18 @@ mod tests {
         let p = compare(&prev, &now);
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         assert!(p.recheck.is_empty());
+    }
+
+    #[test]
+    fn a_run_whose_only_upload_was_refused_leaves_no_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let j = Journal::start(path.clone(), "g", &planned("aa"), Box::new(|_| {}));
+        j.record("a", "1.0.0", Step::Failed, Some("401 unauthorized"));
+        let prev = load(&path).unwrap().unwrap();
+        let now = vec![("a".to_owned(), "1.0.0".to_owned(), "aa".to_owned())];
+        let p = compare(&prev, &now);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
     }
 
     #[test]

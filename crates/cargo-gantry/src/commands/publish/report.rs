@@ -99,8 +99,9 @@ pub fn report(
         "not_attempted": names(&not_attempted),
         "dry_run": dry,
     }));
-    // Where every crate was published as planned, cargo's own lines already said so.
-    if !ok || !skipped.is_empty() || (crates.len() > 1 && shell.verbose()) {
+    // Where every crate was published as planned, cargo's own lines already said so; for one
+    // crate, so does the error (cargo's words, nothing to add).
+    if !skipped.is_empty() || (crates.len() > 1 && (!ok || shell.verbose())) {
         let mut parts = Vec::new();
         for (n, word) in [
             (published.len(), "published"),
@@ -121,6 +122,10 @@ pub fn report(
         return Ok(());
     }
     if let ([(_, why)], [], []) = (&failed[..], &not_attempted[..], &timed_out[..]) {
+        if crates.len() == 1 {
+            // One crate: a re-run is the obvious next step, and cargo's error stands alone.
+            bail!("{why}");
+        }
         bail!(
             "{why}\n  = help: run the same command again once the cause is fixed; crates already published identically are skipped"
         );

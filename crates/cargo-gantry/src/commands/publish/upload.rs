@@ -1,7 +1,8 @@
 //! The upload scheduler (spec §7, §9). A crate is uploaded as soon as every in-plan dependency is
 //! confirmed in the index with the expected checksum; independent crates go concurrently, at most
 //! [`Plan::jobs`] at a time. A 429 pauses only that crate and new uploads of the same rate-limit
-//! bucket (new crate / new version, as crates.io counts them) for `Retry-After`; everything else
+//! bucket (new crate / new version, as crates.io counts them) for `Retry-After` (a wait longer
+//! than the publish timeout stops the run instead, as cargo stops at any 429); everything else
 //! continues. Retries are safe: after an unknown outcome (no answer, 5xx) the index is asked whether
 //! it already lists our checksum before anything is sent again. The credential is fetched for each
 //! upload, so a provider issuing short-lived tokens is asked afresh every time. The index is polled
@@ -29,7 +30,7 @@ use crate::shell::Shell;
 /// How often one crate's upload is attempted after failures whose outcome is unknown.
 const MAX_ATTEMPTS: u32 = 5;
 /// How many 429 answers one crate may get before the run gives up on it (a re-run resumes).
-const MAX_RATE_LIMITED: u32 = 30;
+const MAX_RATE_LIMITED: u32 = 10;
 /// Upper bound on a single `Retry-After` wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 /// Index polls start fast (a strongly consistent registry shows a version at once) and slow down.
@@ -369,13 +370,18 @@ impl Sched<'_, '_> {
             Err(e) => return self.settle(i, Outcome::Failed(e)),
         };
         let c = self.c(i);
-        let token = match (self.plan.token)(c) {
-            Ok(t) => t,
-            Err(e) => return self.settle(i, Outcome::Failed(format!("{e:#}"))),
-        };
         let id = pkg_id(&self.plan.ws.members[c.member]);
         self.reel.begin(i);
+        // `Uploading` before the credential provider is asked for the publish token, as cargo.
         self.show(i, Some(Line::Status("Uploading", id)), false);
+        let c = self.c(i);
+        let token = match (self.plan.token)(c) {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = chain(self.failed_msg(i), e);
+                return self.settle(i, Outcome::Failed(msg));
+            }
+        };
         self.started[i].get_or_insert_with(Instant::now);
         self.attempts[i] += 1;
         self.st[i] = St::InFlight;
@@ -461,7 +467,11 @@ impl Sched<'_, '_> {
         let give_up = if rate_limited {
             self.limited[i] += 1;
             self.attempts[i] -= 1;
+            // A registry that asks for a longer wait than the publish timeout (the time the user
+            // agreed to wait for the index, 60 s by default) is not waited for: the run stops as
+            // cargo's does, and a re-run resumes where this one stopped.
             self.limited[i] >= MAX_RATE_LIMITED
+                || err.retry_after().is_some_and(|d| d > self.plan.wait)
         } else {
             !err.outcome_unknown() || self.attempts[i] >= MAX_ATTEMPTS
         };
@@ -693,8 +703,8 @@ fn delay_for(err: &ApiError, attempt: u32) -> Duration {
 
 /// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
 /// registry gave (a 403's detail, say) stays on its own line under the step that failed.
-fn chain(context: String, err: ApiError) -> String {
-    let err = anyhow::Error::new(err).context(context);
+fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
+    let err = err.into().context(context);
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         text.push_str("\n\nCaused by:");

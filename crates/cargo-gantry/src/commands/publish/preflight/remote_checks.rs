@@ -164,16 +164,12 @@ fn read_only(input: &PreflightInput, api: &WebApi, uploads: &[Upload], out: &mut
             return;
         }
         Err(e) => {
-            out.unchecked.push(Problem::new(
-                None,
-                format!(
-                    "registry `{registry}` has no usable `/api/v1/me` ({}); ownership was not checked",
-                    no_usable_api(&e)
-                ),
-                None,
+            // Most registries have no such endpoint (it is not cargo's protocol): nothing to warn
+            // about, only a check that did not run (said with `--verbose`).
+            out.not_run.push(format!(
+                "ownership (no usable `/api/v1/me`: {})",
+                no_usable_api(&e)
             ));
-            out.not_run
-                .push("ownership (no usable `/api/v1/me`)".to_owned());
             return;
         }
     };
