@@ -63,9 +63,7 @@ pub enum TarballError {
     /// A directory spelled like the manifest (`cargo.toml/` beside `Cargo.toml`): on a
     /// case-insensitive file system it collides with the manifest, so what unpacks is not what was
     /// checked.
-    #[error(
-        "uploaded tarball contains a directory named like the `Cargo.toml` manifest file: {0}"
-    )]
+    #[error("uploaded tarball contains a directory named like the `Cargo.toml` manifest file: {0}")]
     ManifestNamedDirectory(String),
     #[error(
         "the `Cargo.toml` manifest file {path} is larger than the limit of {MAX_MANIFEST_SIZE} bytes"
