@@ -98,10 +98,11 @@ fn keys_are_cached_and_refetched_at_most_once_per_interval(backend: Backend) {
     assert_ne!(old, current);
     assert_eq!(t.exchange(&by_current).detail(), "Invalid JWT key ID");
 
-    // An issuer that does not answer: crates.io's 500.
+    // An issuer that does not answer: crates.io's 500. The listener stays bound (and never
+    // accepts) until the end, so no other test's server can take its port and answer instead; the
+    // registry gives up after its 5 s timeout.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
     let t = Trust::start_with(backend, |c| {
         c.trusted_publishing.gitlab_issuer = Some(dead_url.clone())
     });
@@ -110,6 +111,7 @@ fn keys_are_cached_and_refetched_at_most_once_per_interval(backend: Backend) {
         (r.status, r.detail()),
         (500, "Failed to load OIDC key set".into())
     );
+    drop(dead);
 }
 
 fn es256_issuers_and_config_json(backend: Backend) {

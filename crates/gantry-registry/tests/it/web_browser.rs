@@ -112,7 +112,7 @@ fn browse_sign_in_read_search_and_publish_with_a_token_from_me(backend: Backend)
         // Search from the header and open the crate.
         b.fill("header input[name=q]", "readme").await;
         b.click("header form.search button").await;
-        assert!(b.url().await.contains("/search?q=readme"));
+        b.wait_for_url("/search?q=readme").await;
         assert_eq!(b.text("#results a.name").await, "readme-demo");
         b.click("#results a.name").await;
 

@@ -114,6 +114,22 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Waits until the page's URL contains `part`: a click that submits a form may return before
+    /// the browser has navigated. Panics after 30 s with the URL it is on.
+    pub async fn wait_for_url(&self, part: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let url = self.url().await;
+            if url.contains(part) {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("the browser never reached a URL containing `{part}`; it is on {url}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Types `value` into the field matching `css` (clearing it first).
     pub async fn fill(&self, css: &str, value: &str) {
         let field = self
