@@ -3,17 +3,14 @@
 //! cargo >= 1.96 compatibility. Connection limits are in `connections.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use crate::common::hardening::sha256_hex;
 use crate::common::*;
 use gantry_registry::blob::crate_key;
 use gantry_registry::ratelimit::{Bucket, RateLimits};
-use gantry_registry::store::{
-    BoxFut, CrateInfo, MetaStore, NewToken, PublishConflict, PublishRecord, StoreResult,
-    TokenRecord, User, VersionRow,
-};
+use gantry_registry::store::NewToken;
 
 /// Asserts a refused publish: status, detail prefix, and that nothing was stored.
 fn refused(reg: &TestRegistry, token: &str, body: &[u8], status: u16, detail_prefix: &str) {
@@ -221,107 +218,8 @@ fn rate_limits_are_shared_by_instances(backend: Backend) {
     a.rt.block_on(b.stop()).unwrap();
 }
 
-/// The backend's store, with the first `n` crate lookups (the racing publishes' pre-checks)
-/// meeting at a barrier, so all of them see a crate that does not exist yet.
-struct LookupsMeet {
-    inner: Arc<dyn MetaStore>,
-    n: usize,
-    lookups: AtomicUsize,
-    barrier: tokio::sync::Barrier,
-}
-
-delegate_feature_stores!(LookupsMeet, inner);
-crate::common::delegate_hardening_store!(LookupsMeet);
-crate::common::delegate_mirror_store!(LookupsMeet);
-
-impl MetaStore for LookupsMeet {
-    fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>> {
-        Box::pin(async move {
-            let found = self.inner.crate_by_name(name).await;
-            if self.lookups.fetch_add(1, Ordering::SeqCst) < self.n {
-                self.barrier.wait().await;
-            }
-            found
-        })
-    }
-    fn ping(&self) -> BoxFut<'_, StoreResult<()>> {
-        self.inner.ping()
-    }
-    fn schema_version(&self) -> BoxFut<'_, StoreResult<Option<i64>>> {
-        self.inner.schema_version()
-    }
-    fn create_user<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<User>> {
-        self.inner.create_user(login)
-    }
-    fn list_users(&self) -> BoxFut<'_, StoreResult<Vec<User>>> {
-        self.inner.list_users()
-    }
-    fn user_by_login<'a>(&'a self, login: &'a str) -> BoxFut<'a, StoreResult<Option<User>>> {
-        self.inner.user_by_login(login)
-    }
-    fn create_token<'a>(&'a self, token: &'a NewToken) -> BoxFut<'a, StoreResult<i64>> {
-        self.inner.create_token(token)
-    }
-    fn list_tokens<'a>(
-        &'a self,
-        user_id: Option<i64>,
-    ) -> BoxFut<'a, StoreResult<Vec<TokenRecord>>> {
-        self.inner.list_tokens(user_id)
-    }
-    fn revoke_token(&self, id: i64) -> BoxFut<'_, StoreResult<bool>> {
-        self.inner.revoke_token(id)
-    }
-    fn token_by_hash<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFut<'a, StoreResult<Option<TokenRecord>>> {
-        self.inner.token_by_hash(hash)
-    }
-    fn is_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<bool>> {
-        self.inner.is_owner(crate_id, user_id)
-    }
-    fn owners(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<User>>> {
-        self.inner.owners(crate_id)
-    }
-    fn add_owner(&self, crate_id: i64, user_id: i64) -> BoxFut<'_, StoreResult<()>> {
-        self.inner.add_owner(crate_id, user_id)
-    }
-    fn remove_owners<'a>(
-        &'a self,
-        crate_id: i64,
-        user_ids: &'a [i64],
-    ) -> BoxFut<'a, StoreResult<bool>> {
-        self.inner.remove_owners(crate_id, user_ids)
-    }
-    fn version_exists<'a>(
-        &'a self,
-        crate_id: i64,
-        num_no_build: &'a str,
-    ) -> BoxFut<'a, StoreResult<bool>> {
-        self.inner.version_exists(crate_id, num_no_build)
-    }
-    fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>> {
-        self.inner.publish(rec)
-    }
-    fn set_yanked<'a>(
-        &'a self,
-        crate_id: i64,
-        num: &'a str,
-        yanked: bool,
-    ) -> BoxFut<'a, StoreResult<bool>> {
-        self.inner.set_yanked(crate_id, num, yanked)
-    }
-    fn versions(&self, crate_id: i64) -> BoxFut<'_, StoreResult<Vec<VersionRow>>> {
-        self.inner.versions(crate_id)
-    }
-    fn search<'a>(
-        &'a self,
-        query: &'a str,
-        limit: u32,
-    ) -> BoxFut<'a, StoreResult<(Vec<CrateInfo>, u64)>> {
-        self.inner.search(query, limit)
-    }
-}
+// The racing store wrapper is http_rules.rs's (one test binary holds both).
+use crate::http_rules::LookupsMeet;
 
 /// Three publishes of a new crate race; all pre-checks see "new". With one new-crate token, the
 /// transaction that creates the crate spends it and the other two, which the transactions turn

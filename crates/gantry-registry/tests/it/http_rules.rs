@@ -1189,11 +1189,11 @@ fn failed_blob_write_publishes_nothing(backend: Backend) {
 /// The backend's real store, except that the first `n` crate lookups (the publish pre-checks of
 /// `n` racing publishes) wait until all `n` have been answered: each request then decides from a
 /// world where the crate does not exist yet, as requests arriving at the same moment would.
-struct LookupsMeet {
-    inner: Arc<dyn MetaStore>,
-    n: usize,
-    lookups: AtomicUsize,
-    barrier: tokio::sync::Barrier,
+pub(crate) struct LookupsMeet {
+    pub(crate) inner: Arc<dyn MetaStore>,
+    pub(crate) n: usize,
+    pub(crate) lookups: AtomicUsize,
+    pub(crate) barrier: tokio::sync::Barrier,
 }
 
 impl MetaStore for LookupsMeet {
