@@ -81,11 +81,24 @@ pub async fn publish(
     // taken inside the publish transaction, from the bucket of the kind that transaction decides.
     // Like crates.io, the per-user limits do not apply to trusted publishing: no user publishes.
     if let (Some(limits), Publisher::Token(authed)) = (app.config.rate_limits, &publisher) {
-        let action = Action::publish(kind);
-        let peek = app
+        let mut action = Action::publish(kind);
+        let mut peek = app
             .store
             .peek_token(authed.user_id(), action, limits.bucket(action))
             .await?;
+        // `precheck` saw no such crate, but a concurrent publish may have created it since (and
+        // spent the new-crate token doing so): then this publish is an update, and only the
+        // update bucket may refuse it early.
+        if peek.is_err()
+            && kind == PublishKind::New
+            && app.store.crate_by_name(&krate.name).await?.is_some()
+        {
+            action = Action::publish(PublishKind::Update);
+            peek = app
+                .store
+                .peek_token(authed.user_id(), action, limits.bucket(action))
+                .await?;
+        }
         peek.map_err(|at| rate_limited(action, at))?;
     }
 
@@ -323,6 +336,10 @@ async fn verify_tarball(app: &App, krate: &NewCrate, tarball: Bytes) -> Result<(
 
 /// crates.io's 429 for an empty bucket, with the date of the next token in `Retry-After`.
 fn rate_limited(action: Action, at: std::time::SystemTime) -> ApiErr {
+    // HTTP dates have whole seconds: round up, so a client that waits until the date we send
+    // never comes back before the token is there (rounding down made clients retry early and
+    // spend their retries on 429s within the last second).
+    let at = crate::ratelimit::round_up_to_second(at);
     let mut e = ApiErr::new(StatusCode::TOO_MANY_REQUESTS, action.message(at));
     e.retry_after = Some(httpdate::fmt_http_date(at));
     e

@@ -45,6 +45,18 @@ impl Action {
     }
 }
 
+/// `t` rounded up to a whole second: the resolution of an HTTP date (`Retry-After`), which must
+/// not name a moment before the token is back.
+pub fn round_up_to_second(t: SystemTime) -> SystemTime {
+    let Ok(since) = t.duration_since(UNIX_EPOCH) else {
+        return t;
+    };
+    if since.subsec_nanos() == 0 {
+        return t;
+    }
+    UNIX_EPOCH + Duration::from_secs(since.as_secs().saturating_add(1))
+}
+
 /// One token per `refill`, at most `burst` saved up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket {
@@ -171,6 +183,24 @@ pub fn parse_bucket(s: &str) -> Result<Bucket, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_dates_round_up_to_the_next_second() {
+        let whole = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(round_up_to_second(whole), whole);
+        let just_after = whole + Duration::from_millis(1);
+        assert_eq!(
+            round_up_to_second(just_after),
+            whole + Duration::from_secs(1)
+        );
+        let late = whole + Duration::from_millis(999);
+        assert_eq!(round_up_to_second(late), whole + Duration::from_secs(1));
+        // The formatted date is never before the refill.
+        let at = whole + Duration::from_millis(1_600);
+        let sent =
+            httpdate::parse_http_date(&httpdate::fmt_http_date(round_up_to_second(at))).unwrap();
+        assert!(sent >= at);
+    }
 
     const B: Bucket = Bucket {
         refill: Duration::from_secs(60),

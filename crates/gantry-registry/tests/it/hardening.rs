@@ -224,7 +224,8 @@ use crate::http_rules::LookupsMeet;
 /// Three publishes of a new crate race; all pre-checks see "new". With one new-crate token, the
 /// transaction that creates the crate spends it and the other two, which the transactions turn
 /// into updates, spend update tokens: all three succeed. (Charging the pre-check's kind refused
-/// two of them with 429.)
+/// two of them with 429; so did the early refusal from the pre-check's bucket, once the first
+/// publish had spent the new-crate token: the wrapper makes the others wait for exactly that.)
 fn raced_publishes_charge_the_bucket_the_transaction_decided(backend: Backend) {
     const RACERS: usize = 3;
     let dir = tempfile::tempdir().unwrap();
@@ -252,12 +253,7 @@ fn raced_publishes_charge_the_bucket_the_transaction_decided(backend: Backend) {
         expires_at: None,
     };
     rt.block_on(store.create_token(&new)).unwrap();
-    let store = Arc::new(LookupsMeet {
-        inner: store,
-        n: RACERS,
-        lookups: AtomicUsize::new(0),
-        barrier: tokio::sync::Barrier::new(RACERS),
-    });
+    let store = Arc::new(LookupsMeet::new(store, RACERS));
     let server = rt
         .block_on(gantry_registry::server::start_with_storage(
             config,

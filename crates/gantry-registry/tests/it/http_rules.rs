@@ -1188,20 +1188,38 @@ fn failed_blob_write_publishes_nothing(backend: Backend) {
 
 /// The backend's real store, except that the first `n` crate lookups (the publish pre-checks of
 /// `n` racing publishes) wait until all `n` have been answered: each request then decides from a
-/// world where the crate does not exist yet, as requests arriving at the same moment would.
+/// world where the crate does not exist yet, as requests arriving at the same moment would. Then
+/// one of them goes on alone, and the others wait until its publish has finished: what they do
+/// after their lookup meets a store the first publish has already changed, in every run.
 pub(crate) struct LookupsMeet {
-    pub(crate) inner: Arc<dyn MetaStore>,
-    pub(crate) n: usize,
-    pub(crate) lookups: AtomicUsize,
-    pub(crate) barrier: tokio::sync::Barrier,
+    inner: Arc<dyn MetaStore>,
+    n: usize,
+    lookups: AtomicUsize,
+    barrier: tokio::sync::Barrier,
+    first_published: tokio::sync::watch::Sender<bool>,
+}
+
+impl LookupsMeet {
+    pub(crate) fn new(inner: Arc<dyn MetaStore>, n: usize) -> Self {
+        LookupsMeet {
+            inner,
+            n,
+            lookups: AtomicUsize::new(0),
+            barrier: tokio::sync::Barrier::new(n),
+            first_published: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl MetaStore for LookupsMeet {
     fn crate_by_name<'a>(&'a self, name: &'a str) -> BoxFut<'a, StoreResult<Option<CrateInfo>>> {
         Box::pin(async move {
             let found = self.inner.crate_by_name(name).await;
-            if self.lookups.fetch_add(1, Ordering::SeqCst) < self.n {
-                self.barrier.wait().await;
+            if self.lookups.fetch_add(1, Ordering::SeqCst) < self.n
+                && !self.barrier.wait().await.is_leader()
+            {
+                let mut done = self.first_published.subscribe();
+                done.wait_for(|published| *published).await.ok();
             }
             found
         })
@@ -1263,7 +1281,11 @@ impl MetaStore for LookupsMeet {
         self.inner.version_exists(crate_id, num_no_build)
     }
     fn publish<'a>(&'a self, rec: &'a PublishRecord) -> BoxFut<'a, Result<(), PublishConflict>> {
-        self.inner.publish(rec)
+        Box::pin(async move {
+            let result = self.inner.publish(rec).await;
+            self.first_published.send_replace(true);
+            result
+        })
     }
     fn set_yanked<'a>(
         &'a self,
@@ -1307,12 +1329,7 @@ fn racing_new_crate_publishes_never_update_without_the_scope(backend: Backend) {
         "alice",
         Some(&["publish-new"]),
     ));
-    let store = Arc::new(LookupsMeet {
-        inner: store,
-        n: RACERS,
-        lookups: AtomicUsize::new(0),
-        barrier: tokio::sync::Barrier::new(RACERS),
-    });
+    let store = Arc::new(LookupsMeet::new(store, RACERS));
     let server = rt
         .block_on(gantry_registry::server::start_with_storage(
             config,
