@@ -3,6 +3,8 @@
 //! * [`tools`]: the outside programs the tests run as real servers (s3s-fs, ktra, PostgreSQL 15),
 //!   their pinned versions, where they are looked for and how they are installed. Always built;
 //!   the only part xtask uses (`default-features = false`).
+//! * [`cargo`]: the real cargo (and cargo-gantry) as tests run them: the developer's environment
+//!   scrubbed, a `CARGO_HOME` of the test's own. Always built; std only.
 //! * `services` (feature `services`): a throw-away PostgreSQL 15 (initdb) and s3s-fs on free
 //!   127.0.0.1 ports, started once per test binary, with a fresh database and bucket per test.
 //! * `OidcIssuer` (feature `oidc`): an OpenID Connect provider that a test starts on `127.0.0.1`,
@@ -60,6 +62,7 @@
 //! a test can check what a client sent; [`OidcIssuer::count`] counts requests to one path (e.g.
 //! how often a verifier fetched the JWKS).
 
+pub mod cargo;
 pub mod tools;
 
 #[cfg(feature = "services")]

@@ -10,13 +10,9 @@ fn run(gantry: bool, args: &[&str], color: &str, home: &std::path::Path) -> Outp
         c.arg("gantry");
         c
     } else {
-        Command::new("cargo")
+        Command::new(gantry_test_support::cargo::reference_cargo())
     };
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") || k.starts_with("__CARGO") {
-            cmd.env_remove(&k);
-        }
-    }
+    gantry_test_support::cargo::isolate(&mut cmd);
     cmd.args(args)
         .env("CARGO_HOME", home)
         .env("CARGO_TERM_COLOR", color)

@@ -246,11 +246,10 @@ fn build_dir_with_a_template() {
 /// registries with a scratch `CARGO_HOME`.
 fn lock_workspace(fx: &Fixture) {
     let home = fx.scratch().join("home-lock");
-    let out = std::process::Command::new(reference_cargo())
+    let out = gantry_test_support::cargo::cargo_command()
         .arg("generate-lockfile")
         .current_dir(fx.root())
         .env("CARGO_HOME", &home)
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("cargo generate-lockfile");
     assert!(

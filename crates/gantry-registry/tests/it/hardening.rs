@@ -3,7 +3,6 @@
 //! cargo >= 1.96 compatibility. Connection limits are in `connections.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use crate::common::hardening::sha256_hex;

@@ -77,7 +77,7 @@ fn first_build_fetches_then_builds_without_the_upstream(backend: Backend) {
     let m = mirror(backend, &up.index_url(), Duration::ZERO);
     let work = tempfile::tempdir().unwrap();
     let app = consumer(work.path(), "app", &[("mdep-b", "0.1")], USES_B);
-    ReplacedEnv::new(&mirror_url(&m)).ok(&app, &["build"]);
+    replaced_env(&mirror_url(&m)).ok(&app, &["build"]);
     assert_eq!(m.blob_count(), 2, "both .crate files are kept");
     assert_eq!(
         metric(
@@ -103,7 +103,7 @@ fn first_build_fetches_then_builds_without_the_upstream(backend: Backend) {
     // whole resolution and both downloads come from the shared state.
     let m2 = second_instance(&m, &up.index_url(), Duration::ZERO);
     std::fs::remove_file(app.join("Cargo.lock")).unwrap();
-    let out = ReplacedEnv::new(&mirror_url(&m2)).ok(&app, &["build"]);
+    let out = replaced_env(&mirror_url(&m2)).ok(&app, &["build"]);
     assert!(out.contains("mdep-b v0.1.0"), "{out}");
     assert!(metric(m2.addr, "gantry_mirror_stale_answers_total") >= 2);
     assert!(
@@ -151,7 +151,7 @@ fn a_crate_that_does_not_match_its_index_line_is_refused(backend: Backend) {
     // Real cargo refuses to build with it too, and names the crate.
     let work = tempfile::tempdir().unwrap();
     let app = consumer(work.path(), "app", &[("tampered", "1")], "");
-    let out = ReplacedEnv::new(&mirror_url(&m)).cargo(&app, &["build"]);
+    let out = replaced_env(&mirror_url(&m)).cargo(&app, &["build"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tampered") && err.contains("502"), "{err}");
@@ -281,7 +281,7 @@ fn mirror_fetch_from_lockfiles_then_build_with_the_upstream_down(backend: Backen
     let work = tempfile::tempdir().unwrap();
     let app = consumer(work.path(), "app", &[("mdep-b", "0.1")], USES_B);
     // The lockfile comes from resolving against the upstream itself.
-    ReplacedEnv::new(&up.index_url()).ok(&app, &["generate-lockfile"]);
+    replaced_env(&up.index_url()).ok(&app, &["generate-lockfile"]);
     let lockfile = app.join("Cargo.lock");
 
     let dir = tempfile::tempdir().unwrap();
@@ -326,7 +326,7 @@ fn mirror_fetch_from_lockfiles_then_build_with_the_upstream_down(backend: Backen
     let m = TestRegistry::start_on(storage, dir, |c| {
         c.mirror = Some(mirror_config(&upstream_url, Duration::from_secs(3600)))
     });
-    let out = ReplacedEnv::new(&mirror_url(&m)).ok(&app, &["build", "--locked"]);
+    let out = replaced_env(&mirror_url(&m)).ok(&app, &["build", "--locked"]);
     assert!(out.contains("Compiling mdep-a v0.1.0"), "{out}");
     assert_eq!(
         metric(
@@ -390,7 +390,7 @@ fn mirrors_real_crates_from_crates_io() {
         &[("itoa", "1"), ("cfg-if", "1"), ("memchr", "2")],
         "pub fn f(n: u64) -> String { itoa::Buffer::new().format(n).to_owned() }\n",
     );
-    let out = ReplacedEnv::new(&mirror_url(&m)).ok(&app, &["build"]);
+    let out = replaced_env(&mirror_url(&m)).ok(&app, &["build"]);
     assert!(out.contains("Compiling itoa"), "{out}");
     assert!(m.blob_count() >= 3);
     assert_eq!(metric(m.addr, "gantry_mirror_checksum_mismatches_total"), 0);

@@ -4,53 +4,32 @@
 //! credentials file. Also: two `serve` processes configured by flags sharing JWT ids and tokens,
 //! and `gantry-registry trust add|list|remove`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use crate::common::*;
 use crate::trustpub_common::*;
+use gantry_test_support::cargo::CargoHome;
 use gantry_test_support::{GitHubWorkflow, OidcIssuer};
 use serde_json::json;
 
 /// A CI job's cargo: its own `CARGO_HOME` knowing registry `gantry` and no credentials; the token
 /// comes from the environment, as a workflow step hands it over.
-struct CiCargo {
-    home: PathBuf,
-    target: PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct CiCargo(CargoEnv);
 
 impl CiCargo {
     fn new(index_url: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("cargo-home");
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::write(
-            home.join("config.toml"),
-            format!(
-                "[registries.gantry]\nindex = \"{index_url}\"\n\n[net]\nretry = 0\n\n\
-                 [registry]\nglobal-credential-providers = [\"cargo:token\"]\n"
-            ),
-        )
-        .unwrap();
-        CiCargo {
-            home,
-            target: dir.path().join("target"),
-            _dir: dir,
-        }
+        CiCargo(CargoEnv::with_home(
+            CargoHome::new()
+                .registry("gantry", index_url)
+                .config("[registry]\nglobal-credential-providers = [\"cargo:token\"]\n"),
+        ))
     }
 
     fn run(&self, cwd: &Path, token: &str, args: &[&str]) -> Output {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        Command::new(cargo)
-            .args(args)
-            .current_dir(cwd)
-            .env("CARGO_HOME", &self.home)
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never")
+        self.0
+            .command(cwd, args)
             .env("CARGO_REGISTRIES_GANTRY_TOKEN", token)
-            .env_remove("CARGO_REGISTRY_TOKEN")
-            .env_remove("RUSTC_WRAPPER")
             .output()
             .unwrap()
     }

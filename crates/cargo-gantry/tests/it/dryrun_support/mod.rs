@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use gantry_test_support::cargo::{isolate, reference_cargo};
+
 pub use crate::publish_support::Registry;
 
 /// A registry whose upload limit is `max_upload_size` bytes.
@@ -14,12 +16,7 @@ pub fn registry(max_upload_size: u32) -> Registry {
 
 /// A fresh `CARGO_HOME` knowing registry `g`.
 pub fn cargo_home(dir: &Path, index_url: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let config = format!(
-        "[registries]\ng = {{ index = \"{index_url}\" }}\n\n[net]\ngit-fetch-with-cli = false\n"
-    );
-    std::fs::write(dir.join("config.toml"), config).unwrap();
-    dir.to_owned()
+    crate::publish_support::cargo_home(dir, &[("g", index_url)])
 }
 
 /// `cargo gantry <args>` in `dir` with its own `CARGO_HOME` and, if given, the token for `g`.
@@ -31,20 +28,13 @@ pub fn gantry(dir: &Path, home: &Path, token: Option<&str>, args: &[&str]) -> Ou
 
 /// The installed cargo with the same environment as [`gantry`] (its own `CARGO_HOME`).
 pub fn cargo(dir: &Path, home: &Path, token: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new("cargo");
+    let mut c = Command::new(reference_cargo());
     c.args(args);
     run_with(c, dir, home, token)
 }
 
 fn run_with(mut c: Command, dir: &Path, home: &Path, token: Option<&str>) -> Output {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") || k == "RUSTC_WRAPPER" {
-            c.env_remove(&k);
-        }
-    }
-    c.env("CARGO_TERM_COLOR", "never")
-        .env("CARGO_HOME", home)
-        .current_dir(dir);
+    isolate(&mut c).env("CARGO_HOME", home).current_dir(dir);
     if let Some(t) = token {
         c.env("CARGO_REGISTRIES_G_TOKEN", t);
     }

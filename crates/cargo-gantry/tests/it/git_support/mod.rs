@@ -440,16 +440,11 @@ impl Side {
     ) -> Side {
         let reg = GitRegistry::start_at(&scratch.join("registry"));
         let dir = scratch.join(label);
-        let home = dir.join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::write(
-            home.join("config.toml"),
-            format!(
-                "[registries.alt]\nindex = \"{}\"\n{config}",
-                index_url(&reg)
-            ),
-        )
-        .unwrap();
+        let home = gantry_test_support::cargo::CargoHome::new()
+            .registry("alt", &index_url(&reg))
+            .config(config)
+            .write(&dir.join("home"))
+            .unwrap();
         Side {
             label,
             reg,

@@ -349,7 +349,7 @@ impl Tool {
     /// `cargo SUBCOMMAND` or `cargo-gantry gantry SUBCOMMAND`, with a clean environment.
     pub fn command(self, subcommand: &str) -> Command {
         let mut c = match self {
-            Tool::Cargo => Command::new("cargo"),
+            Tool::Cargo => Command::new(gantry_test_support::cargo::reference_cargo()),
             Tool::Gantry => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
                 c.arg("gantry");
@@ -357,31 +357,18 @@ impl Tool {
             }
         };
         c.arg(subcommand);
-        for (k, _) in std::env::vars() {
-            if (k.starts_with("CARGO_") || k.starts_with("__CARGO")) || k == "RUSTC_WRAPPER" {
-                c.env_remove(&k);
-            }
-        }
-        c.env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .stdin(Stdio::null());
+        gantry_test_support::cargo::isolate(&mut c).stdin(Stdio::null());
         c
     }
 }
 
 /// A fresh `CARGO_HOME` whose `config.toml` is `config` (plus `[registries.NAME]` for `stub`).
 pub fn home(dir: &Path, registry: Option<(&str, &PeerStub)>, config: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut text = String::new();
+    let mut home = gantry_test_support::cargo::CargoHome::new();
     if let Some((name, stub)) = registry {
-        text.push_str(&format!(
-            "[registries.{name}]\nindex = \"{}\"\n",
-            stub.index_url()
-        ));
+        home = home.registry(name, &stub.index_url());
     }
-    text.push_str(config);
-    std::fs::write(dir.join("config.toml"), text).unwrap();
-    dir.to_owned()
+    home.config(config).write(dir).unwrap()
 }
 
 /// A package without description or license (what cargo accepts for private registries).

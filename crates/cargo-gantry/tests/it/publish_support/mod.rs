@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use gantry_registry::auth::{generate_token, hash_token};
 use gantry_registry::store::NewToken;
 use gantry_registry::{Config, RunningServer};
+use gantry_test_support::cargo::{CargoHome, isolate, reference_cargo};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -307,38 +308,26 @@ fn route(req: &Request, addr: SocketAddr, state: &Mutex<State>) -> (u16, String,
 
 /// A fresh `CARGO_HOME` with `[registries]` entries.
 pub fn cargo_home(dir: &Path, registries: &[(&str, &str)]) -> PathBuf {
-    let home = dir.to_owned();
-    std::fs::create_dir_all(&home).unwrap();
-    let mut config = String::from("[registries]\n");
+    let mut home = CargoHome::new();
     for (name, url) in registries {
-        config.push_str(&format!("{name} = {{ index = \"{url}\" }}\n"));
+        home = home.registry(name, url);
     }
-    config.push_str("\n[net]\ngit-fetch-with-cli = false\n");
-    std::fs::write(home.join("config.toml"), config).unwrap();
-    home
+    home.config("[net]\ngit-fetch-with-cli = false\n")
+        .write(dir)
+        .unwrap()
 }
 
 pub fn gantry() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-gantry"));
     c.arg("gantry");
-    clean_env(&mut c);
+    isolate(&mut c);
     c
 }
 
 pub fn cargo() -> Command {
-    let mut c = Command::new("cargo");
-    clean_env(&mut c);
+    let mut c = Command::new(reference_cargo());
+    isolate(&mut c);
     c
-}
-
-fn clean_env(c: &mut Command) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") && k != "CARGO_TARGET_DIR" || k == "RUSTC_WRAPPER" {
-            c.env_remove(&k);
-        }
-    }
-    c.env_remove("CARGO_TARGET_DIR");
-    c.env("CARGO_TERM_COLOR", "never");
 }
 
 pub fn text(o: &Output) -> String {

@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use gantry_test_support::cargo::isolate;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Side {
     Cargo,
@@ -50,12 +52,7 @@ pub fn self_check() -> bool {
     std::env::var_os("GANTRY_DIFF_SELF_CHECK").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-pub fn reference_cargo() -> PathBuf {
-    std::env::var_os("GANTRY_DIFF_CARGO")
-        .or_else(|| std::env::var_os("CARGO"))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("cargo"))
-}
+pub use gantry_test_support::cargo::reference_cargo;
 
 pub fn gantry_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-gantry"))
@@ -289,11 +286,9 @@ impl<'a> Case<'a> {
             .arg("--target-dir")
             .arg(&target)
             .current_dir(&self.cwd);
-        scrub_env(&mut cmd);
-        cmd.env("CARGO_HOME", &home)
+        isolate(&mut cmd)
+            .env("CARGO_HOME", &home)
             .env("CARGO", &real_cargo)
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null");
         for (k, v) in &self.env {
@@ -421,23 +416,6 @@ fn keep_forever(path: &Path) -> PathBuf {
 
 /// Removes variables that `cargo test` (or the user's shell) sets and that would change either
 /// tool's behaviour.
-fn scrub_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        let Some(k) = k.to_str() else { continue };
-        let drop = (k.starts_with("CARGO") && k != "CARGO")
-            || k.starts_with("__CARGO")
-            || k.starts_with("GIT_")
-            || k.starts_with("RUSTC")
-            || k == "RUSTFLAGS"
-            || k == "RUSTDOCFLAGS"
-            || k == "SOURCE_DATE_EPOCH"
-            || k.starts_with("GANTRY_");
-        if drop {
-            cmd.env_remove(k);
-        }
-    }
-}
-
 /// Replaces what legitimately differs between the two runs: each tool's private directories and
 /// build timings. Everything else in stderr is compared verbatim.
 pub fn normalize(stderr: &str, home: &Path, target: &Path, scratch: &Path) -> String {

@@ -309,25 +309,16 @@ impl Ci {
 
     /// The real cargo, in the same job.
     pub fn cargo(&self, cwd: &Path, args: &[&str]) -> Output {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut c = Command::new(gantry_test_support::cargo::reference_cargo());
         c.args(args).current_dir(cwd);
         self.env(&mut c, &[]);
         c.output().unwrap()
     }
 
     fn env(&self, c: &mut Command, env: &[(&str, String)]) {
-        for (k, _) in std::env::vars() {
-            if k.starts_with("CARGO_")
-                || k.starts_with("ACTIONS_")
-                || k == "RUSTC_WRAPPER"
-                || k.starts_with("__CARGO")
-            {
-                c.env_remove(&k);
-            }
-        }
-        c.env("CARGO_HOME", &self.home)
-            .env("CARGO_TARGET_DIR", self.work.join("target"))
-            .env("CARGO_TERM_COLOR", "never");
+        gantry_test_support::cargo::isolate(c)
+            .env("CARGO_HOME", &self.home)
+            .env("CARGO_TARGET_DIR", self.work.join("target"));
         for (k, v) in env {
             c.env(k, v);
         }

@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use gantry_test_support::cargo::{CargoHome, cargo_command};
+
+/// The real cargo with a `CARGO_HOME` and target dir of its own (in a temp dir that lives as long
+/// as this), the test process's environment scrubbed (`gantry_test_support::cargo::isolate`).
 pub struct CargoEnv {
     home: PathBuf,
     target: PathBuf,
@@ -12,22 +16,22 @@ pub struct CargoEnv {
 impl CargoEnv {
     /// A fresh `CARGO_HOME` pointing registry `gantry` at `reg` with `token`.
     pub fn new(index_url: &str, token: &str, credential_provider: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("cargo-home");
-        std::fs::create_dir_all(&home).unwrap();
-        let mut config = format!(
-            "[registries.gantry]\nindex = \"{}\"\n\n[net]\nretry = 0\n",
-            index_url
-        );
+        let mut home = CargoHome::new()
+            .registry("gantry", index_url)
+            .token("gantry", token);
         if credential_provider {
-            config.push_str("\n[registry]\nglobal-credential-providers = [\"cargo:token\"]\n");
+            home = home.config("[registry]\nglobal-credential-providers = [\"cargo:token\"]\n");
         }
-        std::fs::write(home.join("config.toml"), config).unwrap();
-        std::fs::write(
-            home.join("credentials.toml"),
-            format!("[registries.gantry]\ntoken = \"{token}\"\n"),
-        )
-        .unwrap();
+        Self::with_home(home)
+    }
+
+    /// A fresh `CARGO_HOME` as `home` describes it, never retrying a failed request.
+    pub fn with_home(home: CargoHome) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = home
+            .config("[net]\nretry = 0\n")
+            .write(&dir.path().join("cargo-home"))
+            .unwrap();
         let target = dir.path().join("target");
         CargoEnv {
             home,
@@ -36,19 +40,18 @@ impl CargoEnv {
         }
     }
 
-    pub fn cargo(&self, cwd: &Path, args: &[&str]) -> Output {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+    /// `cargo ARGS` in `cwd`, ready to run (add environment first if the test needs it).
+    pub fn command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut cmd = cargo_command();
         cmd.args(args)
             .current_dir(cwd)
             .env("CARGO_HOME", &self.home)
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .env_remove("CARGO_REGISTRY_TOKEN")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_BUILD_TARGET");
-        cmd.output().unwrap()
+            .env("CARGO_TARGET_DIR", &self.target);
+        cmd
+    }
+
+    pub fn cargo(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.command(cwd, args).output().unwrap()
     }
 
     /// Runs cargo and asserts success; returns stdout + stderr.

@@ -2,66 +2,17 @@
 //! sparse registry, `.crate` files with dependencies for an upstream, and reading `/metrics`.
 #![allow(dead_code)]
 
+use gantry_test_support::cargo::CargoHome;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::common::{Entry, TestRegistry, body, http, metadata, tar_gz};
+use crate::common::{CargoEnv, Entry, TestRegistry, body, http, metadata, tar_gz};
 
 /// A fresh `CARGO_HOME` + target dir where crates.io is replaced by `registry` (a sparse URL).
-pub struct ReplacedEnv {
-    home: PathBuf,
-    target: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl ReplacedEnv {
-    pub fn new(registry: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("cargo-home");
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::write(
-            home.join("config.toml"),
-            format!(
-                "[source.crates-io]\nreplace-with = \"replacement\"\n\n[source.replacement]\n\
-                 registry = \"{registry}\"\n\n[net]\nretry = 0\n"
-            ),
-        )
-        .unwrap();
-        let target = dir.path().join("target");
-        ReplacedEnv {
-            home,
-            target,
-            _dir: dir,
-        }
-    }
-
-    pub fn cargo(&self, cwd: &Path, args: &[&str]) -> Output {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        std::process::Command::new(cargo)
-            .args(args)
-            .current_dir(cwd)
-            .env("CARGO_HOME", &self.home)
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .env_remove("CARGO_REGISTRY_TOKEN")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_BUILD_TARGET")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs cargo and asserts success; returns stdout + stderr.
-    pub fn ok(&self, cwd: &Path, args: &[&str]) -> String {
-        let out = self.cargo(cwd, args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
-        text
-    }
+pub fn replaced_env(registry: &str) -> CargoEnv {
+    CargoEnv::with_home(CargoHome::new().config(&format!(
+        "[source.crates-io]\nreplace-with = \"replacement\"\n\n[source.replacement]\n\
+         registry = \"{registry}\"\n\n"
+    )))
 }
 
 /// A consumer project depending on crates.io crates (`deps`: name, requirement).
