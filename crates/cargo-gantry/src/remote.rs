@@ -316,6 +316,9 @@ impl gantry_client::auth::Console for ShellConsole {
     fn note(&self, message: &str) {
         Reporter::note(&self.0, message);
     }
+    fn plain(&self, line: &str) {
+        self.0.stderr_line(line);
+    }
     fn verbose(&self) -> bool {
         Reporter::verbose(&self.0)
     }

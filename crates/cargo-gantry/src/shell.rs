@@ -83,6 +83,11 @@ impl Shell {
         let mut out = AutoStream::new(std::io::stdout(), self.color);
         let _ = writeln!(out, "{line}");
     }
+
+    /// `line` on stderr, unprefixed and whatever the verbosity.
+    pub fn stderr_line(&self, line: &str) {
+        let _ = writeln!(self.stderr(), "{line}");
+    }
 }
 
 impl Reporter for Shell {

@@ -12,6 +12,8 @@
 //! Run with `cargo xtask bench registry` (`cargo xtask bench registry pages` for part 3 alone) (finds or installs s3s-fs, checks PostgreSQL 15), or
 //! `cargo bench -p gantry-registry --bench load` when GANTRY_S3S_FS or PATH has s3s-fs.
 //! Without `--bench` (e.g. `cargo test --benches`) it runs a tiny version as a smoke test.
+// A benchmark is a program that prints its figures; it has no API.
+#![allow(unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/it/common/mod.rs"]
 mod common;

@@ -1,5 +1,6 @@
 //! The `gantry-registry` binary: `serve`, `migrate`, `gc`, `mirror fetch`, and admin commands for
 //! users and tokens.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the binary is the terminal
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use gantry_registry::server::start_with_signal;
 use crate::{UpstreamArgs, flag_or_env};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8990")]
     listen: SocketAddr,
     /// Base URL clients use, e.g. https://crates.example.com (defaults to the listen address).
@@ -136,7 +136,7 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a size; use e.g. 134217728, 128M or 1G"))
 }
 
-pub async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.listen = args.listen;
     config.public_url = args.public_url;
     config.auth_required = args.auth_required;

@@ -13,7 +13,7 @@ use gantry_registry::trustpub::{MAX_CONFIGS_PER_CRATE, PENDING_LIFETIME_SECS, va
 
 use crate::{TrustAddArgs, TrustCommand};
 
-pub async fn run(config: &Config, command: TrustCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(config: &Config, command: TrustCommand) -> anyhow::Result<()> {
     let store = open_meta_store(config).await?;
     match command {
         TrustCommand::Add(args) => add(store.as_ref(), args).await,

@@ -78,11 +78,11 @@ pub(crate) struct State {
 impl State {
     /// The lock's data even if a panicking test thread poisoned it: the state stays consistent
     /// because every critical section is a plain update.
-    pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn active_key(&self) -> Arc<SigningKey> {
+    pub(crate) fn active_key(&self) -> Arc<SigningKey> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         keys.published
             .iter()
@@ -93,7 +93,7 @@ impl State {
     }
 
     /// `claims` signed with the active key, its kid in the header.
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let key = self.active_key();
         key.sign(claims, Some(&key.kid))
     }

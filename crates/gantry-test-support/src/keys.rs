@@ -47,7 +47,7 @@ pub(crate) struct SigningKey {
 }
 
 impl SigningKey {
-    pub fn generate(kid: &str, alg: KeyAlgorithm) -> Result<Self, IssuerError> {
+    pub(crate) fn generate(kid: &str, alg: KeyAlgorithm) -> Result<Self, IssuerError> {
         // As the registry does: RustCrypto, whatever else the build enables.
         let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
             &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
@@ -77,7 +77,7 @@ impl SigningKey {
     }
 
     /// A compact JWS of `claims`; `kid` goes into the header unless `None`.
-    pub fn sign(&self, claims: &serde_json::Value, kid: Option<&str>) -> String {
+    pub(crate) fn sign(&self, claims: &serde_json::Value, kid: Option<&str>) -> String {
         let mut header = Header::new(self.alg.jwt());
         header.kid = kid.map(str::to_owned);
         // Serialising a JSON value cannot fail, and the key was built by `generate`.

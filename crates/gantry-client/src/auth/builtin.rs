@@ -15,7 +15,7 @@ use crate::config::CargoConfig;
 use crate::credentials;
 
 /// `cargo:token`: the token cargo stores (`cargo login`) or the user configures.
-pub struct TokenCredential<'a> {
+pub(super) struct TokenCredential<'a> {
     pub config: &'a CargoConfig,
     pub registry: &'a RegistryRef,
     pub console: &'a dyn Console,
@@ -90,9 +90,9 @@ impl Credential for TokenCredential<'_> {
                     format!("the `{display}` website")
                 };
                 // Plain stderr, not a `note:` of the shell: cargo prints it so.
-                eprintln!(
+                self.console.plain(&format!(
                     "note: This does not revoke the token on the registry server.\n    If you need to revoke the token, visit {place} and follow the instructions there."
-                );
+                ));
                 Ok(CredentialResponse::Logout)
             }
             _ => Err(Error::OperationNotSupported),
@@ -106,7 +106,7 @@ fn boxed(e: credentials::CredentialsError) -> Error {
 
 /// `cargo:token-from-stdout <command> [args…]`: runs the command (with `{index_url}` in its
 /// arguments replaced) and takes the one line it prints as the token.
-pub struct TokenFromStdout;
+pub(super) struct TokenFromStdout;
 
 impl Credential for TokenFromStdout {
     fn perform(
@@ -182,7 +182,7 @@ pub(super) fn chained(message: &str, source: std::io::Error) -> Error {
 
 /// `cargo:libsecret`: cargo's own provider, holding the loaded `libsecret-1.so.0`.
 #[cfg(target_os = "linux")]
-pub struct LibSecret(pub cargo_credential_libsecret::LibSecretCredential);
+pub(super) struct LibSecret(pub cargo_credential_libsecret::LibSecretCredential);
 
 #[cfg(target_os = "linux")]
 impl Credential for LibSecret {

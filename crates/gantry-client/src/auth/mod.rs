@@ -35,6 +35,9 @@ pub trait Console {
     fn status(&self, word: &str, message: &str);
     fn warning(&self, message: &str);
     fn note(&self, message: &str);
+    /// A line on stderr as it is, without a prefix and whatever the verbosity: cargo's own
+    /// credential process prints some lines so, and the library never prints by itself.
+    fn plain(&self, line: &str);
     fn verbose(&self) -> bool;
 }
 

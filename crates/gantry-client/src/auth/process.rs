@@ -11,12 +11,12 @@ use cargo_credential::{
 
 use super::builtin::chained;
 
-pub struct ProcessCredential {
+pub(super) struct ProcessCredential {
     program: String,
 }
 
 impl ProcessCredential {
-    pub fn new(program: &str) -> Self {
+    pub(super) fn new(program: &str) -> Self {
         ProcessCredential {
             program: program.to_owned(),
         }

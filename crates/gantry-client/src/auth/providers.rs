@@ -26,7 +26,7 @@ pub const BUILT_IN: &[&str] = &[
 ];
 
 /// Each provider as program-then-arguments, in the order to ask them.
-pub fn for_registry(
+pub(super) fn for_registry(
     config: &CargoConfig,
     registry: &RegistryRef,
     require_config: bool,

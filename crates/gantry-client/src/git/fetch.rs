@@ -12,9 +12,9 @@ use std::sync::atomic::AtomicBool;
 use super::GitError;
 
 /// What cargo fetches: the remote's HEAD, force-updated.
-pub const REFSPEC: &str = "+HEAD:refs/remotes/origin/HEAD";
+pub(super) const REFSPEC: &str = "+HEAD:refs/remotes/origin/HEAD";
 /// Where the fetched commit is recorded; the index is read from its tree.
-pub const FETCHED_REF: &str = "refs/remotes/origin/HEAD";
+pub(super) const FETCHED_REF: &str = "refs/remotes/origin/HEAD";
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum FetchCause {
 
 /// The clone at `dir`, or a new one made there as cargo makes it: a repository with a work tree
 /// (older cargos checked files out into it) that nothing is ever checked out into.
-pub fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, GitError> {
+pub(super) fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, GitError> {
     if let Ok(repo) = open(dir) {
         return Ok(repo);
     }
@@ -61,7 +61,7 @@ pub fn open_or_init(dir: &Path) -> Result<gix::ThreadSafeRepository, GitError> {
 
 /// Opens an existing clone with the configuration a user's git has (credential helpers, proxies,
 /// `url.*.insteadOf`), as libgit2 and the git program would.
-pub fn open(dir: &Path) -> Result<gix::ThreadSafeRepository, Box<gix::open::Error>> {
+pub(super) fn open(dir: &Path) -> Result<gix::ThreadSafeRepository, Box<gix::open::Error>> {
     use gix::sec::trust::DefaultForLevel;
     let mut opts = gix::open::Options::default_for_level(gix::sec::Trust::Full);
     opts.permissions.config.git_binary = true;
@@ -70,7 +70,7 @@ pub fn open(dir: &Path) -> Result<gix::ThreadSafeRepository, Box<gix::open::Erro
 
 /// Fetches `url` into `repo` in-process. `Err((cause, spurious))`: spurious failures (no answer, a
 /// dropped connection) are worth another try.
-pub fn with_gitoxide(
+pub(super) fn with_gitoxide(
     repo: &gix::ThreadSafeRepository,
     url: &str,
 ) -> Result<(), (FetchCause, bool)> {
@@ -132,7 +132,7 @@ pub enum Verbosity {
 }
 
 /// The `git fetch` cargo runs for `net.git-fetch-with-cli`, in the clone's git dir.
-pub fn cli_command(git_dir: &Path, url: &str, verbosity: Verbosity) -> Command {
+pub(super) fn cli_command(git_dir: &Path, url: &str, verbosity: Verbosity) -> Command {
     let mut cmd = Command::new("git");
     cmd.args(cli_args(url, verbosity))
         // A `git` that started us (say, `exec` in a rebase) set these for its own repository.
@@ -157,7 +157,7 @@ fn cli_args(url: &str, verbosity: Verbosity) -> Vec<&str> {
 }
 
 /// How cargo shows the command in messages: `` `git fetch … 'url' '+HEAD:…'` ``.
-pub fn cli_display(url: &str, verbosity: Verbosity) -> String {
+pub(super) fn cli_display(url: &str, verbosity: Verbosity) -> String {
     let args: Vec<String> = cli_args(url, verbosity)
         .iter()
         .map(|a| shell_escape(a))
@@ -166,7 +166,11 @@ pub fn cli_display(url: &str, verbosity: Verbosity) -> String {
 }
 
 /// Runs `git fetch`; git's own output goes to our stderr, as it does under cargo.
-pub fn with_cli(git_dir: &Path, url: &str, verbosity: Verbosity) -> Result<(), (FetchCause, bool)> {
+pub(super) fn with_cli(
+    git_dir: &Path,
+    url: &str,
+    verbosity: Verbosity,
+) -> Result<(), (FetchCause, bool)> {
     let command = cli_display(url, verbosity);
     let status = cli_command(git_dir, url, verbosity)
         .status()
@@ -188,7 +192,7 @@ pub fn with_cli(git_dir: &Path, url: &str, verbosity: Verbosity) -> Result<(), (
 }
 
 /// The repository's git dir (`<dir>/.git`).
-pub fn git_dir(dir: &Path) -> PathBuf {
+pub(super) fn git_dir(dir: &Path) -> PathBuf {
     dir.join(".git")
 }
 

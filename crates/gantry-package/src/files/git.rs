@@ -10,14 +10,14 @@ use super::{FilesError, Filter, walk};
 use crate::report::Reporter;
 
 /// A repository whose index tracks (or stages) the package's `Cargo.toml`.
-pub struct ListingRepo {
+pub(super) struct ListingRepo {
     pub repo: gix::Repository,
     /// The package root relative to the workdir, `/`-separated, `""` at the workdir root.
     pub pkg_rel: BString,
 }
 
 /// Finds the repository above `root` and returns it only if it should decide the listing.
-pub fn discover_listing_repo(root: &Path) -> Option<ListingRepo> {
+pub(super) fn discover_listing_repo(root: &Path) -> Option<ListingRepo> {
     let repo = gix::discover(root).ok()?;
     let workdir = repo.workdir()?;
     let pkg_rel = repo_relative(root, workdir)?;
@@ -33,7 +33,7 @@ pub fn discover_listing_repo(root: &Path) -> Option<ListingRepo> {
 
 /// `path` relative to `base` with `/` separators, compared canonically like cargo does (either
 /// may be spelled through symlinks); falls back to the paths as given if they can't be resolved.
-pub fn repo_relative(path: &Path, base: &Path) -> Option<BString> {
+pub(crate) fn repo_relative(path: &Path, base: &Path) -> Option<BString> {
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let rel = canon(path).strip_prefix(canon(base)).ok()?.to_path_buf();
     let mut out = BString::default();
@@ -50,7 +50,7 @@ pub fn repo_relative(path: &Path, base: &Path) -> Option<BString> {
 ///
 /// `base` is where the repository's `pkg_rel` directory lives as spelled by the caller, so that
 /// listed paths start with the package root as given (also through symlinks).
-pub fn list(
+pub(super) fn list(
     repo: &gix::Repository,
     base: &Path,
     pkg_rel: &BString,

@@ -9,7 +9,7 @@ use crate::report::Reporter;
 ///
 /// `is_root` is true when `dir` is the package root itself; git-based listing also calls this for
 /// directories it cannot list with git (symlinked dirs), where `dir` is filtered like any entry.
-pub fn walk(
+pub(super) fn walk(
     dir: &Path,
     is_root: bool,
     filter: &Filter,

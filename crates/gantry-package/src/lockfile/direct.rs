@@ -8,7 +8,12 @@ use crate::publish_deps::publish_deps;
 
 /// The lockfile body (without the leading comment lines) for `name`/`version`, or `None` when a
 /// real resolution is needed. `lock_version` is the format to write.
-pub fn direct_lock(name: &str, version: &str, manifest: &str, lock_version: u32) -> Option<String> {
+pub(super) fn direct_lock(
+    name: &str,
+    version: &str,
+    manifest: &str,
+    lock_version: u32,
+) -> Option<String> {
     if lock_version < 3 || !publish_deps(name, manifest).ok()?.is_empty() {
         return None;
     }
@@ -19,7 +24,10 @@ pub fn direct_lock(name: &str, version: &str, manifest: &str, lock_version: u32)
 
 /// The lockfile format cargo writes: the existing workspace lockfile's, else derived from the
 /// package's `rust-version` (none → 4). `None` for formats this module does not write.
-pub fn lock_version(workspace_lock: Option<&str>, rust_version: Option<&str>) -> Option<u32> {
+pub(super) fn lock_version(
+    workspace_lock: Option<&str>,
+    rust_version: Option<&str>,
+) -> Option<u32> {
     if let Some(text) = workspace_lock {
         // v1 and v2 lockfiles carry no `version` line.
         return text

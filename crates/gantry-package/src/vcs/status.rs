@@ -11,7 +11,7 @@ use super::VcsError;
 /// Paths (absolute, under the canonical workdir) that differ from `HEAD`, are untracked or ignored.
 /// Collapsed untracked/ignored directories appear as the directory path.
 #[derive(Debug, Default)]
-pub struct DirtySet {
+pub(super) struct DirtySet {
     pub paths: HashSet<PathBuf>,
     /// Workdir-relative paths reported as ignored (for the "manifest is ignored" check).
     pub ignored: Vec<BString>,
@@ -19,7 +19,7 @@ pub struct DirtySet {
 
 impl DirtySet {
     /// Whether `path` or one of its ancestors (down to `stop`) is dirty.
-    pub fn covers(&self, path: &Path, stop: &Path) -> bool {
+    pub(super) fn covers(&self, path: &Path, stop: &Path) -> bool {
         if self.paths.is_empty() {
             return false;
         }
@@ -30,7 +30,7 @@ impl DirtySet {
 }
 
 /// Adds the status of `repo` limited to `patterns` (empty = whole repo) to `out`.
-pub fn collect(
+pub(super) fn collect(
     repo: &gix::Repository,
     workdir: &Path,
     patterns: Vec<BString>,
@@ -87,7 +87,10 @@ pub fn collect(
 }
 
 /// Adds the full status of every initialised submodule (recursively) to `out`.
-pub fn collect_submodules(repo: &gix::Repository, out: &mut DirtySet) -> Result<(), VcsError> {
+pub(super) fn collect_submodules(
+    repo: &gix::Repository,
+    out: &mut DirtySet,
+) -> Result<(), VcsError> {
     let Ok(Some(submodules)) = repo.submodules() else {
         return Ok(());
     };

@@ -15,13 +15,13 @@ use cargo_util_schemas::manifest::{
 use super::paths::{normalize_path, relative_to, slash_string};
 
 /// What a member may inherit from: the root's `[workspace]` table and the root directory.
-pub struct InheritSource<'a> {
+pub(super) struct InheritSource<'a> {
     pub workspace: Option<&'a TomlWorkspace>,
     pub root_dir: &'a Path,
 }
 
 /// cargo's wording: the outer line names the key, the cause says what was missing.
-pub fn missing(key: &str, inner: &str) -> String {
+pub(super) fn missing(key: &str, inner: &str) -> String {
     format!(
         "error inheriting `{key}` from workspace root manifest's `workspace.{inner}`\n\nCaused by:\n  `workspace.{inner}` was not defined"
     )
@@ -49,7 +49,7 @@ macro_rules! inherit_field {
 
 /// Resolves all inheritance in `manifest` (member directory `member_root`). Errors are the text
 /// cargo puts under `failed to parse manifest at …`.
-pub fn resolve(
+pub(super) fn resolve(
     manifest: &mut TomlManifest,
     member_root: &Path,
     src: &InheritSource<'_>,

@@ -103,7 +103,7 @@ fn edition_resolver(edition: &str) -> &'static str {
 }
 
 /// Builds a [`Package`] from a parsed manifest, resolving inheritance against `src`.
-pub fn build(
+pub(super) fn build(
     manifest_path: &Path,
     mut toml: TomlManifest,
     src: &InheritSource<'_>,
@@ -306,7 +306,7 @@ fn manifest_path_of(root: &Path, value: String) -> ManifestPath {
 }
 
 /// cargo's readme rules: unset → first existing README.md/README.txt/README; `true` → README.md.
-pub fn readme(pkg: &TomlPackage, root: &Path) -> Option<ManifestPath> {
+pub(super) fn readme(pkg: &TomlPackage, root: &Path) -> Option<ManifestPath> {
     match pkg.readme.as_ref().and_then(|r| r.as_value()) {
         Some(StringOrBool::String(s)) => Some(manifest_path_of(root, s.clone())),
         Some(StringOrBool::Bool(true)) => Some(manifest_path_of(root, "README.md".to_string())),

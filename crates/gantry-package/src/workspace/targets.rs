@@ -44,7 +44,7 @@ pub struct Target {
 }
 
 /// What target discovery needs from a (resolved) manifest.
-pub struct TargetInputs<'a> {
+pub(super) struct TargetInputs<'a> {
     pub root: &'a Path,
     pub package_name: &'a str,
     pub edition: &'a str,
@@ -64,7 +64,7 @@ pub struct TargetInputs<'a> {
 type KindInputs<'a> = (TargetKind, Option<&'a [TomlTarget]>, Option<bool>);
 
 /// Discovers all targets. Errors are cargo's texts for targets whose file cannot be inferred.
-pub fn discover(inp: &TargetInputs<'_>) -> Result<Vec<Target>, String> {
+pub(super) fn discover(inp: &TargetInputs<'_>) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     if let Some(lib) = discover_lib(inp)? {
         out.push(lib);
@@ -253,7 +253,7 @@ fn missing_target(kind: TargetKind, name: &str) -> String {
 }
 
 /// The build script cargo would run: `build = "x"` or an existing `build.rs` in the root.
-pub fn build_script(root: &Path, build: Option<&TomlPackageBuild>) -> Option<PathBuf> {
+pub(super) fn build_script(root: &Path, build: Option<&TomlPackageBuild>) -> Option<PathBuf> {
     match build {
         Some(TomlPackageBuild::Auto(false)) => None,
         Some(TomlPackageBuild::Auto(true)) => Some(root.join("build.rs")),

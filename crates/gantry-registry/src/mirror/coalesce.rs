@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-pub struct Coalescer<K, V> {
+pub(super) struct Coalescer<K, V> {
     flights: Arc<Mutex<HashMap<K, watch::Receiver<Option<V>>>>>,
 }
 
@@ -41,7 +41,7 @@ where
 {
     /// The result of the flight for `key`: joins the one in progress (calling `on_join` at once),
     /// or starts `work` (spawned). Returns `None` only if the work panicked.
-    pub async fn run<F, Fut>(&self, key: K, work: F, on_join: impl FnOnce()) -> Option<V>
+    pub(super) async fn run<F, Fut>(&self, key: K, work: F, on_join: impl FnOnce()) -> Option<V>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V> + Send + 'static,
@@ -79,7 +79,7 @@ where
 
     /// Flights in progress now.
     #[cfg(test)]
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.flights.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }

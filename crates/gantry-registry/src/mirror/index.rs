@@ -16,13 +16,13 @@ use crate::store::MirrorIndexRow;
 
 /// A request holding a stale copy waits this long for the revalidation, then answers the copy
 /// (the revalidation goes on and updates the copy for later requests).
-pub const STALE_WAIT: Duration = Duration::from_secs(1);
+pub(super) const STALE_WAIT: Duration = Duration::from_secs(1);
 /// After a failed revalidation the stored copy is answered this long without asking again.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+pub(super) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// Unix milliseconds: the TTL is compared across instances through the stored check time, and
 /// whole seconds would shorten a short TTL by up to one.
-pub fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -31,7 +31,7 @@ pub fn now_ms() -> i64 {
 
 /// Whether an answer came from a copy the upstream just confirmed or from one it could not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(super) enum Freshness {
     Fresh,
     Stale,
 }

@@ -13,9 +13,9 @@ use super::MirrorError;
 use super::config::MirrorConfig;
 
 /// The largest index file accepted from the upstream (crates.io's biggest are a few MiB).
-pub const MAX_INDEX_FILE: u64 = 64 * 1024 * 1024;
+pub(super) const MAX_INDEX_FILE: u64 = 64 * 1024 * 1024;
 /// The largest `.crate` accepted from the upstream (it is held in memory until verified).
-pub const MAX_CRATE_FILE: u64 = 256 * 1024 * 1024;
+pub(super) const MAX_CRATE_FILE: u64 = 256 * 1024 * 1024;
 /// How long the upstream's `dl` template is trusted before `config.json` is read again.
 const DL_TEMPLATE_TTL: Duration = Duration::from_secs(3600);
 
@@ -23,7 +23,7 @@ static PROVIDER: Once = Once::new();
 
 /// What the upstream answered for an index file.
 #[derive(Debug)]
-pub enum Fetched {
+pub(super) enum Fetched {
     NotModified,
     Body {
         body: Bytes,
@@ -34,7 +34,7 @@ pub enum Fetched {
     Absent,
 }
 
-pub struct Upstream {
+pub(super) struct Upstream {
     client: reqwest::Client,
     /// `https://host/path/`.
     base: String,
@@ -42,7 +42,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(config: &MirrorConfig) -> Result<Self, MirrorError> {
+    pub(super) fn new(config: &MirrorConfig) -> Result<Self, MirrorError> {
         PROVIDER.call_once(|| {
             // Fails only if another provider was installed first, which is just as good.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -65,7 +65,7 @@ impl Upstream {
     }
 
     /// GETs `name`'s index file, conditionally when validators of a stored copy are given.
-    pub async fn index_file(
+    pub(super) async fn index_file(
         &self,
         name: &str,
         etag: Option<&str>,
@@ -120,7 +120,7 @@ impl Upstream {
     }
 
     /// GETs a `.crate` (not verified here).
-    pub async fn crate_file(
+    pub(super) async fn crate_file(
         &self,
         name: &str,
         version: &str,
@@ -218,7 +218,7 @@ async fn read_limited(
 /// Fills a `dl` template as cargo does: the markers `{crate}`, `{version}`, `{prefix}`,
 /// `{lowerprefix}` and `{sha256-checksum}`, or `/{crate}/{version}/download` appended when it has
 /// none of them.
-pub fn download_url(template: &str, name: &str, version: &str, cksum: &str) -> String {
+pub(super) fn download_url(template: &str, name: &str, version: &str, cksum: &str) -> String {
     const MARKERS: [&str; 5] = [
         "{crate}",
         "{version}",

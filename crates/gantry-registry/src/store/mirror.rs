@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArgumen
 use super::{BoxFut, Engine, SqlStore, StoreError, StoreResult};
 
 /// PostgreSQL channel the change-log triggers notify at commit.
-pub const CHANGE_CHANNEL: &str = "gantry_index_changes";
+pub(super) const CHANGE_CHANNEL: &str = "gantry_index_changes";
 
 /// One logged change to what an index file shows.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

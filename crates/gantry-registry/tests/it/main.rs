@@ -2,6 +2,9 @@
 //! once per file, and the PostgreSQL and s3s-fs servers (gantry-test-support's `services`) start
 //! once for all of them. Each module is one former test file; run one with
 //! `cargo test -p gantry-registry --test it MODULE::` (e.g. `web_browser::`).
+// A test binary has no API (its modules share items with `pub`), and the crash and property
+// trials report their figures on stderr.
+#![allow(unreachable_pub, clippy::print_stderr)]
 
 // Shared helpers, declared once for every module below (the load benchmark includes `common` too).
 #[macro_use]

@@ -40,7 +40,7 @@ pub struct Identity<'a> {
 
 /// The candidates the identity matches. Candidates without an identity id match any (the caller
 /// records the JWT's id on them: trust on first use, as crates.io does for GitLab namespaces).
-pub fn select(
+pub(super) fn select(
     mut candidates: Vec<Candidate>,
     job: Identity<'_>,
 ) -> Result<Vec<Candidate>, Mismatch> {
