@@ -183,8 +183,8 @@ pub struct CompileArgs {
 
 impl CompileArgs {
     /// What a verification build passes on to cargo: these options plus the feature selection.
-    pub fn build_flags(&self, features: &FeatureArgs) -> gantry_package::verify::BuildFlags {
-        gantry_package::verify::BuildFlags {
+    pub fn build_flags(&self, features: &FeatureArgs) -> gantry_package::BuildFlags {
+        gantry_package::BuildFlags {
             features: features.list(),
             all_features: features.all_features,
             no_default_features: features.no_default_features,
@@ -219,11 +219,11 @@ pub struct SelectionArgs {
 
 impl SelectionArgs {
     /// The package selection, refusing `--exclude` without `--workspace` as cargo does.
-    pub fn selection(&self) -> anyhow::Result<gantry_package::select::Selection> {
+    pub fn selection(&self) -> anyhow::Result<gantry_package::Selection> {
         if !self.exclude.is_empty() && !self.workspace {
             anyhow::bail!("--exclude can only be used together with --workspace");
         }
-        Ok(gantry_package::select::Selection {
+        Ok(gantry_package::Selection {
             packages: self.package.clone(),
             workspace: self.workspace,
             exclude: self.exclude.clone(),

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use gantry_client::config::CargoConfig;
-use gantry_package::cargo_cmd::CargoInvocation;
-use gantry_package::overlay::Upstream;
-use gantry_package::registry::RegistryRequest;
+use gantry_package::CargoInvocation;
+use gantry_package::RegistryRequest;
+use gantry_package::Upstream;
 
 use crate::cli::{GlobalArgs, ManifestArgs};
 
@@ -112,7 +112,7 @@ impl Context {
     }
 
     /// The configured registries by index URL (cargo shows them by name).
-    pub fn registry_names(&self) -> gantry_package::registry_names::RegistryNames {
+    pub fn registry_names(&self) -> gantry_package::RegistryNames {
         let names = self
             .config
             .registry_names()
@@ -122,7 +122,7 @@ impl Context {
         let crates_io_git = self
             .crates_io_upstream()
             .is_ok_and(|u| !u.overlay_key.starts_with("sparse+"));
-        gantry_package::registry_names::RegistryNames::new(names).with_crates_io_git(crates_io_git)
+        gantry_package::RegistryNames::new(names).with_crates_io_git(crates_io_git)
     }
 
     /// The build directory as `cargo metadata` reports it.

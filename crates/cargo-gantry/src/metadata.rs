@@ -7,8 +7,8 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
-use gantry_package::overlay::{CRATES_IO_INDEX, same_index};
-use gantry_package::publish_deps::{DepKind, publish_deps};
+use gantry_package::{CRATES_IO_INDEX, same_index};
+use gantry_package::{DepKind, publish_deps};
 use gantry_protocol::{DependencyKind, NewCrate, NewCrateDependency};
 use toml::{Table, Value};
 

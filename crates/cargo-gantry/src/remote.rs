@@ -9,7 +9,7 @@ use gantry_client::git::{GitOptions, Verbosity as GitVerbosity};
 use gantry_client::http;
 use gantry_client::index::{Index, IndexError, RegistryConfig};
 use gantry_client::webapi::WebApi;
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::context::{Context, validate_index_url, validate_registry_name};
 use crate::shell::{Shell, Verbosity};

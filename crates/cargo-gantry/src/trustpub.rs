@@ -25,7 +25,7 @@ use gantry_client::http;
 use gantry_client::trustpub::{
     self as tp, Audience, IdToken, IdTokenSource, Offer, PublishToken, Unavailable,
 };
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::context::Context;
 use crate::remote::{self, Remote, Target};
@@ -160,7 +160,7 @@ impl Session {
     /// The cargo that resolves the packaged lockfile and builds the verification reads the index
     /// too: when the index requires a token, it gets the run's token in the variable its
     /// `cargo:token` provider reads (which is also how crates-io-auth-action hands a token over).
-    pub fn lend_to_cargo(&self, cargo: &mut gantry_package::cargo_cmd::CargoInvocation) {
+    pub fn lend_to_cargo(&self, cargo: &mut gantry_package::CargoInvocation) {
         let issued = lock(&self.issued);
         let Some(issued) = issued.as_ref().filter(|i| i.for_index) else {
             return;

@@ -11,7 +11,7 @@ use flate2::{Compression, GzBuilder};
 use tar::{Builder, EntryType, Header, HeaderMode};
 
 /// tar-rs' "deterministic" mtime, which cargo also sets on generated entries.
-pub const DETERMINISTIC_MTIME: u64 = 1153704088;
+pub(crate) const DETERMINISTIC_MTIME: u64 = 1153704088;
 
 /// Where the bytes of one archive entry come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct ArchiveStats {
 ///
 /// `on_entry` is called with each entry's relative path just before it is written (for the verbose
 /// `Archiving` status line).
-pub fn write_crate<W: Write>(
+pub(crate) fn write_crate<W: Write>(
     out: W,
     name: &str,
     version: &str,
@@ -199,9 +199,10 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
-/// Sorts entries the way cargo does: by path components, so `a/b` comes before `a-b/c`.
-pub fn sort_entries(entries: &mut [ArchiveEntry]) {
-    entries.sort_by(|a, b| a.rel.split('/').cmp(b.rel.split('/')));
+/// The order of entries in cargo's archives: by path components, so `a/b` comes before `a-b/c`
+/// (a plain string order would put `-` before `/`).
+pub(crate) fn cargo_path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
 }
 
 #[cfg(test)]
@@ -217,12 +218,12 @@ mod tests {
 
     #[test]
     fn component_order_differs_from_string_order() {
-        let mut entries = vec![
+        let mut entries = [
             generated("a-b/c", ""),
             generated("a/b", ""),
             generated("a.rs", ""),
         ];
-        sort_entries(&mut entries);
+        entries.sort_by(|a, b| cargo_path_order(&a.rel, &b.rel));
         let order: Vec<_> = entries.iter().map(|e| e.rel.as_str()).collect();
         assert_eq!(order, ["a/b", "a-b/c", "a.rs"]);
     }

@@ -21,7 +21,7 @@ use std::process::{Command, ExitStatus, Stdio};
 
 /// What a finished build left to report.
 #[derive(Debug)]
-pub struct BuildOutcome {
+pub(crate) struct BuildOutcome {
     pub status: ExitStatus,
     /// The closing error block (plain text, without the `error: ` prefix) when the build failed for
     /// a reason other than a compilation failure, which was shown already.
@@ -31,7 +31,7 @@ pub struct BuildOutcome {
 /// Runs `cmd`, streaming its stderr to ours as described in the module doc; `on_line` sees every
 /// line (without colours) and says whether it may be shown (it returns false for a git index's
 /// `Updating` line this run has shown already, see [`crate::registry_names`]).
-pub fn run(
+pub(crate) fn run(
     mut cmd: Command,
     unpacked: &Path,
     on_line: &mut dyn FnMut(&str) -> bool,

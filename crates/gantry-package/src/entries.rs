@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use crate::archive::{ArchiveEntry, EntrySource};
+use crate::archive::{ArchiveEntry, EntrySource, cargo_path_order};
 use crate::report::Reporter;
 
-pub const VCS_INFO_FILE: &str = ".cargo_vcs_info.json";
-pub const ORIGINAL_MANIFEST_FILE: &str = "Cargo.toml.orig";
+pub(crate) const VCS_INFO_FILE: &str = ".cargo_vcs_info.json";
+pub(crate) const ORIGINAL_MANIFEST_FILE: &str = "Cargo.toml.orig";
 
 const SPECIAL_CHARS: [char; 9] = ['/', '\\', '<', '>', ':', '"', '|', '?', '*'];
 const WINDOWS_RESERVED: [&str; 22] = [
@@ -206,7 +206,7 @@ pub fn plan_entries(input: &EntryInputs, reporter: &dyn Reporter) -> Result<Entr
 }
 
 fn sort_planned(entries: &mut [PlannedEntry]) {
-    entries.sort_by(|a, b| a.rel.split('/').cmp(b.rel.split('/')));
+    entries.sort_by(|a, b| cargo_path_order(&a.rel, &b.rel));
 }
 
 fn check_file_name(rel: &Path) -> Result<(), EntryError> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::report::Reporter;
 
-pub use filter::Filter;
+pub(crate) use filter::Filter;
 
 /// What [`list_files`] needs to know about a package.
 #[derive(Debug, Clone, Copy)]

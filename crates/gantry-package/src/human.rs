@@ -4,7 +4,7 @@
 const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
 /// Formats a byte count exactly as cargo 1.95 does.
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     let bytes_f = bytes as f32;
     let i = if bytes == 0 {
         0

@@ -4,26 +4,54 @@
 //! verification build.
 //!
 //! This crate never talks to a registry over the network and never prints: everything a user should
-//! see goes through a [`report::Reporter`], so the CLI decides how (human lines or JSON events).
+//! see goes through a [`Reporter`], so the CLI decides how (human lines or JSON events).
 //! It calls the `cargo` binary only where cargo itself would call its resolver or the compiler.
 
-pub mod archive;
-pub mod build_output;
-pub mod cargo_cmd;
-pub mod entries;
-pub mod files;
-pub mod human;
-pub mod lockfile;
-pub mod normalize;
-pub mod overlay;
-pub mod package;
-pub mod publish_deps;
-pub mod registry;
-pub mod registry_names;
-pub mod report;
-pub mod select;
-pub mod unpack;
-pub mod vcs;
-pub mod verify;
-pub mod verify_all;
+mod archive;
+mod build_output;
+mod cargo_cmd;
+mod entries;
+mod files;
+mod human;
+mod lockfile;
+mod normalize;
+mod overlay;
+mod package;
+mod publish_deps;
+mod registry;
+mod registry_names;
+mod report;
+mod select;
+mod unpack;
+mod vcs;
+mod verify;
+mod verify_all;
+/// The manifest model: a loaded workspace, its packages, their dependencies and targets, and the
+/// errors loading reports (with cargo's texts).
 pub mod workspace;
+
+// The API, by step of the flow. Everything else is private to the crate.
+
+// Loading (more in [`workspace`]).
+pub use workspace::{DepKind, ManifestError, Package, Workspace, load_workspace};
+// Choosing packages (`-p`, `--workspace`, `--exclude`) and their order.
+pub use select::{Selection, local_edges};
+// Which registry a publish goes to, and what each package allows.
+pub use registry::{CRATES_IO, PublishSetting, RegistryError, RegistryRequest, resolve_target};
+pub use registry_names::RegistryNames;
+// Packaging: the files, the normalised manifest, the archive.
+pub use archive::ArchiveStats;
+pub use entries::{EntryInputs, ReferencedFile, plan_entries};
+pub use files::{ListOptions, list_files};
+pub use normalize::{PublishInputs, check_dependency_versions, publish_manifest};
+pub use package::{
+    PackageError, PackageOptions, Packaged, PackagedCrate, package, pkg_id, uplift, verify_packaged,
+};
+pub use publish_deps::{PublishDep, publish_deps};
+pub use vcs::{VcsError, VcsInfo, VcsOptions, check_vcs};
+// Verifying: the build cargo would run, through the local overlay of not-yet-published crates.
+pub use cargo_cmd::CargoInvocation;
+pub use overlay::{CRATES_IO_INDEX, Upstream, same_index};
+pub use verify::{BuildFlags, VerifyError};
+// Telling the user: the CLI renders events as human lines or JSON.
+pub use report::{Event, Recorder, Reporter};

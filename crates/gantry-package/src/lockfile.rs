@@ -43,7 +43,7 @@ pub enum LockError {
     Resolve(String),
 }
 
-pub struct LockRequest<'a> {
+pub(crate) struct LockRequest<'a> {
     pub name: &'a str,
     pub version: &'a str,
     /// The package's `rust-version`, which picks the format of a brand-new lockfile.
@@ -66,7 +66,7 @@ pub struct LockRequest<'a> {
 }
 
 /// Resolves and returns the lockfile text to archive.
-pub fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, LockError> {
+pub(crate) fn generate(req: &LockRequest, reporter: &dyn Reporter) -> Result<String, LockError> {
     let own_lock = fs::read_to_string(req.pkg_root.join("Cargo.lock")).ok();
     let ws_lock_text = match req.workspace_lock {
         Some(p) => Some(fs::read_to_string(p).map_err(|source| LockError::Io {
@@ -226,7 +226,7 @@ fn status_line(line: &str) -> Option<(&str, &str)> {
 }
 
 /// The text after cargo's `error: ` prefix, including its `Caused by:` chain.
-pub fn cargo_error_text(stderr: &str) -> String {
+pub(crate) fn cargo_error_text(stderr: &str) -> String {
     match stderr.find("error: ") {
         Some(at) => stderr[at + "error: ".len()..].trim_end().to_owned(),
         None => stderr.trim_end().to_owned(),
@@ -269,7 +269,7 @@ fn with_header(resolved: &str, own_lock: Option<&str>) -> String {
 /// Resolves the workspace itself, keeping its lockfile current (spec §1.1 step 4). Under
 /// `--locked`/`--frozen` cargo refuses if the lockfile would change; `cargo update --workspace`
 /// performs exactly that resolution, keeps every locked dependency, and downloads no crates.
-pub fn resolve_workspace(
+pub(crate) fn resolve_workspace(
     root_manifest: &Path,
     cargo: &CargoInvocation,
     names: &RegistryNames,

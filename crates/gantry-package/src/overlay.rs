@@ -42,7 +42,8 @@ use cargo_util_schemas::index::{IndexPackage, RegistryDependency};
 use crate::publish_deps::{PublishDepError, publish_deps};
 
 /// The variable through which cargo layers a local registry over a source (see the module doc).
-pub const OVERLAY_ENV: &str = "__CARGO_TEST_DEPENDENCY_CONFUSION_VULNERABILITY_DO_NOT_USE_THIS";
+pub(crate) const OVERLAY_ENV: &str =
+    "__CARGO_TEST_DEPENDENCY_CONFUSION_VULNERABILITY_DO_NOT_USE_THIS";
 
 /// crates.io's index as cargo names it in lockfiles and in the publish metadata. The home of
 /// crates.io's constants is `gantry_protocol::crates_io` (`GIT_INDEX`); this crate depends on no
@@ -108,7 +109,7 @@ impl Upstream {
 }
 
 /// Lockfiles record sparse registries with their `sparse+` URL and git ones as `registry+URL`.
-pub fn lock_source_for_index(index: &str) -> String {
+pub(crate) fn lock_source_for_index(index: &str) -> String {
     if index.starts_with("sparse+") || index.starts_with("registry+") {
         index.to_owned()
     } else {

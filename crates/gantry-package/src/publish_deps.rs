@@ -5,24 +5,7 @@
 
 use toml::{Table, Value};
 
-/// How a dependency is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepKind {
-    Normal,
-    Dev,
-    Build,
-}
-
-impl DepKind {
-    /// The word registries use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DepKind::Normal => "normal",
-            DepKind::Dev => "dev",
-            DepKind::Build => "build",
-        }
-    }
-}
+use crate::workspace::DepKind;
 
 /// One dependency of a published package.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -181,7 +181,11 @@ pub fn local_edges(ws: &Workspace, selected: &[usize]) -> Vec<(usize, usize)> {
 }
 
 /// Dependencies first; ties broken by (name, version), depth-first post-order like cargo.
-pub fn packaging_order(ws: &Workspace, selected: &[usize], edges: &[(usize, usize)]) -> Vec<usize> {
+pub(crate) fn packaging_order(
+    ws: &Workspace,
+    selected: &[usize],
+    edges: &[(usize, usize)],
+) -> Vec<usize> {
     let mut ids: Vec<usize> = selected.to_vec();
     ids.sort_by(|&a, &b| {
         let (pa, pb) = (&ws.members[a], &ws.members[b]);

@@ -25,7 +25,7 @@ pub enum UnpackError {
 }
 
 /// Unpacks `archive` into `dest/<name>-<version>/` (removed first) and returns that directory.
-pub fn unpack_crate(
+pub(crate) fn unpack_crate(
     archive: &Path,
     dest: &Path,
     name: &str,

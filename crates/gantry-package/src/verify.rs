@@ -39,7 +39,7 @@ pub struct BuildFlags {
     pub keep_going: bool,
 }
 
-pub struct VerifyRequest<'a> {
+pub(crate) struct VerifyRequest<'a> {
     pub crate_file: &'a Path,
     pub name: &'a str,
     pub version: &'a str,
@@ -84,7 +84,7 @@ pub enum VerifyError {
 const OWN_WORKSPACE: &str = "\n[workspace]\n";
 
 /// Unpacks and builds one archive; returns the unpacked directory.
-pub fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
+pub(crate) fn verify(req: &VerifyRequest) -> Result<PathBuf, VerifyError> {
     let dir = unpack_crate(
         req.crate_file,
         &req.build_dir.join("package"),

@@ -36,13 +36,13 @@ use crate::verify::{
 };
 
 /// One archive to verify.
-pub struct Archive<'a> {
+pub(crate) struct Archive<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub crate_file: &'a Path,
 }
 
-pub struct AllRequest<'a> {
+pub(crate) struct AllRequest<'a> {
     pub archives: &'a [Archive<'a>],
     /// The real workspace's build dir: archives are unpacked into its `package/`, built into it.
     pub build_dir: &'a Path,
@@ -61,7 +61,7 @@ pub struct AllRequest<'a> {
 
 /// Why the one build failed, naming the crates involved.
 #[derive(Debug, thiserror::Error)]
-pub enum AllError {
+pub(crate) enum AllError {
     /// Preparing the synthetic workspace or running cargo failed.
     #[error(transparent)]
     Setup(#[from] VerifyError),
@@ -81,7 +81,7 @@ pub enum AllError {
 
 /// Whether a publish-form manifest has tables cargo ignores in a workspace member, so that the
 /// crate must be verified on its own to be verified as cargo verifies it.
-pub fn needs_own_build(manifest: &str) -> bool {
+pub(crate) fn needs_own_build(manifest: &str) -> bool {
     manifest
         .parse::<toml::Table>()
         .map(|t| {
@@ -94,7 +94,7 @@ pub fn needs_own_build(manifest: &str) -> bool {
 
 /// Unpacks every archive, builds them all at once and checks that no build script touched the
 /// sources. Returns the unpacked directories, in the order of `req.archives`.
-pub fn verify_all(req: &AllRequest) -> Result<Vec<PathBuf>, AllError> {
+pub(crate) fn verify_all(req: &AllRequest) -> Result<Vec<PathBuf>, AllError> {
     let root = req.build_dir.join("package");
     let root_manifest = root.join("Cargo.toml");
     let root_lock = root.join("Cargo.lock");

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Context as _;
 use gantry_client::auth::{AuthError, AuthorizationError};
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::cli::LoginArgs;
 use crate::context::Context;

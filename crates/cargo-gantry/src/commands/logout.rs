@@ -1,7 +1,7 @@
 //! `cargo gantry logout`: the registry's credential provider forgets its token (spec §8.5), with
 //! cargo's messages. Nothing is asked of the registry itself.
 
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::cli::LogoutArgs;
 use crate::context::Context;

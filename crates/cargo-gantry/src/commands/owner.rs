@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, anyhow, bail};
 use gantry_client::auth::Op;
-use gantry_package::report::Reporter;
-use gantry_package::workspace::load_workspace;
+use gantry_package::Reporter;
+use gantry_package::load_workspace;
 
 use crate::cli::{ManifestArgs, OwnerArgs};
 use crate::context::Context;

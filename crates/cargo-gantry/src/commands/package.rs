@@ -1,9 +1,9 @@
 //! `cargo gantry package`: the same flags, files and messages as `cargo package` 1.95.
 
 use anyhow::bail;
-use gantry_package::package::{self as pkg, PackageOptions};
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 use gantry_package::workspace::{ManifestError, load_workspace};
+use gantry_package::{self as pkg, PackageOptions};
 
 use crate::cli::PackageArgs;
 use crate::context::Context;

@@ -15,11 +15,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use gantry_package::package::{self as pkg, PackageOptions, PackagedCrate};
-use gantry_package::registry::{self, PublishSetting, RegistryRequest};
-use gantry_package::report::Reporter;
-use gantry_package::select;
-use gantry_package::workspace::load_workspace;
+use gantry_package::{
+    self as pkg, PackageOptions, PackagedCrate, PublishSetting, RegistryRequest, Reporter,
+    load_workspace,
+};
 
 use crate::cli::PublishArgs;
 use crate::context::Context;
@@ -76,7 +75,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         })
         .collect();
     let index_of = |name: &str| ctx.registry_index(name);
-    let resolved = match registry::resolve_target(
+    let resolved = match pkg::resolve_target(
         &request,
         &settings,
         &index_of,
@@ -85,7 +84,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     ) {
         Ok(resolved) => resolved,
         // The API commands' words: a replacement by a remote registry names `--registry` choices.
-        Err(e @ registry::RegistryError::CratesIoReplaced(_)) => {
+        Err(e @ pkg::RegistryError::CratesIoReplaced(_)) => {
             return Err(remote::check_replacement(&ctx)
                 .err()
                 .unwrap_or_else(|| e.into()));
@@ -103,14 +102,14 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
             remote::index_target(&ctx, url)
         }
         (_, Some(name)) => {
-            if request == RegistryRequest::None && name != registry::CRATES_IO {
+            if request == RegistryRequest::None && name != pkg::CRATES_IO {
                 shell.note(&format!(
                     "found `{name}` as only allowed registry. Publishing to it automatically."
                 ));
             }
             remote::named(&ctx, name)?
         }
-        (_, None) => remote::named(&ctx, registry::CRATES_IO)?,
+        (_, None) => remote::named(&ctx, pkg::CRATES_IO)?,
     };
     if args.index.is_some() && args.token.is_none() && !args.dry_run {
         bail!("command-line argument --index requires --token to be specified");
@@ -332,12 +331,9 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
 /// The packaging edges (cargo's: versioned dev-dependencies count) minus the dev-only edges that
 /// would close a cycle: a dev-dependency is not needed to build the dependent, so when two crates
 /// dev-depend on each other through a normal dependency, the normal edge decides the order.
-fn upload_edges(
-    ws: &gantry_package::workspace::Workspace,
-    selected: &[usize],
-) -> Vec<(usize, usize)> {
-    use gantry_package::workspace::DepKind;
-    let all = select::local_edges(ws, selected);
+fn upload_edges(ws: &gantry_package::Workspace, selected: &[usize]) -> Vec<(usize, usize)> {
+    use gantry_package::DepKind;
+    let all = pkg::local_edges(ws, selected);
     let dev_only = |(a, b): (usize, usize)| {
         ws.members[a]
             .dependencies
@@ -372,7 +368,7 @@ fn upload_edges(
 #[allow(clippy::too_many_arguments)]
 fn run_preflight(
     args: &PublishArgs,
-    ws: &gantry_package::workspace::Workspace,
+    ws: &gantry_package::Workspace,
     all: &[PackagedCrate],
     (upload, name_known): (&[PackagedCrate], &[bool]),
     remote: &Remote,
@@ -459,7 +455,7 @@ fn run_preflight(
 /// version alone; the checksum comparison comes after packaging). An index that cannot be read
 /// here is read again, with its error, after packaging.
 fn warn_existing_versions(
-    ws: &gantry_package::workspace::Workspace,
+    ws: &gantry_package::Workspace,
     selected: &[usize],
     remote: &Remote,
     target: &Target,
@@ -482,17 +478,13 @@ fn warn_existing_versions(
 }
 
 /// crates.io cannot hold a crate whose dependencies live in another registry (spec §8.3).
-fn check_no_foreign_deps(m: &gantry_package::workspace::Package) -> anyhow::Result<()> {
-    use gantry_package::workspace::DepKind;
+fn check_no_foreign_deps(m: &gantry_package::Package) -> anyhow::Result<()> {
+    use gantry_package::DepKind;
     for dep in &m.dependencies {
         if dep.kind == DepKind::Dev && dep.version_req.is_none() {
             continue; // stripped from the published manifest
         }
-        if let Some(reg) = dep
-            .registry
-            .as_deref()
-            .filter(|r| *r != registry::CRATES_IO)
-        {
+        if let Some(reg) = dep.registry.as_deref().filter(|r| *r != pkg::CRATES_IO) {
             return Err(anyhow::anyhow!(
                 "crates cannot be published to crates.io with dependencies sourced from other\nregistries. `{}` needs to be published to crates.io before publishing this crate.\n(crate `{}` is pulled from registry `{reg}`)",
                 dep.package,
@@ -509,7 +501,7 @@ fn check_no_foreign_deps(m: &gantry_package::workspace::Package) -> anyhow::Resu
 
 /// Drops `publish = false` (and versionless) packages; errors when the user named them.
 fn split_unpublishable(
-    ws: &gantry_package::workspace::Workspace,
+    ws: &gantry_package::Workspace,
     selected: &[usize],
     explicit: bool,
     shell: &Shell,
@@ -547,7 +539,7 @@ fn package_options<'a>(
     args: &PublishArgs,
     shell: &Shell,
     ctx: &Context,
-    ws: &gantry_package::workspace::Workspace,
+    ws: &gantry_package::Workspace,
     target: &Target,
     registry_index: &'a dyn Fn(&str) -> Option<String>,
     registry_name: &'a dyn Fn(&str) -> Option<String>,

@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use gantry_client::auth::Op;
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::cli::YankArgs;
 use crate::context::Context;

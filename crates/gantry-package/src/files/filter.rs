@@ -8,7 +8,7 @@ use super::FilesError;
 
 /// Decides whether a path under the package root belongs to the package.
 #[derive(Debug)]
-pub struct Filter {
+pub(crate) struct Filter {
     root: PathBuf,
     rules: Rules,
 }
@@ -23,7 +23,7 @@ enum Rules {
 
 impl Filter {
     /// `walk_mode` adds the implicit `.*` exclude cargo uses when git does not decide the listing.
-    pub fn new(
+    pub(crate) fn new(
         root: &Path,
         include: &[String],
         exclude: &[String],
@@ -46,12 +46,12 @@ impl Filter {
     }
 
     /// The package root the filter is anchored at.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// Whether `path` (absolute, as listed) is part of the package.
-    pub fn accepts(&self, path: &Path, is_dir: bool) -> bool {
+    pub(crate) fn accepts(&self, path: &Path, is_dir: bool) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else {
             return false;
         };
@@ -62,7 +62,7 @@ impl Filter {
     }
 
     /// Like [`Filter::accepts`] for a path already relative to the package root.
-    pub fn accepts_relative(&self, rel: &Path, is_dir: bool) -> bool {
+    pub(crate) fn accepts_relative(&self, rel: &Path, is_dir: bool) -> bool {
         if rel.as_os_str().is_empty() {
             return true;
         }

@@ -58,11 +58,23 @@ pub struct Metadata {
     pub repository: Option<String>,
 }
 
+/// How a dependency is used (which table of `Cargo.toml` it is in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DepKind {
     Normal,
     Dev,
     Build,
+}
+
+impl DepKind {
+    /// The word registries use (publish metadata, index lines).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepKind::Normal => "normal",
+            DepKind::Dev => "dev",
+            DepKind::Build => "build",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use crate::manifest_common::fixture;
 
-use gantry_package::normalize::check_dependency_versions;
+use gantry_package::check_dependency_versions;
 use gantry_package::workspace::{ManifestError, load_workspace};
 
 /// cargo's stderr as a chain: the `error:` text, then each `Caused by:` block (dedented).
@@ -580,15 +580,15 @@ fn compare_paths(files: &[(&str, &str)], manifest: &str) {
     // These checks happen while the archive's entry list is planned (spec §2.6 steps 10–12).
     fn file(
         p: &Option<gantry_package::workspace::ManifestPath>,
-    ) -> Option<gantry_package::entries::ReferencedFile<'_>> {
-        p.as_ref().map(|p| gantry_package::entries::ReferencedFile {
+    ) -> Option<gantry_package::ReferencedFile<'_>> {
+        p.as_ref().map(|p| gantry_package::ReferencedFile {
             value: &p.value,
             abs: &p.abs,
         })
     }
     let build_scripts: Vec<_> = pkg.build_script.iter().cloned().collect();
-    let err = gantry_package::entries::plan_entries(
-        &gantry_package::entries::EntryInputs {
+    let err = gantry_package::plan_entries(
+        &gantry_package::EntryInputs {
             name: &pkg.name,
             root: &pkg.root,
             manifest_path: &pkg.manifest_path,
@@ -599,7 +599,7 @@ fn compare_paths(files: &[(&str, &str)], manifest: &str) {
             readme: file(&pkg.readme),
             build_scripts: &build_scripts,
         },
-        &gantry_package::report::Recorder::new(false),
+        &gantry_package::Recorder::new(false),
     )
     .expect_err("should fail");
     assert_eq!(expected, vec![err.to_string()], "\ncargo:\n{stderr}");

@@ -59,7 +59,7 @@ fn registry_crates_round_trip() {
         // Published crates carry the original manifest; only the normalised one is input here.
         let _ = std::fs::remove_file(pkg_dir.join("Cargo.toml.orig"));
         let _ = std::fs::remove_file(pkg_dir.join(".cargo_vcs_info.json"));
-        let Ok(ws) = gantry_package::workspace::load_workspace(&pkg_dir.join("Cargo.toml")) else {
+        let Ok(ws) = gantry_package::load_workspace(&pkg_dir.join("Cargo.toml")) else {
             failures.push(format!("{}: load failed", dir.display()));
             continue;
         };

@@ -28,7 +28,7 @@ fn gantry_workspace_members_match_cargo() {
     for member_dir in ["crates", "xtask"] {
         copy_tree(&repo.join(member_dir), &fx.path(member_dir));
     }
-    let ws = gantry_package::workspace::load_workspace(&fx.path("Cargo.toml")).expect("load");
+    let ws = gantry_package::load_workspace(&fx.path("Cargo.toml")).expect("load");
     assert!(!ws.members.is_empty());
     for m in &ws.members {
         let rel = m.manifest_path.strip_prefix(fx.dir.path()).expect("inside");

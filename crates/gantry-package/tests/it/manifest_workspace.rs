@@ -172,7 +172,7 @@ fn root_package_workspace_with_path_dep_member() {
 #[test]
 fn workspace_loading_members_and_defaults() {
     let fx = crate::manifest_common::fixture(&ws_files());
-    let ws = gantry_package::workspace::load_workspace(&fx.path("foo/Cargo.toml")).expect("load");
+    let ws = gantry_package::load_workspace(&fx.path("foo/Cargo.toml")).expect("load");
     let names: Vec<&str> = ws.members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["foo", "bar", "baz2"]);
     assert!(ws.is_virtual);
@@ -211,7 +211,7 @@ fn workspace_loading_members_and_defaults() {
     assert_eq!(serde.features, ["derive", "rc"]);
     assert!(serde.optional);
 
-    let root = gantry_package::workspace::load_workspace(&fx.path("Cargo.toml")).expect("load");
+    let root = gantry_package::load_workspace(&fx.path("Cargo.toml")).expect("load");
     assert_eq!(root.current, None);
     assert_eq!(root.default_members, [0, 1, 2]);
 }
@@ -264,7 +264,7 @@ fn cargo_members(
 }
 
 fn ours(fx: &crate::manifest_common::Fixture, manifest: &str) -> (Vec<String>, Vec<String>) {
-    let ws = gantry_package::workspace::load_workspace(&fx.path(manifest)).expect("load");
+    let ws = gantry_package::load_workspace(&fx.path(manifest)).expect("load");
     let mut members: Vec<String> = ws.members.iter().map(|m| m.name.clone()).collect();
     members.sort();
     let mut defaults: Vec<String> = ws

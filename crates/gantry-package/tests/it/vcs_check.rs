@@ -4,9 +4,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::files_common::*;
-use gantry_package::files::{ListOptions, list_files};
-use gantry_package::report::Recorder;
-use gantry_package::vcs::{VcsError, VcsInfo, VcsOptions, check_vcs};
+use gantry_package::Recorder;
+use gantry_package::{ListOptions, list_files};
+use gantry_package::{VcsError, VcsInfo, VcsOptions, check_vcs};
 
 struct Pkg<'a> {
     root: PathBuf,

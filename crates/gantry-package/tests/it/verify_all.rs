@@ -7,15 +7,13 @@
 use std::fs;
 use std::path::PathBuf;
 
-use gantry_package::cargo_cmd::CargoInvocation;
-use gantry_package::package::{
-    PackageError, PackageOptions, PackagedCrate, package, verify_packaged,
-};
-use gantry_package::registry::RegistryRequest;
-use gantry_package::registry_names::RegistryNames;
-use gantry_package::report::{Event, Recorder};
-use gantry_package::verify::{BuildFlags, VerifyError};
+use gantry_package::CargoInvocation;
+use gantry_package::RegistryNames;
+use gantry_package::RegistryRequest;
 use gantry_package::workspace::{Workspace, load_workspace};
+use gantry_package::{BuildFlags, VerifyError};
+use gantry_package::{Event, Recorder};
+use gantry_package::{PackageError, PackageOptions, PackagedCrate, package, verify_packaged};
 
 /// An alternative registry the tests configure by name; never contacted (offline).
 const ALT_INDEX: &str = "sparse+http://127.0.0.1:9/index/";
@@ -104,7 +102,7 @@ impl Setup {
             crates_io_replacement: None,
             target_dir: self.target_dir.clone(),
             build_dir: self.target_dir.clone(),
-            crates_io: gantry_package::overlay::Upstream::crates_io(),
+            crates_io: gantry_package::Upstream::crates_io(),
             build: BuildFlags::default(),
             cargo: self.cargo.clone(),
             cwd: self.ws_dir.clone(),

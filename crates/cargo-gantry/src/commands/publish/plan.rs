@@ -3,7 +3,7 @@
 //! re-run of a half-finished publish simply skips what is done.
 
 use gantry_client::index::{Index, IndexError};
-use gantry_package::package::PackagedCrate;
+use gantry_package::PackagedCrate;
 use gantry_protocol::IndexEntry;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +126,7 @@ mod tests {
             tmp_path: "a.crate".into(),
             path: "a.crate".into(),
             checksum: cksum.repeat(32),
-            stats: gantry_package::archive::ArchiveStats {
+            stats: gantry_package::ArchiveStats {
                 files: 0,
                 uncompressed: 0,
                 compressed: 0,

@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use gantry_client::webapi::WebApi;
-use gantry_package::package::PackagedCrate;
-use gantry_package::report::Reporter;
+use gantry_package::PackagedCrate;
+use gantry_package::Reporter;
 use gantry_package::workspace::{DepKind, Workspace};
 use gantry_protocol::body::{BodyError, DEFAULT_MAX_UPLOAD_SIZE, MAX_METADATA_LEN};
 use gantry_protocol::tarball::{self, MIN_UNPACKED_LIMIT};

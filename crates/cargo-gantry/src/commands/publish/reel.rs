@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 
 use crate::shell::Shell;
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use gantry_package::package::PackagedCrate;
-use gantry_package::report::Reporter;
+use gantry_package::PackagedCrate;
+use gantry_package::Reporter;
 
 use super::events::Events;
 use super::plan::RegistryState;

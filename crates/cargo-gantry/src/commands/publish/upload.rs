@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gantry_client::webapi::{ApiError, PublishWarnings, WebApi};
-use gantry_package::package::{PackagedCrate, pkg_id};
-use gantry_package::report::Reporter;
+use gantry_package::Reporter;
 use gantry_package::workspace::Workspace;
+use gantry_package::{PackagedCrate, pkg_id};
 
 use super::events::Events;
 use super::join_list;

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gantry_package::files::{ListOptions, list_files};
-use gantry_package::report::Recorder;
+use gantry_package::Recorder;
+use gantry_package::{ListOptions, list_files};
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,

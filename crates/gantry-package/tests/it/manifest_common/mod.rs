@@ -7,9 +7,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gantry_package::normalize::{PublishInputs, publish_manifest};
-use gantry_package::report::Recorder;
-use gantry_package::workspace::load_workspace;
+use gantry_package::Recorder;
+use gantry_package::load_workspace;
+use gantry_package::{PublishInputs, publish_manifest};
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
