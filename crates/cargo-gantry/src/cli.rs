@@ -222,34 +222,37 @@ impl CompileArgs {
     }
 }
 
-/// The package selection flags, in the wording of cargo's `package` or of its `publish`. The value of `-p` is optional as in cargo (`-p [<SPEC>]`): cargo's package and
-/// publish accept a bare `-p` and select as if it were not given.
+/// The package selection flags, in the wording of cargo's `package` or of its `publish`. The value
+/// of `-p` is optional as in cargo (`-p [<SPEC>]`): cargo's package and publish accept a bare `-p`
+/// and select as if it were not given.
+// Skipped by rustfmt, which re-indents the attributes inside this macro on every run.
+#[rustfmt::skip]
 macro_rules! selection_args {
     ($name:ident, $package:literal, $workspace:literal, $exclude:literal) => {
         #[derive(Debug, Args, Clone, Default)]
         pub struct $name {
             #[arg(
-                                        help = $package,
-                                        short = 'p',
-                                        long = "package",
-                                        value_name = "SPEC",
-                                        num_args = 0..=1,
-                                        help_heading = "Package Selection"
-                                    )]
+                help = $package,
+                short = 'p',
+                long = "package",
+                value_name = "SPEC",
+                num_args = 0..=1,
+                help_heading = "Package Selection"
+            )]
             pub package: Vec<String>,
             #[arg(
-                                        help = $workspace,
-                                        long = "workspace",
-                                        alias = "all",
-                                        help_heading = "Package Selection"
-                                    )]
+                help = $workspace,
+                long = "workspace",
+                alias = "all",
+                help_heading = "Package Selection"
+            )]
             pub workspace: bool,
             #[arg(
-                                        help = $exclude,
-                                        long = "exclude",
-                                        value_name = "SPEC",
-                                        help_heading = "Package Selection"
-                                    )]
+                help = $exclude,
+                long = "exclude",
+                value_name = "SPEC",
+                help_heading = "Package Selection"
+            )]
             pub exclude: Vec<String>,
         }
 
