@@ -53,7 +53,12 @@ pub enum Command {
     #[command(after_help = more_help!("package"))]
     Package(PackageArgs),
     /// Upload a package to the registry
-    #[command(after_help = more_help!("publish"))]
+    // cargo publish lists `--target`/`--target-dir` after `-j`/`--keep-going`.
+    #[command(
+        after_help = more_help!("publish"),
+        mut_arg("target", |a| a.display_order(usize::MAX - 1)),
+        mut_arg("target_dir", |a| a.display_order(usize::MAX)),
+    )]
     Publish(PublishArgs),
     #[command(about = "Log in to a registry.", after_help = more_help!("login"))]
     Login(LoginArgs),
@@ -154,12 +159,15 @@ impl FeatureArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct CompileArgs {
     /// Build for the target triple
+    // The value is optional as in cargo (`--target [<TRIPLE>]`): a bare `--target` parses, and
+    // `targets` turns it into cargo's pointer to the list of targets.
     #[arg(
         long = "target",
         value_name = "TRIPLE",
+        num_args = 0..=1,
         help_heading = "Compilation Options"
     )]
-    pub target: Vec<String>,
+    pub target: Option<Vec<String>>,
     /// Directory for all generated artifacts
     #[arg(
         long = "target-dir",
@@ -182,53 +190,107 @@ pub struct CompileArgs {
 }
 
 impl CompileArgs {
+    /// The `--target` values; `--target` given only without a value is refused as cargo refuses
+    /// it, naming the command that lists the targets (rustup's when rustup is in use).
+    pub fn targets(&self) -> anyhow::Result<Vec<String>> {
+        match &self.target {
+            Some(targets) if targets.is_empty() => {
+                let list = if std::env::var_os("RUSTUP_HOME").is_some() {
+                    "rustup target list"
+                } else {
+                    "rustc --print target-list"
+                };
+                anyhow::bail!(
+                    "\"--target\" takes a target architecture as an argument.\n\nRun `{list}` to see possible targets."
+                )
+            }
+            targets => Ok(targets.clone().unwrap_or_default()),
+        }
+    }
+
     /// What a verification build passes on to cargo: these options plus the feature selection.
+    /// A bare `--target` has been refused by `targets` before this is asked for.
     pub fn build_flags(&self, features: &FeatureArgs) -> gantry_package::BuildFlags {
         gantry_package::BuildFlags {
             features: features.list(),
             all_features: features.all_features,
             no_default_features: features.no_default_features,
-            targets: self.target.clone(),
+            targets: self.target.clone().unwrap_or_default(),
             jobs: self.jobs.clone(),
             keep_going: self.keep_going,
         }
     }
 }
 
-#[derive(Debug, Args, Clone, Default)]
-pub struct SelectionArgs {
-    /// Package(s) to assemble
-    #[arg(
-        short = 'p',
-        long = "package",
-        value_name = "SPEC",
-        help_heading = "Package Selection"
-    )]
-    pub package: Vec<String>,
-    /// Assemble all packages in the workspace
-    #[arg(long = "workspace", alias = "all", help_heading = "Package Selection")]
-    pub workspace: bool,
-    /// Don't assemble specified packages
-    #[arg(
-        long = "exclude",
-        value_name = "SPEC",
-        help_heading = "Package Selection"
-    )]
-    pub exclude: Vec<String>,
+/// The package selection flags, in the wording of cargo's `package` or of its `publish`. The value
+/// of `-p` is optional as in cargo (`-p [<SPEC>]`): cargo's package and publish accept a bare `-p`
+/// and select as if it were not given.
+// Skipped by rustfmt, which re-indents the attributes inside this macro on every run.
+#[rustfmt::skip]
+macro_rules! selection_args {
+    ($name:ident, $package:literal, $workspace:literal, $exclude:literal) => {
+        #[derive(Debug, Args, Clone, Default)]
+        pub struct $name {
+            #[arg(
+                help = $package,
+                short = 'p',
+                long = "package",
+                value_name = "SPEC",
+                num_args = 0..=1,
+                help_heading = "Package Selection"
+            )]
+            pub package: Vec<String>,
+            #[arg(
+                help = $workspace,
+                long = "workspace",
+                alias = "all",
+                help_heading = "Package Selection"
+            )]
+            pub workspace: bool,
+            #[arg(
+                help = $exclude,
+                long = "exclude",
+                value_name = "SPEC",
+                help_heading = "Package Selection"
+            )]
+            pub exclude: Vec<String>,
+        }
+
+        impl $name {
+            /// The package selection, refusing `--exclude` without `--workspace` as cargo does.
+            pub fn selection(&self) -> anyhow::Result<gantry_package::Selection> {
+                selection(&self.package, self.workspace, &self.exclude)
+            }
+        }
+    };
 }
 
-impl SelectionArgs {
-    /// The package selection, refusing `--exclude` without `--workspace` as cargo does.
-    pub fn selection(&self) -> anyhow::Result<gantry_package::Selection> {
-        if !self.exclude.is_empty() && !self.workspace {
-            anyhow::bail!("--exclude can only be used together with --workspace");
-        }
-        Ok(gantry_package::Selection {
-            packages: self.package.clone(),
-            workspace: self.workspace,
-            exclude: self.exclude.clone(),
-        })
+selection_args!(
+    SelectionArgs,
+    "Package(s) to assemble",
+    "Assemble all packages in the workspace",
+    "Don't assemble specified packages"
+);
+selection_args!(
+    PublishSelectionArgs,
+    "Package(s) to publish",
+    "Publish all packages in the workspace",
+    "Don't publish specified packages"
+);
+
+fn selection(
+    packages: &[String],
+    workspace: bool,
+    exclude: &[String],
+) -> anyhow::Result<gantry_package::Selection> {
+    if !exclude.is_empty() && !workspace {
+        anyhow::bail!("--exclude can only be used together with --workspace");
     }
+    Ok(gantry_package::Selection {
+        packages: packages.to_vec(),
+        workspace,
+        exclude: exclude.to_vec(),
+    })
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -301,7 +363,7 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub trusted: crate::trustpub::TrustedPublishingArgs,
     #[command(flatten)]
-    pub selection: SelectionArgs,
+    pub selection: PublishSelectionArgs,
     #[command(flatten)]
     pub features: FeatureArgs,
     #[command(flatten)]

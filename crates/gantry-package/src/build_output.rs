@@ -15,9 +15,14 @@
 //! of a multi-crate verification), where cargo prefixes each with `<manifest path>: `. The prefix
 //! is dropped for manifests under `unpacked` (`<build-dir>/package`), so the warning reads as cargo's.
 
+mod finishes;
+
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use finishes::Finishes;
 
 /// What a finished build left to report.
 #[derive(Debug)]
@@ -32,13 +37,45 @@ pub(crate) struct BuildOutcome {
 /// line (without colours) and says whether it may be shown (it returns false for a git index's
 /// `Updating` line this run has shown already, see [`crate::registry_names`]).
 pub(crate) fn run(
+    cmd: Command,
+    unpacked: &Path,
+    on_line: &mut dyn FnMut(&str) -> bool,
+) -> io::Result<BuildOutcome> {
+    run_with(cmd, unpacked, None, on_line)
+}
+
+/// [`run`] for a build of several crates being verified (their directories are `members`): its
+/// closing `Finished …` line is shown once per member, as cargo's build per crate shows it (see
+/// [`finishes`]). Adds `--message-format=json-render-diagnostics` to `cmd`.
+pub(crate) fn run_members(
     mut cmd: Command,
     unpacked: &Path,
+    members: &[PathBuf],
+    on_line: &mut dyn FnMut(&str) -> bool,
+) -> io::Result<BuildOutcome> {
+    cmd.arg("--message-format=json-render-diagnostics");
+    run_with(cmd, unpacked, Some(members), on_line)
+}
+
+fn run_with(
+    mut cmd: Command,
+    unpacked: &Path,
+    members: Option<&[PathBuf]>,
     on_line: &mut dyn FnMut(&str) -> bool,
 ) -> io::Result<BuildOutcome> {
     let unpacked = unpacked.to_string_lossy().into_owned();
     cmd.stderr(Stdio::piped());
+    if members.is_some() {
+        cmd.stdout(Stdio::piped());
+    }
+    let start = Instant::now();
     let mut child = cmd.spawn()?;
+    let finishes = match (members, child.stdout.take()) {
+        (Some(members), Some(stdout)) => Some(Finishes::track(stdout, members, start)),
+        _ => None,
+    };
+    // The build's own closing line, held back while `finishes` can replace it.
+    let mut finished: Option<Vec<u8>> = None;
     let mut held: Vec<Vec<u8>> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         let mut out = io::stderr();
@@ -65,10 +102,30 @@ pub(crate) fn run(
                 continue;
             }
             flush(&mut out, &mut held)?;
+            if finishes.is_some()
+                && is_status_line(&plain)
+                && plain.trim_start().starts_with("Finished ")
+            {
+                finished = Some(line);
+                continue;
+            }
             out.write_all(&line)?;
             out.write_all(b"\n")?;
         }
         let status = child.wait()?;
+        match (finished, finishes) {
+            (Some(line), finishes) => {
+                let lines = finishes
+                    .and_then(|f| f.lines(&line))
+                    .unwrap_or_else(|| vec![line]);
+                for line in lines {
+                    out.write_all(&line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            (None, Some(finishes)) => finishes.wait(),
+            (None, None) => {}
+        }
         if status.success() {
             flush(&mut out, &mut held)?;
             return Ok(BuildOutcome {

@@ -12,7 +12,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+mod changes;
 mod direct;
+
+pub(crate) use changes::notes as resolve_notes;
 
 use crate::cargo_cmd::CargoInvocation;
 use crate::overlay::Overlay;
@@ -192,7 +195,9 @@ fn forward_all(stderr: &str, names: &RegistryNames, reporter: &dyn Reporter) {
         // `foo v0.1.0 (/w/foo)`, or a member's version change `foo v0.1.0 (/w/foo) -> v0.2.0`.
         let local_path = message.contains(" (/");
         match word {
-            "Locking" => {}
+            // `cargo update -v` lists what it kept although newer versions exist; a resolution
+            // by `cargo package` does not.
+            "Locking" | "Unchanged" => {}
             "Adding" | "Updating" | "Downgrading" | "Removing" if local_path => {}
             _ => changes.push((word, message)),
         }

@@ -20,7 +20,7 @@ use crate::normalize::{self, PublishInputs};
 use crate::overlay::{Overlay, OverlayError, Upstream};
 use crate::registry::{self, PublishSetting, RegistryError, RegistryRequest, TargetRegistry};
 use crate::registry_names::RegistryNames;
-use crate::report::Reporter;
+use crate::report::{Event, Recorder, Reporter};
 use crate::select::{self};
 use crate::vcs::{self, VcsOptions};
 use crate::verify::{self, BuildFlags, VerifyError, VerifyRequest};
@@ -460,6 +460,17 @@ pub fn uplift(crates: &mut [PackagedCrate], target_dir: &Path) -> Result<(), Pac
     Ok(())
 }
 
+/// Shows what `recorded` holds (and nothing when it holds nothing).
+fn replay(recorded: &Recorder, reporter: &dyn Reporter) {
+    for event in recorded.events() {
+        match event {
+            Event::Status { word, message } => reporter.status(&word, &message),
+            Event::Warning(message) => reporter.warning(&message),
+            Event::Note(message) => reporter.note(&message),
+        }
+    }
+}
+
 /// `name vX.Y.Z (/path)` as cargo displays path packages.
 pub fn pkg_id(pkg: &Package) -> String {
     format!("{} v{} ({})", pkg.name, pkg.version, pkg.root.display())
@@ -551,6 +562,12 @@ fn write_archive(
     )
     .map_err(|e| prepare(e.into()))?;
     let version = pkg.version.to_string();
+    // With `-v` cargo prints `Archiving Cargo.lock` and only then resolves the packaged lockfile,
+    // so what the resolution says (index updates, notes) follows that line. Ours is resolved before
+    // the archive is written; its messages are held until that line is shown.
+    let verbose = reporter.verbose();
+    let lock_messages = Recorder::new(verbose);
+    let lock_reporter: &dyn Reporter = if verbose { &lock_messages } else { reporter };
     let lock = if opts.include_lockfile {
         let ws_lock = ws.lockfile_path();
         let scratch = package_dir
@@ -570,12 +587,20 @@ fn write_archive(
                 cargo: &opts.cargo,
                 names: &opts.names,
             },
-            reporter,
+            lock_reporter,
         )
         .map_err(|e| {
+            replay(&lock_messages, reporter);
             let e = relocate_lock_error(e, &scratch, &pkg.root);
             prepare(name_registries(e, opts.registry_name).into())
         })?;
+        if verbose && let Ok(orig) = fs::read_to_string(&ws_lock) {
+            let paths = ws.path_packages();
+            let current = (pkg.name.as_str(), version.as_str());
+            for note in lockfile::resolve_notes(&orig, &text, current, &paths, &opts.names) {
+                lock_reporter.note(&note);
+            }
+        }
         Some(text)
     } else {
         None
@@ -594,7 +619,6 @@ fn write_archive(
         source,
     })?;
     let tmp_path = tmp_dir.join(&file_name);
-    let verbose = reporter.verbose();
     let mut stats = None;
     let mut checksum = String::new();
     let mut archive_error = None;
@@ -602,6 +626,9 @@ fn write_archive(
         let mut on_entry = |rel: &str| {
             if verbose {
                 reporter.status("Archiving", rel);
+                if rel == "Cargo.lock" {
+                    replay(&lock_messages, reporter);
+                }
             }
         };
         // Hash on the way out rather than re-reading the archive afterwards.

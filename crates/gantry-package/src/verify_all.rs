@@ -129,7 +129,7 @@ fn build_all(
     for dir in &dirs {
         guards.push(BuildGuard::enter(dir, false, req.names)?);
     }
-    let result = build(req, root_manifest, root_lock);
+    let result = build(req, root_manifest, root_lock, &dirs);
     for guard in guards {
         guard.leave()?;
     }
@@ -147,7 +147,12 @@ fn build_all(
 }
 
 /// Writes the synthetic workspace and runs the one build.
-fn build(req: &AllRequest, root_manifest: &Path, root_lock: &Path) -> Result<(), AllError> {
+fn build(
+    req: &AllRequest,
+    root_manifest: &Path,
+    root_lock: &Path,
+    dirs: &[PathBuf],
+) -> Result<(), AllError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| VerifyError::Io { path, source }
@@ -200,12 +205,11 @@ fn build(req: &AllRequest, root_manifest: &Path, root_lock: &Path) -> Result<(),
         }
         crate::verify::shown(line, req.names)
     };
-    let outcome =
-        build_output::run(cmd, &req.build_dir.join("package"), &mut blame).map_err(|source| {
-            VerifyError::Spawn {
-                program: req.cargo.program.display().to_string(),
-                source,
-            }
+    // One `Finished` line per crate, each when that crate was done, as cargo's builds per crate.
+    let outcome = build_output::run_members(cmd, &req.build_dir.join("package"), dirs, &mut blame)
+        .map_err(|source| VerifyError::Spawn {
+            program: req.cargo.program.display().to_string(),
+            source,
         })?;
     if !outcome.status.success() {
         let error = outcome

@@ -9,6 +9,7 @@
 mod error;
 mod inherit;
 mod package;
+mod path_packages;
 pub mod paths;
 mod targets;
 
@@ -19,6 +20,7 @@ use cargo_util_schemas::manifest::{TomlManifest, TomlWorkspace};
 
 pub use error::{Cause, ManifestError, TomlSyntax};
 pub use package::{DepKind, Dependency, ManifestPath, Metadata, Package, own_resolver};
+pub use path_packages::PathPackage;
 pub use targets::{Target, TargetKind};
 
 use inherit::InheritSource;

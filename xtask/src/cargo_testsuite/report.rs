@@ -16,6 +16,9 @@ pub struct Summary<'a> {
     pub candidates: &'a BTreeSet<String>,
     pub baseline: &'a Baselines,
     pub gantry: &'a RunResult,
+    /// In-scope tests that failed in the parallel run and passed when run again alone (counted
+    /// as passed, and named so that flaky tests stay visible).
+    pub passed_on_retry: &'a BTreeSet<String>,
     pub allowed: &'a BTreeMap<String, String>,
     /// `--only`: CONFORMANCE.md entries outside the selection are not judged.
     pub only: Option<&'a str>,
@@ -241,6 +244,7 @@ impl Summary<'_> {
             "min_pass_rate": self.min_pass_rate,
             "timed_out": self.gantry.timed_out,
             "killed_for_time": self.gantry.killed,
+            "passed_on_retry": self.passed_on_retry,
             "modules": modules,
             "tests": tests,
             "excluded_nightly": self.nightly(),
@@ -303,6 +307,15 @@ impl Summary<'_> {
                 unlisted.len()
             );
             for n in unlisted {
+                println!("    {n}");
+            }
+        }
+        if !self.passed_on_retry.is_empty() {
+            println!(
+                "passed only when run again alone, counted as passed (flaky?) ({}):",
+                self.passed_on_retry.len()
+            );
+            for n in self.passed_on_retry {
                 println!("    {n}");
             }
         }

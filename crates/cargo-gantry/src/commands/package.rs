@@ -23,6 +23,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     for warning in ws.load_warnings() {
         shell.warning(&warning);
     }
+    args.compile.targets()?;
     let selected = selection.resolve(&ws)?;
     let target_dir = ctx.target_dir(args.compile.target_dir.as_deref(), &ws.root_dir)?;
     let build_dir = ctx.build_dir(&target_dir, &ws.root_dir)?;

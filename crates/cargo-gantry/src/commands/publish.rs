@@ -59,6 +59,7 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     for warning in ws.load_warnings() {
         shell.warning(&warning);
     }
+    args.compile.targets()?;
     let selected = selection.resolve(&ws)?;
     let explicit = selection.is_explicit(&ws);
     let Some(selected) = split_unpublishable(&ws, &selected, explicit, shell)? else {

@@ -326,6 +326,37 @@ fn submodule_files_are_packaged() {
 }
 
 #[test]
+fn submodule_not_yet_committed_in_superproject_is_dirty() {
+    // `git::dirty_submodule`: a submodule added (or moved to another commit) and staged, but not
+    // committed in the superproject, makes all its files dirty, even ones committed in the
+    // submodule itself.
+    let fx = Fixture::new();
+    fx.file("subrepo/lib.rs", "pub fn f() {}\n")
+        .git_commit_all("subrepo");
+    fx.file("main/Cargo.toml", &manifest("foo", METADATA, ""))
+        .file("main/.gitignore", "/target\n")
+        .git_commit_all("main");
+    fx.submodule_add("main", "subrepo", "src");
+    Case::new(&fx)
+        .cwd("main")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("2 files in the working directory contain changes that were not yet committed into git:\n\n.gitmodules\nsrc/lib.rs\n");
+    fx.git_commit("main", "add the submodule");
+    same_archive_and_list(&fx, "main", NV).cargo_ok();
+    // A new commit in the submodule, staged in the superproject only.
+    fx.file("main/src/more.rs", "").git_commit_all("main/src");
+    fx.git("main", &["add", "src"]);
+    Case::new(&fx)
+        .cwd("main")
+        .args(NV)
+        .assert_same()
+        .cargo_fails_with("2 files in the working directory contain changes that were not yet committed into git:\n\nsrc/lib.rs\nsrc/more.rs\n");
+    fx.git_commit("main", "move the submodule");
+    same_archive_and_list(&fx, "main", NV).cargo_ok();
+}
+
+#[test]
 fn gitignored_symlinked_dirs() {
     // `gitignore_symlink_dir`, `gitignore_symlink_dir_dirty`
     let fx = Fixture::new();

@@ -242,6 +242,51 @@ fn build_dir_with_a_template() {
         .stderr_contains("([CARGO_HOME]/build/");
 }
 
+#[test]
+fn verbose_notes_packages_the_packaged_lock_takes_from_elsewhere() {
+    // cargo's `note_resolve_changes`: a path dependency with a version and a `[patch]`ed package
+    // are locked by path in the workspace and from the registry in the packaged lockfile; `-v`
+    // notes both with the directory they came from. A registry package that stays is not noted.
+    let reg = LocalRegistry::start();
+    for (name, version) in [
+        ("multi", "0.1.0"),
+        ("updated", "1.0.0"),
+        ("patched", "1.0.0"),
+    ] {
+        reg.publish(name, version, &[], "");
+    }
+    let fx = Fixture::new();
+    fx.file(".cargo/config.toml", &reg.config("local"))
+        .package(
+            "",
+            "foo",
+            LOCAL,
+            "[dependencies]\nmulti = { path = \"multi\", version = \"0.1\", registry = \"local\" }\nupdated = { version = \"1.0\", registry = \"local\" }\npatched = { version = \"1.0\", registry = \"local\" }\n\n[patch.local]\npatched = { path = \"patched\" }\n",
+        )
+        .package("multi", "multi", LOCAL, "")
+        .package("patched", "patched", LOCAL, "");
+    fx.file(
+        "patched/Cargo.toml",
+        &manifest("patched", LOCAL, "").replace("version = \"0.1.0\"", "version = \"1.0.0\""),
+    );
+    lock_workspace(&fx);
+    reg.publish("updated", "1.0.1", &[], "");
+    let pair = Case::new(&fx).args(&["--no-verify", "-v"]).assert_same();
+    let root = fx.root();
+    for name in ["multi", "patched"] {
+        let version = if name == "multi" { "0.1.0" } else { "1.0.0" };
+        pair.cargo_ok().stderr_contains(&format!(
+            "note: package `{name} v{version} (registry `local`)` added to the packaged Cargo.lock file, was originally sourced from `{}`\n",
+            root.join(name).display()
+        ));
+    }
+    assert!(
+        !pair.cargo.stderr.contains("`updated"),
+        "{}",
+        pair.cargo.stderr
+    );
+}
+
 /// Commits a lockfile for the fixture's workspace, resolved by cargo against the fixture's
 /// registries with a scratch `CARGO_HOME`.
 fn lock_workspace(fx: &Fixture) {

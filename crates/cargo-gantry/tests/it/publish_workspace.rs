@@ -545,6 +545,33 @@ fn dry_run_uploads_nothing_and_reports_every_refusal() {
 }
 
 #[test]
+fn one_verification_build_closes_once_per_crate() {
+    // The crates are verified in one build; as after cargo's build per crate, each gets its own
+    // `Finished` line, with the time that crate was done, in the order they were done. The JSON
+    // messages those times come from stay off stdout, which carries gantry's own events.
+    let s = setup(
+        Behaviour::default(),
+        &[m("va", &[]), m("vb", &["va"]), m("vc", &["vb"])],
+    );
+    let out = publish(&s.root, &s.home, &["--dry-run", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    let times: Vec<f64> = err
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix("Finished `dev` profile [unoptimized + debuginfo] target(s) in ")
+        })
+        .map(|t| t.trim_end_matches('s').parse().expect(&err))
+        .collect();
+    assert_eq!(times.len(), 3, "{err}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{err}");
+    let last_compile = err.rfind("Compiling vc v0.1.0").expect(&err);
+    assert!(err.find("Finished").expect(&err) > last_compile, "{err}");
+    assert!(!events(&out).is_empty());
+}
+
+#[test]
 fn versioned_dev_dependency_cycle_fails_before_any_upload() {
     // cargo cannot package this either: the first crate's lockfile needs the other, unpublished.
     let s = setup(

@@ -72,12 +72,11 @@ pub(super) fn collect(
                     other.rela_path().as_bytes()
                 }
             },
-            Item::TreeIndex(change) => {
-                if change.entry_mode().is_submodule() {
-                    continue;
-                }
-                change.location().as_bytes()
-            }
+            // A submodule whose entry differs between `HEAD` and the index (added, or moved to
+            // another commit, and not yet committed in this repository) is dirty as a whole: its
+            // path covers every file under it, as in cargo, whatever the submodule's own status
+            // says about them.
+            Item::TreeIndex(change) => change.location().as_bytes(),
         };
         if let Ok(rel) = gix::path::try_from_byte_slice(rela) {
             out.paths.insert(workdir.join(rel));
