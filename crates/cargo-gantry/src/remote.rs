@@ -321,6 +321,17 @@ impl gantry_client::auth::Console for ShellConsole {
     }
 }
 
+/// How [`Remote::open`] treats the index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Update it (fetch a git index) and say so.
+    Update,
+    /// Read a git index's clone as it is when there is one (cargo's `login`); say so when fetching.
+    ReuseClone,
+    /// Already updated in this run: read a git clone as it is, say nothing.
+    Updated,
+}
+
 /// Asked for the index's token when the registry requires one and no credential provider has it
 /// (a publish's trusted-publishing exchange), with the 401's `login_url`; `None`: no token either.
 pub type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
@@ -336,7 +347,7 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, false, shell, None)
+        Self::open(ctx, target, token_flag, offline, Mode::Update, shell, None)
     }
 
     /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
@@ -348,7 +359,7 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, true, shell, None)
+        Self::open(ctx, target, token_flag, offline, Mode::ReuseClone, shell, None)
     }
 
     /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
@@ -361,7 +372,18 @@ impl Remote {
         shell: &Shell,
         fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, false, shell, fallback)
+        Self::open(ctx, target, token_flag, offline, Mode::Update, shell, fallback)
+    }
+
+    /// [`Remote::connect`] for an index this run has already updated and said so: a git index's
+    /// clone is read as it is, a sparse index is asked again without a second `Updating` line.
+    pub fn connect_updated(
+        ctx: &Context,
+        target: Target,
+        offline: bool,
+        shell: &Shell,
+    ) -> anyhow::Result<Remote> {
+        Self::open(ctx, target, None, offline, Mode::Updated, shell, None)
     }
 
     fn open(
@@ -369,7 +391,7 @@ impl Remote {
         target: Target,
         token_flag: Option<&str>,
         offline: bool,
-        reuse_clone: bool,
+        mode: Mode,
         shell: &Shell,
         fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
@@ -393,7 +415,7 @@ impl Remote {
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
         let git = GitOptions {
-            reuse_clone,
+            reuse_clone: mode != Mode::Update,
             ..git_options(ctx, offline, shell)?
         };
         let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
@@ -402,7 +424,7 @@ impl Remote {
         );
         // cargo says so only where it goes to the network (a git clone read offline, or for
         // `login`, is not updated).
-        if index.goes_to_network() {
+        if index.goes_to_network() && mode != Mode::Updated {
             shell.status("Updating", &target.describe());
         }
         let mut login_url = None;

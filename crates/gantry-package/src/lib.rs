@@ -13,6 +13,7 @@ pub mod cargo_cmd;
 pub mod entries;
 pub mod files;
 pub mod human;
+pub mod lock_check;
 pub mod lockfile;
 pub mod normalize;
 pub mod overlay;

@@ -112,6 +112,7 @@ impl Setup {
             dry_run: false,
             names: RegistryNames::default(),
             list_sink: sink,
+            lock_check: None,
         }
     }
 
