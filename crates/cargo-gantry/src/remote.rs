@@ -328,8 +328,18 @@ enum Mode {
     Update,
     /// Read a git index's clone as it is when there is one (cargo's `login`); say so when fetching.
     ReuseClone,
-    /// Already updated in this run: read a git clone as it is, say nothing.
-    Updated,
+    /// Read entries for a check: update it and say so, as `Update`, without the credential
+    /// settings' warnings.
+    Read,
+    /// `Read`, for an index already updated in this run: read a git clone as it is, say nothing.
+    ReadUpdated,
+}
+
+impl Mode {
+    /// Whether cargo reads the registry's credential settings here (and warns about unused ones).
+    fn reads_credentials(self) -> bool {
+        matches!(self, Mode::Update | Mode::ReuseClone)
+    }
 }
 
 /// Asked for the index's token when the registry requires one and no credential provider has it
@@ -375,15 +385,20 @@ impl Remote {
         Self::open(ctx, target, token_flag, offline, Mode::Update, shell, fallback)
     }
 
-    /// [`Remote::connect`] for an index this run has already updated and said so: a git index's
-    /// clone is read as it is, a sparse index is asked again without a second `Updating` line.
-    pub fn connect_updated(
+    /// Opens an index only to read entries for a check of another step (the packaged lockfile's
+    /// yanked versions): no warnings about the registry's configuration (cargo reads it for
+    /// credentials, which a public index does not need). `fresh`: update it and say `Updating`
+    /// as [`Remote::connect`] does; otherwise this run already did, so a git index's clone is
+    /// read as it is and a sparse index is asked again without a second `Updating` line.
+    pub fn connect_to_read(
         ctx: &Context,
         target: Target,
         offline: bool,
+        fresh: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, None, offline, Mode::Updated, shell, None)
+        let mode = if fresh { Mode::Read } else { Mode::ReadUpdated };
+        Self::open(ctx, target, None, offline, mode, shell, None)
     }
 
     fn open(
@@ -415,7 +430,7 @@ impl Remote {
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
         let git = GitOptions {
-            reuse_clone: mode != Mode::Update,
+            reuse_clone: matches!(mode, Mode::ReuseClone | Mode::ReadUpdated),
             ..git_options(ctx, offline, shell)?
         };
         let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
@@ -424,12 +439,12 @@ impl Remote {
         );
         // cargo says so only where it goes to the network (a git clone read offline, or for
         // `login`, is not updated).
-        if index.goes_to_network() && mode != Mode::Updated {
+        if index.goes_to_network() && mode != Mode::ReadUpdated {
             shell.status("Updating", &target.describe());
         }
         let mut login_url = None;
         let config = runtime.block_on(index.config());
-        if let Some(name) = &target.name {
+        if let Some(name) = target.name.as_ref().filter(|_| mode.reads_credentials()) {
             for (key, definition) in ctx.config.registry_unused_keys(name) {
                 shell.warning(&format!("unused config key `{key}` in `{definition}`"));
             }

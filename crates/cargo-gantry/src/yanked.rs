@@ -72,15 +72,33 @@ impl<'a> YankCheck<'a> {
                 yanked.push(p);
             }
         }
+        let crates_io = |source: &str| self.is_crates_io(source);
         for p in yanked {
+            let registry = registry_display_name(&p.source, names, &crates_io);
+            // cargo's package id: the source follows unless it is crates.io.
+            let source = match crates_io(&p.source) {
+                true => String::new(),
+                false => format!(" (registry `{registry}`)"),
+            };
             reporter.warning(&format!(
-                "package `{} v{}` in Cargo.lock is yanked in registry `{}`, {HINT}",
-                p.name,
-                p.version,
-                registry_display_name(&p.source, names)
+                "package `{} v{}{source}` in Cargo.lock is yanked in registry `{registry}`, {HINT}",
+                p.name, p.version,
             ));
         }
         Ok(())
+    }
+
+    /// Whether cargo takes a lockfile source for crates.io: its own index URLs, or the one cargo's
+    /// test hook puts in its place.
+    fn is_crates_io(&self, source: &str) -> bool {
+        let url = source.strip_prefix("registry+").unwrap_or(source);
+        source == CRATES_IO_SOURCE
+            || url == remote::CRATES_IO_SPARSE
+            || self
+                .ctx
+                .config
+                .crates_io_test_index()
+                .is_some_and(|hook| hook == url || hook == source)
     }
 
     /// How `source`'s packages are looked up; `None` when they cannot be yanked or (offline, a
@@ -147,12 +165,8 @@ impl<'a> YankCheck<'a> {
         // sources); a git index already updated in this run is read as it is.
         let announce = lock.names.show_index_update(&describe)
             && !(sparse && lock.updated.contains(&describe));
-        let connected = if announce {
-            Remote::connect(self.ctx, target, None, offline, self.shell)
-        } else {
-            Remote::connect_updated(self.ctx, target, offline, self.shell)
-        };
-        let remote = connected.map_err(|e| update_error(e, replaces))?;
+        let remote = Remote::connect_to_read(self.ctx, target, offline, announce, self.shell)
+            .map_err(|e| update_error(e, replaces))?;
         Ok(Some(Reader::Remote(Box::new(remote))))
     }
 }
@@ -221,8 +235,12 @@ fn local_entries(dir: &Path, name: &str) -> anyhow::Result<Vec<IndexEntry>> {
 
 /// The registry as cargo names a lockfile source in this warning: `crates-io`, a configured
 /// registry's name, else its URL (a `file://` one as its path).
-fn registry_display_name(source: &str, names: &RegistryNames) -> String {
-    if source == CRATES_IO_SOURCE {
+fn registry_display_name(
+    source: &str,
+    names: &RegistryNames,
+    crates_io: &dyn Fn(&str) -> bool,
+) -> String {
+    if crates_io(source) {
         return CRATES_IO.to_owned();
     }
     let url = source.strip_prefix("registry+").unwrap_or(source);
@@ -247,19 +265,12 @@ mod tests {
             "sparse+http://127.0.0.1:1/index/".to_owned(),
             "alt".to_owned(),
         )]));
-        assert_eq!(registry_display_name(CRATES_IO_SOURCE, &names), "crates-io");
-        assert_eq!(
-            registry_display_name("sparse+http://127.0.0.1:1/index/", &names),
-            "alt"
-        );
-        assert_eq!(
-            registry_display_name("registry+file:///tmp/reg", &names),
-            "/tmp/reg"
-        );
-        assert_eq!(
-            registry_display_name("sparse+http://other/", &names),
-            "sparse+http://other/"
-        );
+        let crates_io = |s: &str| s == CRATES_IO_SOURCE;
+        let name = |source: &str| registry_display_name(source, &names, &crates_io);
+        assert_eq!(name(CRATES_IO_SOURCE), "crates-io");
+        assert_eq!(name("sparse+http://127.0.0.1:1/index/"), "alt");
+        assert_eq!(name("registry+file:///tmp/reg"), "/tmp/reg");
+        assert_eq!(name("sparse+http://other/"), "sparse+http://other/");
     }
 
     #[test]
