@@ -369,7 +369,15 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, Mode::ReuseClone, shell, None)
+        Self::open(
+            ctx,
+            target,
+            token_flag,
+            offline,
+            Mode::ReuseClone,
+            shell,
+            None,
+        )
     }
 
     /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
@@ -382,7 +390,15 @@ impl Remote {
         shell: &Shell,
         fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, Mode::Update, shell, fallback)
+        Self::open(
+            ctx,
+            target,
+            token_flag,
+            offline,
+            Mode::Update,
+            shell,
+            fallback,
+        )
     }
 
     /// Opens an index only to read entries for a check of another step (the packaged lockfile's

@@ -40,7 +40,11 @@ pub struct YankCheck<'a> {
 
 impl<'a> YankCheck<'a> {
     pub fn new(ctx: &'a Context, offline: bool, shell: &'a Shell) -> Self {
-        YankCheck { ctx, shell, offline }
+        YankCheck {
+            ctx,
+            shell,
+            offline,
+        }
     }
 
     fn offline(&self) -> anyhow::Result<bool> {
@@ -49,7 +53,8 @@ impl<'a> YankCheck<'a> {
 
     fn run(&self, lock: &PackagedLock, reporter: &dyn Reporter) -> anyhow::Result<()> {
         let names = lock.names;
-        let packages = registry_packages(lock.text).context("failed to read the packaged Cargo.lock")?;
+        let packages =
+            registry_packages(lock.text).context("failed to read the packaged Cargo.lock")?;
         // Every registry is updated first (in the order its first package appears, as cargo asks
         // them), then the warnings follow in lockfile order.
         let mut sources: Vec<&str> = Vec::new();
@@ -111,7 +116,10 @@ impl<'a> YankCheck<'a> {
         let target = match lock.names.name_of(url) {
             Some(name) => Target {
                 name: Some(name.to_owned()),
-                index_url: self.ctx.registry_index(name).unwrap_or_else(|| url.to_owned()),
+                index_url: self
+                    .ctx
+                    .registry_index(name)
+                    .unwrap_or_else(|| url.to_owned()),
             },
             None => remote::index_target(self.ctx, url),
         };
@@ -124,7 +132,10 @@ impl<'a> YankCheck<'a> {
         let Some((with, _)) = config.crates_io_replace_with()? else {
             return self.connect(remote::named(self.ctx, CRATES_IO)?, None, lock);
         };
-        if config.get_path(&format!("source.{with}.directory"))?.is_some() {
+        if config
+            .get_path(&format!("source.{with}.directory"))?
+            .is_some()
+        {
             return Ok(None);
         }
         if let Some(dir) = config.get_path(&format!("source.{with}.local-registry"))? {
@@ -217,14 +228,14 @@ impl Reader {
 
 /// A local registry's entries for `name`; none when it has no file for it.
 fn local_entries(dir: &Path, name: &str) -> anyhow::Result<Vec<IndexEntry>> {
-    let path = dir
-        .join("index")
-        .join(gantry_protocol::index_path(name));
+    let path = dir.join("index").join(gantry_protocol::index_path(name));
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("failed to read `{}`", path.display())));
+            return Err(
+                anyhow::Error::new(e).context(format!("failed to read `{}`", path.display()))
+            );
         }
     };
     Ok(text

@@ -162,7 +162,8 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &list_sink,
     )?;
     trusted.lend_to_cargo(&mut opts.cargo);
-    let yank_check = crate::yanked::YankCheck::new(&ctx, args.manifest.offline || args.manifest.frozen, shell);
+    let yank_check =
+        crate::yanked::YankCheck::new(&ctx, args.manifest.offline || args.manifest.frozen, shell);
     opts.lock_check = Some(&yank_check);
     // Connecting said `Updating …` for the target's index: a git index is not fetched again.
     opts.names.show_index_update(&target.describe());

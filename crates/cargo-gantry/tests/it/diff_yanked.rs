@@ -63,11 +63,7 @@ fn a_locked_version_yanked_since_is_warned_about() {
     let lines = from_packaging(&pair);
     assert_eq!(
         lines.iter().map(|l| l.trim_start()).collect::<Vec<_>>()[..3],
-        [
-            lines[0].trim_start(),
-            "Updating `local` index",
-            WARNING
-        ],
+        [lines[0].trim_start(), "Updating `local` index", WARNING],
         "{}",
         pair.cargo.stderr
     );
@@ -85,7 +81,11 @@ fn nothing_is_said_when_nothing_is_yanked() {
     lock_workspace(&fx);
     let pair = Case::new(&fx).args(&["--no-verify"]).assert_same();
     pair.cargo_ok().stderr_contains("Updating `local` index");
-    assert!(!pair.cargo.stderr.contains("yanked"), "{}", pair.cargo.stderr);
+    assert!(
+        !pair.cargo.stderr.contains("yanked"),
+        "{}",
+        pair.cargo.stderr
+    );
 }
 
 #[test]
@@ -119,7 +119,10 @@ fn a_sparse_index_is_asked_again_for_every_packaged_lockfile() {
     let fx = Fixture::new();
     let dep = "[dependencies]\nbar = { version = \"0.1\", registry = \"local\" }\n";
     fx.file(".cargo/config.toml", &reg.config("local"))
-        .file("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n")
+        .file(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+        )
         .package("a", "a", METADATA, dep)
         .package("b", "b", METADATA, dep);
     lock_workspace(&fx);
@@ -146,7 +149,11 @@ fn without_a_packaged_lockfile_there_is_no_check() {
         .args(&["--no-verify", "--exclude-lockfile"])
         .assert_same();
     pair.cargo_ok();
-    assert!(!pair.cargo.stderr.contains("yanked"), "{}", pair.cargo.stderr);
+    assert!(
+        !pair.cargo.stderr.contains("yanked"),
+        "{}",
+        pair.cargo.stderr
+    );
 }
 
 #[test]
