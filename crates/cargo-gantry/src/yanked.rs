@@ -6,12 +6,13 @@
 //!
 //! Where cargo would not go to the network, neither does this: a directory source (`cargo vendor`)
 //! never has yanked versions, a local registry is read from disk, and offline (`--offline`,
-//! `--frozen`, `net.offline`) a git index is read as its clone is, while a sparse index is not read
-//! at all (cargo would read its own cache of it; Gantry keeps none).
+//! `--frozen`, `net.offline`) a git index is read as its clone is and a sparse index from cargo's
+//! cache of it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use gantry_client::cargo_cache::cached_entries;
 use gantry_client::credentials::CRATES_IO;
 use gantry_client::index::IndexError;
 use gantry_package::lock_check::{
@@ -73,7 +74,7 @@ impl<'a> YankCheck<'a> {
             let Some(Some(reader)) = at.map(|i| &readers[i]) else {
                 continue;
             };
-            if reader.is_yanked(p)? {
+            if reader.is_yanked(p, self.ctx.config.cargo_home())? {
                 yanked.push(p);
             }
         }
@@ -106,8 +107,7 @@ impl<'a> YankCheck<'a> {
                 .is_some_and(|hook| hook == url || hook == source)
     }
 
-    /// How `source`'s packages are looked up; `None` when they cannot be yanked or (offline, a
-    /// sparse index) cannot be looked at.
+    /// How `source`'s packages are looked up; `None` when they cannot be yanked.
     fn reader(&self, source: &str, lock: &PackagedLock) -> anyhow::Result<Option<Reader>> {
         if source == CRATES_IO_SOURCE {
             return self.crates_io_reader(lock);
@@ -169,7 +169,7 @@ impl<'a> YankCheck<'a> {
         let sparse = target.index_url.starts_with("sparse+");
         let offline = self.offline()?;
         if sparse && offline {
-            return Ok(None);
+            return Ok(Some(Reader::Cache(target.index_url)));
         }
         let describe = target.describe();
         // For a git index this records the update (once per run, as cargo's record of updated
@@ -206,14 +206,17 @@ enum Reader {
     Remote(Box<Remote>),
     /// A local registry (`local-registry = "<dir>"`): its index files under `<dir>/index`.
     Local(PathBuf),
+    /// A sparse index offline: what cargo last fetched of it (nothing, if it never did).
+    Cache(String),
 }
 
 impl Reader {
     /// Whether the registry lists `p`'s exact version (build metadata aside) as yanked.
-    fn is_yanked(&self, p: &LockedPackage) -> anyhow::Result<bool> {
+    fn is_yanked(&self, p: &LockedPackage, cargo_home: &Path) -> anyhow::Result<bool> {
         let entries = match self {
             Reader::Remote(remote) => remote.runtime.block_on(remote.index.entries(&p.name))?,
             Reader::Local(dir) => local_entries(dir, &p.name)?,
+            Reader::Cache(url) => cached_entries(cargo_home, url, &p.name).unwrap_or_default(),
         };
         let want = semver::Version::parse(&p.version).ok();
         Ok(entries.iter().any(|e| {
@@ -305,13 +308,14 @@ mod tests {
             version: version.into(),
             source: CRATES_IO_SOURCE.into(),
         };
-        assert!(reader.is_yanked(&bar("0.1.0")).unwrap());
-        assert!(!reader.is_yanked(&bar("0.1.1")).unwrap());
-        assert!(!reader.is_yanked(&bar("0.2.0")).unwrap());
+        let home = dir.path();
+        assert!(reader.is_yanked(&bar("0.1.0"), home).unwrap());
+        assert!(!reader.is_yanked(&bar("0.1.1"), home).unwrap());
+        assert!(!reader.is_yanked(&bar("0.2.0"), home).unwrap());
         let unknown = LockedPackage {
             name: "baz".into(),
             ..bar("0.1.0")
         };
-        assert!(!reader.is_yanked(&unknown).unwrap());
+        assert!(!reader.is_yanked(&unknown, home).unwrap());
     }
 }

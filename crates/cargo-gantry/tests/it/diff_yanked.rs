@@ -201,3 +201,32 @@ fn an_unreachable_index_fails_the_packaging() {
     );
     assert!(pair.gantry.crates.is_empty() || pair.gantry.crates == pair.cargo.crates);
 }
+
+#[test]
+fn offline_the_answer_comes_from_cargos_cache_of_the_index() {
+    // A first run fetches the index (the version is yanked by then) into each tool's cache;
+    // offline, cargo answers from that cache without an `Updating` line, and so does gantry.
+    let reg = LocalRegistry::start();
+    reg.publish("bar", "0.1.0", &[], "");
+    let fx = Fixture::new();
+    foo_uses_bar(&fx, &reg.config("local"), Some("local"));
+    lock_workspace(&fx);
+    reg.yank("bar", "0.1.0");
+    Case::new(&fx)
+        .args(&["--no-verify"])
+        .assert_same()
+        .stderr_contains(WARNING);
+    drop(reg);
+    for offline in [&["--offline"][..], &["--frozen"]] {
+        let pair = Case::new(&fx)
+            .args(&["--no-verify"])
+            .args(offline)
+            .assert_same();
+        pair.cargo_ok().stderr_contains(WARNING);
+        assert!(
+            !pair.cargo.stderr.contains("Updating"),
+            "{}",
+            pair.cargo.stderr
+        );
+    }
+}
