@@ -113,6 +113,11 @@ impl<'a> YankCheck<'a> {
             return self.crates_io_reader(lock);
         }
         let url = source.strip_prefix("registry+").unwrap_or(source);
+        if let Some(with) = self.ctx.config.registry_replaced_with(url) {
+            let crates_io = |s: &str| self.is_crates_io(s);
+            let name = registry_display_name(source, lock.names, &crates_io);
+            return self.replacement_reader(with, &format!("registry `{name}`"), lock);
+        }
         let target = match lock.names.name_of(url) {
             Some(name) => Target {
                 name: Some(name.to_owned()),
@@ -132,6 +137,19 @@ impl<'a> YankCheck<'a> {
         let Some((with, _)) = config.crates_io_replace_with()? else {
             return self.connect(remote::named(self.ctx, CRATES_IO)?, None, lock);
         };
+        self.replacement_reader(with, "registry `crates-io`", lock)
+    }
+
+    /// What `[source.WITH]`, put in place of the registry cargo names `replaces`, is read
+    /// through: nothing for a directory (vendored crates are never yanked), the index files of a
+    /// local registry, or the index of a registry.
+    fn replacement_reader(
+        &self,
+        with: String,
+        replaces: &str,
+        lock: &PackagedLock,
+    ) -> anyhow::Result<Option<Reader>> {
+        let config = &self.ctx.config;
         if config
             .get_path(&format!("source.{with}.directory"))?
             .is_some()
@@ -153,7 +171,7 @@ impl<'a> YankCheck<'a> {
             name: Some(with),
             index_url,
         };
-        self.connect(target, Some("registry `crates-io`"), lock)
+        self.connect(target, Some(replaces), lock)
     }
 
     /// Opens `target`'s index as cargo's check does: a sparse index is asked afresh for every

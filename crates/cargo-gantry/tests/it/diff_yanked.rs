@@ -230,3 +230,45 @@ fn offline_the_answer_comes_from_cargos_cache_of_the_index() {
         );
     }
 }
+
+#[test]
+fn vendored_registry_crates_are_not_looked_up() {
+    // `cargo vendor` replaces the registry with a directory: cargo never asks the registry (here
+    // gone) whether a vendored version is yanked, and neither does gantry.
+    let reg = LocalRegistry::start();
+    reg.publish("bar", "0.1.0", &[], "");
+    let fx = Fixture::new();
+    foo_uses_bar(&fx, &reg.config("local"), Some("local"));
+    lock_workspace(&fx);
+    let out = std::process::Command::new(reference_cargo())
+        .arg("vendor")
+        .current_dir(fx.root())
+        .env("CARGO_HOME", fx.scratch().join("home-lock"))
+        .output()
+        .expect("cargo vendor");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vendored = String::from_utf8(out.stdout).unwrap();
+    assert!(vendored.contains("replace-with"), "{vendored}");
+    fx.file(
+        ".cargo/config.toml",
+        &format!("{}\n{vendored}", reg.config("local")),
+    );
+    reg.yank("bar", "0.1.0");
+    drop(reg);
+    let pair = Case::new(&fx).args(&["--no-verify"]).assert_same();
+    pair.cargo_ok();
+    assert!(
+        !pair.cargo.stderr.contains("Updating"),
+        "{}",
+        pair.cargo.stderr
+    );
+    assert!(
+        !pair.cargo.stderr.contains("yanked"),
+        "{}",
+        pair.cargo.stderr
+    );
+}
