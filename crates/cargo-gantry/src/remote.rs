@@ -406,15 +406,18 @@ impl Remote {
     /// credentials, which a public index does not need). `fresh`: update it and say `Updating`
     /// as [`Remote::connect`] does; otherwise this run already did, so a git index's clone is
     /// read as it is and a sparse index is asked again without a second `Updating` line.
+    /// `fallback` is asked, as in [`Remote::connect_with`], when the index needs a token no
+    /// credential provider has.
     pub fn connect_to_read(
         ctx: &Context,
         target: Target,
         offline: bool,
         fresh: bool,
         shell: &Shell,
+        fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
         let mode = if fresh { Mode::Read } else { Mode::ReadUpdated };
-        Self::open(ctx, target, None, offline, mode, shell, None)
+        Self::open(ctx, target, None, offline, mode, shell, fallback)
     }
 
     fn open(

@@ -23,7 +23,7 @@ use gantry_package::report::Reporter;
 use gantry_protocol::IndexEntry;
 
 use crate::context::Context;
-use crate::remote::{self, Remote, Target};
+use crate::remote::{self, IndexFallback, Remote, Target};
 use crate::shell::Shell;
 
 /// How a lockfile names crates.io, whatever index this run reads it through.
@@ -37,6 +37,9 @@ pub struct YankCheck<'a> {
     shell: &'a Shell,
     /// `--offline`/`--frozen` (`net.offline` is read from the configuration).
     offline: bool,
+    /// Where a registry that requires authentication gets a token when no credential provider
+    /// has one (a publish's trusted-publishing exchange).
+    index_token: Option<&'a IndexFallback<'a>>,
 }
 
 impl<'a> YankCheck<'a> {
@@ -45,7 +48,15 @@ impl<'a> YankCheck<'a> {
             ctx,
             shell,
             offline,
+            index_token: None,
         }
+    }
+
+    /// Reads indexes that require authentication with `fallback`'s token when the credential
+    /// providers have none (see [`Remote::connect_with`]).
+    pub fn with_index_token(mut self, fallback: &'a IndexFallback<'a>) -> Self {
+        self.index_token = Some(fallback);
+        self
     }
 
     fn offline(&self) -> anyhow::Result<bool> {
@@ -194,8 +205,15 @@ impl<'a> YankCheck<'a> {
         // sources); a git index already updated in this run is read as it is.
         let announce = lock.names.show_index_update(&describe)
             && !(sparse && lock.updated.contains(&describe));
-        let remote = Remote::connect_to_read(self.ctx, target, offline, announce, self.shell)
-            .map_err(|e| update_error(e, replaces))?;
+        let remote = Remote::connect_to_read(
+            self.ctx,
+            target,
+            offline,
+            announce,
+            self.shell,
+            self.index_token,
+        )
+        .map_err(|e| update_error(e, replaces))?;
         Ok(Some(Reader::Remote(Box::new(remote))))
     }
 }
