@@ -93,9 +93,10 @@ impl<'a> YankCheck<'a> {
         for p in yanked {
             let registry = registry_display_name(&p.source, names, &crates_io);
             // cargo's package id: the source follows unless it is crates.io.
-            let source = match crates_io(&p.source) {
-                true => String::new(),
-                false => format!(" (registry `{registry}`)"),
+            let source = if crates_io(&p.source) {
+                String::new()
+            } else {
+                format!(" (registry `{registry}`)")
             };
             reporter.warning(&format!(
                 "package `{} v{}{source}` in Cargo.lock is yanked in registry `{registry}`, {HINT}",
