@@ -8,6 +8,7 @@ mod metadata;
 mod remote;
 mod shell;
 mod trustpub;
+mod yanked;
 
 use std::process::ExitCode;
 

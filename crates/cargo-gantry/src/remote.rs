@@ -324,6 +324,27 @@ impl gantry_client::auth::Console for ShellConsole {
     }
 }
 
+/// How [`Remote::open`] treats the index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Update it (fetch a git index) and say so.
+    Update,
+    /// Read a git index's clone as it is when there is one (cargo's `login`); say so when fetching.
+    ReuseClone,
+    /// Read entries for a check: update it and say so, as `Update`, without the credential
+    /// settings' warnings.
+    Read,
+    /// `Read`, for an index already updated in this run: read a git clone as it is, say nothing.
+    ReadUpdated,
+}
+
+impl Mode {
+    /// Whether cargo reads the registry's credential settings here (and warns about unused ones).
+    fn reads_credentials(self) -> bool {
+        matches!(self, Mode::Update | Mode::ReuseClone)
+    }
+}
+
 /// Asked for the index's token when the registry requires one and no credential provider has it
 /// (a publish's trusted-publishing exchange), with the 401's `login_url`; `None`: no token either.
 pub type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
@@ -339,7 +360,7 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, false, shell, None)
+        Self::open(ctx, target, token_flag, offline, Mode::Update, shell, None)
     }
 
     /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
@@ -351,7 +372,15 @@ impl Remote {
         offline: bool,
         shell: &Shell,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, true, shell, None)
+        Self::open(
+            ctx,
+            target,
+            token_flag,
+            offline,
+            Mode::ReuseClone,
+            shell,
+            None,
+        )
     }
 
     /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
@@ -364,7 +393,34 @@ impl Remote {
         shell: &Shell,
         fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
-        Self::open(ctx, target, token_flag, offline, false, shell, fallback)
+        Self::open(
+            ctx,
+            target,
+            token_flag,
+            offline,
+            Mode::Update,
+            shell,
+            fallback,
+        )
+    }
+
+    /// Opens an index only to read entries for a check of another step (the packaged lockfile's
+    /// yanked versions): no warnings about the registry's configuration (cargo reads it for
+    /// credentials, which a public index does not need). `fresh`: update it and say `Updating`
+    /// as [`Remote::connect`] does; otherwise this run already did, so a git index's clone is
+    /// read as it is and a sparse index is asked again without a second `Updating` line.
+    /// `fallback` is asked, as in [`Remote::connect_with`], when the index needs a token no
+    /// credential provider has.
+    pub fn connect_to_read(
+        ctx: &Context,
+        target: Target,
+        offline: bool,
+        fresh: bool,
+        shell: &Shell,
+        fallback: Option<&IndexFallback>,
+    ) -> anyhow::Result<Remote> {
+        let mode = if fresh { Mode::Read } else { Mode::ReadUpdated };
+        Self::open(ctx, target, None, offline, mode, shell, fallback)
     }
 
     fn open(
@@ -372,7 +428,7 @@ impl Remote {
         target: Target,
         token_flag: Option<&str>,
         offline: bool,
-        reuse_clone: bool,
+        mode: Mode,
         shell: &Shell,
         fallback: Option<&IndexFallback>,
     ) -> anyhow::Result<Remote> {
@@ -396,7 +452,7 @@ impl Remote {
             .unwrap_or(gantry_client::sparse::DEFAULT_RETRIES);
         let warn_shell = shell.clone();
         let git = GitOptions {
-            reuse_clone,
+            reuse_clone: matches!(mode, Mode::ReuseClone | Mode::ReadUpdated),
             ..git_options(ctx, offline, shell)?
         };
         let mut index = Index::open(client.clone(), &target.index_url, git)?.with_retries(
@@ -405,12 +461,12 @@ impl Remote {
         );
         // cargo says so only where it goes to the network (a git clone read offline, or for
         // `login`, is not updated).
-        if index.goes_to_network() {
+        if index.goes_to_network() && mode != Mode::ReadUpdated {
             shell.status("Updating", &target.describe());
         }
         let mut login_url = None;
         let config = runtime.block_on(index.config());
-        if let Some(name) = &target.name {
+        if let Some(name) = target.name.as_ref().filter(|_| mode.reads_credentials()) {
             for (key, definition) in ctx.config.registry_unused_keys(name) {
                 shell.warning(&format!("unused config key `{key}` in `{definition}`"));
             }

@@ -357,6 +357,25 @@ impl CargoConfig {
         self.env_var(CRATES_IO_TEST_HOOK).filter(|v| !v.is_empty())
     }
 
+    /// The source that replaces the registry at `index_url` (a `[source.NAME]` table with
+    /// `registry = "<index_url>"` and `replace-with`), as `cargo vendor` configures one for every
+    /// registry it vendors. Such names are often the URL itself, so tables are matched by their
+    /// `registry` value, never looked up by a dotted key.
+    pub fn registry_replaced_with(&self, index_url: &str) -> Option<String> {
+        let want = index_url.trim_end_matches('/');
+        self.layers
+            .iter()
+            .filter_map(|l| l.table.get("source").and_then(Value::as_table))
+            .flat_map(|sources| sources.values().filter_map(Value::as_table))
+            .find(|t| {
+                t.get("registry")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.trim_end_matches('/') == want)
+                    && t.contains_key("replace-with")
+            })
+            .and_then(|t| t.get("replace-with")?.as_str().map(str::to_owned))
+    }
+
     /// `[source.crates-io] replace-with`, except a replacement whose URL is the test hook's
     /// crates.io URL: cargo compares source ids by URL, so that one *is* crates.io, not a
     /// replacement of it.

@@ -5,6 +5,7 @@
 //! It never packages anything and never depends on the registry server crate.
 
 pub mod auth;
+pub mod cargo_cache;
 pub mod config;
 pub mod credentials;
 pub mod file_api;

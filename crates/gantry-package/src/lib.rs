@@ -13,6 +13,7 @@ mod cargo_cmd;
 mod entries;
 mod files;
 mod human;
+mod lock_check;
 mod lockfile;
 mod normalize;
 mod overlay;
@@ -49,6 +50,11 @@ pub use package::{
 };
 pub use publish_deps::{PublishDep, publish_deps};
 pub use vcs::{VcsError, VcsInfo, VcsOptions, check_vcs};
+// The seam through which the CLI checks a packaged `Cargo.lock` (for yanked versions) while
+// packaging, with what it needs from the registry.
+pub use lock_check::{
+    LockCheck, LockCheckError, LockedPackage, PackagedLock, UpdateRecorder, registry_packages,
+};
 // Verifying: the build cargo would run, through the local overlay of not-yet-published crates.
 pub use cargo_cmd::CargoInvocation;
 pub use overlay::{CRATES_IO_INDEX, Upstream, same_index};

@@ -15,6 +15,7 @@ use crate::cargo_cmd::CargoInvocation;
 use crate::entries::{self, EntryError, EntryInputs, EntryPlan, ReferencedFile};
 use crate::files::{self, FilesError, ListOptions};
 use crate::human::human_bytes;
+use crate::lock_check::{LockCheck, LockCheckError, PackagedLock, UpdateRecorder};
 use crate::lockfile::{self, LockError, LockRequest};
 use crate::normalize::{self, PublishInputs};
 use crate::overlay::{Overlay, OverlayError, Upstream};
@@ -59,6 +60,9 @@ pub struct PackageOptions<'a> {
     pub names: RegistryNames,
     /// Receives `--list` output lines (stdout in the CLI).
     pub list_sink: &'a dyn Fn(&str),
+    /// Looks at each packaged `Cargo.lock` between `Packaging` and `Packaged` (cargo's check for
+    /// yanked packages there needs the registries, which this crate does not reach).
+    pub lock_check: Option<&'a dyn LockCheck>,
 }
 
 /// One finished archive.
@@ -140,6 +144,8 @@ pub enum PrepareError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Overlay(#[from] OverlayError),
+    #[error(transparent)]
+    LockCheck(LockCheckError),
 }
 
 /// What [`package`] produced.
@@ -573,6 +579,7 @@ fn write_archive(
         let scratch = package_dir
             .join("gantry-lock")
             .join(format!("{}-{version}", pkg.name));
+        let recorder = UpdateRecorder::new(lock_reporter);
         let text = lockfile::generate(
             &LockRequest {
                 name: &pkg.name,
@@ -587,7 +594,7 @@ fn write_archive(
                 cargo: &opts.cargo,
                 names: &opts.names,
             },
-            lock_reporter,
+            &recorder,
         )
         .map_err(|e| {
             replay(&lock_messages, reporter);
@@ -600,6 +607,19 @@ fn write_archive(
             for note in lockfile::resolve_notes(&orig, &text, current, &paths, &opts.names) {
                 lock_reporter.note(&note);
             }
+        }
+        // cargo checks the new lock for yanked versions right after those notes, so with `-v`
+        // what the check says also follows `Archiving Cargo.lock`.
+        if let Some(check) = opts.lock_check {
+            let lock = PackagedLock {
+                text: &text,
+                names: &opts.names,
+                updated: &recorder.into_updated(),
+            };
+            check.check(&lock, lock_reporter).map_err(|e| {
+                replay(&lock_messages, reporter);
+                prepare(PrepareError::LockCheck(e))
+            })?;
         }
         Some(text)
     } else {

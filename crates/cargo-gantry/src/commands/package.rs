@@ -2,12 +2,13 @@
 
 use anyhow::bail;
 use gantry_package::Reporter;
-use gantry_package::workspace::{ManifestError, load_workspace};
 use gantry_package::{self as pkg, PackageOptions};
+use gantry_package::{ManifestError, load_workspace};
 
 use crate::cli::PackageArgs;
 use crate::context::Context;
 use crate::shell::Shell;
+use crate::yanked::YankCheck;
 
 pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     if args.message_format.is_some() {
@@ -30,6 +31,8 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     let registry_index = |name: &str| ctx.registry_index(name);
     let registry_name = |url: &str| ctx.registry_name(url);
     let list_sink = |line: &str| shell.stdout_line(line);
+    let offline = args.manifest.offline || args.manifest.frozen;
+    let yank_check = YankCheck::new(&ctx, offline, shell);
     let opts = PackageOptions {
         list: args.list,
         verify: !args.no_verify,
@@ -50,6 +53,7 @@ pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
         dry_run: false,
         names: ctx.registry_names(),
         list_sink: &list_sink,
+        lock_check: Some(&yank_check),
     };
     let mut packaged = pkg::package(&ws, &selected, &opts, shell)?;
     if !args.list {

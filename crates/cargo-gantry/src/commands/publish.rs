@@ -24,6 +24,7 @@ use crate::cli::PublishArgs;
 use crate::context::Context;
 use crate::remote::{self, Remote, Target};
 use crate::shell::Shell;
+use crate::yanked::YankCheck;
 use gantry_client::auth::Op;
 
 pub use events::Events;
@@ -162,6 +163,10 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
         &list_sink,
     )?;
     trusted.lend_to_cargo(&mut opts.cargo);
+    let index_token = |login_url: Option<&str>| trusted.index_token(login_url);
+    let offline = args.manifest.offline || args.manifest.frozen;
+    let yank_check = YankCheck::new(&ctx, offline, shell).with_index_token(&index_token);
+    opts.lock_check = Some(&yank_check);
     // Connecting said `Updating …` for the target's index: a git index is not fetched again.
     opts.names.show_index_update(&target.describe());
     let started = Instant::now();
@@ -572,6 +577,7 @@ fn package_options<'a>(
         dry_run: args.dry_run,
         names: ctx.registry_names(),
         list_sink,
+        lock_check: None,
     })
 }
 

@@ -316,6 +316,74 @@ fn packaging_with_a_dependency_from_a_git_index_matches_cargo() {
     assert_eq!(bc.unwrap(), bg.unwrap(), ".crate bytes differ");
 }
 
+/// The packaged lockfiles' check for yanked versions on a git index: the index is fetched once
+/// per run (cargo's record of updated sources), by the first lockfile's check, and each lockfile
+/// locking the yanked version gets its warning; a publish, which fetched the index already, does
+/// not fetch it again.
+#[test]
+fn yanked_versions_in_packaged_lockfiles_of_a_git_index_match_cargo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dep = "dep1 = { version = \"0.1\", registry = \"alt\" }\n";
+    let [(pc, uc), (pg, ug)] = each_side(tmp.path(), "", file_url, |side, tool| {
+        let d = package(&side.dir, "dep1", "");
+        let publish = ["publish", "--registry", "alt", "--no-verify"];
+        assert_ok("setup", &run(side, Tool::Cargo, &d, &publish));
+        let ws = side.dir.join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(
+            ws.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+        )
+        .unwrap();
+        package(&ws, "a", dep);
+        package(&ws, "b", dep);
+        assert_ok("lock", &run(side, Tool::Cargo, &ws, &["generate-lockfile"]));
+        let yank = ["yank", "dep1@0.1.0", "--registry", "alt"];
+        assert_ok("yank", &run(side, Tool::Cargo, &ws, &yank));
+        let packaged = run(
+            side,
+            tool,
+            &ws,
+            &["package", "--workspace", "--no-verify", "--allow-dirty"],
+        );
+        let dry_run = [
+            "publish",
+            "-p",
+            "a",
+            "--registry",
+            "alt",
+            "--dry-run",
+            "--no-verify",
+            "--allow-dirty",
+        ];
+        let published = run(side, tool, &ws, &dry_run);
+        (packaged, published)
+    });
+    assert_ok("cargo", &pc);
+    assert_same(&pc, &pg);
+    let warning = "warning: package `dep1 v0.1.0 (registry `alt`)` in Cargo.lock is yanked in registry `alt`, consider updating to a version that is not yanked";
+    assert_eq!(pc.stderr.matches(warning).count(), 2, "{}", pc.stderr);
+    assert_eq!(
+        pc.stderr.matches("Updating `alt` index").count(),
+        1,
+        "{}",
+        pc.stderr
+    );
+    assert_ok("cargo publish", &uc);
+    assert_eq!(uc.stderr.matches(warning).count(), 1, "{}", uc.stderr);
+    assert_eq!(
+        uc.stderr.matches("Updating `alt` index").count(),
+        1,
+        "{}",
+        uc.stderr
+    );
+    let gantry = without_gantry_additions(&ug.stderr);
+    assert_eq!(
+        (uc.out.status.code(), uc.stderr.as_str()),
+        (ug.out.status.code(), gantry.as_str())
+    );
+}
+
 /// An index served over git's plain ("dumb") HTTP, as cargo-http-registry serves it: cargo reads it
 /// only with `net.git-fetch-with-cli`, and so does gantry, running the same `git fetch`.
 #[test]

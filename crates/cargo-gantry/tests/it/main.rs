@@ -34,6 +34,8 @@ mod diff_vendored;
 mod diff_verify;
 #[path = "diff_workspace.rs"]
 mod diff_workspace;
+#[path = "diff_yanked.rs"]
+mod diff_yanked;
 #[path = "git_index.rs"]
 mod git_index;
 #[path = "interop_ktra.rs"]

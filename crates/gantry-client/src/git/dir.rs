@@ -27,7 +27,7 @@ pub fn index_dir_name(url: &url::Url) -> String {
     };
     let mut hasher = StableSipHasher128::new();
     hasher.write_isize(kind);
-    url.as_str().hash(&mut hasher);
+    canonical(url).as_str().hash(&mut hasher);
     let hash = Hasher::finish(&hasher);
     let hex: String = hash
         .to_le_bytes()
@@ -35,6 +35,35 @@ pub fn index_dir_name(url: &url::Url) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("{}-{hex}", url.host_str().unwrap_or(""))
+}
+
+/// The URL as cargo compares (and hashes) registry URLs: without a trailing slash, GitHub's in
+/// lower case over `https`, and without a `.git` suffix.
+fn canonical(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    if url.path().ends_with('/')
+        && let Ok(mut segments) = url.path_segments_mut()
+    {
+        segments.pop_if_empty();
+    }
+    if url.host_str() == Some("github.com")
+        && let Ok(mut https) =
+            url::Url::parse(&format!("https{}", &url[url::Position::AfterScheme..]))
+    {
+        let path = https.path().to_lowercase();
+        https.set_path(&path);
+        url = https;
+    }
+    if let Some(stem) = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .and_then(|last| last.strip_suffix(".git"))
+        .map(str::to_owned)
+        && let Ok(mut segments) = url.path_segments_mut()
+    {
+        segments.pop().push(&stem);
+    }
+    url
 }
 
 #[cfg(test)]
@@ -55,6 +84,25 @@ mod tests {
         // `[registries.alt] index = "file:///tmp/gx/reg"`: cargo 1.95 cloned into
         // `registry/index/-950b06fded4d00e5` (a file URL has no host).
         assert_eq!(name("file:///tmp/gx/reg"), "-950b06fded4d00e5");
+    }
+
+    #[test]
+    fn urls_are_hashed_in_cargos_canonical_form() {
+        // `[registries.local] index = "sparse+http://127.0.0.1:45109/index/"`: cargo 1.95 cached
+        // it in `registry/index/127.0.0.1-1467f67a5b73f8fc` (the hash is of `…/index`).
+        assert_eq!(
+            name("sparse+http://127.0.0.1:45109/index/"),
+            "127.0.0.1-1467f67a5b73f8fc"
+        );
+        assert_eq!(
+            name("sparse+http://127.0.0.1:45109/index/"),
+            name("sparse+http://127.0.0.1:45109/index")
+        );
+        assert_eq!(name("file:///tmp/gx/reg.git"), name("file:///tmp/gx/reg"));
+        assert_eq!(
+            name("https://github.com/Rust-Lang/Crates.io-Index.git"),
+            name("https://github.com/rust-lang/crates.io-index")
+        );
     }
 
     #[test]

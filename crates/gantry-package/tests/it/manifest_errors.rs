@@ -3,7 +3,7 @@
 use crate::manifest_common::fixture;
 
 use gantry_package::check_dependency_versions;
-use gantry_package::workspace::{ManifestError, load_workspace};
+use gantry_package::{ManifestError, load_workspace};
 
 /// cargo's stderr as a chain: the `error:` text, then each `Caused by:` block (dedented).
 fn cargo_chain(stderr: &str) -> Vec<String> {

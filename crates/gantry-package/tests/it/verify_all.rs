@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use gantry_package::CargoInvocation;
 use gantry_package::RegistryNames;
 use gantry_package::RegistryRequest;
-use gantry_package::workspace::{Workspace, load_workspace};
 use gantry_package::{BuildFlags, VerifyError};
 use gantry_package::{Event, Recorder};
 use gantry_package::{PackageError, PackageOptions, PackagedCrate, package, verify_packaged};
+use gantry_package::{Workspace, load_workspace};
 
 /// An alternative registry the tests configure by name; never contacted (offline).
 const ALT_INDEX: &str = "sparse+http://127.0.0.1:9/index/";
@@ -110,6 +110,7 @@ impl Setup {
             dry_run: false,
             names: RegistryNames::default(),
             list_sink: sink,
+            lock_check: None,
         }
     }
 

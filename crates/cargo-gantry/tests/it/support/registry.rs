@@ -99,6 +99,21 @@ impl LocalRegistry {
         cksum
     }
 
+    /// Marks `name@vers` yanked in the index (as a registry's yank does); the archive stays.
+    pub fn yank(&self, name: &str, vers: &str) {
+        let index = self.path(&format!("index/{}", index_path(name)));
+        let text = std::fs::read_to_string(&index).expect("crate is in the index");
+        let mut out = String::new();
+        for line in text.lines() {
+            let mut entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            if entry["vers"] == vers {
+                entry["yanked"] = serde_json::Value::Bool(true);
+            }
+            out.push_str(&format!("{entry}\n"));
+        }
+        std::fs::write(index, out).unwrap();
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
