@@ -23,23 +23,24 @@ const HOOK: &str = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS";
 
 /// A `--cargo-plugin` credential provider that echoes each request to stderr (where both tools
 /// let it through, so it lands between their own lines) and appends it to
-/// `$CARGO_HOME/provider-calls`. It answers with a token that is never cached, so each question a
-/// tool asks reaches it; with `$PUBLISH_TOKEN=none`, a publish request is answered "not found".
+/// `$CARGO_HOME/provider-calls`. It answers with a token (`$PROVIDER_TOKEN`, else [`GOOD_TOKEN`])
+/// that is never cached, so each question a tool asks reaches it; with `$PUBLISH_TOKEN=none`, a
+/// publish request is answered "not found".
 fn echoing_provider(dir: &Path) -> PathBuf {
     let path = dir.join("provider.sh");
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = --cargo-plugin ] || exit 3\necho '{{\"v\":[1]}}'\nread -r request\n\
-             printf '%s\\n' \"$request\" >&2\nprintf '%s\\n' \"$request\" >> \"$CARGO_HOME/provider-calls\"\n\
-             case \"$PUBLISH_TOKEN:$request\" in\n\
-             none:*'\"operation\":\"publish\"'*) echo '{{\"Err\":{{\"kind\":\"not-found\"}}}}' ;;\n\
-             *) echo '{{\"Ok\":{{\"kind\":\"get\",\"token\":\"{GOOD_TOKEN}\",\"cache\":\"never\",\"operation_independent\":false}}}}' ;;\n\
-             esac\n"
-        ),
-    )
-    .unwrap();
+    let script = r#"#!/bin/sh
+[ "$1" = --cargo-plugin ] || exit 3
+echo '{"v":[1]}'
+read -r request
+printf '%s\n' "$request" >&2
+printf '%s\n' "$request" >> "$CARGO_HOME/provider-calls"
+case "$PUBLISH_TOKEN:$request" in
+none:*'"operation":"publish"'*) echo '{"Err":{"kind":"not-found"}}' ;;
+*) printf '{"Ok":{"kind":"get","token":"%s","cache":"never","operation_independent":false}}\n' "${PROVIDER_TOKEN:-DEFAULT}" ;;
+esac
+"#;
+    std::fs::write(&path, script.replace("DEFAULT", GOOD_TOKEN)).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -96,6 +97,101 @@ fn the_provider_is_asked_once_per_operation_and_after_uploading_as_with_cargo() 
     let asked = provider_operations(tmp.path(), &runs[0]);
     assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
     assert_eq!(provider_operations(tmp.path(), &runs[1]), asked);
+}
+
+/// The same for crates.io's provider (`registry.credential-provider`), with cargo's test hook
+/// pointing crates.io at the stub.
+#[test]
+fn the_crates_io_provider_is_asked_as_often_as_by_cargo() {
+    let stub = PeerStub::start(Peer::Kellnr);
+    let tmp = tempfile::tempdir().unwrap();
+    let provider = echoing_provider(tmp.path());
+    let index = stub.index_url();
+    let mut runs = Vec::new();
+    for tool in Tool::BOTH {
+        stub.reset();
+        let dir = tmp.path().join(tool.label());
+        let pkg = package_with_metadata(&dir);
+        let config = format!(
+            "[registry]\ncredential-provider = [\"{}\"]\n",
+            provider.display()
+        );
+        let home = peer_support::home(&dir.join("home"), None, &config);
+        let publish = ["publish", "--no-verify"];
+        let env = [(HOOK, index.as_str())];
+        runs.push(run(
+            tool,
+            tmp.path(),
+            &pkg,
+            &home,
+            &publish,
+            &env,
+            Some(stub.addr),
+        ));
+        assert!(
+            runs.last().unwrap().out.status.success(),
+            "{}: {}",
+            tool.label(),
+            text(&runs.last().unwrap().out)
+        );
+        assert_eq!(stub.published(), ["bare"]);
+    }
+    assert_cargo_lines_in_order(&runs);
+    let asked = provider_operations(tmp.path(), &runs[0]);
+    assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
+    assert_eq!(provider_operations(tmp.path(), &runs[1]), asked);
+}
+/// A gantry-registry advertises its rules, so gantry's preflight makes its remote checks
+/// (ownership, with the read token) before uploading: the provider should still be asked once per
+/// operation, as by cargo. Each tool publishes to a registry of its own. Known difference: the
+/// preflight asks the provider for the read token a second time (after `Packaged`), so a provider
+/// that does not cache (or prompts) is asked twice.
+#[test]
+#[ignore = "known difference: preflight's remote checks ask the provider for a second read token"]
+fn a_gantry_registry_provider_is_asked_as_often_as_by_cargo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let provider = echoing_provider(tmp.path());
+    let config = format!("credential-provider = [\"{}\"]\n", provider.display());
+    let mut runs = Vec::new();
+    for tool in Tool::BOTH {
+        let registry = crate::publish_support::Registry::start();
+        let token = registry.token("alice");
+        let index = registry.index_url();
+        let addr = index["sparse+http://".len()..index.len() - "/index/".len()]
+            .parse()
+            .unwrap();
+        let dir = tmp.path().join(tool.label());
+        let pkg = package_with_metadata(&dir);
+        let home = gantry_test_support::cargo::CargoHome::new()
+            .registry("g", &index)
+            .config(&config)
+            .write(&dir.join("home"))
+            .unwrap();
+        let publish = ["publish", "--registry", "g", "--no-verify"];
+        let env = [("PROVIDER_TOKEN", token.as_str())];
+        let r = run(tool, tmp.path(), &pkg, &home, &publish, &env, Some(addr));
+        assert!(r.out.status.success(), "{}: {}", tool.label(), text(&r.out));
+        assert_eq!(registry.versions("bare"), ["0.1.0"]);
+        runs.push(r);
+    }
+    assert_cargo_lines_in_order(&runs);
+    let asked = provider_operations(tmp.path(), &runs[0]);
+    assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
+    assert_eq!(
+        provider_operations(tmp.path(), &runs[1]),
+        asked,
+        "{}",
+        runs[1].stderr
+    );
+}
+
+/// `<dir>/bare`, a package with the metadata crates.io asks for.
+fn package_with_metadata(dir: &Path) -> PathBuf {
+    let metadata =
+        "description = \"d\"\nlicense = \"MIT\"\nrepository = \"https://example.com/r\"\n";
+    write(dir, "bare/Cargo.toml", &package_manifest("bare", metadata));
+    write(dir, "bare/src/lib.rs", "");
+    dir.join("bare")
 }
 
 /// A provider that gives a read token but no publish token: cargo has packaged and said
