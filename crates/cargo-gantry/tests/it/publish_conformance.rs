@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use gantry_test_support::cargo::CargoHome;
 use git_support::GitRegistry;
 use peer_support::diff::{Run, assert_cargo_lines_in_order, assert_same, both};
 use peer_support::{GOOD_TOKEN, Peer, PeerStub, Tool, normalized_stderr, text};
@@ -70,33 +71,15 @@ fn the_provider_is_asked_once_per_operation_and_after_uploading_as_with_cargo() 
     let tmp = tempfile::tempdir().unwrap();
     let provider = echoing_provider(tmp.path());
     let config = format!("credential-provider = [\"{}\"]\n", provider.display());
-    let runs = both(
-        tmp.path(),
-        &stub,
-        "kellnr",
-        &config,
-        &["publish", "--registry", "kellnr", "--no-verify"],
-        &[],
-        None,
-    );
-    for r in &runs {
-        assert!(
-            r.out.status.success(),
-            "{}: {}",
-            r.tool.label(),
-            text(&r.out)
-        );
-    }
+    let publish = ["publish", "--registry", "kellnr", "--no-verify"];
+    let runs = both(tmp.path(), &stub, "kellnr", &config, &publish, &[], None);
     // The provider's lines sit among cargo's: the read request before `Packaging`, the publish
     // request right after `Uploading`.
     let cargo = &runs[0].stderr;
     let uploading = cargo.find("Uploading bare v0.1.0").expect(cargo);
     let publish_request = cargo.find("\"operation\":\"publish\"").expect(cargo);
     assert!(uploading < publish_request, "{cargo}");
-    assert_cargo_lines_in_order(&runs);
-    let asked = provider_operations(tmp.path(), &runs[0]);
-    assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
-    assert_eq!(provider_operations(tmp.path(), &runs[1]), asked);
+    assert_asked_as_by_cargo(tmp.path(), &runs);
 }
 
 /// The same for crates.io's provider (`registry.credential-provider`), with cargo's test hook
@@ -106,41 +89,31 @@ fn the_crates_io_provider_is_asked_as_often_as_by_cargo() {
     let stub = PeerStub::start(Peer::Kellnr);
     let tmp = tempfile::tempdir().unwrap();
     let provider = echoing_provider(tmp.path());
+    let config = format!(
+        "[registry]\ncredential-provider = [\"{}\"]\n",
+        provider.display()
+    );
     let index = stub.index_url();
-    let mut runs = Vec::new();
-    for tool in Tool::BOTH {
+    let runs = Tool::BOTH.map(|tool| {
         stub.reset();
         let dir = tmp.path().join(tool.label());
         let pkg = package_with_metadata(&dir);
-        let config = format!(
-            "[registry]\ncredential-provider = [\"{}\"]\n",
-            provider.display()
-        );
-        let home = peer_support::home(&dir.join("home"), None, &config);
-        let publish = ["publish", "--no-verify"];
+        peer_support::home(&dir.join("home"), None, &config);
         let env = [(HOOK, index.as_str())];
-        runs.push(run(
+        let r = run(
             tool,
-            tmp.path(),
+            &dir,
             &pkg,
-            &home,
-            &publish,
+            &["publish", "--no-verify"],
             &env,
             Some(stub.addr),
-        ));
-        assert!(
-            runs.last().unwrap().out.status.success(),
-            "{}: {}",
-            tool.label(),
-            text(&runs.last().unwrap().out)
         );
-        assert_eq!(stub.published(), ["bare"]);
-    }
-    assert_cargo_lines_in_order(&runs);
-    let asked = provider_operations(tmp.path(), &runs[0]);
-    assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
-    assert_eq!(provider_operations(tmp.path(), &runs[1]), asked);
+        assert_eq!(stub.published(), ["bare"], "{}", text(&r.out));
+        r
+    });
+    assert_asked_as_by_cargo(tmp.path(), &runs);
 }
+
 /// A gantry-registry advertises its rules, so gantry's preflight makes its remote checks
 /// (ownership, with the read token) before uploading: the provider should still be asked once per
 /// operation, as by cargo. Each tool publishes to a registry of its own. Known difference: the
@@ -152,37 +125,49 @@ fn a_gantry_registry_provider_is_asked_as_often_as_by_cargo() {
     let tmp = tempfile::tempdir().unwrap();
     let provider = echoing_provider(tmp.path());
     let config = format!("credential-provider = [\"{}\"]\n", provider.display());
-    let mut runs = Vec::new();
-    for tool in Tool::BOTH {
+    let runs = Tool::BOTH.map(|tool| {
         let registry = crate::publish_support::Registry::start();
         let token = registry.token("alice");
         let index = registry.index_url();
-        let addr = index["sparse+http://".len()..index.len() - "/index/".len()]
-            .parse()
-            .unwrap();
+        let addr = index["sparse+http://".len()..index.len() - "/index/".len()].parse();
         let dir = tmp.path().join(tool.label());
         let pkg = package_with_metadata(&dir);
-        let home = gantry_test_support::cargo::CargoHome::new()
+        CargoHome::new()
             .registry("g", &index)
             .config(&config)
             .write(&dir.join("home"))
             .unwrap();
         let publish = ["publish", "--registry", "g", "--no-verify"];
         let env = [("PROVIDER_TOKEN", token.as_str())];
-        let r = run(tool, tmp.path(), &pkg, &home, &publish, &env, Some(addr));
-        assert!(r.out.status.success(), "{}: {}", tool.label(), text(&r.out));
-        assert_eq!(registry.versions("bare"), ["0.1.0"]);
-        runs.push(r);
+        let r = run(tool, &dir, &pkg, &publish, &env, addr.ok());
+        assert_eq!(registry.versions("bare"), ["0.1.0"], "{}", text(&r.out));
+        r
+    });
+    assert_asked_as_by_cargo(tmp.path(), &runs);
+}
+
+/// Both succeeded, cargo's lines are in gantry's stderr in the same order, and the provider was
+/// asked once for reading and once for publishing by each.
+fn assert_asked_as_by_cargo(scratch: &Path, runs: &[Run]) {
+    for r in runs {
+        assert!(
+            r.out.status.success(),
+            "{}: {}",
+            r.tool.label(),
+            text(&r.out)
+        );
     }
-    assert_cargo_lines_in_order(&runs);
-    let asked = provider_operations(tmp.path(), &runs[0]);
-    assert_eq!(asked, ["read", "publish"], "cargo's questions changed");
-    assert_eq!(
-        provider_operations(tmp.path(), &runs[1]),
-        asked,
-        "{}",
-        runs[1].stderr
-    );
+    assert_cargo_lines_in_order(runs);
+    for r in runs {
+        let asked = provider_operations(scratch, r);
+        assert_eq!(
+            asked,
+            ["read", "publish"],
+            "{}: {}",
+            r.tool.label(),
+            r.stderr
+        );
+    }
 }
 
 /// `<dir>/bare`, a package with the metadata crates.io asks for.
@@ -200,17 +185,7 @@ fn package_with_metadata(dir: &Path) -> PathBuf {
 fn a_missing_publish_token_fails_after_uploading_as_with_cargo() {
     let stub = PeerStub::start(Peer::Kellnr);
     let tmp = tempfile::tempdir().unwrap();
-    let provider = echoing_provider(tmp.path());
-    let config = format!("credential-provider = [\"{}\"]\n", provider.display());
-    let runs = both(
-        tmp.path(),
-        &stub,
-        "kellnr",
-        &config,
-        &["publish", "--registry", "kellnr", "--no-verify"],
-        &[("PUBLISH_TOKEN", "none")],
-        None,
-    );
+    let runs = without_publish_token(tmp.path(), &stub);
     let cargo = &runs[0].stderr;
     assert_eq!(runs[0].out.status.code(), Some(101), "{cargo}");
     assert!(
@@ -239,18 +214,15 @@ fn a_missing_publish_token_fails_after_uploading_as_with_cargo() {
 fn a_missing_publish_token_reads_as_cargos_error() {
     let stub = PeerStub::start(Peer::Kellnr);
     let tmp = tempfile::tempdir().unwrap();
-    let provider = echoing_provider(tmp.path());
+    assert_same(&without_publish_token(tmp.path(), &stub));
+}
+
+fn without_publish_token(scratch: &Path, stub: &PeerStub) -> Vec<Run> {
+    let provider = echoing_provider(scratch);
     let config = format!("credential-provider = [\"{}\"]\n", provider.display());
-    let runs = both(
-        tmp.path(),
-        &stub,
-        "kellnr",
-        &config,
-        &["publish", "--registry", "kellnr", "--no-verify"],
-        &[("PUBLISH_TOKEN", "none")],
-        None,
-    );
-    assert_same(&runs);
+    let publish = ["publish", "--registry", "kellnr", "--no-verify"];
+    let env = [("PUBLISH_TOKEN", "none")];
+    both(scratch, stub, "kellnr", &config, &publish, &env, None)
 }
 
 /// A token a header cannot carry (a control character, a line break, a non-Latin-1 byte) is not
@@ -312,18 +284,10 @@ fn dependency_checks_come_before_the_metadata_warnings_as_with_cargo() {
         for member in ["a", "b", "c"] {
             write(&ws, &format!("{member}/src/lib.rs"), "");
         }
-        let home = peer_support::home(&dir.join("home"), None, "");
+        peer_support::home(&dir.join("home"), None, "");
         let env = [("CARGO_REGISTRY_TOKEN", GOOD_TOKEN), (HOOK, index.as_str())];
         let publish = ["publish", "--workspace", "--no-verify"];
-        runs.push(run(
-            tool,
-            tmp.path(),
-            &ws,
-            &home,
-            &publish,
-            &env,
-            Some(stub.addr),
-        ));
+        runs.push(run(tool, &dir, &ws, &publish, &env, Some(stub.addr)));
     }
     let cargo = &runs[0].stderr;
     assert!(
@@ -373,27 +337,15 @@ fn the_status_line_of_a_failed_upload_is_shown_as_sent_as_with_cargo() {
     }
     // A server that sends no reason phrase.
     let stub = RawStatusStub::start("HTTP/1.1 400");
-    let runs: Vec<Run> = Tool::BOTH
-        .into_iter()
-        .map(|tool| {
-            let dir = tmp.path().join("no-reason").join(tool.label());
-            let pkg = peer_support::bare_package(&dir, "bare");
-            let home = gantry_test_support::cargo::CargoHome::new()
-                .registry("r", &stub.index_url())
-                .write(&dir.join("home"))
-                .unwrap();
-            let scratch = tmp.path().join("no-reason");
-            run(
-                tool,
-                &scratch,
-                &pkg,
-                &home,
-                &publish,
-                &token,
-                Some(stub.addr),
-            )
-        })
-        .collect();
+    let runs = Tool::BOTH.map(|tool| {
+        let dir = tmp.path().join("no-reason").join(tool.label());
+        let pkg = peer_support::bare_package(&dir, "bare");
+        CargoHome::new()
+            .registry("r", &stub.index_url())
+            .write(&dir.join("home"))
+            .unwrap();
+        run(tool, &dir, &pkg, &publish, &token, Some(stub.addr))
+    });
     assert_status_line_shown(&runs, "HTTP/1.1 400");
 }
 
@@ -461,11 +413,9 @@ fn answer(conn: TcpStream, addr: SocketAddr, status_line: &str) -> std::io::Resu
             break;
         };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-        len = if k == "content-length" {
-            v.parse().unwrap_or(0)
-        } else {
-            len
-        };
+        if k == "content-length" {
+            len = v.parse().unwrap_or(0);
+        }
         expect |= k == "expect" && v.eq_ignore_ascii_case("100-continue");
     }
     let mut out = conn;
@@ -504,26 +454,18 @@ fn both_credentials_files_are_warned_about_as_with_cargo() {
         let dir = tmp.path().join(tool.label());
         let pkg = peer_support::bare_package(&dir, "bare");
         let home = peer_support::home(&dir.join("home"), Some(("kellnr", &stub)), "");
-        write(
-            &home,
-            "credentials",
-            "[registries.kellnr]\ntoken = \"old-name\"\n",
-        );
-        write(
-            &home,
-            "credentials.toml",
-            "[registries.kellnr]\ntoken = \"new-name\"\n",
-        );
+        for (file, token) in [
+            ("credentials", "old-name"),
+            ("credentials.toml", "new-name"),
+        ] {
+            write(
+                &home,
+                file,
+                &format!("[registries.kellnr]\ntoken = \"{token}\"\n"),
+            );
+        }
         let publish = ["publish", "--registry", "kellnr", "--no-verify"];
-        runs.push(run(
-            tool,
-            tmp.path(),
-            &pkg,
-            &home,
-            &publish,
-            &[],
-            Some(stub.addr),
-        ));
+        runs.push(run(tool, &dir, &pkg, &publish, &[], Some(stub.addr)));
         let put = stub.requests().into_iter().find(|r| r.method == "PUT");
         tokens.push(put.and_then(|r| r.header("authorization").map(str::to_owned)));
     }
@@ -617,25 +559,25 @@ fn http_config_runs(scratch: &Path, index: &str, http: &str) -> Vec<Run> {
         .map(|tool| {
             let dir = scratch.join(tool.label());
             let pkg = peer_support::bare_package(&dir, "bare");
-            let home = gantry_test_support::cargo::CargoHome::new()
+            CargoHome::new()
                 .registry("r", index)
                 .config(&format!("[http]\n{http}\n"))
                 .write(&dir.join("home"))
                 .unwrap();
             let publish = ["publish", "--registry", "r", "--no-verify"];
             let token = [("CARGO_REGISTRIES_R_TOKEN", GOOD_TOKEN)];
-            run(tool, scratch, &pkg, &home, &publish, &token, None)
+            run(tool, &dir, &pkg, &publish, &token, None)
         })
         .collect()
 }
 
-/// Runs `args` with `tool` in `cwd`, `home` as `CARGO_HOME` and a target dir beside it; stderr is
-/// normalised (`scratch` is `[ROOT]`, `addr` is `[ADDR]`).
+/// Runs `args` with `tool` in `cwd`, with `<dir>/home` as `CARGO_HOME` and `<dir>/target` as the
+/// target dir; stderr is normalised (`dir`'s parent, the scratch dir both tools' dirs are in, is
+/// `[ROOT]`; `addr` is `[ADDR]`).
 fn run(
     tool: Tool,
-    scratch: &Path,
+    dir: &Path,
     cwd: &Path,
-    home: &Path,
     args: &[&str],
     env: &[(&str, &str)],
     addr: Option<SocketAddr>,
@@ -643,13 +585,13 @@ fn run(
     let mut cmd = tool.command(args[0]);
     cmd.args(&args[1..])
         .current_dir(cwd)
-        .env("CARGO_HOME", home)
-        .env("CARGO_TARGET_DIR", home.with_file_name("target"));
+        .env("CARGO_HOME", dir.join("home"))
+        .env("CARGO_TARGET_DIR", dir.join("target"));
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    let mut stderr = normalized_stderr(&out, scratch, None);
+    let mut stderr = normalized_stderr(&out, dir.parent().unwrap(), None);
     if let Some(addr) = addr {
         stderr = stderr.replace(&addr.to_string(), "[ADDR]");
     }
