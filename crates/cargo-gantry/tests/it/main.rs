@@ -44,6 +44,8 @@ mod interop_ktra;
 mod peers;
 #[path = "peers_auth.rs"]
 mod peers_auth;
+#[path = "publish_conformance.rs"]
+mod publish_conformance;
 #[path = "publish_diff.rs"]
 mod publish_diff;
 #[path = "publish_dryrun.rs"]
