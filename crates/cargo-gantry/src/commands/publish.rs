@@ -3,8 +3,7 @@
 //! a configurable wait with a non-zero exit on timeout, and JSON events.
 
 mod events;
-mod journal;
-mod plan;
+mod messages;
 mod preflight;
 mod progress;
 mod reel;
@@ -18,7 +17,6 @@ use anyhow::{Context as _, bail};
 use gantry_package::package::{self as pkg, PackageOptions, PackagedCrate};
 use gantry_package::registry::{self, PublishSetting, RegistryRequest};
 use gantry_package::report::Reporter;
-use gantry_package::select;
 use gantry_package::workspace::load_workspace;
 
 use crate::cli::PublishArgs;
@@ -28,8 +26,9 @@ use crate::shell::Shell;
 use gantry_client::auth::Op;
 
 pub use events::Events;
-use journal::{Journal, Step};
-use plan::RegistryState;
+use gantry_publish::edges::upload_edges;
+use gantry_publish::journal::{self, Journal, Step};
+use gantry_publish::plan::{self, RegistryState};
 use progress::Progress;
 
 /// Wait for the index this long unless `publish.timeout` / `--publish-timeout` say otherwise.
@@ -327,44 +326,6 @@ fn publish(args: &PublishArgs, shell: &Shell, events: &Events) -> anyhow::Result
     let progress = Progress::new(upload.len(), !args.global.quiet);
     let outcomes = upload::run(&plan, shell, events, journal, &progress);
     report::report(&crates, &states, &to_upload, &outcomes, shell, events, wait)
-}
-
-/// The packaging edges (cargo's: versioned dev-dependencies count) minus the dev-only edges that
-/// would close a cycle: a dev-dependency is not needed to build the dependent, so when two crates
-/// dev-depend on each other through a normal dependency, the normal edge decides the order.
-fn upload_edges(
-    ws: &gantry_package::workspace::Workspace,
-    selected: &[usize],
-) -> Vec<(usize, usize)> {
-    use gantry_package::workspace::DepKind;
-    let all = select::local_edges(ws, selected);
-    let dev_only = |(a, b): (usize, usize)| {
-        ws.members[a]
-            .dependencies
-            .iter()
-            .filter(|d| d.path.as_ref().and_then(|p| ws.member_by_root(p)) == Some(b))
-            .all(|d| d.kind == DepKind::Dev)
-    };
-    let (dev, mut kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|&e| dev_only(e));
-    let reaches = |edges: &[(usize, usize)], from: usize, to: usize| {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![from];
-        while let Some(n) = stack.pop() {
-            if n == to {
-                return true;
-            }
-            if seen.insert(n) {
-                stack.extend(edges.iter().filter(|(x, _)| *x == n).map(|(_, y)| *y));
-            }
-        }
-        false
-    };
-    for (a, b) in dev {
-        if !reaches(&kept, b, a) {
-            kept.push((a, b));
-        }
-    }
-    kept
 }
 
 /// The registry's rules, inter-crate requirements, authentication and ownership, checked before

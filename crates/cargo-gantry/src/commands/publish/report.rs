@@ -7,9 +7,10 @@ use anyhow::bail;
 use gantry_package::package::PackagedCrate;
 use gantry_package::report::Reporter;
 
+use gantry_publish::plan::RegistryState;
+use gantry_publish::schedule::Outcome;
+
 use super::events::Events;
-use super::plan::RegistryState;
-use super::upload::Outcome;
 use crate::shell::Shell;
 
 /// Prints each crate's registry state and what will happen to it, and the `plan` event.
