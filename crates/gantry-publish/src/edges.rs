@@ -39,3 +39,87 @@ pub fn upload_edges(ws: &Workspace, selected: &[usize]) -> Vec<(usize, usize)> {
     }
     kept
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use gantry_package::workspace::load_workspace;
+
+    use super::*;
+
+    /// A workspace of `members` (name, extra manifest text), all at version 0.1.0.
+    fn workspace(dir: &Path, members: &[(&str, &str)]) -> Workspace {
+        let names: Vec<String> = members.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!("[workspace]\nmembers = [{}]\n", names.join(", ")),
+        )
+        .unwrap();
+        for (name, extra) in members {
+            std::fs::create_dir_all(dir.join(name).join("src")).unwrap();
+            std::fs::write(dir.join(name).join("src/lib.rs"), "").unwrap();
+            std::fs::write(
+                dir.join(name).join("Cargo.toml"),
+                format!(
+                    "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{extra}"
+                ),
+            )
+            .unwrap();
+        }
+        load_workspace(&dir.join("Cargo.toml")).unwrap()
+    }
+
+    fn named(ws: &Workspace, edges: &[(usize, usize)]) -> Vec<(String, String)> {
+        let name = |i: usize| ws.members[i].name.to_string();
+        edges.iter().map(|&(a, b)| (name(a), name(b))).collect()
+    }
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        (a.into(), b.into())
+    }
+
+    #[test]
+    fn a_dev_dependency_that_would_close_a_cycle_does_not_order_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(
+            dir.path(),
+            &[
+                (
+                    "app",
+                    "[dependencies]\ncore = { path = \"../core\", version = \"0.1\" }\n",
+                ),
+                (
+                    "core",
+                    "[dev-dependencies]\napp = { path = \"../app\", version = \"0.1\" }\n",
+                ),
+            ],
+        );
+        let all: Vec<usize> = (0..ws.members.len()).collect();
+        assert_eq!(named(&ws, &upload_edges(&ws, &all)), [pair("app", "core")]);
+    }
+
+    #[test]
+    fn a_dev_dependency_without_a_cycle_still_orders_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(
+            dir.path(),
+            &[
+                (
+                    "tests-only",
+                    "[dev-dependencies]\nlib = { path = \"../lib\", version = \"0.1\" }\n",
+                ),
+                ("lib", ""),
+            ],
+        );
+        let all: Vec<usize> = (0..ws.members.len()).collect();
+        assert_eq!(
+            named(&ws, &upload_edges(&ws, &all)),
+            [pair("tests-only", "lib")]
+        );
+        // Members not selected are no edges.
+        let lib = ws.members.iter().position(|m| m.name == "lib").unwrap();
+        let tests_only = 1 - lib;
+        assert!(upload_edges(&ws, &[tests_only]).is_empty());
+    }
+}
