@@ -77,6 +77,26 @@ pub enum State {
     Done(Outcome),
 }
 
+/// What the driver knows about a failed upload, as the schedule needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadFailure {
+    /// The registry answered 429.
+    pub rate_limited: bool,
+    /// No answer, or a 5xx: the upload may have landed.
+    pub outcome_unknown: bool,
+    /// The registry's `Retry-After`, if it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+/// What becomes of a crate after a failed upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Stop trying in this run (a re-run resumes).
+    GiveUp,
+    /// Sent again after this long (and, for a 429, no upload of its bucket before then).
+    After(Duration),
+}
+
 /// A crate's upload request, built once and shared by its retries.
 #[derive(Debug, Clone)]
 pub struct Body {
@@ -262,6 +282,35 @@ impl Schedule {
     pub fn pause(&mut self, bucket: Bucket, until: Instant) {
         let at = self.paused.entry(bucket).or_insert(until);
         *at = (*at).max(until);
+    }
+
+    /// Slot `i`'s upload failed at `now`: give up, or schedule the retry (after a 429 the
+    /// slot's whole bucket pauses too). A registry that asks for a longer wait than `wait` (the
+    /// publish timeout: the time the user agreed to wait for the index, 60 s by default) is not
+    /// waited for: the run stops as cargo's does, and a re-run resumes where this one stopped.
+    pub fn upload_failed(
+        &mut self,
+        i: usize,
+        failure: &UploadFailure,
+        wait: Duration,
+        now: Instant,
+    ) -> Retry {
+        let give_up = if failure.rate_limited {
+            let limited = self.rate_limited(i);
+            UPLOAD_RETRIES.rate_limits_exhausted(limited)
+                || failure.retry_after.is_some_and(|d| d > wait)
+        } else {
+            !failure.outcome_unknown || UPLOAD_RETRIES.attempts_exhausted(self.attempts(i))
+        };
+        if give_up {
+            return Retry::GiveUp;
+        }
+        let delay = UPLOAD_RETRIES.delay(failure.retry_after, self.attempts(i).max(1));
+        if failure.rate_limited {
+            self.pause(self.bucket(i), now + delay);
+        }
+        self.retry_at(i, now + delay);
+        Retry::After(delay)
     }
 
     /// Slot `i` is sent again no earlier than `at`.

@@ -287,3 +287,122 @@ fn upload_retries_match_the_documented_caps() {
     assert_eq!(UPLOAD_RETRIES.max_rate_limited, 10);
     assert_eq!(UPLOAD_RETRIES.delay(Some(secs(3600)), 1), secs(600));
 }
+
+const UNKNOWN: UploadFailure = UploadFailure {
+    rate_limited: false,
+    outcome_unknown: true,
+    retry_after: None,
+};
+
+fn too_many(retry_after: Option<u64>) -> UploadFailure {
+    UploadFailure {
+        rate_limited: true,
+        outcome_unknown: false,
+        retry_after: retry_after.map(secs),
+    }
+}
+
+#[test]
+fn a_refusal_is_not_retried() {
+    let now = t0();
+    let mut s = chain(now);
+    s.start(0, now);
+    let refused = UploadFailure {
+        outcome_unknown: false,
+        ..UNKNOWN
+    };
+    assert_eq!(s.upload_failed(0, &refused, secs(60), now), Retry::GiveUp);
+}
+
+#[test]
+fn unknown_outcomes_back_off_until_the_attempts_run_out() {
+    let now = t0();
+    let mut s = chain(now);
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        s.start(0, now);
+        delays.push(s.upload_failed(0, &UNKNOWN, secs(60), now));
+    }
+    let after = |n| Retry::After(secs(n));
+    assert_eq!(
+        delays,
+        [after(1), after(2), after(4), after(8), Retry::GiveUp]
+    );
+    assert_eq!(s.attempts(0), 5);
+}
+
+#[test]
+fn a_retry_waits_for_its_instant_and_pauses_nobody_else() {
+    let now = t0();
+    let mut s = Schedule::new(
+        vec![
+            spec("a", Bucket::NewCrate, &[]),
+            spec("b", Bucket::NewCrate, &[]),
+        ],
+        now,
+        secs(10),
+    );
+    s.start(0, now);
+    assert_eq!(
+        s.upload_failed(0, &UNKNOWN, secs(60), now),
+        Retry::After(secs(1))
+    );
+    assert_eq!(s.ready(now), [1], "a 5xx holds up only its own crate");
+    assert_eq!(s.ready(now + secs(1)), [0, 1]);
+}
+
+#[test]
+fn a_429_pauses_the_bucket_for_the_clamped_retry_after() {
+    let now = t0();
+    let mut s = Schedule::new(
+        vec![
+            spec("a", Bucket::NewCrate, &[]),
+            spec("b", Bucket::NewCrate, &[]),
+        ],
+        now,
+        secs(10),
+    );
+    s.start(0, now);
+    let answer = s.upload_failed(0, &too_many(Some(0)), secs(60), now);
+    assert_eq!(answer, Retry::After(Duration::from_millis(100)));
+    assert_eq!(s.attempts(0), 0, "a 429 is not an attempt");
+    assert!(s.ready(now).is_empty(), "b waits with a: same bucket");
+    assert_eq!(s.ready(now + Duration::from_millis(100)), [0, 1]);
+    // Without a Retry-After, the backoff of the (handed back) first attempt.
+    s.start(1, now);
+    assert_eq!(
+        s.upload_failed(1, &too_many(None), secs(60), now),
+        Retry::After(secs(1))
+    );
+}
+
+#[test]
+fn a_429_asking_longer_than_the_publish_timeout_stops_the_crate() {
+    let now = t0();
+    let mut s = chain(now);
+    s.start(0, now);
+    assert_eq!(
+        s.upload_failed(0, &too_many(Some(61)), secs(60), now),
+        Retry::GiveUp
+    );
+    // Within the timeout, a wait above the policy's ceiling is cut to it.
+    let mut s = chain(now);
+    s.start(0, now);
+    assert_eq!(
+        s.upload_failed(0, &too_many(Some(3600)), secs(7200), now),
+        Retry::After(secs(600))
+    );
+}
+
+#[test]
+fn the_tenth_429_stops_the_crate() {
+    let now = t0();
+    let mut s = chain(now);
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        s.start(0, now);
+        answers.push(s.upload_failed(0, &too_many(Some(1)), secs(60), now));
+    }
+    assert!(answers[..9].iter().all(|a| *a == Retry::After(secs(1))));
+    assert_eq!(answers[9], Retry::GiveUp);
+}

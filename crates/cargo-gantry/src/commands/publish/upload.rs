@@ -19,7 +19,7 @@ use gantry_package::report::Reporter;
 use gantry_package::workspace::Workspace;
 use gantry_publish::journal::{Journal, Step};
 use gantry_publish::schedule::{
-    self, Body, Bucket, Outcome, Schedule, SlotSpec, State, UPLOAD_RETRIES,
+    self, Body, Bucket, Outcome, Retry, Schedule, SlotSpec, State, UploadFailure,
 };
 
 use super::events::Events;
@@ -319,27 +319,20 @@ impl Driver<'_, '_> {
                 Err(e) => return self.settle(i, Outcome::Failed(e)),
             }
         }
-        let now = Instant::now();
-        let rate_limited = err.status() == Some(429);
-        let give_up = if rate_limited {
-            let limited = self.sched.rate_limited(i);
-            // A registry that asks for a longer wait than the publish timeout (the time the user
-            // agreed to wait for the index, 60 s by default) is not waited for: the run stops as
-            // cargo's does, and a re-run resumes where this one stopped.
-            UPLOAD_RETRIES.rate_limits_exhausted(limited)
-                || err.retry_after().is_some_and(|d| d > self.plan.wait)
-        } else {
-            !err.outcome_unknown() || UPLOAD_RETRIES.attempts_exhausted(self.sched.attempts(i))
+        let failure = UploadFailure {
+            rate_limited: err.status() == Some(429),
+            outcome_unknown: err.outcome_unknown(),
+            retry_after: err.retry_after(),
         };
-        if give_up {
+        let Retry::After(delay) =
+            self.sched
+                .upload_failed(i, &failure, self.plan.wait, Instant::now())
+        else {
             let msg = chain(self.failed_msg(i), err);
             return self.settle(i, Outcome::Failed(msg));
-        }
-        let delay = UPLOAD_RETRIES.delay(err.retry_after(), self.sched.attempts(i).max(1));
-        let why = if rate_limited {
-            let bucket = self.sched.bucket(i);
-            self.sched.pause(bucket, now + delay);
-            msg::rate_limited(match bucket {
+        };
+        let why = if failure.rate_limited {
+            msg::rate_limited(match self.sched.bucket(i) {
                 Bucket::NewCrate => "new crates",
                 Bucket::NewVersion => "new versions",
             })
@@ -349,7 +342,6 @@ impl Driver<'_, '_> {
         let msg = msg::retrying(&why, &c, delay.as_secs_f64().ceil() as u64);
         self.events.warning(Some((&c.name, &c.version)), &msg);
         self.show(i, Some(Line::Status("Waiting", msg)), true);
-        self.sched.retry_at(i, now + delay);
     }
 
     /// Polls the index for every unconfirmed crate whose turn it is.
