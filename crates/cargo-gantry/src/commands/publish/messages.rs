@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 
+use gantry_client::webapi::ApiError;
 use gantry_package::package::PackagedCrate;
 
 use super::join_list;
@@ -113,3 +114,57 @@ pub const DEPENDENCY_CYCLE: &str =
 pub const TIMED_OUT_EVENT: &str = "uploaded, but not yet visible in the index";
 
 pub const DRY_RUN_ABORT: &str = "aborting upload due to dry run";
+
+/// The first line of an upload error, for the one-line `Waiting` status.
+pub fn first_line(e: &ApiError) -> String {
+    e.to_string().lines().next().unwrap_or("").to_owned()
+}
+
+/// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
+/// registry gave (a 403's detail, say) stays on its own line under the step that failed.
+pub fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
+    let err = err.into().context(context);
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        text.push_str("\n\nCaused by:");
+        for line in cause.to_string().lines() {
+            text.push('\n');
+            if !line.is_empty() {
+                text.push_str("  ");
+                text.push_str(line);
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_go_under_caused_by_with_blank_lines_kept_bare() {
+        let err = anyhow::anyhow!("the registry said no\n\nbecause").context("403");
+        assert_eq!(
+            chain("failed to publish a v1.0.0".into(), err),
+            "failed to publish a v1.0.0\n\nCaused by:\n  403\n\nCaused by:\n  the registry said no\n\n  because"
+        );
+    }
+
+    #[test]
+    fn waiting_notes_in_cargo_words() {
+        let labels = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            waiting_for(labels(&["b v1.0.0", "a v1.0.0"]), 0, "g"),
+            "waiting for a v1.0.0 or b v1.0.0 to be available at registry `g`\nhelp: you may press ctrl-c to skip waiting; the crates should be available shortly"
+        );
+        assert_eq!(
+            waiting_for(labels(&["a v1.0.0"]), 1, "g"),
+            "waiting for a v1.0.0 to be available at registry `g`.\n      1 remaining crate to be published"
+        );
+        assert_eq!(
+            published(labels(&["c v1", "a v1", "b v1"]), "g"),
+            "a v1, b v1, and c v1 at registry `g`"
+        );
+    }
+}

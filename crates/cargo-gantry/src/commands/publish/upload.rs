@@ -248,7 +248,7 @@ impl Driver<'_, '_> {
         let token = match (self.plan.token)(c) {
             Ok(t) => t,
             Err(e) => {
-                let msg = chain(self.failed_msg(i), e);
+                let msg = msg::chain(self.failed_msg(i), e);
                 return self.settle(i, Outcome::Failed(msg));
             }
         };
@@ -328,7 +328,7 @@ impl Driver<'_, '_> {
             self.sched
                 .upload_failed(i, &failure, self.plan.wait, Instant::now())
         else {
-            let msg = chain(self.failed_msg(i), err);
+            let msg = msg::chain(self.failed_msg(i), err);
             return self.settle(i, Outcome::Failed(msg));
         };
         let why = if failure.rate_limited {
@@ -337,7 +337,7 @@ impl Driver<'_, '_> {
                 Bucket::NewVersion => "new versions",
             })
         } else {
-            msg::upload_failed(&first_line(&err))
+            msg::upload_failed(&msg::first_line(&err))
         };
         let msg = msg::retrying(&why, &c, delay.as_secs_f64().ceil() as u64);
         self.events.warning(Some((&c.name, &c.version)), &msg);
@@ -443,26 +443,4 @@ impl Driver<'_, '_> {
             self.settle(i, Outcome::NotAttempted(msg::DEPENDENCY_CYCLE.into()));
         }
     }
-}
-
-fn first_line(e: &ApiError) -> String {
-    e.to_string().lines().next().unwrap_or("").to_owned()
-}
-
-/// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
-/// registry gave (a 403's detail, say) stays on its own line under the step that failed.
-fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
-    let err = err.into().context(context);
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        text.push_str("\n\nCaused by:");
-        for line in cause.to_string().lines() {
-            text.push('\n');
-            if !line.is_empty() {
-                text.push_str("  ");
-                text.push_str(line);
-            }
-        }
-    }
-    text
 }
