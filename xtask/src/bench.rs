@@ -51,7 +51,7 @@ fn write(path: &Path, bytes: &[u8]) {
 }
 
 /// A large single crate: `files` text sources in nested directories plus incompressible blobs.
-pub fn large_crate(root: &Path, files: usize, seed: u64) -> u64 {
+pub(crate) fn large_crate(root: &Path, files: usize, seed: u64) -> u64 {
     let mut rng = Rng(seed | 1);
     let mut total = 0u64;
     write(
@@ -81,7 +81,7 @@ pub fn large_crate(root: &Path, files: usize, seed: u64) -> u64 {
 }
 
 /// A virtual workspace of `members` crates, each depending on the previous one.
-pub fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64) {
+pub(crate) fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64) {
     let mut rng = Rng(seed | 1);
     let names: Vec<String> = (0..members).map(|i| format!("member{i:02}")).collect();
     let list = names
@@ -123,7 +123,7 @@ pub fn workspace(root: &Path, members: usize, files_per_member: usize, seed: u64
     }
 }
 
-pub struct Options {
+pub(crate) struct Options {
     pub runs: usize,
     pub files: usize,
 }
@@ -142,7 +142,7 @@ impl Scratch {
     }
 }
 
-pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
+pub(crate) fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
     let scratch = tempfile::Builder::new()
         .prefix("gantry-bench-")
         .tempdir()

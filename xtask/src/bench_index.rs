@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Options {
+pub(crate) struct Options {
     pub crates: usize,
     pub versions: usize,
     pub rounds: usize,
@@ -35,7 +35,7 @@ impl Drop for Proc {
     }
 }
 
-pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
+pub(crate) fn run(repo: &Path, opts: &Options) -> Result<(), String> {
     let nginx = find_tool(&["nginx", "/usr/sbin/nginx"])
         .ok_or("nginx not found; install Debian's nginx-light: `apt-get install -y nginx-light`")?;
     let wrk = find_tool(&["wrk"]).ok_or("wrk not found; install it: `apt-get install -y wrk`")?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Options {
+pub(crate) struct Options {
     /// Number of crates in the generated workspace.
     pub crates: usize,
     /// Generated types per crate (each is ~12 lines with six derives and a trait impl).
@@ -34,7 +34,7 @@ impl Drop for Server {
 const REGISTRY: &str = "bench";
 const LAYERS: usize = 5;
 
-pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
+pub(crate) fn run(repo: &Path, opts: &Options) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| "cargo".into());

@@ -33,7 +33,7 @@ use libtest::RunResult;
 use shim::{Calls, Mode, ShimPaths};
 
 #[derive(Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub work: PathBuf,
     pub gantry: Option<PathBuf>,
     pub min_pass_rate: f64,
@@ -46,7 +46,7 @@ pub struct Options {
 }
 
 /// The reference toolchain, and commands that run it outside the `cargo run` environment.
-pub struct Env {
+pub(crate) struct Env {
     pub real_cargo: PathBuf,
     pub cargo_version: String,
     pub rustc_version: String,
@@ -66,7 +66,7 @@ impl Env {
 
     /// The real cargo, without the `CARGO_*` variables `cargo run` set for xtask (`CARGO_HOME`
     /// stays: downloads are shared with the user's cache).
-    pub fn cargo_cmd(&self) -> Command {
+    pub(crate) fn cargo_cmd(&self) -> Command {
         let mut cmd = Command::new(&self.real_cargo);
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
@@ -98,7 +98,7 @@ fn real_cargo() -> Result<PathBuf, String> {
 }
 
 /// Runs a command that must succeed and returns its stdout.
-pub fn capture(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn capture(cmd: &mut Command) -> Result<String, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
@@ -113,7 +113,7 @@ pub fn capture(cmd: &mut Command) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|e| format!("{:?}: {e}", cmd.get_program()))
 }
 
-pub fn run(repo: &Path, opts: &Options) -> Result<(), String> {
+pub(crate) fn run(repo: &Path, opts: &Options) -> Result<(), String> {
     let env = Env::detect()?;
     let results = opts.work.join("results");
     fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;

@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 #[path = "../../crates/cargo-gantry/tests/it/support/archive.rs"]
 #[allow(dead_code)]
-pub mod archive;
+pub(crate) mod archive;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Tool {
+pub(crate) enum Tool {
     Cargo,
     Gantry,
 }
 
 impl Tool {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Tool::Cargo => "cargo",
             Tool::Gantry => "gantry",
@@ -25,7 +25,7 @@ impl Tool {
 }
 
 /// Where the two tools come from.
-pub struct Tools {
+pub(crate) struct Tools {
     pub cargo: PathBuf,
     pub gantry: PathBuf,
     /// `GANTRY_DIFF_SELF_CHECK=1`: the "gantry" side is cargo again (checks the harness).
@@ -35,7 +35,7 @@ pub struct Tools {
 impl Tools {
     /// `$CARGO` (set by `cargo run`) for the reference; gantry from `--gantry PATH`,
     /// `$GANTRY_BIN`, or built here in release mode.
-    pub fn locate(gantry: Option<PathBuf>, repo: &Path) -> Result<Tools, String> {
+    pub(crate) fn locate(gantry: Option<PathBuf>, repo: &Path) -> Result<Tools, String> {
         let cargo = std::env::var_os("CARGO")
             .map(PathBuf::from)
             .unwrap_or_else(|| "cargo".into());
@@ -71,7 +71,7 @@ impl Tools {
         })
     }
 
-    pub fn command(&self, tool: Tool) -> Command {
+    pub(crate) fn command(&self, tool: Tool) -> Command {
         let mut c = match tool {
             Tool::Cargo => Command::new(&self.cargo),
             Tool::Gantry if self.self_check => Command::new(&self.cargo),
@@ -98,7 +98,7 @@ impl Tools {
     }
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: Option<i32>,
     pub stderr: String,
     pub crates: BTreeMap<String, Vec<u8>>,
@@ -106,7 +106,7 @@ pub struct Run {
 }
 
 /// Runs one tool with `args` in `cwd`, a fresh `<target>/package`, and the given `CARGO_HOME`.
-pub fn run(
+pub(crate) fn run(
     tools: &Tools,
     tool: Tool,
     cwd: &Path,
@@ -156,13 +156,13 @@ fn read_crates(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Verdict of one comparison.
-pub enum Verdict {
+pub(crate) enum Verdict {
     Identical(usize),
     BothFailed(String),
     Mismatch(String),
 }
 
-pub fn judge(c: &Run, g: &Run) -> Verdict {
+pub(crate) fn judge(c: &Run, g: &Run) -> Verdict {
     if c.code != g.code {
         return Verdict::Mismatch(format!(
             "exit code cargo {:?} gantry {:?}: {}",
@@ -203,7 +203,7 @@ pub fn judge(c: &Run, g: &Run) -> Verdict {
 }
 
 /// The `error:` line plus its innermost cause, shortened to one line.
-pub fn first_error(stderr: &str) -> String {
+pub(crate) fn first_error(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let first = lines.iter().position(|l| l.starts_with("error"));
     let mut s = match first {
@@ -232,7 +232,7 @@ pub fn first_error(stderr: &str) -> String {
 }
 
 /// `git init` + add + commit with a fixed identity and dates (deterministic commit ids).
-pub fn git_commit_all(dir: &Path) -> Result<(), String> {
+pub(crate) fn git_commit_all(dir: &Path) -> Result<(), String> {
     for args in [
         &["init", "-q", "-b", "main"][..],
         &["add", "-A"][..],
@@ -265,7 +265,7 @@ pub fn git_commit_all(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     if v.is_empty() {
         Duration::ZERO

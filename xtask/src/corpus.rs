@@ -147,7 +147,7 @@ const POPULAR: &[&str] = &[
     "zeroize",
 ];
 
-pub struct Options {
+pub(crate) struct Options {
     pub count: usize,
     pub git: bool,
     pub online: bool,
@@ -155,7 +155,7 @@ pub struct Options {
     pub only: Option<String>,
 }
 
-pub fn fetch_corpus(tools: &Tools, work: &Path) -> Result<PathBuf, String> {
+pub(crate) fn fetch_corpus(tools: &Tools, work: &Path) -> Result<PathBuf, String> {
     let home = work.join("cargo-home");
     let proj = work.join("fetch-project");
     fs::create_dir_all(proj.join("src")).map_err(|e| e.to_string())?;
@@ -203,7 +203,7 @@ fn cached_crates(home: &Path) -> Vec<PathBuf> {
 
 /// Unpacks `file` into `dest` and turns it back into a source tree: `Cargo.toml.orig` becomes
 /// `Cargo.toml`; generated files go. Returns the package directory.
-pub fn restore(file: &Path, dest: &Path) -> Result<PathBuf, String> {
+pub(crate) fn restore(file: &Path, dest: &Path) -> Result<PathBuf, String> {
     let bytes = fs::read(file).map_err(|e| e.to_string())?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     fs::create_dir_all(dest).map_err(|e| e.to_string())?;
@@ -222,7 +222,7 @@ pub fn restore(file: &Path, dest: &Path) -> Result<PathBuf, String> {
 }
 
 /// The manifest without its `[workspace]` / `[workspace.*]` tables, if it had any.
-pub fn strip_workspace_table(manifest: &str) -> Option<String> {
+pub(crate) fn strip_workspace_table(manifest: &str) -> Option<String> {
     let mut out = String::new();
     let mut skipping = false;
     let mut found = false;
@@ -239,7 +239,7 @@ pub fn strip_workspace_table(manifest: &str) -> Option<String> {
     found.then_some(out)
 }
 
-pub fn uses_inheritance(manifest: &str) -> bool {
+pub(crate) fn uses_inheritance(manifest: &str) -> bool {
     manifest.lines().any(|l| {
         let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
         l.contains("workspace=true") || l.contains(".workspace=true")
@@ -254,7 +254,7 @@ struct Tally {
     mismatch: usize,
 }
 
-pub fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
+pub(crate) fn run(tools: &Tools, opts: &Options) -> Result<(), String> {
     let home = fetch_corpus(tools, &opts.work)?;
     let mut files = cached_crates(&home);
     if let Some(only) = &opts.only {

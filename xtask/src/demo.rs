@@ -92,7 +92,7 @@ fn locked_version(lock: &Path, name: &str) -> Result<String, String> {
     Err(format!("{name} is not in {}", lock.display()))
 }
 
-pub fn run(repo: &Path) -> Result<(), String> {
+pub(crate) fn run(repo: &Path) -> Result<(), String> {
     let started = Instant::now();
     step(1, "build cargo-gantry and gantry-registry");
     run_ok(

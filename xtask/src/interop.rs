@@ -16,7 +16,7 @@ use crate::common::{Tool, Tools};
 use kellnr::Kellnr;
 use scenarios::{STEPS, Side};
 
-pub fn run(repo: &Path, peer: &str, gantry: Option<PathBuf>) -> Result<(), String> {
+pub(crate) fn run(repo: &Path, peer: &str, gantry: Option<PathBuf>) -> Result<(), String> {
     if peer != "kellnr" {
         return Err(format!(
             "unknown peer `{peer}`; `cargo xtask interop kellnr` is the one there is"

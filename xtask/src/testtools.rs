@@ -48,7 +48,7 @@ fn ensure(repo: &Path, tool: &Tool) -> Result<PathBuf, String> {
 
 /// The servers ready (ktra only for the test suite: the benchmark does not run it); returns the
 /// environment the test and bench processes need.
-pub fn prepare(repo: &Path, with_ktra: bool) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn prepare(repo: &Path, with_ktra: bool) -> Result<Vec<(String, String)>, String> {
     tools::check_postgres().map_err(|e| e.to_string())?;
     let s3s = ensure(repo, &S3S_FS)?;
     let mut env = vec![(S3S_FS.env.into(), s3s.display().to_string())];
@@ -60,7 +60,11 @@ pub fn prepare(repo: &Path, with_ktra: bool) -> Result<Vec<(String, String)>, St
 }
 
 /// `cargo <args…>` with the test servers' environment; fails when cargo fails.
-pub fn cargo_with_services(repo: &Path, args: &[String], with_ktra: bool) -> Result<(), String> {
+pub(crate) fn cargo_with_services(
+    repo: &Path,
+    args: &[String],
+    with_ktra: bool,
+) -> Result<(), String> {
     let env = prepare(repo, with_ktra)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

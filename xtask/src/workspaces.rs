@@ -151,7 +151,7 @@ fn root_package_workspace(root: &Path) -> Result<(), String> {
     write(root, "crates/rp-fmt/src/lib.rs", "")
 }
 
-pub fn run(tools: &Tools, home: &Path) -> Result<(), String> {
+pub(crate) fn run(tools: &Tools, home: &Path) -> Result<(), String> {
     let scratch = tempfile::Builder::new()
         .prefix("gantry-ws-corpus-")
         .tempdir()

@@ -42,13 +42,13 @@ macro_rules! more_help {
     about = "Cargo's publishing pipeline, byte-identical and resumable",
     styles = STYLES
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Assemble the local package into a distributable tarball
     #[command(after_help = more_help!("package"))]
     Package(PackageArgs),
@@ -74,7 +74,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub fn global(&self) -> &GlobalArgs {
+    pub(crate) fn global(&self) -> &GlobalArgs {
         match self {
             Command::Package(a) => &a.global,
             Command::Publish(a) => &a.global,
@@ -88,7 +88,7 @@ impl Command {
 
 /// Flags every command shares (cargo's global options).
 #[derive(Debug, Args, Clone, Default)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Use verbose output (-vv very verbose/build.rs output)
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -107,7 +107,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct ManifestArgs {
+pub(crate) struct ManifestArgs {
     /// Path to Cargo.toml
     #[arg(
         long = "manifest-path",
@@ -127,7 +127,7 @@ pub struct ManifestArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct FeatureArgs {
+pub(crate) struct FeatureArgs {
     /// Space or comma separated list of features to activate
     #[arg(
         short = 'F',
@@ -146,7 +146,7 @@ pub struct FeatureArgs {
 
 impl FeatureArgs {
     /// `-F` values split on spaces and commas, as cargo accepts them.
-    pub fn list(&self) -> Vec<String> {
+    pub(crate) fn list(&self) -> Vec<String> {
         self.features
             .iter()
             .flat_map(|f| f.split([' ', ',']))
@@ -157,7 +157,7 @@ impl FeatureArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     /// Build for the target triple
     // The value is optional as in cargo (`--target [<TRIPLE>]`): a bare `--target` parses, and
     // `targets` turns it into cargo's pointer to the list of targets.
@@ -192,7 +192,7 @@ pub struct CompileArgs {
 impl CompileArgs {
     /// The `--target` values; `--target` given only without a value is refused as cargo refuses
     /// it, naming the command that lists the targets (rustup's when rustup is in use).
-    pub fn targets(&self) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn targets(&self) -> anyhow::Result<Vec<String>> {
         match &self.target {
             Some(targets) if targets.is_empty() => {
                 let list = if std::env::var_os("RUSTUP_HOME").is_some() {
@@ -210,7 +210,7 @@ impl CompileArgs {
 
     /// What a verification build passes on to cargo: these options plus the feature selection.
     /// A bare `--target` has been refused by `targets` before this is asked for.
-    pub fn build_flags(&self, features: &FeatureArgs) -> gantry_package::BuildFlags {
+    pub(crate) fn build_flags(&self, features: &FeatureArgs) -> gantry_package::BuildFlags {
         gantry_package::BuildFlags {
             features: features.list(),
             all_features: features.all_features,
@@ -230,7 +230,7 @@ impl CompileArgs {
 macro_rules! selection_args {
     ($name:ident, $package:literal, $workspace:literal, $exclude:literal) => {
         #[derive(Debug, Args, Clone, Default)]
-        pub struct $name {
+        pub(crate) struct $name {
             #[arg(
                 help = $package,
                 short = 'p',
@@ -239,26 +239,26 @@ macro_rules! selection_args {
                 num_args = 0..=1,
                 help_heading = "Package Selection"
             )]
-            pub package: Vec<String>,
+            pub(crate) package: Vec<String>,
             #[arg(
                 help = $workspace,
                 long = "workspace",
                 alias = "all",
                 help_heading = "Package Selection"
             )]
-            pub workspace: bool,
+            pub(crate) workspace: bool,
             #[arg(
                 help = $exclude,
                 long = "exclude",
                 value_name = "SPEC",
                 help_heading = "Package Selection"
             )]
-            pub exclude: Vec<String>,
+            pub(crate) exclude: Vec<String>,
         }
 
         impl $name {
             /// The package selection, refusing `--exclude` without `--workspace` as cargo does.
-            pub fn selection(&self) -> anyhow::Result<gantry_package::Selection> {
+            pub(crate) fn selection(&self) -> anyhow::Result<gantry_package::Selection> {
                 selection(&self.package, self.workspace, &self.exclude)
             }
         }
@@ -294,7 +294,7 @@ fn selection(
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct PackageArgs {
+pub(crate) struct PackageArgs {
     /// Registry index URL to prepare the package for
     #[arg(long = "index", value_name = "INDEX", conflicts_with = "registry")]
     pub index: Option<String>,
@@ -332,7 +332,7 @@ pub struct PackageArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// Perform all checks without uploading
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
@@ -376,7 +376,7 @@ pub struct PublishArgs {
 
 /// `--locked/--offline/--frozen` as the registry commands accept them.
 #[derive(Debug, Args, Clone, Default)]
-pub struct NetArgs {
+pub(crate) struct NetArgs {
     /// Assert that `Cargo.lock` will remain unchanged
     #[arg(long, help_heading = "Manifest Options")]
     pub locked: bool,
@@ -389,7 +389,7 @@ pub struct NetArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// Registry to use
     #[arg(long = "registry", value_name = "REGISTRY")]
     pub registry: Option<String>,
@@ -405,7 +405,7 @@ pub struct LoginArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// Registry to use
     #[arg(long = "registry", value_name = "REGISTRY")]
     pub registry: Option<String>,
@@ -416,7 +416,7 @@ pub struct LogoutArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct YankArgs {
+pub(crate) struct YankArgs {
     #[arg(value_name = "CRATE")]
     pub krate: Option<String>,
     /// The version to yank or un-yank
@@ -441,7 +441,7 @@ pub struct YankArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct OwnerArgs {
+pub(crate) struct OwnerArgs {
     #[arg(value_name = "CRATE")]
     pub krate: Option<String>,
     /// Name of a user or team to invite as an owner

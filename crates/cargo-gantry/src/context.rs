@@ -11,7 +11,7 @@ use gantry_package::Upstream;
 
 use crate::cli::{GlobalArgs, ManifestArgs};
 
-pub struct Context {
+pub(crate) struct Context {
     pub cwd: PathBuf,
     pub config: CargoConfig,
     /// `--config` arguments, for the cargo run that answers what only cargo computes.
@@ -19,7 +19,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+    pub(crate) fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
         let cwd = std::env::current_dir().context("could not read the current directory")?;
         let config = CargoConfig::load(&cwd, &global.config)?;
         Ok(Context {
@@ -30,7 +30,7 @@ impl Context {
     }
 
     /// `--manifest-path`, else the nearest `Cargo.toml` from the current directory upward.
-    pub fn manifest_path(&self, args: &ManifestArgs) -> anyhow::Result<PathBuf> {
+    pub(crate) fn manifest_path(&self, args: &ManifestArgs) -> anyhow::Result<PathBuf> {
         if let Some(p) = &args.manifest_path {
             return check_manifest_path(&self.cwd, p);
         }
@@ -47,7 +47,7 @@ impl Context {
     }
 
     /// `--target-dir`, `CARGO_TARGET_DIR`, `build.target-dir`, else `<workspace>/target`.
-    pub fn target_dir(&self, cli: Option<&Path>, ws_root: &Path) -> anyhow::Result<PathBuf> {
+    pub(crate) fn target_dir(&self, cli: Option<&Path>, ws_root: &Path) -> anyhow::Result<PathBuf> {
         if let Some(dir) = cli {
             return Ok(self.cwd.join(dir));
         }
@@ -66,7 +66,7 @@ impl Context {
 
     /// `build.build-dir` (with its `{workspace-root}`/`{cargo-cache-home}` templates), else the
     /// target dir.
-    pub fn build_dir(&self, target_dir: &Path, ws_root: &Path) -> anyhow::Result<PathBuf> {
+    pub(crate) fn build_dir(&self, target_dir: &Path, ws_root: &Path) -> anyhow::Result<PathBuf> {
         let Some((value, _)) = self.config.get_string("build.build-dir")? else {
             return Ok(target_dir.to_owned());
         };
@@ -92,7 +92,7 @@ impl Context {
 
     /// crates.io as cargo reaches it for this run: through cargo's test hook when it is set, else
     /// its git index when `registries.crates-io.protocol = "git"`, else its sparse index.
-    pub fn crates_io_upstream(&self) -> anyhow::Result<Upstream> {
+    pub(crate) fn crates_io_upstream(&self) -> anyhow::Result<Upstream> {
         if let Some(url) = self.config.crates_io_test_index() {
             return Ok(Upstream::crates_io_at(url));
         }
@@ -104,7 +104,7 @@ impl Context {
     }
 
     /// Whether crates.io is reached through its git index (`registries.crates-io.protocol`).
-    pub fn crates_io_git(&self) -> anyhow::Result<bool> {
+    pub(crate) fn crates_io_git(&self) -> anyhow::Result<bool> {
         Ok(self
             .config
             .get_string("registries.crates-io.protocol")?
@@ -112,7 +112,7 @@ impl Context {
     }
 
     /// The configured registries by index URL (cargo shows them by name).
-    pub fn registry_names(&self) -> gantry_package::RegistryNames {
+    pub(crate) fn registry_names(&self) -> gantry_package::RegistryNames {
         let names = self
             .config
             .registry_names()
@@ -160,7 +160,7 @@ impl Context {
     }
 
     /// `--registry`/`--index`, else `registry.default`.
-    pub fn registry_request(
+    pub(crate) fn registry_request(
         &self,
         registry: Option<&str>,
         index: Option<&str>,
@@ -182,19 +182,19 @@ impl Context {
         }
     }
 
-    pub fn registry_index(&self, name: &str) -> Option<String> {
+    pub(crate) fn registry_index(&self, name: &str) -> Option<String> {
         self.config.registry_index(name).ok().flatten()
     }
 
     /// The configured registry whose index URL is `url`, if any.
-    pub fn registry_name(&self, url: &str) -> Option<String> {
+    pub(crate) fn registry_name(&self, url: &str) -> Option<String> {
         self.config
             .registry_names()
             .into_iter()
             .find(|name| self.registry_index(name).as_deref() == Some(url))
     }
 
-    pub fn cargo(
+    pub(crate) fn cargo(
         &self,
         global: &GlobalArgs,
         manifest: &ManifestArgs,
@@ -224,13 +224,13 @@ impl Context {
 
 /// Cargo's registry-name rule (`--registry`, `registry.default`): Unicode XID characters and `-`,
 /// not starting with a digit, in cargo's words ([`gantry_protocol::RegistryName`]).
-pub fn validate_registry_name(name: &str) -> anyhow::Result<()> {
+pub(crate) fn validate_registry_name(name: &str) -> anyhow::Result<()> {
     gantry_protocol::RegistryName::new(name)?;
     Ok(())
 }
 
 /// An `--index` URL must be a URL: cargo checks this before it asks for a token or reads anything.
-pub fn validate_index_url(url: &str) -> anyhow::Result<()> {
+pub(crate) fn validate_index_url(url: &str) -> anyhow::Result<()> {
     let bare = url.strip_prefix("sparse+").unwrap_or(url);
     reqwest::Url::parse(bare).map_err(|e| anyhow::anyhow!("invalid url `{url}`: {e}"))?;
     Ok(())

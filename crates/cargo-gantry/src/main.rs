@@ -41,6 +41,8 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
+// Two refusals come before the shell exists (`-Z`, a bad `--color`): plain stderr, as cargo.
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `cargo gantry x` runs `cargo-gantry gantry x`.

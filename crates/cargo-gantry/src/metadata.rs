@@ -50,14 +50,14 @@ fn read_entries(
 }
 
 /// How dependencies' registries are spelt relative to the registry being published to.
-pub struct RegistryContext<'a> {
+pub(crate) struct RegistryContext<'a> {
     /// Index URL of the target (as configured, `sparse+` kept).
     pub target_index: &'a str,
     pub target_is_crates_io: bool,
 }
 
 /// Builds the `NewCrate` for the archive at `crate_path`, whose `Cargo.toml` is `manifest_text`.
-pub fn new_crate(
+pub(crate) fn new_crate(
     crate_path: &Path,
     manifest_text: &str,
     name: &str,

@@ -15,13 +15,13 @@ use crate::context::{Context, validate_index_url, validate_registry_name};
 use crate::shell::{Shell, Verbosity};
 
 /// The sparse index cargo talks to for crates.io.
-pub const CRATES_IO_SPARSE: &str = gantry_protocol::crates_io::SPARSE_INDEX;
+pub(crate) const CRATES_IO_SPARSE: &str = gantry_protocol::crates_io::SPARSE_INDEX;
 /// crates.io's canonical index URL (lockfiles, the `registry` field of upload deps).
-pub const CRATES_IO_CANONICAL: &str = gantry_protocol::crates_io::GIT_INDEX;
+pub(crate) const CRATES_IO_CANONICAL: &str = gantry_protocol::crates_io::GIT_INDEX;
 
 /// The registry an API command talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// `crates-io`, a configured name, or None for a bare `--index`.
     pub name: Option<String>,
     /// The index URL as configured or given (may carry `sparse+`).
@@ -29,13 +29,13 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn is_crates_io(&self) -> bool {
+    pub(crate) fn is_crates_io(&self) -> bool {
         self.name.as_deref() == Some(CRATES_IO)
     }
 
     /// How messages name it: ``registry `crates-io` `` style names, or the URL (a `file://` URL
     /// as its path, as cargo shows it).
-    pub fn display(&self) -> &str {
+    pub(crate) fn display(&self) -> &str {
         match &self.name {
             Some(name) => name,
             None => file_url_path(&self.index_url).unwrap_or(&self.index_url),
@@ -43,7 +43,7 @@ impl Target {
     }
 
     /// What `Updating …` says.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.is_crates_io() {
             "crates.io index".to_owned()
         } else {
@@ -95,7 +95,7 @@ impl Target {
 
     /// The registry as its credentials know it: crates.io by its canonical URL, others by the
     /// index URL as configured.
-    pub fn registry_ref(&self, ctx: &Context) -> RegistryRef {
+    pub(crate) fn registry_ref(&self, ctx: &Context) -> RegistryRef {
         let (credential_name, ambiguous) = match self.credential_name(ctx) {
             Ok(name) => (name, None),
             Err(msg) => (None, Some(msg)),
@@ -109,7 +109,7 @@ impl Target {
     }
 
     /// The `registry` value deps on this registry would carry in upload metadata.
-    pub fn canonical_url(&self) -> &str {
+    pub(crate) fn canonical_url(&self) -> &str {
         if self.is_crates_io() {
             CRATES_IO_CANONICAL
         } else {
@@ -143,7 +143,7 @@ fn same_index(url: &str) -> String {
 /// An `--index` URL's target: crates.io when it is crates.io's index (cargo compares index URLs,
 /// so naming crates.io's index names crates.io, with its rules and messages), else an unnamed
 /// registry.
-pub fn index_target(ctx: &Context, url: &str) -> Target {
+pub(crate) fn index_target(ctx: &Context, url: &str) -> Target {
     let crates_io = [CRATES_IO_SPARSE, CRATES_IO_CANONICAL]
         .into_iter()
         .chain(ctx.config.crates_io_test_index())
@@ -155,7 +155,7 @@ pub fn index_target(ctx: &Context, url: &str) -> Target {
 }
 
 /// Resolves a named registry to a target.
-pub fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
+pub(crate) fn named(ctx: &Context, name: &str) -> anyhow::Result<Target> {
     if name == CRATES_IO {
         return Ok(Target {
             name: Some(CRATES_IO.to_owned()),
@@ -216,7 +216,7 @@ fn reject_password(ctx: &Context, name: &str, index: &str) -> anyhow::Result<()>
 }
 
 /// `--registry`, `--index`, `registry.default`, else crates.io (refused when `[source]` replaces it).
-pub fn select(
+pub(crate) fn select(
     ctx: &Context,
     registry: Option<&str>,
     index: Option<&str>,
@@ -239,7 +239,7 @@ pub fn select(
 }
 
 /// Without `--registry`, a `[source]` replacement of crates.io makes API commands ambiguous.
-pub fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
+pub(crate) fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
     let Some((with, _)) = ctx.config.crates_io_replace_with()? else {
         return Ok(());
     };
@@ -260,7 +260,7 @@ pub fn check_replacement(ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// A connected registry: index reader, `config.json`, credentials, and (once asked) the Web API.
-pub struct Remote {
+pub(crate) struct Remote {
     pub target: Target,
     pub runtime: tokio::runtime::Runtime,
     pub client: reqwest::Client,
@@ -347,13 +347,13 @@ impl Mode {
 
 /// Asked for the index's token when the registry requires one and no credential provider has it
 /// (a publish's trusted-publishing exchange), with the 401's `login_url`; `None`: no token either.
-pub type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
+pub(crate) type IndexFallback<'a> = dyn Fn(Option<&str>) -> anyhow::Result<Option<String>> + 'a;
 
 impl Remote {
     /// Prints `Updating …` and reads `config.json`. A registry that answers 401 (or whose
     /// `config.json` says `auth-required`) is asked again with a token from the credential
     /// providers, as cargo does; `token_flag` (`--token`) then stands for every operation.
-    pub fn connect(
+    pub(crate) fn connect(
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
@@ -365,7 +365,7 @@ impl Remote {
 
     /// [`Remote::connect`] as cargo's `login` connects: a git index already fetched is read as it
     /// is (cargo does not force an update there), so there is no `Updating` line.
-    pub fn connect_for_login(
+    pub(crate) fn connect_for_login(
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
@@ -385,7 +385,7 @@ impl Remote {
 
     /// [`connect`](Self::connect), with `fallback` asked when the index needs a token that no
     /// credential provider has.
-    pub fn connect_with(
+    pub(crate) fn connect_with(
         ctx: &Context,
         target: Target,
         token_flag: Option<&str>,
@@ -411,7 +411,7 @@ impl Remote {
     /// read as it is and a sparse index is asked again without a second `Updating` line.
     /// `fallback` is asked, as in [`Remote::connect_with`], when the index needs a token no
     /// credential provider has.
-    pub fn connect_to_read(
+    pub(crate) fn connect_to_read(
         ctx: &Context,
         target: Target,
         offline: bool,
@@ -522,7 +522,7 @@ impl Remote {
     }
 
     /// The API root, or cargo's refusal for an index without one.
-    pub fn api_url(&self) -> anyhow::Result<String> {
+    pub(crate) fn api_url(&self) -> anyhow::Result<String> {
         self.config.api.clone().ok_or_else(|| {
             anyhow!(
                 "{} does not support API commands",
@@ -531,12 +531,12 @@ impl Remote {
         })
     }
 
-    pub fn web_api(&self, token: Option<String>) -> anyhow::Result<WebApi> {
+    pub(crate) fn web_api(&self, token: Option<String>) -> anyhow::Result<WebApi> {
         Ok(WebApi::new(self.client.clone(), &self.api_url()?, token))
     }
 
     /// The token for `op` (`--token`, else the credential providers), or cargo's "no token found".
-    pub fn token(&self, op: Op) -> anyhow::Result<String> {
+    pub(crate) fn token(&self, op: Op) -> anyhow::Result<String> {
         let token = self
             .auth
             .require_token(op, self.login_url.as_deref())
@@ -547,7 +547,7 @@ impl Remote {
 
     /// cargo's "no token found" when there is no token for `op`; the token itself is checked
     /// only where it is used (cargo rejects a malformed token at the upload, not before).
-    pub fn require_token(&self, op: Op) -> anyhow::Result<()> {
+    pub(crate) fn require_token(&self, op: Op) -> anyhow::Result<()> {
         self.auth
             .require_token(op, self.login_url.as_deref())
             .map_err(auth_error)?;
@@ -555,7 +555,7 @@ impl Remote {
     }
 
     /// The token for `op` if there is one, without failing when there is none.
-    pub fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
+    pub(crate) fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
         self.auth.token(op).map_err(auth_error)
     }
 }
@@ -577,7 +577,11 @@ fn or_fallback(
 }
 
 /// The credentials of the registry `--registry` (or the default) names, without going to it.
-pub fn auth_for(ctx: &Context, registry: Option<&str>, shell: &Shell) -> anyhow::Result<Auth> {
+pub(crate) fn auth_for(
+    ctx: &Context,
+    registry: Option<&str>,
+    shell: &Shell,
+) -> anyhow::Result<Auth> {
     let target = select(ctx, registry, None)?;
     Ok(Auth::new(
         ctx.config.clone(),
@@ -615,7 +619,7 @@ fn auth_error(e: AuthError) -> anyhow::Error {
 }
 
 /// How cargo names a registry source in messages: ``registry `crates-io` `` / ``registry `NAME` ``.
-pub fn describe_source(target: &Target) -> String {
+pub(crate) fn describe_source(target: &Target) -> String {
     if target.is_crates_io() {
         "registry `crates-io`".to_owned()
     } else {

@@ -8,14 +8,14 @@ use anstyle::{AnsiColor, Style};
 use gantry_package::Reporter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     Quiet,
     Normal,
     Verbose,
 }
 
 #[derive(Clone)]
-pub struct Shell {
+pub(crate) struct Shell {
     verbosity: Verbosity,
     color: ColorChoice,
 }
@@ -26,16 +26,16 @@ const ERROR: Style = AnsiColor::Red.on_default().bold();
 const NOTE: Style = AnsiColor::Cyan.on_default().bold();
 
 impl Shell {
-    pub fn new(verbosity: Verbosity, color: ColorChoice) -> Self {
+    pub(crate) fn new(verbosity: Verbosity, color: ColorChoice) -> Self {
         Shell { verbosity, color }
     }
 
-    pub fn verbosity(&self) -> Verbosity {
+    pub(crate) fn verbosity(&self) -> Verbosity {
         self.verbosity
     }
 
     /// Parses `--color` (or `term.color`) values.
-    pub fn color_choice(value: Option<&str>) -> Result<ColorChoice, String> {
+    pub(crate) fn color_choice(value: Option<&str>) -> Result<ColorChoice, String> {
         match value {
             None | Some("auto") => Ok(ColorChoice::Auto),
             Some("always") => Ok(ColorChoice::Always),
@@ -46,7 +46,7 @@ impl Shell {
         }
     }
 
-    pub fn color_arg(&self) -> Option<&'static str> {
+    pub(crate) fn color_arg(&self) -> Option<&'static str> {
         match self.color {
             ColorChoice::Always | ColorChoice::AlwaysAnsi => Some("always"),
             ColorChoice::Never => Some("never"),
@@ -64,7 +64,7 @@ impl Shell {
         let _ = writeln!(err, "{style}{label}{style:#}: {message}");
     }
 
-    pub fn error(&self, err: &anyhow::Error) {
+    pub(crate) fn error(&self, err: &anyhow::Error) {
         let mut text = err.to_string();
         for cause in err.chain().skip(1) {
             text.push_str("\n\nCaused by:");
@@ -79,13 +79,13 @@ impl Shell {
         self.prefixed(ERROR, "error", &text);
     }
 
-    pub fn stdout_line(&self, line: &str) {
+    pub(crate) fn stdout_line(&self, line: &str) {
         let mut out = AutoStream::new(std::io::stdout(), self.color);
         let _ = writeln!(out, "{line}");
     }
 
     /// `line` on stderr, unprefixed and whatever the verbosity.
-    pub fn stderr_line(&self, line: &str) {
+    pub(crate) fn stderr_line(&self, line: &str) {
         let _ = writeln!(self.stderr(), "{line}");
     }
 }

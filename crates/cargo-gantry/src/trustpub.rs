@@ -33,7 +33,7 @@ use crate::shell::Shell;
 
 /// The trusted-publishing flags of `cargo gantry publish`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct TrustedPublishingArgs {
+pub(crate) struct TrustedPublishingArgs {
     /// Exchange the CI job's OIDC token for a publish token, even when a token is configured
     #[arg(
         long = "trusted-publishing",
@@ -72,7 +72,7 @@ struct Issued {
 }
 
 /// One run's trusted publishing: at most one exchange, and the revocation when dropped.
-pub struct Session {
+pub(crate) struct Session {
     mode: Mode,
     dry_run: bool,
     variable: Option<String>,
@@ -91,7 +91,7 @@ pub struct Session {
 
 impl Session {
     /// `token_flag`: `--token` was given (it wins, as it does over every configured credential).
-    pub fn new(
+    pub(crate) fn new(
         args: &TrustedPublishingArgs,
         ctx: &Context,
         target: &Target,
@@ -135,7 +135,7 @@ impl Session {
     /// For [`Remote::connect_with`]: an auth-required registry's index needs a token before its
     /// `config.json` can be read; its 401's `login_url` names the exchange (see
     /// [`Offer::from_challenge`]).
-    pub fn index_token(&self, login_url: Option<&str>) -> anyhow::Result<Option<String>> {
+    pub(crate) fn index_token(&self, login_url: Option<&str>) -> anyhow::Result<Option<String>> {
         if self.mode == Mode::Off || self.dry_run || !self.wanted()? {
             return Ok(None);
         }
@@ -164,7 +164,7 @@ impl Session {
     /// The cargo that resolves the packaged lockfile and builds the verification reads the index
     /// too: when the index requires a token, it gets the run's token in the variable its
     /// `cargo:token` provider reads (which is also how crates-io-auth-action hands a token over).
-    pub fn lend_to_cargo(&self, cargo: &mut gantry_package::CargoInvocation) {
+    pub(crate) fn lend_to_cargo(&self, cargo: &mut gantry_package::CargoInvocation) {
         let issued = lock(&self.issued);
         let Some(issued) = issued.as_ref().filter(|i| i.for_index) else {
             return;
@@ -182,7 +182,7 @@ impl Session {
 
     /// After connecting: decides, and exchanges unless already done for the index. From then on
     /// every operation of `remote` uses the publish token.
-    pub fn begin(&self, remote: &Remote) -> anyhow::Result<()> {
+    pub(crate) fn begin(&self, remote: &Remote) -> anyhow::Result<()> {
         if let Some(issued) = &*lock(&self.issued) {
             remote
                 .auth

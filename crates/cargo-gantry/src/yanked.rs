@@ -30,7 +30,7 @@ const CRATES_IO_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-
 const HINT: &str = "consider updating to a version that is not yanked";
 
 /// The check for one run of `package` or `publish`.
-pub struct YankCheck<'a> {
+pub(crate) struct YankCheck<'a> {
     ctx: &'a Context,
     shell: &'a Shell,
     /// `--offline`/`--frozen` (`net.offline` is read from the configuration).
@@ -41,7 +41,7 @@ pub struct YankCheck<'a> {
 }
 
 impl<'a> YankCheck<'a> {
-    pub fn new(ctx: &'a Context, offline: bool, shell: &'a Shell) -> Self {
+    pub(crate) fn new(ctx: &'a Context, offline: bool, shell: &'a Shell) -> Self {
         YankCheck {
             ctx,
             shell,
@@ -52,7 +52,7 @@ impl<'a> YankCheck<'a> {
 
     /// Reads indexes that require authentication with `fallback`'s token when the credential
     /// providers have none (see [`Remote::connect_with`]).
-    pub fn with_index_token(mut self, fallback: &'a IndexFallback<'a>) -> Self {
+    pub(crate) fn with_index_token(mut self, fallback: &'a IndexFallback<'a>) -> Self {
         self.index_token = Some(fallback);
         self
     }

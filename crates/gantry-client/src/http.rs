@@ -126,15 +126,101 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
+    // A date names a whole second, and a server may round the moment it means down to it: wait
+    // until that second is over, or a client comes back up to a second early and spends its
+    // tries on 429s.
+    let end_of_second = when + Duration::from_secs(1);
     Some(
-        when.duration_since(std::time::SystemTime::now())
+        end_of_second
+            .duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// How a request that may be repeated is retried: how often after a failure whose outcome is
+/// unknown (no answer, 5xx), how often after a 429, and how long to wait before the next try.
+/// The numbers are the caller's; the arithmetic lives here, beside [`parse_retry_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries after failures whose outcome is unknown, the first one included.
+    pub max_attempts: u32,
+    /// 429 answers taken before giving up (they do not count as attempts).
+    pub max_rate_limited: u32,
+    /// Upper bound on a single `Retry-After` wait.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    /// A server's `Retry-After` is honoured down to this, so that `Retry-After: 0` cannot spin.
+    const MIN_RETRY_AFTER: Duration = Duration::from_millis(100);
+    /// Exponential backoff stops doubling here (16 s).
+    const MAX_BACKOFF_EXPONENT: u32 = 4;
+
+    /// The wait before try number `attempt + 1` when the server named none: 1 s, 2 s, 4 s, 8 s,
+    /// then 16 s for every later try (`attempt` counts from 1; 0 is treated as 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(Self::MAX_BACKOFF_EXPONENT);
+        Duration::from_secs(1 << exponent)
+    }
+
+    /// The wait before the next try: the server's `Retry-After`, clamped to
+    /// `[100 ms, max_retry_after]`, else [`backoff`](Self::backoff).
+    pub fn delay(&self, retry_after: Option<Duration>, attempt: u32) -> Duration {
+        match retry_after {
+            Some(d) => d.min(self.max_retry_after).max(Self::MIN_RETRY_AFTER),
+            None => self.backoff(attempt),
+        }
+    }
+
+    /// Whether `attempts` tries with unknown outcomes are all this policy allows.
+    pub fn attempts_exhausted(&self, attempts: u32) -> bool {
+        attempts >= self.max_attempts
+    }
+
+    /// Whether `rate_limited` 429 answers are all this policy takes.
+    pub fn rate_limits_exhausted(&self, rate_limited: u32) -> bool {
+        rate_limited >= self.max_rate_limited
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_attempts: 5,
+        max_rate_limited: 10,
+        max_retry_after: Duration::from_secs(600),
+    };
+
+    #[test]
+    fn backoff_doubles_then_stays_at_sixteen_seconds() {
+        let secs: Vec<u64> = (0..=7).map(|a| POLICY.backoff(a).as_secs()).collect();
+        assert_eq!(secs, [1, 1, 2, 4, 8, 16, 16, 16]);
+        assert_eq!(POLICY.backoff(u32::MAX), Duration::from_secs(16));
+    }
+
+    #[test]
+    fn retry_after_is_clamped_both_ways() {
+        let d = |s| POLICY.delay(Some(Duration::from_secs(s)), 1);
+        assert_eq!(d(30), Duration::from_secs(30));
+        assert_eq!(d(3600), Duration::from_secs(600));
+        assert_eq!(d(0), Duration::from_millis(100));
+        // A named wait beats the backoff, however many tries came before.
+        assert_eq!(
+            POLICY.delay(Some(Duration::from_secs(2)), 5),
+            Duration::from_secs(2)
+        );
+        assert_eq!(POLICY.delay(None, 3), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn caps_are_inclusive_counts() {
+        assert!(!POLICY.attempts_exhausted(4));
+        assert!(POLICY.attempts_exhausted(5));
+        assert!(!POLICY.rate_limits_exhausted(9));
+        assert!(POLICY.rate_limits_exhausted(10));
+    }
 
     #[test]
     fn retry_after_forms() {
@@ -144,6 +230,10 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        // The second the date names is waited out: never zero while it lasts.
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let wait = parse_retry_after(&now).unwrap();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub use lock_check::{
 };
 // Verifying: the build cargo would run, through the local overlay of not-yet-published crates.
 pub use cargo_cmd::CargoInvocation;
-pub use overlay::{CRATES_IO_INDEX, Upstream, same_index};
+pub use overlay::{CRATES_IO_INDEX, Overlay, Upstream, same_index};
 pub use verify::{BuildFlags, VerifyError};
 // Telling the user: the CLI renders events as human lines or JSON.
 pub use report::{Event, Recorder, Reporter};

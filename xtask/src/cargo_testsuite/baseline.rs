@@ -15,21 +15,21 @@ use super::{Env, fetch, report};
 
 /// What the baseline says about one candidate.
 #[derive(Debug, Clone)]
-pub struct Baseline {
+pub(super) struct Baseline {
     pub outcome: Outcome,
     pub calls: Calls,
 }
 
 impl Baseline {
     /// Runs one of the six commands, no nightly features, and passes with the real cargo.
-    pub fn in_scope(&self) -> bool {
+    pub(super) fn in_scope(&self) -> bool {
         self.outcome == Outcome::Passed && self.calls.runs_gantry_command() && !self.calls.nightly
     }
 }
 
-pub type Baselines = BTreeMap<String, Baseline>;
+pub(super) type Baselines = BTreeMap<String, Baseline>;
 
-pub fn from_run(
+pub(super) fn from_run(
     candidates: &BTreeSet<String>,
     mut outcomes: BTreeMap<String, Outcome>,
     mut calls: BTreeMap<String, Calls>,
@@ -47,7 +47,7 @@ pub fn from_run(
 }
 
 /// The baseline depends on the cargo and rustc that ran it, the shim, and the candidate set.
-pub fn key(env: &Env, candidates: &BTreeSet<String>) -> String {
+pub(super) fn key(env: &Env, candidates: &BTreeSet<String>) -> String {
     let mut h = Sha256::new();
     h.update(format!(
         "shim v{}\ncargo crate {}\n{}\n{}\n",
@@ -63,7 +63,7 @@ pub fn key(env: &Env, candidates: &BTreeSet<String>) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-pub fn save(path: &Path, key: &str, b: &Baselines) -> Result<(), String> {
+pub(super) fn save(path: &Path, key: &str, b: &Baselines) -> Result<(), String> {
     let tests: serde_json::Map<String, Value> = b
         .iter()
         .map(|(n, b)| {
@@ -84,7 +84,7 @@ pub fn save(path: &Path, key: &str, b: &Baselines) -> Result<(), String> {
     fetch::write(path, &text)
 }
 
-pub fn load(path: &Path) -> Option<Baselines> {
+pub(super) fn load(path: &Path) -> Option<Baselines> {
     let v: Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
     v["tests"]
         .as_object()?

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-pub const PATH: &str = "crates/cargo-gantry/CONFORMANCE.md";
+pub(super) const PATH: &str = "crates/cargo-gantry/CONFORMANCE.md";
 
 /// Test name → reason.
-pub fn read(repo: &Path) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn read(repo: &Path) -> Result<BTreeMap<String, String>, String> {
     let path = repo.join(PATH);
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     parse(&text).map_err(|e| format!("{}: {e}", path.display()))

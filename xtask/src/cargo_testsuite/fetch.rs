@@ -14,11 +14,11 @@ use serde_json::Value;
 use super::{Env, capture};
 
 /// The crate whose source is cargo 1.95.0 (its `.cargo_vcs_info.json` names this commit).
-pub const CARGO_CRATE_VERSION: &str = "0.96.0";
+pub(super) const CARGO_CRATE_VERSION: &str = "0.96.0";
 const CARGO_COMMIT_PREFIX: &str = "f2d3ce0bd";
 
 /// A built test suite.
-pub struct Built {
+pub(super) struct Built {
     /// The unpacked crate (`tests/testsuite/` is read to select tests).
     pub src: PathBuf,
     /// The `testsuite` test binary.
@@ -30,7 +30,7 @@ pub struct Built {
 }
 
 /// Fetches and builds the suite unless the stamp says this toolchain already did.
-pub fn prepare(work: &Path, env: &Env) -> Result<Built, String> {
+pub(super) fn prepare(work: &Path, env: &Env) -> Result<Built, String> {
     let stamp = work.join("build-stamp.json");
     let key = format!(
         "cargo {CARGO_CRATE_VERSION}, no debuginfo\n{}",
@@ -234,6 +234,6 @@ fn keep_mtime(src: &Path, dst: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", dst.display()))
 }
 
-pub fn write(path: &Path, text: &str) -> Result<(), String> {
+pub(super) fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }

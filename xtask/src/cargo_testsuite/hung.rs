@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 const NOTICE_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
-pub struct Hung {
+pub(super) struct Hung {
     /// Tests libtest reported as long-running, with when it did.
     noticed: Mutex<BTreeMap<String, Instant>>,
     killed: Mutex<BTreeSet<String>>,
@@ -20,7 +20,7 @@ pub struct Hung {
 
 impl Hung {
     /// Reads one line of libtest's output.
-    pub fn observe(&self, line: &str) {
+    pub(super) fn observe(&self, line: &str) {
         let running = line
             .strip_prefix("test ")
             .and_then(|l| l.split_once(" has been running for over"));
@@ -35,7 +35,7 @@ impl Hung {
     }
 
     /// Kills the commands of every test that has run longer than `limit`.
-    pub fn reap(&self, limit: Duration) {
+    pub(super) fn reap(&self, limit: Duration) {
         let grace = limit.saturating_sub(NOTICE_AFTER);
         let overdue: Vec<String> = lock(&self.noticed)
             .iter()
@@ -63,7 +63,7 @@ impl Hung {
         }
     }
 
-    pub fn killed(&self) -> BTreeSet<String> {
+    pub(super) fn killed(&self) -> BTreeSet<String> {
         lock(&self.killed).clone()
     }
 }

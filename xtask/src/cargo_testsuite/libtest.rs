@@ -14,7 +14,7 @@ use super::capture;
 use super::hung::Hung;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     Passed,
     Failed,
     /// `#[ignore]`d on this machine (nightly-only, a missing tool, …), with libtest's reason.
@@ -23,7 +23,7 @@ pub enum Outcome {
     NoResult,
 }
 
-pub struct RunResult {
+pub(super) struct RunResult {
     pub outcomes: BTreeMap<String, Outcome>,
     /// libtest's captured output of each failed test.
     pub failure_output: BTreeMap<String, String>,
@@ -34,7 +34,7 @@ pub struct RunResult {
 }
 
 /// Every test the binary has (`--list`), e.g. `publish::simple`.
-pub fn list(test_exe: &Path) -> Result<BTreeSet<String>, String> {
+pub(super) fn list(test_exe: &Path) -> Result<BTreeSet<String>, String> {
     let out = capture(Command::new(test_exe).args(["--list", "--format", "terse"]))?;
     Ok(out
         .lines()
@@ -45,7 +45,7 @@ pub fn list(test_exe: &Path) -> Result<BTreeSet<String>, String> {
 
 /// How this process may enter a loopback-only network namespace: `unshare -n` as root, else a
 /// user namespace (`unshare -rn`) where the kernel allows one. Refuses rather than run outside.
-pub fn namespace_command() -> Result<Vec<&'static str>, String> {
+pub(super) fn namespace_command() -> Result<Vec<&'static str>, String> {
     for args in [vec!["unshare", "-n"], vec!["unshare", "-rn"]] {
         let ok = Command::new(args[0])
             .args(&args[1..])
@@ -66,7 +66,7 @@ pub fn namespace_command() -> Result<Vec<&'static str>, String> {
     )
 }
 
-pub struct RunSpec<'a> {
+pub(super) struct RunSpec<'a> {
     pub test_exe: &'a Path,
     pub tests: &'a BTreeSet<String>,
     pub threads: usize,
@@ -80,7 +80,7 @@ pub struct RunSpec<'a> {
 }
 
 /// Runs `tests` (exact names) in one process, in a fresh loopback-only network namespace.
-pub fn run(spec: &RunSpec) -> Result<RunResult, String> {
+pub(super) fn run(spec: &RunSpec) -> Result<RunResult, String> {
     let start = Instant::now();
     // Inside the namespace: bring loopback up, make sure nothing else is there, then become the
     // test binary.

@@ -12,7 +12,7 @@ use super::baseline::Baselines;
 use super::conformance;
 use super::libtest::{Outcome, RunResult};
 
-pub struct Summary<'a> {
+pub(super) struct Summary<'a> {
     pub candidates: &'a BTreeSet<String>,
     pub baseline: &'a Baselines,
     pub gantry: &'a RunResult,
@@ -46,7 +46,7 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-pub fn outcome_word(o: &Outcome) -> &'static str {
+pub(super) fn outcome_word(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed => "passed",
         Outcome::Failed => "failed",
@@ -173,7 +173,7 @@ impl Summary<'_> {
     }
 
     /// Prints the table and writes `summary.json` and `failures/*.txt` below `results`.
-    pub fn write(&self, results: &Path, meta: Value) -> Result<(), String> {
+    pub(super) fn write(&self, results: &Path, meta: Value) -> Result<(), String> {
         self.print();
         let failures = results.join("failures");
         if failures.exists() {
@@ -330,7 +330,7 @@ impl Summary<'_> {
     }
 
     /// Ok when the pass rate reaches the floor and CONFORMANCE.md matches the failures exactly.
-    pub fn verdict(&self) -> Result<(), String> {
+    pub(super) fn verdict(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         let (passed, total) = self.totals();
         if total == 0 {

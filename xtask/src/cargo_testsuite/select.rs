@@ -35,7 +35,10 @@ const PUBLISHING_MODULES: &[&str] = &[
 ];
 
 /// The candidates among `all` (the test binary's `--list`), read from the suite's sources.
-pub fn candidates(testsuite: &Path, all: &BTreeSet<String>) -> Result<BTreeSet<String>, String> {
+pub(super) fn candidates(
+    testsuite: &Path,
+    all: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
     let mut by_module: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for name in all {
         if let Some((module, _)) = name.rsplit_once("::") {

@@ -12,27 +12,28 @@ use std::fs;
 use std::path::Path;
 
 /// What `cargo gantry` replaces.
-pub const GANTRY_COMMANDS: [&str; 6] = ["package", "publish", "login", "logout", "yank", "owner"];
+pub(super) const GANTRY_COMMANDS: [&str; 6] =
+    ["package", "publish", "login", "logout", "yank", "owner"];
 
 /// Bumped when the script's behaviour or log format changes (part of the baseline cache key).
-pub const SHIM_VERSION: u32 = 1;
+pub(super) const SHIM_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mode {
+pub(super) enum Mode {
     /// Everything goes to the real cargo: the baseline.
     Cargo,
     /// The six publishing commands go to cargo-gantry.
     Gantry,
 }
 
-pub struct ShimPaths<'a> {
+pub(super) struct ShimPaths<'a> {
     pub real_cargo: &'a Path,
     pub gantry: &'a Path,
     pub log: &'a Path,
 }
 
 /// Writes the shim over `at` (atomically, so a half-written script is never run).
-pub fn install(at: &Path, mode: Mode, paths: &ShimPaths) -> Result<(), String> {
+pub(super) fn install(at: &Path, mode: Mode, paths: &ShimPaths) -> Result<(), String> {
     let script = script(mode, paths)?;
     let tmp = at.with_extension("shim-tmp");
     fs::write(&tmp, script).map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -103,14 +104,14 @@ printf '%s\t%s\t%s\t%s\n' "${{HOME:-}}" "$PWD" "$sub" "$nightly" >> "$log"
 
 /// What one test made "cargo" do.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Calls {
+pub(super) struct Calls {
     pub subcommands: BTreeSet<String>,
     /// It passed `-Z…` or masqueraded as nightly cargo.
     pub nightly: bool,
 }
 
 impl Calls {
-    pub fn runs_gantry_command(&self) -> bool {
+    pub(super) fn runs_gantry_command(&self) -> bool {
         GANTRY_COMMANDS
             .iter()
             .any(|c| self.subcommands.contains(*c))
@@ -120,7 +121,10 @@ impl Calls {
 /// Reads a shim log and attributes every call to the test whose scratch directory
 /// (`<tmp>/cit/testsuite/<module…>/<fn>/`, cargo-test-support's layout) holds its `HOME` or its
 /// working directory. Calls that belong to no known test are ignored.
-pub fn read_log(log: &Path, tests: &BTreeSet<String>) -> Result<BTreeMap<String, Calls>, String> {
+pub(super) fn read_log(
+    log: &Path,
+    tests: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Calls>, String> {
     let text = match fs::read_to_string(log) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

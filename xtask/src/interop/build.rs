@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const KELLNR_VERSION: &str = "6.13.0";
+pub(super) const KELLNR_VERSION: &str = "6.13.0";
 /// The features the issue asks for: system OpenSSL instead of a vendored build.
 const FEATURES: [&str; 3] = ["--no-default-features", "--features", "openssl"];
 
 /// The kellnr binary, built first if it is not there yet.
-pub fn ensure(repo: &Path) -> Result<PathBuf, String> {
+pub(super) fn ensure(repo: &Path) -> Result<PathBuf, String> {
     let base = repo.join("target/interop");
     let root = base.join("kellnr");
     let bin = root.join("bin/kellnr");

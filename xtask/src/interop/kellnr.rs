@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Kellnr {
+pub(super) struct Kellnr {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
 }
 
-pub struct Answer {
+pub(super) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -23,7 +23,7 @@ pub struct Answer {
 
 impl Kellnr {
     /// Starts `bin` with its data in `dir` on a free port; waits until it answers.
-    pub fn start(bin: &Path, dir: &Path) -> Result<Kellnr, String> {
+    pub(super) fn start(bin: &Path, dir: &Path) -> Result<Kellnr, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -78,17 +78,17 @@ impl Kellnr {
         }
     }
 
-    pub fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("kellnr.log")).unwrap_or_default()
     }
 
     /// kellnr's sparse index.
-    pub fn index_url(&self) -> String {
+    pub(super) fn index_url(&self) -> String {
         format!("sparse+http://127.0.0.1:{}/api/v1/crates/", self.port)
     }
 
     /// One HTTP/1.1 request (JSON body if any), answered in full.
-    pub fn request(
+    pub(super) fn request(
         &self,
         method: &str,
         path: &str,
@@ -119,7 +119,7 @@ impl Kellnr {
     }
 
     /// A session cookie for admin/admin.
-    pub fn admin_session(&self) -> Result<String, String> {
+    pub(super) fn admin_session(&self) -> Result<String, String> {
         let a = self.request(
             "POST",
             "/api/v1/auth/login",
@@ -145,7 +145,7 @@ impl Kellnr {
     }
 
     /// A new API token for the user of `session`.
-    pub fn token(&self, session: &str, name: &str) -> Result<String, String> {
+    pub(super) fn token(&self, session: &str, name: &str) -> Result<String, String> {
         let a = self.request(
             "POST",
             "/api/v1/users/me/tokens",
@@ -161,7 +161,7 @@ impl Kellnr {
     }
 
     /// A user that is not an admin (to add as an owner).
-    pub fn add_user(&self, session: &str, name: &str) -> Result<(), String> {
+    pub(super) fn add_user(&self, session: &str, name: &str) -> Result<(), String> {
         let body =
             format!(r#"{{"name":"{name}","pwd1":"pw-{name}-0123","pwd2":"pw-{name}-0123"}}"#);
         for path in ["/api/v1/users", "/api/v1/users/"] {

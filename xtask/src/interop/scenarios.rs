@@ -24,7 +24,7 @@ enum Dir {
     Scratch,
 }
 
-pub struct Step {
+pub(super) struct Step {
     pub name: &'static str,
     dir: Dir,
     args: &'static [&'static str],
@@ -41,7 +41,7 @@ const fn step(name: &'static str, dir: Dir, args: &'static [&'static str]) -> St
     }
 }
 
-pub const STEPS: &[Step] = &[
+pub(super) const STEPS: &[Step] = &[
     step(
         "publish single crate",
         Dir::Solo,
@@ -112,14 +112,14 @@ pub const STEPS: &[Step] = &[
 ];
 
 /// One tool's side: its kellnr, token and files.
-pub struct Side<'a> {
+pub(super) struct Side<'a> {
     pub tool: Tool,
     pub kellnr: &'a Kellnr,
     pub token: String,
     pub dir: PathBuf,
 }
 
-pub struct Outcome {
+pub(super) struct Outcome {
     pub code: Option<i32>,
     pub stderr: String,
     pub stdout: String,
@@ -127,7 +127,7 @@ pub struct Outcome {
 
 impl Side<'_> {
     /// Writes the packages and the `CARGO_HOME` this side's steps use.
-    pub fn prepare(&self) -> Result<(), String> {
+    pub(super) fn prepare(&self) -> Result<(), String> {
         let w = |p: PathBuf, text: String| -> Result<(), String> {
             std::fs::create_dir_all(p.parent().unwrap_or(Path::new(".")))
                 .and_then(|()| std::fs::write(&p, text))
@@ -184,7 +184,7 @@ impl Side<'_> {
         }
     }
 
-    pub fn run(&self, tools: &Tools, step: &Step) -> Result<Outcome, String> {
+    pub(super) fn run(&self, tools: &Tools, step: &Step) -> Result<Outcome, String> {
         let mut cmd = command(tools, self.tool);
         cmd.args(step.args)
             .current_dir(self.cwd(step.dir))
@@ -274,7 +274,7 @@ fn command(tools: &Tools, tool: Tool) -> Command {
 }
 
 /// How the two outputs compare, in a few words for the table.
-pub fn verdict(c: &Outcome, g: &Outcome) -> &'static str {
+pub(super) fn verdict(c: &Outcome, g: &Outcome) -> &'static str {
     if c.code == g.code && c.stderr == g.stderr && c.stdout == g.stdout {
         return "identical";
     }

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::remote::{self, Remote};
 use crate::shell::Shell;
 
-pub fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
+pub(crate) fn run(args: &LoginArgs, shell: &Shell) -> anyhow::Result<()> {
     if args.token.is_some() {
         shell.warning(
             "`cargo login <token>` is deprecated in favor of reading `<token>` from stdin",

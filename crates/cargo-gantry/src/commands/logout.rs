@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::remote;
 use crate::shell::Shell;
 
-pub fn run(args: &LogoutArgs, shell: &Shell) -> anyhow::Result<()> {
+pub(crate) fn run(args: &LogoutArgs, shell: &Shell) -> anyhow::Result<()> {
     let ctx = Context::new(&args.global)?;
     let auth = remote::auth_for(&ctx, args.registry.as_deref(), shell)?;
     if !auth.logout()? {

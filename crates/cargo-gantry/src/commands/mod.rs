@@ -1,8 +1,8 @@
 //! One module per `cargo gantry` command.
 
-pub mod login;
-pub mod logout;
-pub mod owner;
-pub mod package;
-pub mod publish;
-pub mod yank;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod owner;
+pub(crate) mod package;
+pub(crate) mod publish;
+pub(crate) mod yank;

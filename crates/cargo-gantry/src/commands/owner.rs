@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::remote::{self, Remote};
 use crate::shell::Shell;
 
-pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
+pub(crate) fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
     let ctx = Context::new(&args.global)?;
     // `--registry`/`--index`/`registry.default` are checked as arguments, before anything is read.
     ctx.registry_request(args.registry.as_deref(), args.index.as_deref())?;
@@ -71,7 +71,7 @@ pub fn run(args: &OwnerArgs, shell: &Shell) -> anyhow::Result<()> {
 }
 
 /// The package in the current directory, for commands whose crate argument is optional.
-pub fn current_package(ctx: &Context) -> anyhow::Result<String> {
+pub(crate) fn current_package(ctx: &Context) -> anyhow::Result<String> {
     let manifest = ctx.manifest_path(&ManifestArgs::default())?;
     let ws = load_workspace(&manifest).map_err(|e| anyhow!(e))?;
     ws.members

@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::shell::Shell;
 use crate::yanked::YankCheck;
 
-pub fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
+pub(crate) fn run(args: &PackageArgs, shell: &Shell) -> anyhow::Result<()> {
     if args.message_format.is_some() {
         bail!(
             "the `--message-format` flag is unstable, and only available on the nightly channel of Cargo, but this is the `stable` channel\nSee https://doc.rust-lang.org/book/appendix-07-nightly-rust.html for more information about Rust release channels.\nSee https://github.com/rust-lang/cargo/issues/15353 for more information about the `--message-format` flag."

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::remote::{self, Remote};
 use crate::shell::Shell;
 
-pub fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
+pub(crate) fn run(args: &YankArgs, shell: &Shell) -> anyhow::Result<()> {
     // Arguments first, as cargo checks them: nothing is read or fetched for a bad command line.
     let (krate, version) = resolve_args(args.krate.as_deref(), args.version.as_deref())?;
     let version = version.to_owned();

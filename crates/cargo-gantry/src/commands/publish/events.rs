@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-pub struct Events {
+pub(crate) struct Events {
     enabled: bool,
 }
 
 impl Events {
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         Events { enabled }
     }
 
@@ -21,7 +21,7 @@ impl Events {
     }
 
     /// `packaged`, `verified`, `skipped`, `uploaded`, `confirmed`.
-    pub fn step(
+    pub(crate) fn step(
         &self,
         event: &str,
         krate: &str,
@@ -39,7 +39,7 @@ impl Events {
     }
 
     /// A crate that did not make it: `failed` (with the reason) or `not-attempted` (with why).
-    pub fn settled_badly(&self, event: &str, krate: &str, version: &str, message: &str) {
+    pub(crate) fn settled_badly(&self, event: &str, krate: &str, version: &str, message: &str) {
         self.emit(serde_json::json!({
             "event": event,
             "crate": krate,
@@ -49,7 +49,7 @@ impl Events {
     }
 
     /// The whole plan, before any slow work: every crate with its registry state and action.
-    pub fn plan(&self, registry: &str, crates: Vec<serde_json::Value>) {
+    pub(crate) fn plan(&self, registry: &str, crates: Vec<serde_json::Value>) {
         self.emit(serde_json::json!({
             "event": "plan",
             "registry": registry,
@@ -58,7 +58,7 @@ impl Events {
     }
 
     /// The last line: what happened to every planned crate, and whether the run succeeded.
-    pub fn summary(&self, summary: serde_json::Value) {
+    pub(crate) fn summary(&self, summary: serde_json::Value) {
         let mut value = summary;
         if let Some(obj) = value.as_object_mut() {
             obj.insert("event".into(), "summary".into());
@@ -66,7 +66,7 @@ impl Events {
         self.emit(value);
     }
 
-    pub fn warning(&self, krate: Option<(&str, &str)>, message: &str) {
+    pub(crate) fn warning(&self, krate: Option<(&str, &str)>, message: &str) {
         self.emit(serde_json::json!({
             "event": "warning",
             "crate": krate.map(|k| k.0),
@@ -75,7 +75,7 @@ impl Events {
         }));
     }
 
-    pub fn error(&self, message: &str) {
+    pub(crate) fn error(&self, message: &str) {
         self.emit(serde_json::json!({ "event": "error", "message": message }));
     }
 }

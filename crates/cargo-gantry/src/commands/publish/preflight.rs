@@ -41,7 +41,7 @@ use crate::shell::Shell;
 
 /// One finding, naming the crate (when it is about one), what is wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(super) struct Problem {
     pub krate: Option<(String, String)>,
     pub message: String,
     pub help: Option<String>,
@@ -61,7 +61,7 @@ impl Problem {
     }
 
     /// `name v1.0.0: message` plus cargo's `= help:` footer.
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut out = match &self.krate {
             Some((n, v)) => format!("{n} v{v}: {}", self.message),
             None => self.message.clone(),
@@ -74,7 +74,7 @@ impl Problem {
     }
 }
 
-pub struct PreflightInput<'a> {
+pub(super) struct PreflightInput<'a> {
     pub ws: &'a Workspace,
     /// Only those that will be uploaded (not identical-skipped).
     pub crates: &'a [PackagedCrate],
@@ -93,7 +93,7 @@ pub struct PreflightInput<'a> {
 
 /// Problems stop a publish; warnings are advice (rate-limit waits, checks that could not be made).
 #[derive(Debug, Default)]
-pub struct Preflight {
+pub(super) struct Preflight {
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
     /// Why a check could not be made, said by a dry run only: a real publish goes on exactly as
@@ -105,7 +105,7 @@ pub struct Preflight {
 
 /// Whose publish rules a registry applies, as far as this client can know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rules {
+pub(super) enum Rules {
     /// crates.io itself.
     CratesIo,
     /// A registry whose `config.json` advertises crates.io's rules (gantry-registry).
@@ -115,7 +115,7 @@ pub enum Rules {
 }
 
 impl Rules {
-    pub fn of(remote: &Remote) -> Rules {
+    pub(super) fn of(remote: &Remote) -> Rules {
         // crates.io stood in for by cargo's test hook is a test registry, not crates.io: its rules
         // are unknown here, as cargo's test suite expects of every check cargo does not make.
         if remote.target.is_crates_io()
@@ -164,7 +164,7 @@ struct Upload<'a> {
     exists: Option<bool>,
 }
 
-pub fn check_all(input: &PreflightInput) -> Preflight {
+pub(super) fn check_all(input: &PreflightInput) -> Preflight {
     let mut out = Preflight::default();
     let mut index = IndexCache::default();
     let mut uploads = Vec::new();
@@ -448,7 +448,7 @@ impl IndexCache {
 }
 
 /// Warnings first, then each problem as an `error:` line.
-pub fn report(found: &Preflight, dry_run: bool, shell: &Shell) {
+pub(super) fn report(found: &Preflight, dry_run: bool, shell: &Shell) {
     let unchecked = found.unchecked.iter().filter(|_| dry_run);
     for w in found.warnings.iter().chain(unchecked) {
         shell.warning(&w.render());

@@ -6,13 +6,13 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Progress {
+pub(super) struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
     /// A bar of `total` crates when stderr is a terminal and output is not quiet, else a hidden one.
-    pub fn new(total: usize, enabled: bool) -> Progress {
+    pub(super) fn new(total: usize, enabled: bool) -> Progress {
         let shown = enabled && total > 1 && std::io::stderr().is_terminal();
         let bar = if shown {
             let bar = ProgressBar::with_draw_target(
@@ -33,22 +33,22 @@ impl Progress {
     }
 
     /// Runs `f` (which prints) with the bar cleared, then redraws it.
-    pub fn print<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(super) fn print<R>(&self, f: impl FnOnce() -> R) -> R {
         self.bar.suspend(f)
     }
 
     /// One more crate settled (confirmed, failed or given up).
-    pub fn settled(&self) {
+    pub(super) fn settled(&self) {
         self.bar.inc(1);
     }
 
-    pub fn message(&self, uploading: usize, waiting: usize) {
+    pub(super) fn message(&self, uploading: usize, waiting: usize) {
         self.bar.set_message(format!(
             "{uploading} uploading, {waiting} waiting for the index"
         ));
     }
 
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

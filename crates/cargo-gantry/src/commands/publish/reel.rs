@@ -11,14 +11,14 @@ use crate::shell::Shell;
 
 /// One line of an upload's story.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
+pub(super) enum Line {
     Status(&'static str, String),
     Warning(String),
     Note(String),
 }
 
 impl Line {
-    pub fn print(&self, shell: &Shell) {
+    pub(super) fn print(&self, shell: &Shell) {
         match self {
             Line::Status(word, msg) => shell.status(word, msg),
             Line::Warning(msg) => shell.warning(msg),
@@ -29,7 +29,7 @@ impl Line {
 
 /// Uploads (by index) whose lines are being shown or held, in start order.
 #[derive(Debug, Default)]
-pub struct Reel {
+pub(super) struct Reel {
     order: VecDeque<usize>,
     held: BTreeMap<usize, Vec<Line>>,
     ended: BTreeSet<usize>,
@@ -37,7 +37,7 @@ pub struct Reel {
 
 impl Reel {
     /// An upload starts: its lines come after those of every upload started before it.
-    pub fn begin(&mut self, i: usize) {
+    pub(super) fn begin(&mut self, i: usize) {
         if !self.order.contains(&i) {
             self.order.push_back(i);
         }
@@ -45,7 +45,7 @@ impl Reel {
 
     /// `line` of upload `i`; `last` when the attempt is over (answered, failed, or to be retried).
     /// Returns the lines that may be shown now, in order.
-    pub fn line(&mut self, i: usize, line: Option<Line>, last: bool) -> Vec<Line> {
+    pub(super) fn line(&mut self, i: usize, line: Option<Line>, last: bool) -> Vec<Line> {
         if !self.order.contains(&i) {
             return line.into_iter().collect();
         }

@@ -7,13 +7,14 @@ use anyhow::bail;
 use gantry_package::PackagedCrate;
 use gantry_package::Reporter;
 
+use gantry_publish::plan::RegistryState;
+use gantry_publish::schedule::Outcome;
+
 use super::events::Events;
-use super::plan::RegistryState;
-use super::upload::Outcome;
 use crate::shell::Shell;
 
 /// Prints each crate's registry state and what will happen to it, and the `plan` event.
-pub fn show_plan(
+pub(super) fn show_plan(
     crates: &[PackagedCrate],
     states: &[RegistryState],
     registry: &str,
@@ -57,7 +58,7 @@ pub fn show_plan(
 }
 
 /// The final summary; `Ok` only when every planned crate is in the index with our checksum.
-pub fn report(
+pub(super) fn report(
     crates: &[PackagedCrate],
     states: &[RegistryState],
     to_upload: &[usize],

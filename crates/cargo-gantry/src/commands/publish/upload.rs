@@ -17,32 +17,24 @@ use gantry_client::webapi::{ApiError, PublishWarnings, WebApi};
 use gantry_package::Reporter;
 use gantry_package::workspace::Workspace;
 use gantry_package::{PackagedCrate, pkg_id};
+use gantry_publish::journal::{Journal, Step};
+use gantry_publish::schedule::{
+    self, Body, Bucket, Outcome, Retry, Schedule, SlotSpec, State, UploadFailure,
+};
 
 use super::events::Events;
-use super::join_list;
-use super::journal::{Journal, Step};
+use super::messages::{self as msg, label};
 use super::progress::Progress;
 use super::reel::{Line, Reel};
 use crate::metadata::{self, RegistryContext};
 use crate::remote::Remote;
 use crate::shell::Shell;
 
-/// How often one crate's upload is attempted after failures whose outcome is unknown.
-const MAX_ATTEMPTS: u32 = 5;
-/// How many 429 answers one crate may get before the run gives up on it (a re-run resumes).
-const MAX_RATE_LIMITED: u32 = 10;
-/// Upper bound on a single `Retry-After` wait.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-/// Index polls start fast (a strongly consistent registry shows a version at once) and slow down.
-const FIRST_POLL: Duration = Duration::from_millis(50);
-const MAX_POLL: Duration = Duration::from_secs(1);
-/// A git index is polled as cargo polls every index: each poll is a fetch, once a second.
-const GIT_POLL: Duration = Duration::from_secs(1);
 /// How long a crate uploaded by an earlier run, but never confirmed, is looked for in the index
 /// before it is sent again.
 const RECHECK_WAIT: Duration = Duration::from_secs(10);
 
-pub struct Plan<'a> {
+pub(super) struct Plan<'a> {
     /// The crates to upload (identical ones already left out), in packaging order.
     pub crates: &'a [PackagedCrate],
     /// Whether the registry already knows each crate's name (index `crates` order).
@@ -62,67 +54,51 @@ pub struct Plan<'a> {
     pub ws: &'a Workspace,
 }
 
-/// What became of one crate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Confirmed,
-    /// Uploaded; not waited for (`publish.timeout = 0`).
-    Uploaded,
-    /// Uploaded, but the index did not show it in time.
-    TimedOut,
-    Failed(String),
-    NotAttempted(String),
-    DryRun,
+impl Plan<'_> {
+    /// The schedule's view of each crate: its bucket, and its dependencies among the crates to
+    /// upload (a dependency not being uploaded is identical-skipped or not selected: it is there).
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        let slot_of = |member: usize| self.crates.iter().position(|c| c.member == member);
+        self.crates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| SlotSpec {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                bucket: if self.name_known.get(i).copied().unwrap_or(false) {
+                    Bucket::NewVersion
+                } else {
+                    Bucket::NewCrate
+                },
+                deps: self
+                    .edges
+                    .iter()
+                    .filter(|(a, _)| *a == c.member)
+                    .filter_map(|(_, b)| slot_of(*b))
+                    .collect(),
+                recheck: self.recheck.contains(&i),
+            })
+            .collect()
+    }
 }
 
-fn label(c: &PackagedCrate) -> String {
-    format!("{} v{}", c.name, c.version)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Bucket {
-    NewCrate,
-    NewVersion,
-}
-
-enum St {
-    Waiting,
-    /// Sent again no earlier than this.
-    RetryAt(Instant),
-    InFlight,
-    /// In the registry's hands; poll the index until `deadline`.
-    Unconfirmed {
-        deadline: Instant,
-        next_poll: Instant,
-        polls: u32,
-        /// An earlier run's upload being looked for: on timeout, send it.
-        recheck: bool,
-    },
-    Done(Outcome),
-}
-
-struct Sched<'a, 'p> {
+/// Drives the uploads of one run.
+struct Driver<'a, 'p> {
     plan: &'a Plan<'p>,
     shell: &'a Shell,
     events: &'a Events,
     journal: &'a Journal<'a>,
     progress: &'a Progress,
     registry: String,
-    st: Vec<St>,
-    attempts: Vec<u32>,
-    limited: Vec<u32>,
-    started: Vec<Option<Instant>>,
-    bodies: Vec<Option<Body>>,
-    paused: Vec<(Bucket, Instant)>,
+    sched: Schedule,
     announced: Vec<usize>,
     reel: Reel,
 }
 
+/// One upload's answer, for slot `.0`.
 type Answer = (usize, Result<PublishWarnings, ApiError>);
-/// A crate's upload: metadata JSON and `.crate` bytes, built once, shared by retries.
-type Body = (Arc<Vec<u8>>, Arc<Vec<u8>>);
 
-pub fn run(
+pub(super) fn run(
     plan: &Plan,
     shell: &Shell,
     events: &Events,
@@ -135,56 +111,34 @@ pub fn run(
             .iter()
             .map(|c| {
                 shell.status("Uploading", &pkg_id(&plan.ws.members[c.member]));
-                shell.warning("aborting upload due to dry run");
+                shell.warning(msg::DRY_RUN_ABORT);
                 Outcome::DryRun
             })
             .collect();
     }
-    let n = plan.crates.len();
-    let now = Instant::now();
-    let st = (0..n)
-        .map(|i| {
-            if plan.recheck.contains(&i) {
-                St::Unconfirmed {
-                    deadline: now + plan.wait.min(RECHECK_WAIT),
-                    next_poll: now,
-                    polls: 0,
-                    recheck: true,
-                }
-            } else {
-                St::Waiting
-            }
-        })
-        .collect();
-    let mut s = Sched {
+    let sched = Schedule::new(
+        plan.slot_specs(),
+        Instant::now(),
+        plan.wait.min(RECHECK_WAIT),
+    );
+    let mut d = Driver {
         plan,
         shell,
         events,
         journal,
         progress,
         registry: plan.remote.target.display().to_owned(),
-        st,
-        attempts: vec![0; n],
-        limited: vec![0; n],
-        started: vec![None; n],
-        bodies: vec![None; n],
-        paused: Vec::new(),
+        sched,
         announced: Vec::new(),
         reel: Reel::default(),
     };
-    plan.remote.runtime.block_on(s.drive());
+    plan.remote.runtime.block_on(d.drive());
     progress.finish();
-    s.st.into_iter()
-        .map(|st| match st {
-            St::Done(o) => o,
-            // `drive` only returns once every crate is settled.
-            _ => Outcome::NotAttempted("the scheduler stopped early".into()),
-        })
-        .collect()
+    d.sched.into_outcomes()
 }
 
-impl Sched<'_, '_> {
-    fn c(&self, i: usize) -> &PackagedCrate {
+impl Driver<'_, '_> {
+    fn krate(&self, i: usize) -> &PackagedCrate {
         &self.plan.crates[i]
     }
 
@@ -200,39 +154,14 @@ impl Sched<'_, '_> {
         }
     }
 
-    /// Member indices whose crates count as available to dependents.
-    fn available(&self, member: usize) -> bool {
-        match self.plan.crates.iter().position(|c| c.member == member) {
-            // Not in the upload list: identical-skipped or not selected; either way it is there.
-            None => true,
-            Some(j) => matches!(
-                self.st[j],
-                St::Done(Outcome::Confirmed) | St::Done(Outcome::Uploaded)
-            ),
-        }
-    }
-
-    fn deps(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let member = self.c(i).member;
-        self.plan
-            .edges
-            .iter()
-            .filter(move |(a, _)| *a == member)
-            .map(|(_, b)| *b)
-    }
-
-    fn bucket(&self, i: usize) -> Bucket {
-        if self.plan.name_known.get(i).copied().unwrap_or(false) {
-            Bucket::NewVersion
-        } else {
-            Bucket::NewCrate
-        }
-    }
-
     fn settle(&mut self, i: usize, outcome: Outcome) {
         self.show(i, None, true);
         let c = &self.plan.crates[i];
-        let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
+        let took = self
+            .sched
+            .started(i)
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
         match &outcome {
             Outcome::Confirmed => {
                 self.events
@@ -242,9 +171,8 @@ impl Sched<'_, '_> {
             }
             Outcome::Uploaded => {}
             Outcome::TimedOut => {
-                let msg = "uploaded, but not yet visible in the index";
                 self.events
-                    .settled_badly("timed-out", &c.name, &c.version, msg);
+                    .settled_badly("timed-out", &c.name, &c.version, msg::TIMED_OUT_EVENT);
             }
             Outcome::Failed(why) => {
                 self.events
@@ -260,82 +188,25 @@ impl Sched<'_, '_> {
             }
             Outcome::DryRun => {}
         }
-        self.st[i] = St::Done(outcome);
+        self.sched.settle(i, outcome);
         self.progress.settled();
     }
 
     /// Crates waiting on a dependency that will not arrive in this run are not attempted.
     fn give_up_on_orphans(&mut self) {
-        loop {
-            let mut changed = false;
-            for i in 0..self.st.len() {
-                if !matches!(self.st[i], St::Waiting | St::RetryAt(_)) {
-                    continue;
-                }
-                let dead = self.deps(i).find(|&m| {
-                    self.plan
-                        .crates
-                        .iter()
-                        .position(|c| c.member == m)
-                        .is_some_and(|j| {
-                            matches!(
-                                self.st[j],
-                                St::Done(
-                                    Outcome::Failed(_)
-                                        | Outcome::TimedOut
-                                        | Outcome::NotAttempted(_)
-                                )
-                            )
-                        })
-                });
-                if let Some(m) = dead {
-                    let why = format!(
-                        "its dependency `{}` was not published in this run",
-                        self.plan.ws.members[m].name
-                    );
-                    self.settle(i, Outcome::NotAttempted(why));
-                    changed = true;
-                }
-            }
-            if !changed {
-                return;
-            }
+        for (i, dep) in self.sched.orphans() {
+            let name = &self.plan.ws.members[self.krate(dep).member].name;
+            let why = msg::dependency_not_published(name);
+            self.settle(i, Outcome::NotAttempted(why));
         }
-    }
-
-    fn in_flight(&self) -> usize {
-        self.st.iter().filter(|s| matches!(s, St::InFlight)).count()
-    }
-
-    fn ready(&self, now: Instant) -> Vec<usize> {
-        let mut ready: Vec<usize> = (0..self.st.len())
-            .filter(|&i| match self.st[i] {
-                St::Waiting => true,
-                St::RetryAt(at) => at <= now,
-                _ => false,
-            })
-            .filter(|&i| self.deps(i).all(|m| self.available(m)))
-            .filter(|&i| {
-                let b = self.bucket(i);
-                !self
-                    .paused
-                    .iter()
-                    .any(|(pb, until)| *pb == b && *until > now)
-            })
-            .collect();
-        ready.sort_by(|&a, &b| {
-            let (ca, cb) = (self.c(a), self.c(b));
-            (&ca.name, &ca.version).cmp(&(&cb.name, &cb.version))
-        });
-        ready
     }
 
     /// Builds the request body once per crate; a failure here is the crate's failure.
     fn body(&mut self, i: usize) -> Result<Body, String> {
-        if let Some(b) = &self.bodies[i] {
+        if let Some(b) = self.sched.body(i) {
             return Ok(b.clone());
         }
-        let c = self.c(i);
+        let c = self.krate(i);
         let build = || -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
             let krate = metadata::new_crate(
                 &c.tmp_path,
@@ -351,58 +222,50 @@ impl Sched<'_, '_> {
         };
         let (json, tarball) =
             build().map_err(|e| format!("{:#}", e.context(self.failed_msg(i))))?;
-        let pair = (Arc::new(json), Arc::new(tarball));
-        self.bodies[i] = Some(pair.clone());
-        Ok(pair)
+        let body = Body {
+            metadata: Arc::new(json),
+            tarball: Arc::new(tarball),
+        };
+        self.sched.keep_body(i, body.clone());
+        Ok(body)
     }
 
     fn failed_msg(&self, i: usize) -> String {
-        let c = self.c(i);
-        format!(
-            "failed to publish {} v{} to registry at {}",
-            c.name, c.version, self.plan.api_url
-        )
+        msg::failed_to_publish(self.krate(i), self.plan.api_url)
     }
 
     fn start(&mut self, i: usize, set: &mut tokio::task::JoinSet<Answer>) {
-        let (json, tarball) = match self.body(i) {
+        let body = match self.body(i) {
             Ok(b) => b,
             Err(e) => return self.settle(i, Outcome::Failed(e)),
         };
-        let c = self.c(i);
+        let c = self.krate(i);
         let id = pkg_id(&self.plan.ws.members[c.member]);
         self.reel.begin(i);
         // `Uploading` before the credential provider is asked for the publish token, as cargo.
         self.show(i, Some(Line::Status("Uploading", id)), false);
-        let c = self.c(i);
+        let c = self.krate(i);
         let token = match (self.plan.token)(c) {
             Ok(t) => t,
             Err(e) => {
-                let msg = chain(self.failed_msg(i), e);
+                let msg = msg::chain(self.failed_msg(i), e);
                 return self.settle(i, Outcome::Failed(msg));
             }
         };
-        self.started[i].get_or_insert_with(Instant::now);
-        self.attempts[i] += 1;
-        self.st[i] = St::InFlight;
+        self.sched.start(i, Instant::now());
         let api = WebApi::new(
             self.plan.remote.client.clone(),
             self.plan.api_url,
             Some(token),
         );
-        set.spawn(async move { (i, api.publish(&json, &tarball).await) });
+        set.spawn(async move { (i, api.publish(&body.metadata, &body.tarball).await) });
     }
 
     async fn our_checksum_listed(&self, i: usize) -> Result<bool, String> {
-        let c = self.c(i);
+        let c = self.krate(i);
         match self.plan.remote.index.find(&c.name, &c.version).await {
             Ok(Some(e)) if e.cksum == c.checksum => Ok(true),
-            Ok(Some(e)) => Err(format!(
-                "{} is in the index with a different checksum ({}, ours {}); it was published from other sources",
-                label(c),
-                e.cksum,
-                c.checksum
-            )),
+            Ok(Some(e)) => Err(msg::listed_with_other_checksum(c, &e.cksum)),
             Ok(None) => Ok(false),
             // An index hiccup is not an answer; treat as "not seen yet".
             Err(_) => Ok(false),
@@ -410,17 +273,20 @@ impl Sched<'_, '_> {
     }
 
     fn uploaded(&mut self, i: usize, response: &PublishWarnings) {
-        let c = self.c(i);
-        let label = label(c);
+        let c = self.krate(i);
         let (name, version) = (c.name.clone(), c.version.clone());
         for w in response.messages() {
             self.events.warning(Some((&name, &version)), &w);
             self.show(i, Some(Line::Warning(w)), false);
         }
-        let uploaded = format!("{label} to registry `{}`", self.registry);
+        let uploaded = msg::uploaded(self.krate(i), &self.registry);
         self.show(i, Some(Line::Status("Uploaded", uploaded)), true);
-        let c = self.c(i);
-        let took = self.started[i].map(|t| t.elapsed()).unwrap_or_default();
+        let c = self.krate(i);
+        let took = self
+            .sched
+            .started(i)
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
         self.events
             .step("uploaded", &c.name, &c.version, Some(&c.checksum), took);
         self.journal
@@ -428,13 +294,7 @@ impl Sched<'_, '_> {
         if self.plan.wait.is_zero() {
             self.settle(i, Outcome::Uploaded);
         } else {
-            let now = Instant::now();
-            self.st[i] = St::Unconfirmed {
-                deadline: now + self.plan.wait,
-                next_poll: now,
-                polls: 0,
-                recheck: false,
-            };
+            self.sched.await_index(i, Instant::now(), self.plan.wait);
         }
     }
 
@@ -443,18 +303,15 @@ impl Sched<'_, '_> {
             Ok(r) => return self.uploaded(i, &r),
             Err(e) => e,
         };
-        let c = self.c(i).clone();
+        let c = self.krate(i).clone();
         // After an unknown outcome (now or earlier), a refusal may just mean an earlier try landed;
         // a 2xx whose body cannot be read (a proxy's HTML page) may have landed too.
-        if err.outcome_unknown() || err.unreadable_success() || self.attempts[i] > 1 {
+        if err.outcome_unknown() || err.unreadable_success() || self.sched.attempts(i) > 1 {
             // A failed fetch is no answer either way; the look below then says "not listed".
             let _ = self.plan.remote.index.refresh().await;
             match self.our_checksum_listed(i).await {
                 Ok(true) => {
-                    let note = format!(
-                        "the registry answered with an error, but {} is in the index with this checksum",
-                        label(&c)
-                    );
+                    let note = msg::landed_despite_error(&c);
                     self.show(i, Some(Line::Note(note)), false);
                     return self.uploaded(i, &PublishWarnings::default());
                 }
@@ -462,74 +319,49 @@ impl Sched<'_, '_> {
                 Err(e) => return self.settle(i, Outcome::Failed(e)),
             }
         }
-        let now = Instant::now();
-        let rate_limited = err.status() == Some(429);
-        let give_up = if rate_limited {
-            self.limited[i] += 1;
-            self.attempts[i] -= 1;
-            // A registry that asks for a longer wait than the publish timeout (the time the user
-            // agreed to wait for the index, 60 s by default) is not waited for: the run stops as
-            // cargo's does, and a re-run resumes where this one stopped.
-            self.limited[i] >= MAX_RATE_LIMITED
-                || err.retry_after().is_some_and(|d| d > self.plan.wait)
-        } else {
-            !err.outcome_unknown() || self.attempts[i] >= MAX_ATTEMPTS
+        let failure = UploadFailure {
+            rate_limited: err.status() == Some(429),
+            outcome_unknown: err.outcome_unknown(),
+            retry_after: err.retry_after(),
         };
-        if give_up {
-            let msg = chain(self.failed_msg(i), err);
+        let Retry::After(delay) =
+            self.sched
+                .upload_failed(i, &failure, self.plan.wait, Instant::now())
+        else {
+            let msg = msg::chain(self.failed_msg(i), err);
             return self.settle(i, Outcome::Failed(msg));
-        }
-        let delay = delay_for(&err, self.attempts[i].max(1));
-        let why = if rate_limited {
-            let bucket = self.bucket(i);
-            let until = now + delay;
-            match self.paused.iter_mut().find(|(b, _)| *b == bucket) {
-                Some((_, u)) => *u = (*u).max(until),
-                None => self.paused.push((bucket, until)),
-            }
-            let kind = match bucket {
+        };
+        let why = if failure.rate_limited {
+            msg::rate_limited(match self.sched.bucket(i) {
                 Bucket::NewCrate => "new crates",
                 Bucket::NewVersion => "new versions",
-            };
-            format!("the registry is rate limiting uploads of {kind}")
+            })
         } else {
-            format!("upload failed ({})", first_line(&err))
+            msg::upload_failed(&msg::first_line(&err))
         };
-        let msg = format!(
-            "{why}; retrying {} in {}s (other uploads continue)",
-            label(&c),
-            delay.as_secs_f64().ceil() as u64
-        );
+        let msg = msg::retrying(&why, &c, delay.as_secs_f64().ceil() as u64);
         self.events.warning(Some((&c.name, &c.version)), &msg);
         self.show(i, Some(Line::Status("Waiting", msg)), true);
-        self.st[i] = St::RetryAt(now + delay);
     }
 
     /// Polls the index for every unconfirmed crate whose turn it is.
     async fn poll(&mut self) {
-        let now = Instant::now();
-        let due = self
-            .st
-            .iter()
-            .any(|s| matches!(s, St::Unconfirmed { next_poll, .. } if *next_poll <= now));
-        if due {
+        let due = self.sched.polls_due(Instant::now());
+        if !due.is_empty() {
             // One fetch of a git index serves every crate looked for; a failed one is "not yet".
             let _ = self.plan.remote.index.refresh().await;
         }
         let mut visible = Vec::new();
-        for i in 0..self.st.len() {
-            let St::Unconfirmed {
+        for i in due {
+            let State::Unconfirmed {
                 deadline,
-                next_poll,
                 polls,
                 recheck,
-            } = self.st[i]
+                ..
+            } = *self.sched.state(i)
             else {
                 continue;
             };
-            if next_poll > now {
-                continue;
-            }
             match self.our_checksum_listed(i).await {
                 Ok(true) => {
                     visible.push(i);
@@ -542,42 +374,21 @@ impl Sched<'_, '_> {
                 Ok(false) => {}
             }
             if Instant::now() < deadline {
-                let step = if self.plan.remote.index.is_git() {
-                    GIT_POLL
-                } else {
-                    (FIRST_POLL * 2u32.saturating_pow(polls.min(10))).min(MAX_POLL)
-                };
-                self.st[i] = St::Unconfirmed {
-                    deadline,
-                    next_poll: Instant::now() + step,
-                    polls: polls + 1,
-                    recheck,
-                };
+                let step = schedule::poll_interval(polls, self.plan.remote.index.is_git());
+                self.sched.poll_again(i, Instant::now() + step);
             } else if recheck {
-                let note = format!(
-                    "{} was uploaded by an earlier run but the index does not list it; sending it again",
-                    label(self.c(i))
-                );
+                let note = msg::sending_again(self.krate(i));
                 self.say(|sh| sh.note(&note));
-                self.st[i] = St::Waiting;
+                self.sched.resend(i);
             } else {
-                let msg = format!(
-                    "timed out waiting for {} to be available in registry `{}`\n  |\n  = note: the registry may have a backlog that is delaying making the crate available. The crate should be available soon.\n  = help: run the same command again to finish the publish once it is",
-                    label(self.c(i)),
-                    self.registry
-                );
+                let msg = msg::timed_out(self.krate(i), &self.registry);
                 self.say(|sh| sh.warning(&msg));
                 self.settle(i, Outcome::TimedOut);
             }
         }
         if !visible.is_empty() {
-            let mut names: Vec<String> = visible.iter().map(|&i| label(self.c(i))).collect();
-            names.sort();
-            let msg = format!(
-                "{} at registry `{}`",
-                join_list(&names, "and"),
-                self.registry
-            );
+            let labels = visible.iter().map(|&i| label(self.krate(i))).collect();
+            let msg = msg::published(labels, &self.registry);
             self.say(|sh| sh.status("Published", &msg));
             for i in visible {
                 self.settle(i, Outcome::Confirmed);
@@ -588,79 +399,31 @@ impl Sched<'_, '_> {
     /// cargo's "waiting for … to be available" note, once per set of crates waited for, when the
     /// index is all that holds things up.
     fn announce_wait(&mut self) {
-        let waiting: Vec<usize> = (0..self.st.len())
-            .filter(|&i| matches!(self.st[i], St::Unconfirmed { .. }))
-            .collect();
-        if waiting.is_empty() || waiting == self.announced || self.in_flight() > 0 {
+        let waiting = self.sched.unconfirmed();
+        if waiting.is_empty() || waiting == self.announced || self.sched.in_flight() > 0 {
             return;
         }
-        let mut names: Vec<String> = waiting.iter().map(|&i| label(self.c(i))).collect();
-        names.sort();
-        let list = join_list(&names, "or");
-        let remaining = self
-            .st
-            .iter()
-            .filter(|s| matches!(s, St::Waiting | St::RetryAt(_)))
-            .count();
-        let registry = &self.registry;
-        let msg = if remaining == 0 {
-            format!(
-                "waiting for {list} to be available at registry `{registry}`\nhelp: you may press ctrl-c to skip waiting; the {} available shortly",
-                if waiting.len() == 1 {
-                    "crate should be"
-                } else {
-                    "crates should be"
-                }
-            )
-        } else {
-            format!(
-                "waiting for {list} to be available at registry `{registry}`.\n      {remaining} remaining crate{} to be published",
-                if remaining == 1 { "" } else { "s" }
-            )
-        };
+        let labels = waiting.iter().map(|&i| label(self.krate(i))).collect();
+        let msg = msg::waiting_for(labels, self.sched.remaining(), &self.registry);
         self.say(|sh| sh.note(&msg));
         self.announced = waiting;
-    }
-
-    /// When something next needs doing without an upload answer: a poll, a retry, a pause ending.
-    fn next_wake(&self) -> Option<Instant> {
-        let mut wake: Option<Instant> = None;
-        let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
-        for s in &self.st {
-            match s {
-                St::Unconfirmed { next_poll, .. } => at(*next_poll),
-                St::RetryAt(t) => at(*t),
-                _ => {}
-            }
-        }
-        for (_, until) in &self.paused {
-            if *until > Instant::now() {
-                at(*until);
-            }
-        }
-        wake
     }
 
     async fn drive(&mut self) {
         let mut set: tokio::task::JoinSet<Answer> = tokio::task::JoinSet::new();
         loop {
             self.give_up_on_orphans();
-            let now = Instant::now();
-            for i in self.ready(now) {
-                if self.in_flight() >= self.plan.jobs.max(1) {
+            for i in self.sched.ready(Instant::now()) {
+                if self.sched.in_flight() >= self.plan.jobs.max(1) {
                     break;
                 }
                 self.start(i, &mut set);
             }
-            let unconfirmed = self
-                .st
-                .iter()
-                .filter(|s| matches!(s, St::Unconfirmed { .. }))
-                .count();
-            self.progress.message(self.in_flight(), unconfirmed);
+            let unconfirmed = self.sched.unconfirmed().len();
+            self.progress.message(self.sched.in_flight(), unconfirmed);
             self.announce_wait();
             if set.is_empty() {
-                match self.next_wake() {
+                match self.sched.next_wake(Instant::now()) {
                     Some(wake) => {
                         tokio::time::sleep_until(wake.into()).await;
                         self.poll().await;
@@ -676,45 +439,8 @@ impl Sched<'_, '_> {
             }
         }
         // Whatever is still waiting has a dependency cycle or a dependency that never settled.
-        for i in 0..self.st.len() {
-            if !matches!(self.st[i], St::Done(_)) {
-                self.settle(
-                    i,
-                    Outcome::NotAttempted(
-                        "its in-workspace dependencies could not be ordered (dependency cycle)"
-                            .into(),
-                    ),
-                );
-            }
+        for i in self.sched.unsettled() {
+            self.settle(i, Outcome::NotAttempted(msg::DEPENDENCY_CYCLE.into()));
         }
     }
-}
-
-fn first_line(e: &ApiError) -> String {
-    e.to_string().lines().next().unwrap_or("").to_owned()
-}
-
-fn delay_for(err: &ApiError, attempt: u32) -> Duration {
-    if let Some(d) = err.retry_after() {
-        return d.min(MAX_RETRY_AFTER).max(Duration::from_millis(100));
-    }
-    Duration::from_secs(1 << (attempt - 1).min(4))
-}
-
-/// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
-/// registry gave (a 403's detail, say) stays on its own line under the step that failed.
-fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
-    let err = err.into().context(context);
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        text.push_str("\n\nCaused by:");
-        for line in cause.to_string().lines() {
-            text.push('\n');
-            if !line.is_empty() {
-                text.push_str("  ");
-                text.push_str(line);
-            }
-        }
-    }
-    text
 }

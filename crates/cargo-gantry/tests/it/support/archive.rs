@@ -6,7 +6,7 @@ use std::io::Read;
 
 /// One raw tar header block plus its data.
 #[derive(Clone)]
-pub struct RawEntry {
+pub(crate) struct RawEntry {
     pub header: [u8; 512],
     pub data: Vec<u8>,
 }
@@ -34,24 +34,24 @@ const FIELDS: &[(&str, usize, usize)] = &[
 impl RawEntry {
     /// The full path: the LongLink data when present (attached by [`read_entries`]), else the
     /// name field up to its first NUL.
-    pub fn field(&self, name: &str) -> &[u8] {
+    pub(crate) fn field(&self, name: &str) -> &[u8] {
         let (_, a, b) = FIELDS.iter().find(|f| f.0 == name).expect("field");
         &self.header[*a..*b]
     }
 
-    pub fn typeflag(&self) -> u8 {
+    pub(crate) fn typeflag(&self) -> u8 {
         self.header[156]
     }
 }
 
 /// A logical entry: the real header plus the long-name header that preceded it, if any.
-pub struct Entry {
+pub(crate) struct Entry {
     pub path: String,
     pub long_name: Option<RawEntry>,
     pub raw: RawEntry,
 }
 
-pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .read_to_end(&mut out)
@@ -79,7 +79,7 @@ fn cstr(field: &[u8]) -> String {
 
 /// Parses a tar stream into logical entries. Returns the entries and the number of bytes after
 /// the last entry (the end-of-archive blocks).
-pub fn read_entries(tar: &[u8]) -> Result<(Vec<Entry>, usize), String> {
+pub(crate) fn read_entries(tar: &[u8]) -> Result<(Vec<Entry>, usize), String> {
     let mut pos = 0;
     let mut out = Vec::new();
     let mut pending_long: Option<RawEntry> = None;
@@ -119,7 +119,7 @@ pub fn read_entries(tar: &[u8]) -> Result<(Vec<Entry>, usize), String> {
 }
 
 /// Explains how two `.crate` files differ, or `None` when they are byte-identical.
-pub fn explain_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
+pub(crate) fn explain_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
     if expected == actual {
         return None;
     }
@@ -237,7 +237,7 @@ fn show_field(f: &[u8]) -> String {
 }
 
 /// First differing line of a text entry (with neighbours), or the first differing byte.
-pub fn content_diff(e: &[u8], a: &[u8]) -> String {
+pub(crate) fn content_diff(e: &[u8], a: &[u8]) -> String {
     match (std::str::from_utf8(e), std::str::from_utf8(a)) {
         (Ok(et), Ok(at)) => {
             let el: Vec<&str> = et.split_inclusive('\n').collect();
@@ -280,7 +280,7 @@ pub fn content_diff(e: &[u8], a: &[u8]) -> String {
 }
 
 /// Lists the entry paths of a `.crate` (for messages).
-pub fn list(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn list(bytes: &[u8]) -> Vec<String> {
     gunzip(bytes)
         .ok()
         .and_then(|t| read_entries(&t).ok())

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use gantry_protocol::NewCrate;
 
 /// Metadata that passes every request rule, for the given name and version.
-pub fn metadata(name: &str, vers: &str) -> serde_json::Result<Vec<u8>> {
+pub(super) fn metadata(name: &str, vers: &str) -> serde_json::Result<Vec<u8>> {
     let krate: NewCrate = serde_json::from_value(serde_json::json!({
         "name": name,
         "vers": vers,
@@ -18,7 +18,7 @@ pub fn metadata(name: &str, vers: &str) -> serde_json::Result<Vec<u8>> {
 }
 
 /// A `.crate` holding only `{name}-{vers}/Cargo.toml`.
-pub fn tarball(name: &str, vers: &str) -> std::io::Result<Vec<u8>> {
+pub(super) fn tarball(name: &str, vers: &str) -> std::io::Result<Vec<u8>> {
     let manifest = toml::to_string(&toml::toml! {
         [package]
         name = name

@@ -17,7 +17,7 @@ use gantry_client::webapi::{ApiError, WebApi};
 
 use super::{Preflight, PreflightInput, Problem, Rules, Upload, probe};
 
-pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
+pub(super) fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
     if uploads.is_empty() {
         return; // nothing will be uploaded, so nothing needs a token
     }
@@ -52,7 +52,7 @@ pub fn run(input: &PreflightInput, uploads: &[Upload], out: &mut Preflight) {
 
 /// Whether the target honours `validate_only` — only when its `config.json` says so (gantry-registry
 /// does); a registry that ignored the flag would publish. Never crates.io.
-pub fn validates_remotely(input: &PreflightInput) -> bool {
+pub(super) fn validates_remotely(input: &PreflightInput) -> bool {
     !input.remote.target.is_crates_io()
         && input
             .remote

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use gantry_package::PackagedCrate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -63,6 +64,26 @@ impl Data {
     }
 }
 
+/// One crate of this run's plan, as the journal keys and compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedCrate {
+    pub name: String,
+    pub version: String,
+    pub checksum: String,
+}
+
+/// The journal's view of the packaged crates.
+pub fn planned(crates: &[PackagedCrate]) -> Vec<PlannedCrate> {
+    crates
+        .iter()
+        .map(|c| PlannedCrate {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            checksum: c.checksum.clone(),
+        })
+        .collect()
+}
+
 pub struct Journal<'a> {
     /// None: a dry run, which records nothing.
     path: Option<PathBuf>,
@@ -116,7 +137,7 @@ pub fn load(path: &Path) -> Result<Option<Data>, String> {
 
 impl<'a> Journal<'a> {
     /// A journal that records nothing (dry runs leave the real run's journal alone).
-    pub fn discard() -> Journal<'static> {
+    pub fn discard() -> Journal<'a> {
         Journal {
             path: None,
             data: RefCell::new(Data {
@@ -134,16 +155,16 @@ impl<'a> Journal<'a> {
     pub fn start(
         path: PathBuf,
         registry: &str,
-        planned: &[(String, String, Option<String>)],
+        planned: &[PlannedCrate],
         warn: Box<dyn Fn(&str) + 'a>,
     ) -> Journal<'a> {
         let at_ms = now_ms();
         let crates = planned
             .iter()
-            .map(|(name, version, checksum)| Entry {
-                name: name.clone(),
-                version: version.clone(),
-                checksum: checksum.clone(),
+            .map(|c| Entry {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                checksum: Some(c.checksum.clone()),
                 state: Step::Planned,
                 steps: vec![Record {
                     step: Step::Planned,
@@ -220,8 +241,15 @@ pub struct Previous {
     pub recheck: Vec<(String, String)>,
 }
 
-/// Compares the previous journal with this run's plan `(name, version, checksum)`.
-pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
+impl Previous {
+    /// Whether `name` `version` was uploaded last time without being confirmed.
+    pub fn wants_recheck(&self, name: &str, version: &str) -> bool {
+        self.recheck.iter().any(|(n, v)| n == name && v == version)
+    }
+}
+
+/// Compares the previous journal with this run's plan.
+pub fn compare(prev: &Data, planned: &[PlannedCrate]) -> Previous {
     let mut notes = Vec::new();
     let mut recheck = Vec::new();
     // A run that stopped before its uploads (a packaging, verification or preflight error) left
@@ -288,7 +316,12 @@ pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
             ));
         }
     }
-    for (name, version, checksum) in planned {
+    for PlannedCrate {
+        name,
+        version,
+        checksum,
+    } in planned
+    {
         let Some(e) = prev.entry(name, version) else {
             continue;
         };
@@ -307,8 +340,16 @@ pub fn compare(prev: &Data, planned: &[(String, String, String)]) -> Previous {
 mod tests {
     use super::*;
 
-    fn planned(c: &str) -> Vec<(String, String, Option<String>)> {
-        vec![("a".into(), "1.0.0".into(), Some(c.into()))]
+    fn pc(name: &str, checksum: &str) -> PlannedCrate {
+        PlannedCrate {
+            name: name.into(),
+            version: "1.0.0".into(),
+            checksum: checksum.into(),
+        }
+    }
+
+    fn planned(c: &str) -> Vec<PlannedCrate> {
+        vec![pc("a", c)]
     }
 
     #[test]
@@ -318,8 +359,7 @@ mod tests {
         let j = Journal::start(path.clone(), "g", &planned("aa"), Box::new(|_| {}));
         j.record("a", "1.0.0", Step::Verified, None);
         let prev = load(&path).unwrap().unwrap();
-        let now = vec![("a".to_owned(), "1.0.0".to_owned(), "bb".to_owned())];
-        let p = compare(&prev, &now);
+        let p = compare(&prev, &planned("bb"));
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         assert!(p.recheck.is_empty());
     }
@@ -331,8 +371,7 @@ mod tests {
         let j = Journal::start(path.clone(), "g", &planned("aa"), Box::new(|_| {}));
         j.record("a", "1.0.0", Step::Failed, Some("401 unauthorized"));
         let prev = load(&path).unwrap().unwrap();
-        let now = vec![("a".to_owned(), "1.0.0".to_owned(), "aa".to_owned())];
-        let p = compare(&prev, &now);
+        let p = compare(&prev, &planned("aa"));
         assert!(p.notes.is_empty(), "{:?}", p.notes);
     }
 
@@ -344,9 +383,11 @@ mod tests {
         j.record("a", "1.0.0", Step::Uploaded, None);
         let prev = load(&path).unwrap().unwrap();
         assert_eq!(prev.crates[0].state, Step::Uploaded);
-        let same = compare(&prev, &[("a".into(), "1.0.0".into(), "aa".into())]);
+        let same = compare(&prev, &planned("aa"));
         assert_eq!(same.recheck, [("a".to_owned(), "1.0.0".to_owned())]);
-        let changed = compare(&prev, &[("a".into(), "1.0.0".into(), "bb".into())]);
+        assert!(same.wants_recheck("a", "1.0.0"));
+        assert!(!same.wants_recheck("a", "1.0.1"));
+        let changed = compare(&prev, &planned("bb"));
         assert!(changed.recheck.is_empty());
         assert!(
             changed
@@ -362,18 +403,11 @@ mod tests {
     fn a_finished_publish_leaves_no_note() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");
-        let two = vec![
-            ("a".to_owned(), "1.0.0".to_owned(), Some("aa".to_owned())),
-            ("b".to_owned(), "1.0.0".to_owned(), Some("bb".to_owned())),
-        ];
-        let j = Journal::start(path.clone(), "g", &two, Box::new(|_| {}));
+        let plan = [pc("a", "aa"), pc("b", "bb")];
+        let j = Journal::start(path.clone(), "g", &plan, Box::new(|_| {}));
         j.record("a", "1.0.0", Step::Skipped, None);
         j.record("b", "1.0.0", Step::Uploaded, None);
         j.record("b", "1.0.0", Step::Confirmed, None);
-        let plan = [
-            ("a".to_owned(), "1.0.0".to_owned(), "aa".to_owned()),
-            ("b".to_owned(), "1.0.0".to_owned(), "bb".to_owned()),
-        ];
         let prev = compare(&load(&path).unwrap().unwrap(), &plan);
         assert!(prev.notes.is_empty(), "{:?}", prev.notes);
         assert!(prev.recheck.is_empty());
