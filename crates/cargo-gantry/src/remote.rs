@@ -269,6 +269,9 @@ pub(crate) struct Remote {
     pub auth: Auth,
     /// Where a token can be had, when the index's 401 challenge said so.
     pub login_url: Option<String>,
+    /// The read token once a provider has given it: cargo asks for it once per command, and a
+    /// provider that does not cache (or prompts) must not be asked again for gantry's own checks.
+    read_token: std::sync::OnceLock<String>,
 }
 
 /// The client as cargo's `[http]` settings shape it: `user-agent`, `timeout` (or `HTTP_TIMEOUT`),
@@ -292,8 +295,8 @@ pub(crate) fn user_agent(ctx: &Context) -> anyhow::Result<String> {
 
 /// `http.timeout` (an integer, as cargo reads it), else `HTTP_TIMEOUT`, else the default.
 pub(crate) fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
-    Ok(match ctx.config.get_u32("http.timeout")? {
-        Some(secs) => Some(secs.into()),
+    Ok(match ctx.config.get_u64("http.timeout")? {
+        Some(secs) => Some(secs),
         None => ctx
             .config
             .env_var("HTTP_TIMEOUT")
@@ -301,6 +304,16 @@ pub(crate) fn timeout(ctx: &Context) -> anyhow::Result<std::time::Duration> {
     }
     .map(std::time::Duration::from_secs)
     .unwrap_or(http::DEFAULT_TIMEOUT))
+}
+
+/// A bad `[http]` value as cargo reports it for `target`'s index: a git index's update fails with
+/// it as cause, a sparse index's error is the value's alone.
+pub(crate) fn http_config_error(e: anyhow::Error, target: &Target) -> anyhow::Error {
+    if target.index_url.starts_with("sparse+") {
+        e
+    } else {
+        e.context(format!("failed to update {}", describe_source(target)))
+    }
 }
 
 /// The shell as the credential machinery's console.
@@ -437,9 +450,9 @@ impl Remote {
             .build()
             .context("failed to start the async runtime")?;
         // cargo configures its HTTP handle when it first updates the index, so a bad `[http]`
-        // value fails there.
-        let client = http_client(ctx)
-            .with_context(|| format!("failed to update {}", describe_source(&target)))?;
+        // value fails there: inside "failed to update" for a git index, as it is for a sparse
+        // one (whose handle cargo makes before it says which registry it updates).
+        let client = http_client(ctx).map_err(|e| http_config_error(e, &target))?;
         let auth = Auth::new(
             ctx.config.clone(),
             target.registry_ref(ctx),
@@ -518,6 +531,7 @@ impl Remote {
             config,
             auth,
             login_url,
+            read_token: std::sync::OnceLock::new(),
         })
     }
 
@@ -548,15 +562,37 @@ impl Remote {
     /// cargo's "no token found" when there is no token for `op`; the token itself is checked
     /// only where it is used (cargo rejects a malformed token at the upload, not before).
     pub(crate) fn require_token(&self, op: Op) -> anyhow::Result<()> {
-        self.auth
+        if self.remembers(op) && self.read_token.get().is_some() {
+            return Ok(());
+        }
+        let token = self
+            .auth
             .require_token(op, self.login_url.as_deref())
             .map_err(auth_error)?;
+        if self.remembers(op) {
+            let _ = self.read_token.set(token);
+        }
         Ok(())
+    }
+
+    /// Whether `op`'s token is the remembered read token: not while trusted publishing lends the
+    /// run its own token, which the credentials must not stand in for.
+    fn remembers(&self, op: Op) -> bool {
+        op == Op::Read && !self.auth.trusted_publishing()
     }
 
     /// The token for `op` if there is one, without failing when there is none.
     pub(crate) fn lookup(&self, op: Op) -> anyhow::Result<Option<String>> {
-        self.auth.token(op).map_err(auth_error)
+        if self.remembers(op)
+            && let Some(token) = self.read_token.get()
+        {
+            return Ok(Some(token.clone()));
+        }
+        let token = self.auth.token(op).map_err(auth_error)?;
+        if let Some(t) = token.as_ref().filter(|_| self.remembers(op)) {
+            let _ = self.read_token.set(t.clone());
+        }
+        Ok(token)
     }
 }
 

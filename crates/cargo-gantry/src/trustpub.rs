@@ -113,10 +113,12 @@ impl Session {
             .build()
             .context("failed to start the async runtime")?;
         // A bad `[http]` value reads as it does when connecting (cargo's words: it fails there).
-        let update = || format!("failed to update {}", remote::describe_source(target));
-        let user_agent = remote::user_agent(ctx).with_context(update)?;
-        let timeout = remote::timeout(ctx).with_context(update)?;
-        let client = http::plain_client(&user_agent, timeout).with_context(update)?;
+        let config_error = |e| remote::http_config_error(e, target);
+        let user_agent = remote::user_agent(ctx).map_err(config_error)?;
+        let timeout = remote::timeout(ctx).map_err(config_error)?;
+        let client = http::plain_client(&user_agent, timeout)
+            .map_err(anyhow::Error::from)
+            .map_err(config_error)?;
         Ok(Session {
             mode,
             dry_run,

@@ -41,6 +41,22 @@ pub enum ConfigError {
     },
     #[error("could not determine the cargo home directory: set CARGO_HOME")]
     NoHome,
+    /// An integer outside the key's type, in cargo's words (the cause names the type).
+    #[error("error in {origin}: could not load config key `{key}`")]
+    OutOfRange {
+        key: String,
+        origin: String,
+        #[source]
+        source: OutOfRange,
+    },
+}
+
+/// An integer value that does not fit the type a key has in cargo (`u32`, `u64`).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value: integer `{value}`, expected {ty}")]
+pub struct OutOfRange {
+    pub value: i64,
+    pub ty: &'static str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -226,26 +242,46 @@ impl CargoConfig {
         }
     }
 
-    /// A non-negative integer (an environment value is parsed).
+    /// A key cargo reads as a `u32` (`net.retry`), with cargo's errors.
     pub fn get_u32(&self, key: &str) -> Result<Option<u32>, ConfigError> {
-        let found = |v: &Value, origin: &Origin| ConfigError::WrongType {
+        self.get_unsigned(key, "u32")
+    }
+
+    /// A key cargo reads as a `u64` (`http.timeout`), with cargo's errors.
+    pub fn get_u64(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+        self.get_unsigned(key, "u64")
+    }
+
+    /// An unsigned integer of type `ty`: a TOML integer (or, from the environment, a string
+    /// holding one). Another type is "expected an integer"; a value the type cannot hold is
+    /// cargo's "could not load config key" with the value and the type.
+    fn get_unsigned<T: TryFrom<i64>>(
+        &self,
+        key: &str,
+        ty: &'static str,
+    ) -> Result<Option<T>, ConfigError> {
+        let wrong_type = |v: &Value, origin: &Origin| ConfigError::WrongType {
             key: key.to_owned(),
-            expected: "a non-negative integer",
+            expected: "an integer",
             found: v.type_str(),
             origin: origin.definition(),
         };
-        match self.get(key)? {
-            None => Ok(None),
-            Some((Value::Integer(i), origin)) => u32::try_from(i)
-                .map(Some)
-                .map_err(|_| found(&Value::Integer(i), &origin)),
-            Some((Value::String(s), origin)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| found(&Value::String(s.clone()), &origin)),
-            Some((other, origin)) => Err(found(&other, &origin)),
-        }
+        let (value, origin) = match self.get(key)? {
+            None => return Ok(None),
+            Some((Value::Integer(i), origin)) => (i, origin),
+            Some((Value::String(s), origin @ Origin::Env(_))) => match s.trim().parse::<i64>() {
+                Ok(i) => (i, origin),
+                Err(_) => return Err(wrong_type(&Value::String(s.clone()), &origin)),
+            },
+            Some((other, origin)) => return Err(wrong_type(&other, &origin)),
+        };
+        T::try_from(value)
+            .map(Some)
+            .map_err(|_| ConfigError::OutOfRange {
+                key: key.to_owned(),
+                origin: origin.definition(),
+                source: OutOfRange { value, ty },
+            })
     }
 
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {

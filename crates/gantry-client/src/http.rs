@@ -233,7 +233,10 @@ mod tests {
         // The second the date names is waited out: never zero while it lasts.
         let now = httpdate::fmt_http_date(std::time::SystemTime::now());
         let wait = parse_retry_after(&now).unwrap();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -117,12 +117,10 @@ fn the_crates_io_provider_is_asked_as_often_as_by_cargo() {
 }
 
 /// A gantry-registry advertises its rules, so gantry's preflight makes its remote checks
-/// (ownership, with the read token) before uploading: the provider should still be asked once per
-/// operation, as by cargo. Each tool publishes to a registry of its own. Known difference: the
-/// preflight asks the provider for the read token a second time (after `Packaged`), so a provider
-/// that does not cache (or prompts) is asked twice.
+/// (ownership, with the read token) before uploading: the provider is still asked once per
+/// operation, as by cargo (the read token it gave is reused). Each tool publishes to a registry of
+/// its own.
 #[test]
-#[ignore = "known difference: preflight's remote checks ask the provider for a second read token"]
 fn a_gantry_registry_provider_is_asked_as_often_as_by_cargo() {
     let tmp = tempfile::tempdir().unwrap();
     let provider = echoing_provider(tmp.path());
@@ -208,11 +206,10 @@ fn a_missing_publish_token_fails_after_uploading_as_with_cargo() {
     }
 }
 
-/// Known difference: cargo's error for a publish token the provider cannot give stands alone
-/// (`error: no token found for `kellnr`` …); gantry puts it under "failed to publish bare v0.1.0
-/// to registry at …".
+/// cargo's error for a publish token the provider cannot give stands alone (`error: no token found
+/// for `kellnr`` …), not under "failed to publish bare v0.1.0 to registry at …" (a malformed token,
+/// which fails the upload itself, is).
 #[test]
-#[ignore = "known difference: gantry wraps the publish token's error in `failed to publish`"]
 fn a_missing_publish_token_reads_as_cargos_error() {
     let stub = PeerStub::start(Peer::Kellnr);
     let tmp = tempfile::tempdir().unwrap();
@@ -528,13 +525,11 @@ fn http_config_errors_read_as_with_cargo() {
     assert!(sparse.requests().is_empty());
 }
 
-/// Known differences: with a sparse index cargo reads `[http]` before any update, so its error is
-/// not under "failed to update registry" (gantry's is); an `http.timeout` that is not an integer
-/// "expected an integer" in cargo's words ("a non-negative integer" in gantry's), and a negative
-/// one is "could not load config key `http.timeout`" / "invalid value: integer `-1`, expected
-/// u64".
+/// With a sparse index cargo reads `[http]` before any update, so its error is not under "failed
+/// to update registry"; an `http.timeout` that is not an integer "expected an integer", and a
+/// negative one is "could not load config key `http.timeout`" / "invalid value: integer `-1`,
+/// expected u64".
 #[test]
-#[ignore = "known difference: [http] errors with a sparse index, http.timeout's wording"]
 fn http_config_errors_with_a_sparse_index_read_as_with_cargo() {
     let tmp = tempfile::tempdir().unwrap();
     let git = GitRegistry::start();

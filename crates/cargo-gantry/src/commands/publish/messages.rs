@@ -123,7 +123,11 @@ pub(super) fn first_line(e: &ApiError) -> String {
 /// `context`, then the error's causes under `Caused by:` as cargo prints a chain: the reason a
 /// registry gave (a 403's detail, say) stays on its own line under the step that failed.
 pub(super) fn chain(context: String, err: impl Into<anyhow::Error>) -> String {
-    let err = err.into().context(context);
+    render(err.into().context(context))
+}
+
+/// `err` and its causes under `Caused by:`, as cargo prints an error chain.
+pub(super) fn render(err: anyhow::Error) -> String {
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         text.push_str("\n\nCaused by:");

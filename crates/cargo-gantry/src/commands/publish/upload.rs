@@ -247,8 +247,17 @@ impl Driver<'_, '_> {
         let c = self.krate(i);
         let token = match (self.plan.token)(c) {
             Ok(t) => t,
+            // cargo asks for the token before its upload, so a missing one stands alone; it checks
+            // the token while uploading, so a malformed one fails `failed to publish …`.
             Err(e) => {
-                let msg = msg::chain(self.failed_msg(i), e);
+                let malformed = e
+                    .downcast_ref::<gantry_client::credentials::CredentialsError>()
+                    .is_some();
+                let msg = if malformed {
+                    msg::chain(self.failed_msg(i), e)
+                } else {
+                    msg::render(e)
+                };
                 return self.settle(i, Outcome::Failed(msg));
             }
         };
