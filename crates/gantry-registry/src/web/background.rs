@@ -31,7 +31,11 @@ pub fn start(app: Arc<App>) -> Background {
             Ok(n) => tracing::info!("stored page details of {n} older versions"),
             Err(e) => tracing::warn!(error = %one_line(&e), "filling in page details"),
         }
-        let mut flush = tokio::time::interval(app.config.web.downloads_flush);
+        // The first flush one period after start, not at once: nothing is counted yet, and a
+        // tick that fired whenever the backfill above ended wrote counts at an unpredictable
+        // moment (a test that flushes by hand saw them early on a slow machine).
+        let period = app.config.web.downloads_flush;
+        let mut flush = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
         loop {
             tokio::select! {
