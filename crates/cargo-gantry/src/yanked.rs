@@ -9,7 +9,10 @@
 //! `--frozen`, `net.offline`) a git index is read as its clone is and a sparse index from cargo's
 //! cache of it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
 
 use anyhow::Context as _;
 use gantry_client::cargo_cache::cached_entries;
@@ -77,13 +80,30 @@ impl<'a> YankCheck<'a> {
         for source in &sources {
             readers.push(self.reader(source, lock)?);
         }
+        // Each registry's index files, once per name and many at a time (cargo's resolver asks
+        // for them together too; one after another, a lockfile of hundreds took minutes).
+        let cargo_home = self.ctx.config.cargo_home();
+        let mut entries = Vec::with_capacity(sources.len());
+        for (source, reader) in sources.iter().zip(&readers) {
+            let names: BTreeSet<&str> = packages
+                .iter()
+                .filter(|p| p.source == *source)
+                .map(|p| p.name.as_str())
+                .collect();
+            entries.push(match reader {
+                Some(reader) => reader.entries_of(&names, cargo_home)?,
+                None => HashMap::new(),
+            });
+        }
         let mut yanked = Vec::new();
         for p in &packages {
-            let at = sources.iter().position(|s| *s == p.source);
-            let Some(Some(reader)) = at.map(|i| &readers[i]) else {
+            let Some(at) = sources.iter().position(|s| *s == p.source) else {
                 continue;
             };
-            if reader.is_yanked(p, self.ctx.config.cargo_home())? {
+            if entries[at]
+                .get(p.name.as_str())
+                .is_some_and(|listed| lists_as_yanked(listed, p))
+            {
                 yanked.push(p);
             }
         }
@@ -245,23 +265,64 @@ enum Reader {
     Cache(String),
 }
 
+/// How many index files of one registry are asked for at a time.
+const CONCURRENT_FETCHES: usize = 16;
+
 impl Reader {
-    /// Whether the registry lists `p`'s exact version (build metadata aside) as yanked.
-    fn is_yanked(&self, p: &LockedPackage, cargo_home: &Path) -> anyhow::Result<bool> {
-        let entries = match self {
-            Reader::Remote(remote) => remote.runtime.block_on(remote.index.entries(&p.name))?,
-            Reader::Local(dir) => local_entries(dir, &p.name)?,
-            Reader::Cache(url) => cached_entries(cargo_home, url, &p.name).unwrap_or_default(),
-        };
-        let want = semver::Version::parse(&p.version).ok();
-        Ok(entries.iter().any(|e| {
-            let same = e.vers == p.version
-                || want.as_ref().is_some_and(|w| {
-                    semver::Version::parse(&e.vers).is_ok_and(|v| v.cmp_precedence(w).is_eq())
-                });
-            same && e.yanked
-        }))
+    /// The registry's entries for each of `names` (none for a name it does not know).
+    fn entries_of<'n>(
+        &self,
+        names: &BTreeSet<&'n str>,
+        cargo_home: &Path,
+    ) -> anyhow::Result<HashMap<&'n str, Vec<IndexEntry>>> {
+        match self {
+            Reader::Remote(remote) => {
+                let index = &remote.index;
+                let fetched = remote.runtime.block_on(
+                    futures_util::stream::iter(
+                        names
+                            .iter()
+                            .map(|&name| async move { (name, index.entries(name).await) }),
+                    )
+                    .buffer_unordered(CONCURRENT_FETCHES)
+                    .collect::<Vec<_>>(),
+                );
+                fetched
+                    .into_iter()
+                    .map(|(name, listed)| {
+                        let listed = listed.with_context(|| {
+                            format!("failed to read the index file of `{name}`")
+                        })?;
+                        Ok((name, listed))
+                    })
+                    .collect()
+            }
+            Reader::Local(dir) => names
+                .iter()
+                .map(|&name| Ok((name, local_entries(dir, name)?)))
+                .collect(),
+            Reader::Cache(url) => Ok(names
+                .iter()
+                .map(|&name| {
+                    let listed = cached_entries(cargo_home, url, name).unwrap_or_default();
+                    (name, listed)
+                })
+                .collect()),
+        }
     }
+}
+
+/// Whether `listed` (a registry's entries for `p`'s name) has `p`'s exact version, build metadata
+/// aside, as yanked.
+fn lists_as_yanked(listed: &[IndexEntry], p: &LockedPackage) -> bool {
+    let want = semver::Version::parse(&p.version).ok();
+    listed.iter().any(|e| {
+        let same = e.vers == p.version
+            || want.as_ref().is_some_and(|w| {
+                semver::Version::parse(&e.vers).is_ok_and(|v| v.cmp_precedence(w).is_eq())
+            });
+        same && e.yanked
+    })
 }
 
 /// A local registry's entries for `name`; none when it has no file for it.
@@ -343,14 +404,21 @@ mod tests {
             version: version.into(),
             source: CRATES_IO_SOURCE.into(),
         };
-        let home = dir.path();
-        assert!(reader.is_yanked(&bar("0.1.0"), home).unwrap());
-        assert!(!reader.is_yanked(&bar("0.1.1"), home).unwrap());
-        assert!(!reader.is_yanked(&bar("0.2.0"), home).unwrap());
+        let names = ["bar", "baz"].into_iter().collect();
+        let entries = reader.entries_of(&names, dir.path()).unwrap();
+        let yanked = |p: &LockedPackage| {
+            entries
+                .get(p.name.as_str())
+                .is_some_and(|listed| lists_as_yanked(listed, p))
+        };
+        assert!(yanked(&bar("0.1.0")));
+        assert!(!yanked(&bar("0.1.1")));
+        assert!(!yanked(&bar("0.2.0")));
         let unknown = LockedPackage {
             name: "baz".into(),
             ..bar("0.1.0")
         };
-        assert!(!reader.is_yanked(&unknown, home).unwrap());
+        assert!(entries["baz"].is_empty());
+        assert!(!yanked(&unknown));
     }
 }

@@ -126,15 +126,13 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    // A date names a whole second, and a server may round the moment it means down to it: wait
-    // until that second is over, or a client comes back up to a second early and spends its
-    // tries on 429s.
-    let end_of_second = when + Duration::from_secs(1);
-    Some(
-        end_of_second
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    // A date has whole seconds, so a shorter wait is below its precision: a server that rounds
+    // the moment down names one that may already have passed while the bucket is still empty,
+    // and a client that came straight back spent its tries on 429s. Wait at least a second.
+    let wait = when
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Some(wait.max(Duration::from_secs(1)))
 }
 
 /// How a request that may be repeated is retried: how often after a failure whose outcome is
@@ -227,14 +225,16 @@ mod tests {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
+            Some(Duration::from_secs(1))
         );
         assert_eq!(parse_retry_after("soon"), None);
-        // The second the date names is waited out: never zero while it lasts.
+        // A date already past, or within its second, is a second's wait, never an instant retry.
         let now = httpdate::fmt_http_date(std::time::SystemTime::now());
-        let wait = parse_retry_after(&now).unwrap();
+        assert_eq!(parse_retry_after(&now), Some(Duration::from_secs(1)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
         assert!(
-            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
     }

@@ -93,6 +93,8 @@ struct Driver<'a, 'p> {
     sched: Schedule,
     announced: Vec<usize>,
     reel: Reel,
+    /// Which slot each running upload task is for, to settle the slot if its task panics.
+    tasks: std::collections::HashMap<tokio::task::Id, usize>,
 }
 
 /// One upload's answer, for slot `.0`.
@@ -131,6 +133,7 @@ pub(super) fn run(
         sched,
         announced: Vec::new(),
         reel: Reel::default(),
+        tasks: std::collections::HashMap::new(),
     };
     plan.remote.runtime.block_on(d.drive());
     progress.finish();
@@ -267,7 +270,8 @@ impl Driver<'_, '_> {
             self.plan.api_url,
             Some(token),
         );
-        set.spawn(async move { (i, api.publish(&body.metadata, &body.tarball).await) });
+        let task = set.spawn(async move { (i, api.publish(&body.metadata, &body.tarball).await) });
+        self.tasks.insert(task.id(), i);
     }
 
     async fn our_checksum_listed(&self, i: usize) -> Result<bool, String> {
@@ -443,8 +447,19 @@ impl Driver<'_, '_> {
             }
             // The index is polled once the uploads under way are answered, as cargo waits for a
             // batch only after sending it: the crates found then are announced together.
-            if let Some(Ok((i, result))) = set.join_next().await {
-                self.answered(i, result).await;
+            match set.join_next_with_id().await {
+                Some(Ok((id, (i, result)))) => {
+                    self.tasks.remove(&id);
+                    self.answered(i, result).await;
+                }
+                // A task that panicked has no answer: its crate failed, and says why.
+                Some(Err(e)) => {
+                    if let Some(i) = self.tasks.remove(&e.id()) {
+                        let msg = format!("{}: the upload task failed: {e}", self.failed_msg(i));
+                        self.settle(i, Outcome::Failed(msg));
+                    }
+                }
+                None => {}
             }
         }
         // Whatever is still waiting has a dependency cycle or a dependency that never settled.
