@@ -56,6 +56,16 @@ pub(crate) struct RegistryContext<'a> {
     pub target_is_crates_io: bool,
 }
 
+impl<'a> RegistryContext<'a> {
+    /// The context of a publish to `target`.
+    pub(crate) fn of(target: &'a crate::remote::Target) -> Self {
+        RegistryContext {
+            target_index: target.canonical_url(),
+            target_is_crates_io: target.is_crates_io(),
+        }
+    }
+}
+
 /// Builds the `NewCrate` for the archive at `crate_path`, whose `Cargo.toml` is `manifest_text`.
 pub(crate) fn new_crate(
     crate_path: &Path,

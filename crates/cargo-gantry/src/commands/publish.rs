@@ -292,7 +292,8 @@ impl<'a> PublishRun<'a> {
                 None
             }
         };
-        let previous = previous.map(|p| journal::compare(&p, &journal::planned(&planned.crates)));
+        let planned_crates = journal::planned(&planned.crates);
+        let previous = previous.map(|p| journal::compare(&p, &planned_crates));
         for note in previous.iter().flat_map(|p| &p.notes) {
             shell.note(note);
         }
@@ -302,7 +303,7 @@ impl<'a> PublishRun<'a> {
         let journal = Journal::start(
             journal_path,
             target.display(),
-            &journal::planned(&planned.crates),
+            &planned_crates,
             Box::new(move |m: &str| shell.warning(m)),
         );
         for (c, s) in planned.crates.iter().zip(&planned.states) {
@@ -335,10 +336,7 @@ impl<'a> PublishRun<'a> {
             all_versions: &all_versions,
             remote,
             api: api.as_ref(),
-            reg: RegistryContext {
-                target_index: target.canonical_url(),
-                target_is_crates_io: target.is_crates_io(),
-            },
+            reg: RegistryContext::of(target),
             dry_run: args.dry_run,
         };
         let found = if planned.uploads.is_empty() {
@@ -470,10 +468,7 @@ impl<'a> PublishRun<'a> {
             dry_run: self.args.dry_run,
             wait,
             jobs: usize::from(self.args.upload_jobs),
-            reg: RegistryContext {
-                target_index: target.canonical_url(),
-                target_is_crates_io: target.is_crates_io(),
-            },
+            reg: RegistryContext::of(target),
             ws: &self.ws,
         };
         // A dry run's steps go nowhere.
